@@ -1,0 +1,243 @@
+"""Solving Leontief systems (I - A) x = d and v (I - A) = l at any size.
+
+Small systems go to a sparse direct solver (SuperLU). Large ones go to restarted GMRES on
+I - A, whose spectrum for a productive A lies in the disk of radius rho(A) around 1: the Perron
+root is a lone outlier that GMRES removes in one step, and the rest converges at the rate of
+the bulk of A's spectrum, far faster than the Neumann (Jacobi) series. Products are reordered
+by how many others use them (the heavily used core first) so that the vector entries most read
+by the matrix-vector product share cache lines, and the product runs on all cores through
+row blocks (scipy's sparse kernels release the GIL).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from glasnost.economy import NotProductiveError
+
+DIRECT_MAX = 3000
+"""Largest system solved by the sparse direct method in ``method='auto'``."""
+
+
+@dataclass(frozen=True)
+class SolveReport:
+    """How a linear system was solved.
+
+    ``residual`` is ||(I - A) x - d||_2 / ||d||_2 (or its transpose), computed after the solve.
+    """
+
+    method: str
+    iterations: int
+    residual: float
+    seconds: float
+
+
+class _BlockOperator:
+    """y = M @ x computed over row blocks on a thread pool."""
+
+    def __init__(self, M: sp.csr_array, threads: int) -> None:
+        n = M.shape[0]
+        if threads <= 1 or M.nnz < 200_000:
+            self.blocks = [M]
+        else:
+            # split rows so each block holds about the same number of nonzeros
+            cuts = np.searchsorted(M.indptr, np.linspace(0, M.nnz, threads + 1)[1:-1])
+            bounds = [0, *cuts.tolist(), n]
+            self.blocks = [sp.csr_array(M[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+        self.bounds = np.cumsum([0] + [b.shape[0] for b in self.blocks])
+        self.pool = ThreadPoolExecutor(len(self.blocks)) if len(self.blocks) > 1 else None
+
+    def __call__(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        if self.pool is None:
+            out[:] = self.blocks[0] @ x
+            return out
+
+        def work(i: int) -> None:
+            out[self.bounds[i] : self.bounds[i + 1]] = self.blocks[i] @ x
+
+        list(self.pool.map(work, range(len(self.blocks))))
+        return out
+
+
+class LeontiefSystem:
+    """A productive input-output matrix prepared for repeated solves.
+
+    Parameters
+    ----------
+    A : (n, n) sparse matrix, ``A[i, j]`` = input of i per unit of j.
+    threads : threads for the matrix-vector product (default: the machine's cores).
+    reorder : reorder products by use count for cache locality (large systems only).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sys = LeontiefSystem(np.array([[0.15, 0.25], [0.20, 0.05]]))
+    >>> x, report = sys.solve(np.array([600.0, 1500.0]))
+    >>> np.round(x, 3)
+    array([1247.525, 1841.584])
+    """
+
+    def __init__(self, A: object, *, threads: int | None = None, reorder: bool = True) -> None:
+        self.A = sp.csr_array(A, dtype=np.float64)
+        self.n = self.A.shape[0]
+        self.threads = threads or os.cpu_count() or 1
+        self.reorder = reorder and self.n > DIRECT_MAX
+
+    @cached_property
+    def _perm(self) -> np.ndarray | None:
+        if not self.reorder:
+            return None
+        return np.argsort(-np.diff(self.A.indptr), kind="stable")
+
+    def _permuted(self, transpose: bool) -> sp.csr_array:
+        M = self.A.T if transpose else self.A
+        p = self._perm
+        M = sp.csr_array(M)
+        if p is not None:
+            M = sp.csr_array(M[p][:, p])
+        M.sort_indices()
+        return M
+
+    @cached_property
+    def _op(self) -> _BlockOperator:
+        return _BlockOperator(self._permuted(False), self.threads)
+
+    @cached_property
+    def _op_t(self) -> _BlockOperator:
+        return _BlockOperator(self._permuted(True), self.threads)
+
+    @cached_property
+    def _lu(self) -> spla.SuperLU:
+        M = sp.csc_array(sp.eye_array(self.n, format="csc") - self.A)
+        try:
+            return spla.splu(M)
+        except RuntimeError as exc:  # exactly singular
+            raise NotProductiveError([], 1.0, where="technology") from exc
+
+    def solve(
+        self,
+        d: np.ndarray,
+        *,
+        transpose: bool = False,
+        method: str = "auto",
+        rtol: float = 1e-12,
+        max_iter: int = 2000,
+        restart: int = 8,
+    ) -> tuple[np.ndarray, SolveReport]:
+        """Solve (I - A) x = d, or x (I - A) = d when ``transpose``.
+
+        ``d`` may be a vector or an (n, k) matrix of right-hand sides. ``method`` is
+        ``'auto'``, ``'direct'``, ``'gmres'`` or ``'jacobi'`` (the Neumann series
+        x <- d + A x). Raises :class:`NotProductiveError` when the iteration diverges or a
+        solution has negative entries for a non-negative ``d``.
+        """
+        start = time.perf_counter()
+        d = np.asarray(d, dtype=np.float64)
+        if d.shape[0] != self.n:
+            raise ValueError(f"right-hand side has {d.shape[0]} rows for a system of {self.n}")
+        if method == "auto":
+            method = "direct" if self.n <= DIRECT_MAX else "gmres"
+        if d.ndim == 2:
+            cols = [self.solve(d[:, j], transpose=transpose, method=method, rtol=rtol, max_iter=max_iter) for j in range(d.shape[1])]
+            x = np.column_stack([c[0] for c in cols]) if cols else np.zeros_like(d)
+            iters = sum(c[1].iterations for c in cols)
+            resid = max((c[1].residual for c in cols), default=0.0)
+            return x, SolveReport(method, iters, resid, time.perf_counter() - start)
+        if method == "direct":
+            x = self._lu.solve(d, trans="T" if transpose else "N")
+            iterations = 0
+        elif method in ("gmres", "jacobi"):
+            p = self._perm
+            dp = d[p] if p is not None else d
+            op = self._op_t if transpose else self._op
+            solver = _gmres if method == "gmres" else _jacobi
+            xp, iterations = solver(op, dp, rtol=rtol, max_iter=max_iter, restart=restart)
+            x = np.empty_like(xp)
+            if p is not None:
+                x[p] = xp
+            else:
+                x = xp
+        else:
+            raise ValueError(f"unknown method {method!r} (auto, direct, gmres, jacobi)")
+        M = self.A.T if transpose else self.A
+        residual = _relative_residual(M, x, d)
+        if not np.all(np.isfinite(x)) or (np.all(d >= 0) and x.min(initial=0.0) < -1e-9 * max(np.abs(x).max(initial=0.0), 1.0)):
+            raise NotProductiveError([], float("nan"), where="technology")
+        return x, SolveReport(method, iterations, residual, time.perf_counter() - start)
+
+
+def _relative_residual(M: sp.csr_array, x: np.ndarray, d: np.ndarray) -> float:
+    r = x - M @ x - d
+    norm = float(np.linalg.norm(d))
+    return float(np.linalg.norm(r)) / norm if norm > 0 else float(np.linalg.norm(r))
+
+
+def _jacobi(op: _BlockOperator, d: np.ndarray, *, rtol: float, max_iter: int, restart: int = 0) -> tuple[np.ndarray, int]:
+    x = d.copy()
+    ax = np.empty_like(d)
+    dnorm = np.linalg.norm(d) or 1.0
+    for k in range(1, max_iter + 1):
+        op(x, ax)
+        nxt = d + ax
+        step = np.linalg.norm(nxt - x)
+        x = nxt
+        if step <= rtol * dnorm:
+            return x, k
+        if not np.isfinite(step) or step > 1e12 * dnorm:
+            break
+    raise NotProductiveError([], float("nan"), where=f"Jacobi iteration did not converge in {max_iter} steps")
+
+
+def _gmres(op: _BlockOperator, d: np.ndarray, *, rtol: float, max_iter: int, restart: int) -> tuple[np.ndarray, int]:
+    """Restarted GMRES on (I - A) x = d with classical Gram-Schmidt, reorthogonalised."""
+    n = d.size
+    m = restart
+    x = np.zeros(n)
+    V = np.empty((m + 1, n))
+    w = np.empty(n)
+    dnorm = float(np.linalg.norm(d)) or 1.0
+    r = d.copy()
+    beta = dnorm
+    total = 0
+    while total < max_iter:
+        V[0] = r / beta
+        H = np.zeros((m + 1, m))
+        k_done = 0
+        for k in range(m):
+            op(V[k], w)
+            np.subtract(V[k], w, out=w)  # w = (I - A) v_k
+            h = V[: k + 1] @ w
+            w -= h @ V[: k + 1]
+            h2 = V[: k + 1] @ w
+            w -= h2 @ V[: k + 1]
+            H[: k + 1, k] = h + h2
+            H[k + 1, k] = np.linalg.norm(w)
+            total += 1
+            k_done = k + 1
+            e1 = np.zeros(k + 2)
+            e1[0] = beta
+            y, *_ = np.linalg.lstsq(H[: k + 2, : k + 1], e1, rcond=None)
+            est = np.linalg.norm(e1 - H[: k + 2, : k + 1] @ y)
+            if est <= rtol * dnorm or H[k + 1, k] <= 1e-300:
+                break
+            V[k + 1] = w / H[k + 1, k]
+        x += y @ V[:k_done]
+        # true residual for the restart and the stopping test
+        op(x, w)
+        r = d - (x - w)
+        beta = float(np.linalg.norm(r))
+        if beta <= rtol * dnorm:
+            return x, total
+        if not np.isfinite(beta) or beta > 1e12 * dnorm:
+            break
+    if beta <= 1e-6 * dnorm:
+        return x, total
+    raise NotProductiveError([], float("nan"), where=f"GMRES did not converge in {max_iter} steps")

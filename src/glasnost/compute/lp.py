@@ -1,0 +1,183 @@
+"""A thin, honest interface to HiGHS: pass a sparse LP, get primal, dual and a certificate.
+
+Every LP glasnost solves goes through :func:`solve_lp`, which returns the primal and dual
+solutions, checks strong duality from the returned duals (not from the solver's own report)
+and, for an infeasible problem, a Farkas certificate naming the rows and bounds that conflict.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from glasnost.economy import GlasnostError
+
+INF = float("inf")
+
+
+class PlanError(GlasnostError):
+    """A plan could not be computed; the message says why."""
+
+
+class InfeasiblePlanError(PlanError):
+    """The goals cannot all be met. ``conflicts`` lists the constraints that together conflict,
+    the most heavily weighted in the Farkas certificate first."""
+
+    def __init__(self, conflicts: list[str]) -> None:
+        self.conflicts = conflicts
+        shown = "; ".join(conflicts[:12]) + (f"; ... ({len(conflicts)} in all)" if len(conflicts) > 12 else "")
+        super().__init__(f"the plan is infeasible: these constraints conflict: {shown}")
+
+
+class UnboundedPlanError(PlanError):
+    """The objective can grow without limit (some output needs no scarce input)."""
+
+
+@dataclass
+class LPSolution:
+    """Primal and dual solution of ``max/min c x  s.t.  row_lower <= M x <= row_upper,
+    col_lower <= x <= col_upper``.
+
+    ``row_duals`` and ``col_duals`` follow the convention d(objective)/d(bound): for a
+    maximisation a binding ``>=`` row has a non-positive dual. ``dual_objective`` is
+    recomputed from them, so ``gap`` is an independent check of strong duality.
+    """
+
+    status: str
+    x: np.ndarray
+    objective: float
+    row_activity: np.ndarray
+    row_duals: np.ndarray
+    col_duals: np.ndarray
+    dual_objective: float
+    method: str
+    iterations: int
+    seconds: float
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def gap(self) -> float:
+        return abs(self.objective - self.dual_objective) / max(1.0, abs(self.objective))
+
+
+def _dual_objective(lower: np.ndarray, upper: np.ndarray, duals: np.ndarray) -> float:
+    # each dual multiplies the bound it is attached to: positive duals the lower bound of a
+    # minimisation (sign-adjusted by the caller), negative the upper bound
+    value = 0.0
+    pos, neg = duals > 0, duals < 0
+    with np.errstate(invalid="ignore"):
+        value += float(np.sum(np.where(pos, duals * np.where(np.isfinite(lower), lower, 0.0), 0.0)))
+        value += float(np.sum(np.where(neg, duals * np.where(np.isfinite(upper), upper, 0.0), 0.0)))
+    return value
+
+
+def solve_lp(
+    c: np.ndarray,
+    M: sp.spmatrix | sp.sparray,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    col_lower: np.ndarray,
+    col_upper: np.ndarray,
+    *,
+    maximize: bool = False,
+    method: str = "choose",
+    time_limit: float | None = None,
+    tolerance: float | None = None,
+    row_names: list[str] | None = None,
+    col_names: list[str] | None = None,
+    describe_row: object = None,
+    describe_col: object = None,
+    explain: bool = True,
+) -> LPSolution:
+    """Solve an LP with HiGHS (``method``: ``choose``, ``simplex``, ``ipm`` or ``pdlp``).
+
+    Raises :class:`InfeasiblePlanError` (with the conflicting constraints, named by
+    ``describe_row(i)`` and ``describe_col(j)``) or :class:`UnboundedPlanError`.
+    """
+    import highspy
+
+    start = time.perf_counter()
+    M = sp.csc_array(M, dtype=np.float64)
+    M.sort_indices()
+    n_rows, n_cols = M.shape
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("solver", method)
+    h.setOptionValue("random_seed", 0)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    if tolerance is not None:
+        for opt in ("primal_feasibility_tolerance", "dual_feasibility_tolerance", "ipm_optimality_tolerance", "pdlp_optimality_tolerance"):
+            h.setOptionValue(opt, float(tolerance))
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_cols
+    lp.num_row_ = n_rows
+    lp.col_cost_ = np.asarray(c, dtype=np.float64)
+    lp.col_lower_ = np.asarray(col_lower, dtype=np.float64)
+    lp.col_upper_ = np.asarray(col_upper, dtype=np.float64)
+    lp.row_lower_ = np.asarray(row_lower, dtype=np.float64)
+    lp.row_upper_ = np.asarray(row_upper, dtype=np.float64)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = M.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = M.indices.astype(np.int32)
+    lp.a_matrix_.value_ = M.data
+    lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
+    h.passModel(lp)
+    h.run()
+    status = h.modelStatusToString(h.getModelStatus()).lower()
+    info = h.getInfo()
+    iterations = int(info.simplex_iteration_count + max(info.ipm_iteration_count, 0) + max(info.pdlp_iteration_count, 0))
+    if status in ("infeasible", "unbounded or infeasible") and explain:
+        conflicts = _explain_infeasible(h, M, row_lower, row_upper, col_lower, col_upper, describe_row, describe_col)
+        if conflicts is not None:
+            raise InfeasiblePlanError(conflicts)
+    if status == "infeasible":
+        raise InfeasiblePlanError([])
+    if status in ("unbounded", "unbounded or infeasible"):
+        raise UnboundedPlanError("the objective is unbounded: some goal needs nothing that is scarce")
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value)
+    row_act = np.asarray(sol.row_value)
+    row_duals = np.asarray(sol.row_dual)
+    col_duals = np.asarray(sol.col_dual)
+    # HiGHS reports duals as d(objective)/d(rhs) for minimisation; for maximisation too
+    dual_obj = _dual_objective(np.asarray(row_lower), np.asarray(row_upper), row_duals * (1 if not maximize else -1))
+    dual_obj += _dual_objective(np.asarray(col_lower), np.asarray(col_upper), col_duals * (1 if not maximize else -1))
+    dual_obj = dual_obj if not maximize else -dual_obj
+    objective = float(h.getInfo().objective_function_value)
+    return LPSolution(
+        status=status,
+        x=x,
+        objective=objective,
+        row_activity=row_act,
+        row_duals=row_duals,
+        col_duals=col_duals,
+        dual_objective=dual_obj,
+        method=f"highs-{method}",
+        iterations=iterations,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _explain_infeasible(h, M, row_lower, row_upper, col_lower, col_upper, describe_row, describe_col) -> list[str] | None:  # noqa: ANN001
+    """Names of the constraints in a Farkas certificate of infeasibility (None if none found)."""
+    h.setOptionValue("presolve", "off")
+    h.setOptionValue("solver", "simplex")
+    h.run()
+    _, has_ray, ray = h.getDualRay()
+    if not has_ray:
+        return None
+    ray = np.asarray(ray)
+    scale = np.abs(ray).max() or 1.0
+    rows = np.flatnonzero(np.abs(ray) > 1e-9 * scale)
+    rows = rows[np.argsort(-np.abs(ray[rows]))]
+    names = [describe_row(int(i)) if describe_row else f"row {i}" for i in rows]
+    # bounds on columns that the certificate leans on
+    reduced = sp.csc_array(M).T @ ray
+    cols = np.flatnonzero((np.abs(reduced) > 1e-9 * scale) & np.isfinite(np.where(reduced > 0, col_upper, col_lower)))
+    cols = cols[np.argsort(-np.abs(reduced[cols]))]
+    names += [describe_col(int(j)) if describe_col else f"bound of column {j}" for j in cols]
+    return [n for n in names if n]

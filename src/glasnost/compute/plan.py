@@ -1,0 +1,216 @@
+"""Optimal plans in the manner of Kantorovich: choice of technique under scarce inputs.
+
+The plan chooses an activity level y_p >= 0 for every process p. Net output of commodity c is
+``sum_p (outputs - inputs)[p, c] * y_p``. Constraints: produced commodities meet their
+targets (or a common multiple z of them), natural resources and labour types are used no more
+than their supply, and each process runs at most at its capacity. Objectives:
+
+``"scale"``
+    maximise z, the number of complete "sets" of the target mix (Kantorovich 1939);
+``"weighted"``
+    maximise ``sum_c weights_c * net_c`` with net outputs at least the targets;
+``"min_labour"``
+    minimise total labour (hours, optionally weighted by type) to meet the targets.
+
+The shadow prices (``prices``) are the dual values of the commodity balances, in units of the
+objective per unit of the commodity: for ``"scale"``, sets per unit; for ``"min_labour"``,
+hours per unit (labour values under the optimal technique).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from glasnost.compute.lp import INF, LPSolution, PlanError, solve_lp
+from glasnost.economy import Economy, Kind
+
+Objective = Literal["scale", "weighted", "min_labour"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An optimal plan and its valuations.
+
+    Attributes
+    ----------
+    objective_kind : the objective solved.
+    objective : its optimal value (sets for ``scale``, weighted output, or hours).
+    activity : (processes,) activity level of each process.
+    net_output : (commodities,) net output of each commodity (negative for inputs used).
+    prices : (commodities,) shadow price of each commodity balance, >= 0.
+    capacity_rents : (processes,) shadow price of each process's capacity, >= 0.
+    scale : z for the ``scale`` objective, else ``None``.
+    dual_bound : objective value of the dual solution (a bound certifying optimality).
+    gap : |objective - dual_bound| / max(1, |objective|).
+    method, iterations, seconds : how it was solved.
+    """
+
+    objective_kind: str
+    objective: float
+    activity: np.ndarray
+    net_output: np.ndarray
+    prices: np.ndarray
+    capacity_rents: np.ndarray
+    scale: float | None
+    dual_bound: float
+    gap: float
+    method: str
+    iterations: int
+    seconds: float
+    commodity_ids: np.ndarray
+    process_ids: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+    def price_of(self, commodity_id: str) -> float:
+        return float(self.prices[_position(self.commodity_ids, commodity_id)])
+
+    def net_of(self, commodity_id: str) -> float:
+        return float(self.net_output[_position(self.commodity_ids, commodity_id)])
+
+    def to_table(self):  # noqa: ANN201 - pyarrow is imported lazily
+        """Commodity table of the plan (pyarrow.Table): id, net output, price."""
+        import pyarrow as pa
+
+        return pa.table({"commodity": pa.array(self.commodity_ids), "net_output": self.net_output, "price": self.prices})
+
+
+def _position(ids: np.ndarray, key: str) -> int:
+    hits = np.flatnonzero(ids == key)
+    if hits.size == 0:
+        raise KeyError(key)
+    return int(hits[0])
+
+
+def _vector(economy: Economy, values: object, default: np.ndarray, what: str) -> np.ndarray:
+    """A per-commodity vector from None, a mapping id -> value, or an array over commodities."""
+    if values is None:
+        return default.copy()
+    if isinstance(values, dict):
+        out = np.zeros(economy.n_commodities)
+        if values:
+            idx = economy.commodities.index(list(values.keys()))
+            out[idx] = np.asarray(list(values.values()), dtype=np.float64)
+        return out
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.shape != (economy.n_commodities,):
+        raise PlanError(f"{what} has shape {arr.shape}, expected ({economy.n_commodities},) (one per commodity)")
+    return arr
+
+
+def optimal_plan(
+    economy: Economy,
+    objective: Objective = "scale",
+    *,
+    targets: object = None,
+    weights: object = None,
+    supply: object = None,
+    labour_weights: object = None,
+    method: str = "choose",
+    time_limit: float | None = None,
+    tolerance: float | None = None,
+) -> Plan:
+    """Compute an optimal plan with HiGHS; see the module docstring for the model.
+
+    Parameters
+    ----------
+    economy : the economy (technology, capacities, supplies, targets).
+    objective : ``"scale"``, ``"weighted"`` or ``"min_labour"``.
+    targets : final-output targets per commodity (array or ``{id: amount}``); default the
+        economy's targets. For ``"scale"`` they define the mix; otherwise they are minima.
+    weights : for ``"weighted"``, the value of a unit of each commodity's net output.
+    supply : availability of resources and labour types (default the economy's supply).
+    labour_weights : for ``"min_labour"``, weight of an hour of each labour type (default 1).
+    method : HiGHS method: ``choose``, ``simplex``, ``ipm`` or ``pdlp``.
+
+    Raises
+    ------
+    InfeasiblePlanError : the targets cannot be met; names the conflicting constraints.
+    UnboundedPlanError : the objective is unbounded.
+    """
+    c = economy.commodities
+    n, P = economy.n_commodities, economy.n_processes
+    tgt = _vector(economy, targets, c.targets, "targets")
+    sup = _vector(economy, supply, c.supply, "supply")
+    kinds = c.kinds
+    primary = (kinds == Kind.RESOURCE) | (kinds == Kind.LABOUR)
+    N_T = sp.csc_array(economy.net_output.T)  # (commodities x processes)
+
+    row_lower = np.where(primary, -sup, 0.0)
+    row_upper = np.full(n, INF)
+    col_lower = np.zeros(P)
+    col_upper = np.asarray(economy.processes.capacity, dtype=np.float64)
+
+    if objective == "scale":
+        if not (tgt[~primary] > 0).any():
+            raise PlanError("the scale objective needs a positive target for at least one product")
+        z_col = sp.csc_array(-np.where(primary, 0.0, tgt).reshape(-1, 1))
+        M = sp.hstack([N_T, z_col], format="csc")
+        cost = np.zeros(P + 1)
+        cost[P] = 1.0
+        col_lower = np.append(col_lower, 0.0)
+        col_upper = np.append(col_upper, INF)
+        maximize = True
+    elif objective == "weighted":
+        w = _vector(economy, weights, np.where(primary, 0.0, 1.0), "weights")
+        M = N_T
+        cost = np.asarray(economy.net_output @ w).ravel()
+        row_lower = np.where(primary, -sup, tgt)
+        maximize = True
+    elif objective == "min_labour":
+        lw = _vector(economy, labour_weights, (kinds == Kind.LABOUR).astype(float), "labour_weights")
+        M = N_T
+        cost = -np.asarray(economy.net_output @ lw).ravel()  # hours used per unit of activity
+        row_lower = np.where(primary, -sup, tgt)
+        maximize = False
+    else:
+        raise PlanError(f"unknown objective {objective!r} (scale, weighted, min_labour)")
+
+    def describe_row(i: int) -> str:
+        cid = str(c.ids[i])
+        if primary[i]:
+            return f"supply of {cid} ({sup[i]:g} {c.units[i]!s})"
+        if objective == "scale":
+            return f"balance of {cid} (the target mix)"
+        return f"target for {cid} ({row_lower[i]:g} {c.units[i]!s})"
+
+    def describe_col(j: int) -> str:
+        if j >= P:
+            return ""
+        return f"capacity of process {economy.processes.ids[j]!s} ({col_upper[j]:g})"
+
+    sol = solve_lp(
+        cost, M, row_lower, row_upper, col_lower, col_upper,
+        maximize=maximize, method=method, time_limit=time_limit, tolerance=tolerance,
+        describe_row=describe_row, describe_col=describe_col,
+    )
+    return _plan_from_solution(economy, objective, sol, maximize)
+
+
+def _plan_from_solution(economy: Economy, objective: str, sol: LPSolution, maximize: bool) -> Plan:
+    P = economy.n_processes
+    activity = sol.x[:P]
+    net = np.asarray(economy.net_output.T @ activity).ravel()
+    sign = -1.0 if maximize else 1.0
+    prices = np.maximum(sign * sol.row_duals, 0.0)
+    rents = np.maximum(-sign * sol.col_duals[:P], 0.0)
+    return Plan(
+        objective_kind=objective,
+        objective=sol.objective,
+        activity=activity,
+        net_output=net,
+        prices=prices,
+        capacity_rents=rents,
+        scale=float(sol.x[P]) if objective == "scale" else None,
+        dual_bound=sol.dual_objective,
+        gap=sol.gap,
+        method=sol.method,
+        iterations=sol.iterations,
+        seconds=sol.seconds,
+        commodity_ids=economy.commodities.ids,
+        process_ids=economy.processes.ids,
+        extra={"status": sol.status},
+    )

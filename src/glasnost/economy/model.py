@@ -1,0 +1,462 @@
+"""The economy model: commodities, production processes, consumer councils.
+
+Everything is stored as arrays indexed through stable string ids, with the technology in
+``scipy.sparse`` CSR matrices (processes x commodities), so that an economy of 10^7 commodities
+with about ten inputs each fits in memory. An :class:`Economy` is immutable: its arrays are
+read-only once the object is built and validated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+
+from glasnost.economy.errors import EconomyError
+
+STRING = np.dtypes.StringDType()
+
+
+class Kind(IntEnum):
+    """What a commodity is. Stored as a small integer code in ``Commodities.kinds``."""
+
+    GOOD = 0
+    """A produced good or service, consumed privately or used as an input."""
+    PUBLIC_GOOD = 1
+    """A produced good consumed in common."""
+    RESOURCE = 2
+    """A natural resource in fixed supply."""
+    LABOUR = 3
+    """A type of labour, in fixed supply (hours)."""
+
+    @property
+    def produced(self) -> bool:
+        return self in (Kind.GOOD, Kind.PUBLIC_GOOD)
+
+    @classmethod
+    def parse(cls, name: str, *, where: str | None = None) -> Kind:
+        key = str(name).strip().upper().replace("-", "_").replace(" ", "_")
+        aliases = {"LABOR": "LABOUR", "PUBLIC": "PUBLIC_GOOD", "SERVICE": "GOOD"}
+        key = aliases.get(key, key)
+        try:
+            return cls[key]
+        except KeyError:
+            allowed = ", ".join(k.name.lower() for k in cls)
+            raise EconomyError(f"unknown commodity kind {name!r} (allowed: {allowed})", where=where) from None
+
+
+def as_ids(values: object) -> np.ndarray:
+    """Return ``values`` as a 1-d numpy array of strings (numpy's variable-width StringDType)."""
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        arr = arr.reshape(-1)
+    return arr.astype(STRING)
+
+
+def _freeze(*arrays: np.ndarray | sp.sparray | None) -> None:
+    for a in arrays:
+        if a is None:
+            continue
+        if sp.issparse(a):
+            for part in (a.data, a.indices, a.indptr):
+                part.flags.writeable = False
+        else:
+            a.flags.writeable = False
+
+
+def _float_array(values: object, n: int, default: float, name: str) -> np.ndarray:
+    if values is None:
+        return np.full(n, default, dtype=np.float64)
+    arr = np.asarray(values, dtype=np.float64).copy()
+    if arr.shape != (n,):
+        raise EconomyError(f"{name} has shape {arr.shape}, expected ({n},)")
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Commodities:
+    """The commodity table: one entry per commodity, in the economy's id order.
+
+    Attributes
+    ----------
+    ids : array of str
+        Stable, unique ids.
+    names, units : array of str
+        Human-readable name and the unit every quantity of this commodity is measured in.
+    kinds : array of uint8
+        :class:`Kind` codes.
+    supply : array of float
+        Amount available for the plan period (natural resources and labour types, in their
+        units); ``inf`` means unlimited, 0 for produced goods.
+    targets : array of float
+        Final-demand targets of the plan (net output wanted), 0 where none.
+    """
+
+    ids: np.ndarray
+    names: np.ndarray
+    units: np.ndarray
+    kinds: np.ndarray
+    supply: np.ndarray
+    targets: np.ndarray
+
+    @classmethod
+    def build(
+        cls,
+        ids: object,
+        *,
+        kinds: object,
+        names: object | None = None,
+        units: object | None = None,
+        supply: object | None = None,
+        targets: object | None = None,
+    ) -> Commodities:
+        ids_ = as_ids(ids)
+        n = ids_.size
+        kinds_arr = np.asarray(kinds)
+        if kinds_arr.dtype.kind in "iu":
+            codes = kinds_arr.astype(np.uint8)
+        else:
+            kind_list = list(kinds_arr.reshape(-1))
+            codes = np.array(
+                [Kind.parse(k, where=f"commodity {ids_[i]}") for i, k in enumerate(kind_list)],
+                dtype=np.uint8,
+            )
+        if codes.shape != (n,):
+            raise EconomyError(f"kinds has {codes.size} entries for {n} commodities")
+        return cls(
+            ids=ids_,
+            names=ids_.copy() if names is None else as_ids(names),
+            units=np.full(n, "unit", dtype=STRING) if units is None else as_ids(units),
+            kinds=codes,
+            supply=_float_array(supply, n, 0.0, "supply"),
+            targets=_float_array(targets, n, 0.0, "targets"),
+        )
+
+    def __len__(self) -> int:
+        return int(self.ids.size)
+
+    def of_kind(self, *kinds: Kind) -> np.ndarray:
+        """Indices of the commodities of the given kinds, in id order."""
+        return np.flatnonzero(np.isin(self.kinds, np.array([int(k) for k in kinds], dtype=np.uint8)))
+
+    @cached_property
+    def produced(self) -> np.ndarray:
+        """Indices of produced commodities (goods, services and public goods)."""
+        return self.of_kind(Kind.GOOD, Kind.PUBLIC_GOOD)
+
+    @cached_property
+    def primary(self) -> np.ndarray:
+        """Indices of primary inputs: natural resources and labour types."""
+        return self.of_kind(Kind.RESOURCE, Kind.LABOUR)
+
+    @cached_property
+    def labour(self) -> np.ndarray:
+        """Indices of labour types."""
+        return self.of_kind(Kind.LABOUR)
+
+    def index(self, ids: object) -> np.ndarray:
+        """Positions of ``ids`` in the table; raises :class:`EconomyError` naming unknown ids."""
+        return index_of(self.ids, ids, what="commodity")
+
+
+def index_of(table_ids: np.ndarray, ids: object, *, what: str, where: str | None = None) -> np.ndarray:
+    """Vectorised lookup of ``ids`` in ``table_ids``; unknown ids raise, naming the first few."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    query = as_ids(ids)
+    found = pc.index_in(pa.array(query), value_set=pa.array(table_ids)).to_numpy(zero_copy_only=False)
+    missing = np.isnan(found) if found.dtype.kind == "f" else np.zeros(found.shape, bool)
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        shown = ", ".join(f"{query[r]!s} (row {r})" for r in rows[:5])
+        more = f" and {rows.size - 5} more" if rows.size > 5 else ""
+        raise EconomyError(f"unknown {what} id: {shown}{more}", where=where)
+    return found.astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class Processes:
+    """Production processes, one row per process in every matrix.
+
+    A process is run at some activity level y >= 0. Per unit of activity it yields
+    ``outputs[p]`` (joint production allowed), consumes ``inputs[p]`` (produced goods, natural
+    resources and labour, all as commodities) and needs the capital stocks ``capital[p]``, of
+    which the shares ``depreciation[p]`` wear out per year. Several processes may make the
+    same product (choice of technique).
+
+    Attributes
+    ----------
+    ids, workplaces : array of str
+        Process id and the workplace that runs it.
+    capacity : array of float
+        Largest activity level in the plan period; ``inf`` where unlimited.
+    outputs, inputs : csr_array, shape (processes, commodities)
+    capital, depreciation : csr_array or None, shape (processes, commodities)
+    """
+
+    ids: np.ndarray
+    workplaces: np.ndarray
+    capacity: np.ndarray
+    outputs: sp.csr_array
+    inputs: sp.csr_array
+    capital: sp.csr_array | None = None
+    depreciation: sp.csr_array | None = None
+
+    def __len__(self) -> int:
+        return int(self.ids.size)
+
+
+@dataclass(frozen=True, eq=False)
+class Councils:
+    """Consumer councils: members, income (or entitlement) and preferences over commodities.
+
+    ``preferences`` is a (councils x commodities) CSR matrix of non-negative weights, read by
+    the procedures as Cobb-Douglas exponents.
+    """
+
+    ids: np.ndarray
+    members: np.ndarray
+    income: np.ndarray
+    preferences: sp.csr_array
+
+    def __len__(self) -> int:
+        return int(self.ids.size)
+
+
+@dataclass(frozen=True, eq=False)
+class Technique:
+    """A square input-output system: one process chosen to make each produced commodity.
+
+    ``A[i, j]`` is the amount of produced commodity ``produced[i]`` used per unit of gross output
+    of ``produced[j]``; ``primary[k, j]`` the amount of primary input ``primary_ids[k]`` (labour
+    type or resource) per unit of ``produced[j]``. ``x = A x + d`` and ``v = v A + l``.
+    """
+
+    produced: np.ndarray
+    process: np.ndarray
+    A: sp.csr_array
+    primary_index: np.ndarray
+    primary: sp.csr_array
+
+    @property
+    def size(self) -> int:
+        return int(self.produced.size)
+
+
+@dataclass(frozen=True, eq=False)
+class Economy:
+    """An economy: commodities, processes and consumer councils, validated and immutable.
+
+    Build one with :meth:`Economy.build` (tables of ids), :meth:`Economy.from_leontief`
+    (a square input-output table), :func:`glasnost.economy.generate` or
+    :func:`glasnost.economy.load`.
+    """
+
+    commodities: Commodities
+    processes: Processes
+    councils: Councils | None = None
+    name: str = "economy"
+    _meta: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        from glasnost.economy.validate import validate_structure
+
+        validate_structure(self)
+        c, p = self.commodities, self.processes
+        _freeze(c.ids, c.names, c.units, c.kinds, c.supply, c.targets)
+        _freeze(p.ids, p.workplaces, p.capacity, p.outputs, p.inputs, p.capital, p.depreciation)
+        if self.councils is not None:
+            k = self.councils
+            _freeze(k.ids, k.members, k.income, k.preferences)
+
+    # ---- construction -------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        commodities: Commodities,
+        processes: Processes,
+        councils: Councils | None = None,
+        *,
+        name: str = "economy",
+        check_productive: bool = True,
+    ) -> Economy:
+        """Validate the tables and return the economy (raises :class:`EconomyError`)."""
+        economy = cls(commodities, processes, councils, name)
+        if check_productive:
+            from glasnost.economy.validate import check_productive as _check
+
+            _check(economy)
+        return economy
+
+    @classmethod
+    def from_leontief(
+        cls,
+        A: object,
+        primary: object | None = None,
+        *,
+        ids: object | None = None,
+        primary_ids: object | None = None,
+        primary_kinds: object | None = None,
+        supply: object | None = None,
+        targets: object | None = None,
+        capacity: object | None = None,
+        names: object | None = None,
+        units: object | None = None,
+        name: str = "economy",
+        check_productive: bool = True,
+    ) -> Economy:
+        """An economy with one single-output process per product from a square table.
+
+        Parameters
+        ----------
+        A : (n, n) array or sparse matrix
+            ``A[i, j]``: input of product i per unit of product j.
+        primary : (k, n) array or sparse matrix, optional
+            Primary input (labour types, resources) per unit of each product; default one
+            labour type ``labour`` with no requirement.
+        ids, primary_ids : ids of the n products and k primary inputs (default ``p0..``,
+            ``labour``/``labour0..``).
+        primary_kinds : kinds of the primary inputs (default all labour).
+        supply : (k,) available amounts of the primary inputs (default unlimited).
+        targets : (n,) final-demand targets.
+        capacity : (n,) largest gross output of each product's process.
+        """
+        A_ = sp.csr_array(A, dtype=np.float64)
+        n = A_.shape[0]
+        if A_.shape != (n, n):
+            raise EconomyError(f"A must be square, got shape {A_.shape}")
+        P = sp.csr_array(primary, dtype=np.float64) if primary is not None else sp.csr_array((1, n))
+        k = P.shape[0]
+        if P.shape[1] != n:
+            raise EconomyError(f"primary inputs have {P.shape[1]} columns for {n} products")
+        prod_ids = as_ids(ids) if ids is not None else np.strings.add("p", np.arange(n).astype(STRING))
+        if primary_ids is None:
+            prim_ids = as_ids(["labour"] if k == 1 else [f"labour{i}" for i in range(k)])
+        else:
+            prim_ids = as_ids(primary_ids)
+        kinds = np.concatenate(
+            [
+                np.full(n, Kind.GOOD, np.uint8),
+                np.full(k, Kind.LABOUR, np.uint8)
+                if primary_kinds is None
+                else np.array([Kind.parse(x) if isinstance(x, str) else Kind(x) for x in primary_kinds], np.uint8),
+            ]
+        )
+        all_ids = np.concatenate([prod_ids, prim_ids])
+        sup = np.zeros(n + k)
+        sup[n:] = np.inf if supply is None else np.asarray(supply, dtype=np.float64)
+        tgt = np.zeros(n + k)
+        if targets is not None:
+            tgt[:n] = np.asarray(targets, dtype=np.float64)
+        commodities = Commodities.build(
+            all_ids,
+            kinds=kinds,
+            names=None if names is None else np.concatenate([as_ids(names), prim_ids]),
+            units=None if units is None else as_ids(units),
+            supply=sup,
+            targets=tgt,
+        )
+        inputs = sp.hstack([A_.T, P.T], format="csr")
+        outputs = sp.eye_array(n, n + k, format="csr")
+        processes = Processes(
+            ids=np.strings.add("make-", prod_ids),
+            workplaces=np.strings.add("workplace-", prod_ids),
+            capacity=_float_array(capacity, n, np.inf, "capacity"),
+            outputs=outputs,
+            inputs=sp.csr_array(inputs),
+        )
+        return cls.build(commodities, processes, name=name, check_productive=check_productive)
+
+    # ---- views ----------------------------------------------------------------------------
+
+    @property
+    def n_commodities(self) -> int:
+        return len(self.commodities)
+
+    @property
+    def n_processes(self) -> int:
+        return len(self.processes)
+
+    @cached_property
+    def net_output(self) -> sp.csr_array:
+        """Net output per unit of activity, (processes x commodities): outputs - inputs."""
+        return sp.csr_array(self.processes.outputs - self.processes.inputs)
+
+    @cached_property
+    def technique(self) -> Technique:
+        """The default square system: for each produced commodity, the first process that
+        makes it and nothing else. Raises :class:`EconomyError` where there is none."""
+        return choose_technique(self)
+
+    def with_technique(self, process_ids: object) -> Technique:
+        """A square system with the named process for each produced commodity."""
+        return choose_technique(self, index_of(self.processes.ids, process_ids, what="process"))
+
+    def describe(self) -> dict[str, int]:
+        c = self.commodities
+        return {
+            "commodities": len(c),
+            "produced": int(c.produced.size),
+            "labour_types": int(c.labour.size),
+            "resources": int(c.of_kind(Kind.RESOURCE).size),
+            "processes": self.n_processes,
+            "input_coefficients": int(self.processes.inputs.nnz),
+            "councils": 0 if self.councils is None else len(self.councils),
+        }
+
+
+def single_output_makers(economy: Economy) -> tuple[np.ndarray, np.ndarray]:
+    """For each process with exactly one positive output: (process index, commodity index)."""
+    out = economy.processes.outputs
+    counts = np.diff(out.indptr)
+    single = np.flatnonzero(counts == 1)
+    return single, out.indices[out.indptr[single]]
+
+
+def choose_technique(economy: Economy, chosen: np.ndarray | None = None) -> Technique:
+    c = economy.commodities
+    produced = c.produced
+    n = c.ids.size
+    single_p, single_c = single_output_makers(economy)
+    if chosen is None:
+        # first single-output process per commodity
+        order = np.argsort(single_p, kind="stable")
+        first_c, first_pos = np.unique(single_c[order], return_index=True)
+        maker = np.full(n, -1, dtype=np.int64)
+        maker[first_c] = single_p[order][first_pos]
+    else:
+        is_single = np.zeros(economy.n_processes, bool)
+        is_single[single_p] = True
+        bad = chosen[~is_single[chosen]]
+        if bad.size:
+            raise EconomyError(
+                f"process {economy.processes.ids[bad[0]]} makes more than one product; "
+                "a square technique needs single-output processes"
+            )
+        out = economy.processes.outputs
+        made = out.indices[out.indptr[chosen]]
+        maker = np.full(n, -1, dtype=np.int64)
+        maker[made] = chosen
+    process = maker[produced]
+    if (process < 0).any():
+        missing = produced[process < 0]
+        shown = ", ".join(str(c.ids[i]) for i in missing[:5])
+        raise EconomyError(
+            f"no single-output process chosen for produced commodity {shown}"
+            + (f" and {missing.size - 5} more" if missing.size > 5 else "")
+        )
+    outputs = economy.processes.outputs
+    out_coef = outputs.data[outputs.indptr[process]]
+    rows = sp.csr_array(economy.processes.inputs[process])  # (n_p x n)
+    scale = sp.diags_array(1.0 / out_coef)
+    per_unit = sp.csr_array(scale @ rows)
+    A = sp.csr_array(per_unit[:, produced].T)
+    primary_index = c.primary
+    primary = sp.csr_array(per_unit[:, primary_index].T)
+    A.sort_indices()
+    return Technique(produced=produced, process=process, A=A, primary_index=primary_index, primary=primary)
