@@ -16,6 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import pairwise
 
 import numpy as np
 import scipy.sparse as sp
@@ -51,7 +52,7 @@ class _BlockOperator:
             # split rows so each block holds about the same number of nonzeros
             cuts = np.searchsorted(M.indptr, np.linspace(0, M.nnz, threads + 1)[1:-1])
             bounds = [0, *cuts.tolist(), n]
-            self.blocks = [sp.csr_array(M[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+            self.blocks = [sp.csr_array(M[a:b]) for a, b in pairwise(bounds) if b > a]
         self.bounds = np.cumsum([0] + [b.shape[0] for b in self.blocks])
         self.pool = ThreadPoolExecutor(len(self.blocks)) if len(self.blocks) > 1 else None
 
@@ -146,7 +147,10 @@ class LeontiefSystem:
         if method == "auto":
             method = "direct" if self.n <= DIRECT_MAX else "gmres"
         if d.ndim == 2:
-            cols = [self.solve(d[:, j], transpose=transpose, method=method, rtol=rtol, max_iter=max_iter) for j in range(d.shape[1])]
+            cols = [
+                self.solve(d[:, j], transpose=transpose, method=method, rtol=rtol, max_iter=max_iter)
+                for j in range(d.shape[1])
+            ]
             x = np.column_stack([c[0] for c in cols]) if cols else np.zeros_like(d)
             iters = sum(c[1].iterations for c in cols)
             resid = max((c[1].residual for c in cols), default=0.0)
@@ -169,7 +173,9 @@ class LeontiefSystem:
             raise ValueError(f"unknown method {method!r} (auto, direct, gmres, jacobi)")
         M = self.A.T if transpose else self.A
         residual = _relative_residual(M, x, d)
-        if not np.all(np.isfinite(x)) or (np.all(d >= 0) and x.min(initial=0.0) < -1e-9 * max(np.abs(x).max(initial=0.0), 1.0)):
+        if not np.all(np.isfinite(x)) or (
+            np.all(d >= 0) and x.min(initial=0.0) < -1e-9 * max(np.abs(x).max(initial=0.0), 1.0)
+        ):
             raise NotProductiveError([], float("nan"), where="technology")
         return x, SolveReport(method, iterations, residual, time.perf_counter() - start)
 
@@ -180,7 +186,9 @@ def _relative_residual(M: sp.csr_array, x: np.ndarray, d: np.ndarray) -> float:
     return float(np.linalg.norm(r)) / norm if norm > 0 else float(np.linalg.norm(r))
 
 
-def _jacobi(op: _BlockOperator, d: np.ndarray, *, rtol: float, max_iter: int, restart: int = 0) -> tuple[np.ndarray, int]:
+def _jacobi(
+    op: _BlockOperator, d: np.ndarray, *, rtol: float, max_iter: int, restart: int = 0
+) -> tuple[np.ndarray, int]:
     x = d.copy()
     ax = np.empty_like(d)
     dnorm = np.linalg.norm(d) or 1.0

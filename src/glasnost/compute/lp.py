@@ -7,6 +7,8 @@ and, for an infeasible problem, a Farkas certificate naming the rows and bounds 
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -63,6 +65,24 @@ class LPSolution:
         return abs(self.objective - self.dual_objective) / max(1.0, abs(self.objective))
 
 
+def new_highs():
+    """A silent HiGHS instance; its copyright banner would otherwise go to standard output
+    (and break ``--json`` output), so the constructor runs with file descriptor 1 redirected."""
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h
+
+
 def _dual_objective(lower: np.ndarray, upper: np.ndarray, duals: np.ndarray) -> float:
     # each dual multiplies the bound it is attached to: positive duals the lower bound of a
     # minimisation (sign-adjusted by the caller), negative the upper bound
@@ -103,14 +123,19 @@ def solve_lp(
     M = sp.csc_array(M, dtype=np.float64)
     M.sort_indices()
     n_rows, n_cols = M.shape
-    h = highspy.Highs()
+    h = new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("solver", method)
     h.setOptionValue("random_seed", 0)
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
     if tolerance is not None:
-        for opt in ("primal_feasibility_tolerance", "dual_feasibility_tolerance", "ipm_optimality_tolerance", "pdlp_optimality_tolerance"):
+        for opt in (
+            "primal_feasibility_tolerance",
+            "dual_feasibility_tolerance",
+            "ipm_optimality_tolerance",
+            "pdlp_optimality_tolerance",
+        ):
             h.setOptionValue(opt, float(tolerance))
     lp = highspy.HighsLp()
     lp.num_col_ = n_cols
@@ -129,7 +154,9 @@ def solve_lp(
     h.run()
     status = h.modelStatusToString(h.getModelStatus()).lower()
     info = h.getInfo()
-    iterations = int(info.simplex_iteration_count + max(info.ipm_iteration_count, 0) + max(info.pdlp_iteration_count, 0))
+    iterations = int(
+        info.simplex_iteration_count + max(info.ipm_iteration_count, 0) + max(info.pdlp_iteration_count, 0)
+    )
     if status in ("infeasible", "unbounded or infeasible") and explain:
         conflicts = _explain_infeasible(h, M, row_lower, row_upper, col_lower, col_upper, describe_row, describe_col)
         if conflicts is not None:
@@ -162,7 +189,9 @@ def solve_lp(
     )
 
 
-def _explain_infeasible(h, M, row_lower, row_upper, col_lower, col_upper, describe_row, describe_col) -> list[str] | None:  # noqa: ANN001
+def _explain_infeasible(
+    h, M, row_lower, row_upper, col_lower, col_upper, describe_row, describe_col
+) -> list[str] | None:
     """Names of the constraints in a Farkas certificate of infeasibility (None if none found)."""
     h.setOptionValue("presolve", "off")
     h.setOptionValue("solver", "simplex")

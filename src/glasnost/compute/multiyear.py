@@ -127,7 +127,7 @@ def multi_year_plan(
         raise PlanError("give initial_stock or initial_activity")
 
     P, npd = economy.n_processes, produced.size
-    primary = np.flatnonzero(((kinds == Kind.LABOUR) | (kinds == Kind.RESOURCE)))
+    primary = np.flatnonzero((kinds == Kind.LABOUR) | (kinds == Kind.RESOURCE))
     It = sp.eye_array(T, format="csr")
     I_E = sp.eye_array(E, format="csr")
 
@@ -159,7 +159,13 @@ def multi_year_plan(
     pos[produced] = np.arange(npd)
     G = sp.csr_array((np.ones(E), (pos[e_comm], np.arange(E))), shape=(npd, E))
     bal = sp.hstack(
-        [sp.kron(It, N_p), sp.csr_array((T * npd, T * E)), -sp.kron(It, G), -sp.eye_array(T * npd), sp.csr_array((T * npd, T))],
+        [
+            sp.kron(It, N_p),
+            sp.csr_array((T * npd, T * E)),
+            -sp.kron(It, G),
+            -sp.eye_array(T * npd),
+            sp.csr_array((T * npd, T)),
+        ],
         format="csr",
     )
     # 4. primary inputs: use(t) <= supply(t)
@@ -209,7 +215,18 @@ def multi_year_plan(
         i -= n_prim
         return f"year {t_idx[i] + 1}: target for {c.ids[produced[j_idx[i]]]!s}"
 
-    sol = solve_lp(cost, M, row_lower, row_upper, col_lower, col_upper, maximize=True, method=method, time_limit=time_limit, describe_row=describe_row)
+    sol = solve_lp(
+        cost,
+        M,
+        row_lower,
+        row_upper,
+        col_lower,
+        col_upper,
+        maximize=True,
+        method=method,
+        time_limit=time_limit,
+        describe_row=describe_row,
+    )
     x = sol.x
     duals = sol.row_duals[n_cap + n_dyn : n_cap + n_dyn + n_bal].reshape(T, npd)
     return MultiYearPlan(

@@ -71,11 +71,13 @@ class Plan:
     def net_of(self, commodity_id: str) -> float:
         return float(self.net_output[_position(self.commodity_ids, commodity_id)])
 
-    def to_table(self):  # noqa: ANN201 - pyarrow is imported lazily
+    def to_table(self):
         """Commodity table of the plan (pyarrow.Table): id, net output, price."""
         import pyarrow as pa
 
-        return pa.table({"commodity": pa.array(self.commodity_ids), "net_output": self.net_output, "price": self.prices})
+        return pa.table(
+            {"commodity": pa.array(self.commodity_ids), "net_output": self.net_output, "price": self.prices}
+        )
 
 
 def _position(ids: np.ndarray, key: str) -> int:
@@ -183,9 +185,18 @@ def optimal_plan(
         return f"capacity of process {economy.processes.ids[j]!s} ({col_upper[j]:g})"
 
     sol = solve_lp(
-        cost, M, row_lower, row_upper, col_lower, col_upper,
-        maximize=maximize, method=method, time_limit=time_limit, tolerance=tolerance,
-        describe_row=describe_row, describe_col=describe_col,
+        cost,
+        M,
+        row_lower,
+        row_upper,
+        col_lower,
+        col_upper,
+        maximize=maximize,
+        method=method,
+        time_limit=time_limit,
+        tolerance=tolerance,
+        describe_row=describe_row,
+        describe_col=describe_col,
     )
     return _plan_from_solution(economy, objective, sol, maximize)
 

@@ -85,13 +85,15 @@ def load_fiveyear(directory: str | Path) -> FiveYearTables:
     kinds = [Kind.GOOD] * n + [Kind.LABOUR]
     commodities = Commodities.build(ids, kinds=np.array(kinds, np.uint8), units=["unit"] * n + ["labour unit"])
     scale = sp.diags_array(1.0 / output)
-    inputs = sp.hstack([sp.csr_array(F.T), sp.csr_array(labour.reshape(-1, 1))]) # (industries x commodities)
+    inputs = sp.hstack([sp.csr_array(F.T), sp.csr_array(labour.reshape(-1, 1))])  # (industries x commodities)
     inputs = sp.csr_array(scale @ inputs)
     capital = sp.csr_array(scale @ sp.hstack([sp.csr_array(K.T), sp.csr_array((n, 1))]))
     capital.eliminate_zeros()
     capital.sort_indices()
     dep_full = sp.csr_array(np.hstack([D.T, np.zeros((n, 1))]))
-    depreciation = sp.csr_array((_entries_like(capital, dep_full), capital.indices.copy(), capital.indptr.copy()), shape=capital.shape)
+    depreciation = sp.csr_array(
+        (_entries_like(capital, dep_full), capital.indices.copy(), capital.indptr.copy()), shape=capital.shape
+    )
     processes = Processes(
         ids=np.array([f"make-{p}" for p in products]),
         workplaces=np.array(products),
@@ -122,7 +124,9 @@ def _square(products: list[str], row_names: list[str], values: np.ndarray, path:
     bad = ~np.isfinite(out) | (out < 0)
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise EconomyError(f"row {products[i]!r}, column {products[j]!r}: {out[i, j]!r} is not a non-negative number", where=str(path))
+        raise EconomyError(
+            f"row {products[i]!r}, column {products[j]!r}: {out[i, j]!r} is not a non-negative number", where=str(path)
+        )
     return out
 
 

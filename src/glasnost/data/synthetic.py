@@ -64,6 +64,7 @@ def generate(
     processes_per_product: int = 1,
     zipf: float = 1.0,
     input_share: tuple[float, float] = (0.3, 0.7),
+    final_share: float = 0.6,
     labour_slack: float | None = 1.2,
     capacity_slack: float | None = None,
     seed: int = 0,
@@ -82,6 +83,7 @@ def generate(
         different input and labour mix (choice of technique).
     zipf : exponent of the supplier distribution (larger: a smaller, more dominant core).
     input_share : range of each column sum of A (inputs per unit of output, at base prices).
+    final_share : share of products with a final-demand target (the others are intermediate).
     labour_slack : labour supply = slack x the labour the targets need with the first
         technique; ``None`` for unlimited labour.
     capacity_slack : when set, every process's capacity = slack x the gross output of its product
@@ -101,7 +103,7 @@ def generate(
         (hours * (1.0 - share_main), (second, np.arange(n))), shape=(labour_types, n)
     )
     L.eliminate_zeros()
-    targets = rng.lognormal(0.0, 1.0, n) * (rng.random(n) < 0.6)
+    targets = rng.lognormal(0.0, 1.0, n) * (rng.random(n) < final_share)
 
     gross = None
     if labour_slack is not None or capacity_slack is not None:
@@ -120,7 +122,9 @@ def generate(
     commodities = Commodities.build(
         np.concatenate([prod_ids, lab_ids]),
         kinds=np.concatenate([np.full(n, Kind.GOOD, np.uint8), np.full(labour_types, Kind.LABOUR, np.uint8)]),
-        units=np.concatenate([np.full(n, "base-price unit", dtype=STRING), np.full(labour_types, "hour", dtype=STRING)]),
+        units=np.concatenate(
+            [np.full(n, "base-price unit", dtype=STRING), np.full(labour_types, "hour", dtype=STRING)]
+        ),
         supply=np.concatenate([np.zeros(n), supply]),
         targets=np.concatenate([targets, np.zeros(labour_types)]),
     )
@@ -140,7 +144,9 @@ def generate(
         caps.append(base_cap * 0.5)
     m = n * processes_per_product
     proc_num = np.arange(m) // n
-    proc_ids = np.strings.add(np.strings.add("make-", np.tile(prod_ids, processes_per_product)), np.strings.add("-", proc_num.astype(STRING)))
+    proc_ids = np.strings.add(
+        np.strings.add("make-", np.tile(prod_ids, processes_per_product)), np.strings.add("-", proc_num.astype(STRING))
+    )
     processes = Processes(
         ids=proc_ids,
         workplaces=np.strings.add("workplace-", proc_ids),

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
-from glasnost.economy.errors import EconomyError
+from glasnost.economy.errors import EconomyError, NotProductiveError
 from glasnost.economy.model import Commodities, Councils, Economy, Kind, Processes, as_ids
 
 FORMAT = "glasnost-economy"
@@ -45,7 +45,9 @@ FILES = {
 KIND_NAMES = np.array([k.name.lower() for k in Kind])
 
 
-def _coo_table(matrix: sp.csr_array, row_ids: np.ndarray, col_ids: np.ndarray, row_col: str, col_col: str, value_col: str) -> pa.Table:
+def _coo_table(
+    matrix: sp.csr_array, row_ids: np.ndarray, col_ids: np.ndarray, row_col: str, col_col: str, value_col: str
+) -> pa.Table:
     coo = matrix.tocoo()
     return pa.table(
         {
@@ -65,7 +67,9 @@ def _coefficients_table(economy: Economy) -> pa.Table:
         t = _coo_table(matrix, p.ids, c.ids, "process", "commodity", "value")
         # validation guarantees that depreciation has the capital matrix's exact pattern
         dep = pa.array(p.depreciation.tocoo().data) if role == "capital" and p.depreciation is not None else None
-        t = t.append_column("role", pa.DictionaryArray.from_arrays(pa.array(np.zeros(t.num_rows, np.int32)), pa.array([role])))
+        t = t.append_column(
+            "role", pa.DictionaryArray.from_arrays(pa.array(np.zeros(t.num_rows, np.int32)), pa.array([role]))
+        )
         t = t.append_column("depreciation", dep if dep is not None else pa.nulls(t.num_rows, pa.float64()))
         parts.append(t.select(["process", "commodity", "role", "value", "depreciation"]))
     return pa.concat_tables(parts, promote_options="permissive").unify_dictionaries().combine_chunks()
@@ -181,17 +185,27 @@ def _lookup(values: pa.ChunkedArray, table_ids: np.ndarray, what: str, path: Pat
     return found.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _check_numbers(values: np.ndarray, path: Path, column: str, ids: pa.ChunkedArray | None = None, *, allow_inf: bool = False) -> None:
+def _check_numbers(
+    values: np.ndarray, path: Path, column: str, ids: pa.ChunkedArray | None = None, *, allow_inf: bool = False
+) -> None:
     bad = np.isnan(values) | (values < 0) | (np.isinf(values) & ~allow_inf)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         v = values[row]
         problem = "NaN" if np.isnan(v) else ("infinite" if np.isinf(v) else "negative")
         who = f" ({ids[row].as_py()})" if ids is not None else ""
-        raise EconomyError(f"row {row}{who}: {problem} {column} {v!r}", where=str(path))
+        raise EconomyError(f"row {row}{who}: {problem} {column} {float(v)!r}", where=str(path))
 
 
-def _matrix(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int], path: Path, row_ids: np.ndarray, col_ids: np.ndarray) -> sp.csr_array:
+def _matrix(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    values: np.ndarray,
+    shape: tuple[int, int],
+    path: Path,
+    row_ids: np.ndarray,
+    col_ids: np.ndarray,
+) -> sp.csr_array:
     m = sp.csr_array(sp.coo_array((values, (rows, cols)), shape=shape))
     if m.nnz < values.size:
         m.sum_duplicates()
@@ -222,11 +236,25 @@ def load(directory: str | os.PathLike[str], *, check_productive: bool = True) ->
         raise EconomyError(f"format is {manifest.get('format')!r}, expected {FORMAT!r}", where=str(manifest_path))
     version = manifest.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise EconomyError(f"schema version {version!r} is not supported (this glasnost reads {SCHEMA_VERSION})", where=str(manifest_path))
+        raise EconomyError(
+            f"schema version {version!r} is not supported (this glasnost reads {SCHEMA_VERSION})",
+            where=str(manifest_path),
+        )
     files = manifest.get("files", {})
 
     path = root / files.get("commodities", FILES["commodities"])
-    t = _read(path, {"id": pa.string(), "name": pa.string(), "unit": pa.string(), "kind": pa.string(), "supply": pa.float64(), "target": pa.float64()}, optional=("name", "unit", "supply", "target"))
+    t = _read(
+        path,
+        {
+            "id": pa.string(),
+            "name": pa.string(),
+            "unit": pa.string(),
+            "kind": pa.string(),
+            "supply": pa.float64(),
+            "target": pa.float64(),
+        },
+        optional=("name", "unit", "supply", "target"),
+    )
     _null_rows(t, path, ("id", "kind"))
     ids = as_ids(t.column("id").to_numpy())
     kinds_raw = t.column("kind").to_numpy(zero_copy_only=False)
@@ -260,16 +288,34 @@ def load(directory: str | os.PathLike[str], *, check_productive: bool = True) ->
     check_unique(commodities.ids, "commodity", str(path))
 
     path = root / files.get("processes", FILES["processes"])
-    t = _read(path, {"id": pa.string(), "workplace": pa.string(), "capacity": pa.float64()}, optional=("workplace", "capacity"))
+    t = _read(
+        path,
+        {"id": pa.string(), "workplace": pa.string(), "capacity": pa.float64()},
+        optional=("workplace", "capacity"),
+    )
     _null_rows(t, path, ("id",))
     proc_ids = as_ids(t.column("id").to_numpy())
     check_unique(proc_ids, "process", str(path))
     capacity = column(t, "capacity", np.inf)
     _check_numbers(capacity, path, "capacity", t.column("id"), allow_inf=True)
-    workplaces = as_ids(t.column("workplace").fill_null("").to_numpy(zero_copy_only=False)) if "workplace" in t.column_names else proc_ids.copy()
+    workplaces = (
+        as_ids(t.column("workplace").fill_null("").to_numpy(zero_copy_only=False))
+        if "workplace" in t.column_names
+        else proc_ids.copy()
+    )
 
     path = root / files.get("coefficients", FILES["coefficients"])
-    t = _read(path, {"process": pa.string(), "commodity": pa.string(), "role": pa.string(), "value": pa.float64(), "depreciation": pa.float64()}, optional=("depreciation",))
+    t = _read(
+        path,
+        {
+            "process": pa.string(),
+            "commodity": pa.string(),
+            "role": pa.string(),
+            "value": pa.float64(),
+            "depreciation": pa.float64(),
+        },
+        optional=("depreciation",),
+    )
     _null_rows(t, path, ("process", "commodity", "role", "value"))
     prow = _lookup(t.column("process"), proc_ids, "process", path, "process")
     ccol = _lookup(t.column("commodity"), ids, "commodity", path, "commodity")
@@ -280,16 +326,26 @@ def load(directory: str | os.PathLike[str], *, check_productive: bool = True) ->
     mats = {}
     for code, name in enumerate(ROLES):
         sel = role == code
-        mats[name] = _matrix(prow[sel], ccol[sel], values[sel], shape, path, proc_ids, ids) if sel.any() or name != "capital" else None
+        mats[name] = (
+            _matrix(prow[sel], ccol[sel], values[sel], shape, path, proc_ids, ids)
+            if sel.any() or name != "capital"
+            else None
+        )
     depreciation = None
     if mats["capital"] is not None:
         sel = role == ROLES.index("capital")
-        dep_col = t.column("depreciation").fill_null(0.0).to_numpy() if "depreciation" in t.column_names else np.zeros(int(sel.sum()))
+        dep_col = (
+            t.column("depreciation").fill_null(0.0).to_numpy()
+            if "depreciation" in t.column_names
+            else np.zeros(int(sel.sum()))
+        )
         dep = dep_col[sel] if dep_col.size == values.size else dep_col
         bad = np.isnan(dep) | (dep < 0) | (dep > 1)
         if bad.any():
             row = int(np.flatnonzero(sel)[np.flatnonzero(bad)[0]])
-            raise EconomyError(f"row {row}: depreciation {dep[bad][0]!r} is not a share between 0 and 1", where=str(path))
+            raise EconomyError(
+                f"row {row}: depreciation {dep[bad][0]!r} is not a share between 0 and 1", where=str(path)
+            )
         depreciation = _matrix(prow[sel], ccol[sel], dep, shape, path, proc_ids, ids)
     processes = Processes(
         ids=proc_ids,
@@ -322,6 +378,14 @@ def load(directory: str | os.PathLike[str], *, check_productive: bool = True) ->
         councils = Councils(ids=council_ids, members=members, income=income, preferences=prefs)
 
     try:
-        return Economy.build(commodities, processes, councils, name=str(manifest.get("name", root.name)), check_productive=check_productive)
+        return Economy.build(
+            commodities,
+            processes,
+            councils,
+            name=str(manifest.get("name", root.name)),
+            check_productive=check_productive,
+        )
+    except NotProductiveError as exc:
+        raise NotProductiveError(exc.culprits, exc.spectral_radius, where=str(root)) from exc
     except EconomyError as exc:
         raise EconomyError(str(exc), where=str(root)) from exc

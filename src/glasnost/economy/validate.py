@@ -59,7 +59,7 @@ def check_values(
     for mask, problem in ((bad_nan, "NaN"), (bad_inf, "infinite"), (bad_neg, "negative"), (bad_up, f"above {upper}")):
         if mask.any():
             idx = np.flatnonzero(mask)
-            items = [f"{names[i]!s} = {values[i]!r}" for i in idx[:_MAX_SHOWN]]
+            items = [f"{names[i]!s} = {float(values[i])!r}" for i in idx[:_MAX_SHOWN]]
             raise EconomyError(f"{problem} {what}: {_shown(items, idx.size)}", where=where)
 
 
@@ -91,10 +91,11 @@ def check_matrix(
             return "infinite"
         return "negative" if v < 0 else f"above {upper}"
 
-    items = [f"{row_ids[r]!s} / {col_ids[c]!s} = {v!r}" for r, c, v in zip(rows[:5], cols[:5], values[:5], strict=False)]
-    raise EconomyError(
-        f"{describe(values[0])} {what} coefficient: {_shown(items, idx.size)}", where=where
-    )
+    items = [
+        f"{row_ids[r]!s} / {col_ids[c]!s} = {float(v)!r}"
+        for r, c, v in zip(rows[:5], cols[:5], values[:5], strict=False)
+    ]
+    raise EconomyError(f"{describe(values[0])} {what} coefficient: {_shown(items, idx.size)}", where=where)
 
 
 def validate_structure(economy: Economy) -> None:
@@ -103,7 +104,13 @@ def validate_structure(economy: Economy) -> None:
     n, m = len(c), len(p)
     check_unique(c.ids, "commodity", "commodities")
     check_unique(p.ids, "process", "processes")
-    for arr, name in ((c.names, "names"), (c.units, "units"), (c.kinds, "kinds"), (c.supply, "supply"), (c.targets, "targets")):
+    for arr, name in (
+        (c.names, "names"),
+        (c.units, "units"),
+        (c.kinds, "kinds"),
+        (c.supply, "supply"),
+        (c.targets, "targets"),
+    ):
         if arr.shape != (n,):
             raise EconomyError(f"commodity {name} has {arr.size} entries for {n} commodities", where="commodities")
     if c.kinds.size and c.kinds.max() > 3:
@@ -115,18 +122,28 @@ def validate_structure(economy: Economy) -> None:
         if arr.shape != (m,):
             raise EconomyError(f"process {name} has {arr.size} entries for {m} processes", where="processes")
     check_values(p.capacity, "capacity", p.ids, allow_inf=True, where="processes")
-    for matrix, name in ((p.outputs, "output"), (p.inputs, "input"), (p.capital, "capital"), (p.depreciation, "depreciation")):
+    for matrix, name in (
+        (p.outputs, "output"),
+        (p.inputs, "input"),
+        (p.capital, "capital"),
+        (p.depreciation, "depreciation"),
+    ):
         if matrix is None:
             continue
         if matrix.shape != (m, n):
             raise EconomyError(f"{name} matrix has shape {matrix.shape}, expected ({m}, {n})", where="processes")
-        check_matrix(matrix, name, p.ids, c.ids, upper=1.0 if name == "depreciation" else None, where=f"process {name}s")
+        check_matrix(
+            matrix, name, p.ids, c.ids, upper=1.0 if name == "depreciation" else None, where=f"process {name}s"
+        )
     if (p.capital is None) != (p.depreciation is None):
         raise EconomyError("capital and depreciation must be given together", where="processes")
     if p.capital is not None and p.depreciation is not None:
         p.capital.sort_indices()
         p.depreciation.sort_indices()
-        if not (np.array_equal(p.capital.indptr, p.depreciation.indptr) and np.array_equal(p.capital.indices, p.depreciation.indices)):
+        if not (
+            np.array_equal(p.capital.indptr, p.depreciation.indptr)
+            and np.array_equal(p.capital.indices, p.depreciation.indices)
+        ):
             raise EconomyError("depreciation must have an entry for exactly each capital stock", where="processes")
     _check_every_product_made(economy)
     if economy.councils is not None:
@@ -166,11 +183,13 @@ def spectral_radius_bounds(block: sp.csr_array, *, max_iter: int = 5000, rtol: f
     n = block.shape[0]
     x = np.ones(n)
     lo, hi = 0.0, np.inf
-    for _ in range(max_iter):
+    for k in range(max_iter):
         bx = block @ x
         ratio = bx / x
         lo, hi = max(lo, float(ratio.min())), min(hi, float(ratio.max()))
-        if lo >= 1.0 or hi < 1.0 or hi - lo <= rtol * max(hi, 1e-300):
+        decided = lo >= 1.0 or hi < 1.0
+        # once 1 is outside the bounds the answer is known; refine a little for the message
+        if hi - lo <= rtol * max(hi, 1e-300) or (decided and k >= 200):
             break
         x = bx + x
         x /= x.max()

@@ -1,0 +1,351 @@
+"""The ``glasnost`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from glasnost.economy import GlasnostError
+
+app = typer.Typer(help="glasnost: democratic economic planning.", no_args_is_help=True, add_completion=False)
+console = Console(stderr=True)
+out = Console()
+
+
+def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn glasnost's own errors (bad input) into one readable line and exit code 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (GlasnostError, FileNotFoundError, ValueError) as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@contextmanager
+def steps(total: int, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """A progress bar over the named steps of a long job (on standard error)."""
+    if quiet:
+        yield lambda _label: None
+        return
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("starting", total=total)
+        first = [True]
+
+        def advance(label: str) -> None:
+            if not first[0]:
+                progress.advance(task)
+            first[0] = False
+            progress.update(task, description=label)
+
+        yield advance
+        progress.update(task, completed=total)
+
+
+def _load(directory: Path):
+    from glasnost.economy import load
+
+    return load(directory)
+
+
+# ---- demo ---------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write the report")] = Path("glasnost-demo"),
+    seed: Annotated[int, typer.Option(help="seed of the bundled example economy")] = 1987,
+) -> None:
+    """Plan the bundled example economy: values, an optimal plan, a report in ./glasnost-demo/."""
+    from glasnost.compute import gross_output, labour_values, optimal_plan
+    from glasnost.data.demo import demo_economy
+    from glasnost.economy import save
+    from glasnost.report.plan import plan_report
+
+    harmony = None
+    with steps(6) as step:
+        step("building the example economy")
+        economy = demo_economy(seed)
+        save(economy, out_dir / "economy")
+        step("labour values")
+        values = labour_values(economy)
+        step("gross output for the targets")
+        gross = gross_output(economy)
+        step("optimal plan")
+        plan = optimal_plan(economy, "scale")
+        step("harmony plan")
+        harmony = _harmony(economy)
+        step("writing the report")
+        report = plan_report(
+            economy, plan, values, gross, harmony=harmony, title="glasnost demo: a plan for twenty sectors"
+        )
+        path = report.write(out_dir)
+    _print_plan_summary(economy, plan, values, harmony)
+    out.print(f"\nReport: {path}\nEconomy saved to: {out_dir / 'economy'}")
+
+
+def _harmony(economy):
+    try:
+        from glasnost.compute.harmony import harmony_plan
+    except ImportError:
+        return None
+    return harmony_plan(economy)
+
+
+def _print_plan_summary(economy, plan, values, harmony=None) -> None:
+    c = economy.commodities
+    table = Table(title=f"Plan for '{economy.name}' ({plan.objective_kind} objective)")
+    for col in ("product", "target", "planned net output", "labour value (h/unit)", "shadow price"):
+        table.add_column(col, justify="right" if col != "product" else "left")
+    for k, j in enumerate(c.produced):
+        table.add_row(
+            str(c.names[j]),
+            f"{c.targets[j]:.3f}",
+            f"{plan.net_output[j]:.3f}",
+            f"{values.labour[k]:.4f}",
+            f"{plan.prices[j]:.4f}",
+        )
+    out.print(table)
+    out.print(
+        f"Optimum: {plan.objective:.6g} (dual bound {plan.dual_bound:.6g}, gap {plan.gap:.1e}, "
+        f"{plan.method}, {plan.seconds:.3f} s)"
+    )
+    if harmony is not None and plan.scale:
+        out.print(
+            f"Harmony algorithm: {harmony.scale:.6g} sets ({100 * harmony.scale / plan.scale:.2f}% of the optimum)"
+        )
+    for i in c.labour:
+        out.print(f"  {c.names[i]!s}: uses {-plan.net_output[i]:.4g} of {c.supply[i]:.4g} {c.units[i]!s}")
+
+
+# ---- generate -------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def generate(
+    n: Annotated[int, typer.Argument(help="number of products")],
+    out_dir: Annotated[Path, typer.Option("--out", help="economy directory to write")],
+    inputs: Annotated[int, typer.Option(help="inputs per product")] = 10,
+    labour_types: Annotated[int, typer.Option(help="number of labour types")] = 3,
+    processes: Annotated[int, typer.Option(help="processes per product (choice of technique)")] = 1,
+    capacity_slack: Annotated[
+        float | None, typer.Option(help="capacity = slack x gross output for the targets")
+    ] = None,
+    labour_slack: Annotated[float | None, typer.Option(help="labour supply = slack x labour the targets need")] = 1.2,
+    zipf: Annotated[float, typer.Option(help="exponent of the supplier distribution")] = 1.0,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+) -> None:
+    """Generate a synthetic economy with a realistic structure (productive by construction)."""
+    from glasnost.data.synthetic import generate as make
+    from glasnost.economy import save
+
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    with steps(2) as step:
+        step(f"generating {n:,} products")
+        economy = make(
+            n,
+            inputs_per_product=inputs,
+            labour_types=labour_types,
+            processes_per_product=processes,
+            capacity_slack=capacity_slack,
+            labour_slack=labour_slack,
+            zipf=zipf,
+            seed=seed,
+        )
+        step("writing Parquet")
+        save(economy, out_dir)
+    out.print(f"wrote {out_dir}: " + ", ".join(f"{k} {v:,}" for k, v in economy.describe().items()))
+
+
+# ---- values ---------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def values(
+    directory: Annotated[Path, typer.Argument(help="economy directory")],
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    output: Annotated[Path | None, typer.Option("--out", help="write values to this Parquet file")] = None,
+    method: Annotated[str, typer.Option(help="auto, direct, gmres or jacobi")] = "auto",
+) -> None:
+    """Labour values (hours per unit) and gross output for the economy's targets."""
+    from glasnost.compute import gross_output, labour_values
+
+    with steps(3, quiet=as_json) as step:
+        step("loading")
+        economy = _load(directory)
+        step("labour values")
+        vals = labour_values(economy, method=method)
+        step("gross output")
+        gross = gross_output(economy, method=method)
+    if output is not None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        cols = {"commodity": pa.array(vals.ids), "labour_value": vals.labour, "gross_output": gross.gross}
+        for k, pid in enumerate(vals.primary_ids):
+            cols[f"embodied:{pid}"] = vals.by_input[k]
+        pq.write_table(pa.table(cols), output)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "labour_values": dict(zip(map(str, vals.ids), vals.labour.tolist(), strict=True)),
+                    "gross_output": dict(zip(map(str, gross.ids), gross.gross.tolist(), strict=True)),
+                    "primary_use": dict(zip(map(str, gross.primary_ids), gross.primary_use.tolist(), strict=True)),
+                    "method": vals.report.method,
+                    "residual": max(vals.report.residual, gross.report.residual),
+                    "unit": "hours per unit of each product",
+                }
+            )
+        )
+        return
+    table = Table(title=f"Labour values of '{economy.name}' (hours per unit)")
+    for col in ("product", "labour value", "gross output"):
+        table.add_column(col, justify="right" if col != "product" else "left")
+    shown = min(vals.ids.size, 25)
+    for j in range(shown):
+        table.add_row(str(vals.ids[j]), f"{vals.labour[j]:.6g}", f"{gross.gross[j]:.6g}")
+    out.print(table)
+    if vals.ids.size > shown:
+        out.print(f"... {vals.ids.size - shown:,} more (use --out FILE.parquet for all)")
+    out.print(
+        f"solved by {vals.report.method}: {vals.report.iterations} iterations, "
+        f"residual {vals.report.residual:.1e}, {vals.report.seconds + gross.report.seconds:.3f} s"
+    )
+
+
+# ---- plan -----------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def plan(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="economy directory, or a directory of 5yearplan tables (flows.csv, cap.csv, dep.csv, labtarg.csv)"
+        ),
+    ],
+    objective: Annotated[str, typer.Option(help="scale, weighted or min_labour")] = "scale",
+    method: Annotated[str, typer.Option(help="HiGHS method: choose, simplex, ipm, pdlp")] = "choose",
+    time_limit: Annotated[float | None, typer.Option(help="seconds")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    report_dir: Annotated[Path | None, typer.Option("--report", help="write an HTML report here")] = None,
+) -> None:
+    """An optimal plan (one period), or a multi-year plan for 5yearplan tables."""
+    if (directory / "flows.csv").exists():
+        _multi_year(directory, method, as_json)
+        return
+    from glasnost.compute import gross_output, labour_values, optimal_plan
+
+    with steps(2, quiet=as_json) as step:
+        step("loading")
+        economy = _load(directory)
+        step(f"solving ({objective})")
+        result = optimal_plan(economy, objective, method=method, time_limit=time_limit)  # type: ignore[arg-type]
+    if as_json:
+        c = economy.commodities
+        print(
+            json.dumps(
+                {
+                    "objective": result.objective,
+                    "objective_kind": result.objective_kind,
+                    "scale": result.scale,
+                    "dual_bound": result.dual_bound,
+                    "gap": result.gap,
+                    "method": result.method,
+                    "seconds": result.seconds,
+                    "net_output": dict(zip(map(str, c.ids), result.net_output.tolist(), strict=True)),
+                    "prices": dict(zip(map(str, c.ids), result.prices.tolist(), strict=True)),
+                    "activity": dict(zip(map(str, economy.processes.ids), result.activity.tolist(), strict=True)),
+                }
+            )
+        )
+        return
+    vals = labour_values(economy)
+    _print_plan_summary(economy, result, vals)
+    if report_dir is not None:
+        from glasnost.report.plan import plan_report
+
+        path = plan_report(economy, result, vals, gross_output(economy)).write(report_dir)
+        out.print(f"Report: {path}")
+
+
+def _multi_year(directory: Path, method: str, as_json: bool) -> None:
+    from glasnost.compute import multi_year_plan
+    from glasnost.data.fiveyear import load_fiveyear
+
+    tables = load_fiveyear(directory)
+    result = multi_year_plan(
+        tables.economy, tables.targets, tables.supply, initial_activity=tables.initial_activity, method=method
+    )
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "objective": result.objective,
+                    "fulfilment": dict(zip(tables.years, result.fulfilment.tolist(), strict=True)),
+                    "final_consumption": {
+                        str(pid): result.final[:, j].tolist() for j, pid in enumerate(result.produced_ids)
+                    },
+                    "dual_bound": result.dual_bound,
+                    "gap": result.gap,
+                }
+            )
+        )
+        return
+    table = Table(title=f"{len(tables.years)}-year plan: final consumption per year")
+    table.add_column("year", justify="left")
+    table.add_column("fulfilment", justify="right")
+    for pid in result.produced_ids:
+        table.add_column(str(pid), justify="right")
+    for t, year in enumerate(tables.years):
+        table.add_row(year, f"{result.fulfilment[t]:.6g}", *(f"{v:.6g}" for v in result.final[t]))
+    out.print(table)
+    out.print(
+        f"Objective (sum of yearly fulfilment): {result.objective:.6g}; dual bound {result.dual_bound:.6g}; "
+        f"{result.n_variables} variables, {result.n_constraints} constraints"
+    )
+
+
+@app.command()
+@friendly_errors
+def info(directory: Annotated[Path, typer.Argument(help="economy directory")]) -> None:
+    """Describe an economy directory."""
+    economy = _load(directory)
+    for key, value in economy.describe().items():
+        out.print(f"{key}: {value:,}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Property tests on generated economies: residuals, signs, the value equation, duality."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from glasnost.compute import LeontiefSystem, gross_output, labour_values, optimal_plan
+from glasnost.data.synthetic import generate, random_technology
+
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+METHODS = st.sampled_from(["direct", "gmres", "jacobi"])
+
+
+@SETTINGS
+@given(
+    n=st.integers(2, 400),
+    k=st.integers(1, 12),
+    seed=st.integers(0, 2**31),
+    share=st.floats(0.05, 0.95),
+    method=METHODS,
+)
+def test_gross_output_residual_and_sign(n: int, k: int, seed: int, share: float, method: str) -> None:
+    A = random_technology(n, k, input_share=(share * 0.5, share), seed=seed)
+    d = np.random.default_rng(seed).lognormal(size=n) * (np.random.default_rng(seed + 1).random(n) < 0.7)
+    x, report = LeontiefSystem(A).solve(d, method=method)
+    residual = np.linalg.norm(x - A @ x - d) / max(np.linalg.norm(d), 1e-300)
+    assert residual <= 1e-10
+    assert report.residual <= 1e-10
+    assert (x >= 0).all()
+    assert (x >= d - 1e-12 * np.abs(x).max(initial=1.0)).all()  # gross covers final demand
+
+
+@SETTINGS
+@given(n=st.integers(2, 300), labour_types=st.integers(1, 4), seed=st.integers(0, 2**31), method=METHODS)
+def test_labour_values_satisfy_value_equation(n: int, labour_types: int, seed: int, method: str) -> None:
+    economy = generate(n, inputs_per_product=6, labour_types=labour_types, seed=seed, labour_slack=None)
+    values = labour_values(economy, method=method)
+    tech = economy.technique
+    L = tech.primary.toarray()
+    for k in range(labour_types):
+        v = values.by_input[k]
+        np.testing.assert_allclose(v, v @ tech.A + L[k], rtol=1e-10, atol=1e-12 * np.abs(v).max())
+    assert (values.labour >= 0).all()
+    # total labour embodied in final demand equals direct labour of the gross output
+    gross = gross_output(economy, method=method)
+    assert values.labour @ gross.final_demand == pytest.approx(gross.primary_use.sum(), rel=1e-9)
+
+
+@SETTINGS
+@given(
+    n=st.integers(3, 60),
+    processes=st.integers(1, 3),
+    seed=st.integers(0, 2**31),
+    objective=st.sampled_from(["scale", "weighted", "min_labour"]),
+    method=st.sampled_from(["simplex", "ipm"]),
+)
+def test_strong_duality_of_every_plan(n: int, processes: int, seed: int, objective: str, method: str) -> None:
+    economy = generate(
+        n,
+        inputs_per_product=4,
+        labour_types=3,
+        processes_per_product=processes,
+        capacity_slack=1.5,
+        labour_slack=1.3,
+        seed=seed,
+    )
+    if objective == "weighted":
+        plan = optimal_plan(
+            economy, "weighted", weights=np.where(economy.commodities.kinds < 2, 1.0, 0.0), method=method
+        )
+    else:
+        plan = optimal_plan(economy, objective, method=method)  # type: ignore[arg-type]
+    assert plan.gap <= 1e-7
+    # the plan is feasible
+    c = economy.commodities
+    primary = c.primary
+    used = -plan.net_output[primary]
+    tol = 1e-7 * max(1.0, float(np.abs(plan.net_output).max()))
+    assert (used <= c.supply[primary] + tol).all()
+    assert (plan.activity <= economy.processes.capacity + tol).all()
+    assert (plan.activity >= -tol).all()
+    # the dual values price a unit of each scarce input at most its contribution
+    assert (plan.prices >= 0).all()
+
+
+def test_the_dual_bound_is_the_value_of_scarce_inputs() -> None:
+    economy = generate(
+        40, inputs_per_product=5, labour_types=3, processes_per_product=2, capacity_slack=1.2, labour_slack=1.0, seed=7
+    )
+    plan = optimal_plan(economy, "scale")
+    c = economy.commodities
+    finite = np.isfinite(economy.processes.capacity)
+    bound = float(plan.prices[c.primary] @ c.supply[c.primary]) + float(
+        plan.capacity_rents[finite] @ economy.processes.capacity[finite]
+    )
+    assert bound == pytest.approx(plan.objective, rel=1e-8)
+
+
+def test_large_system_uses_an_iterative_method() -> None:
+    A = random_technology(20_000, 10, seed=3)
+    d = np.ones(20_000)
+    x, report = LeontiefSystem(A).solve(d)
+    assert report.method == "gmres" and report.iterations > 0
+    assert np.linalg.norm(x - A @ x - d) / np.linalg.norm(d) <= 1e-10
+    # the same answer as a direct factorisation of I - A
+    from scipy.sparse.linalg import spsolve
+
+    exact = spsolve(sp.csc_array(sp.eye_array(20_000) - A), d)
+    np.testing.assert_allclose(x, exact, rtol=1e-9)
