@@ -55,6 +55,16 @@ class _BlockOperator:
             self.blocks = [sp.csr_array(M[a:b]) for a, b in pairwise(bounds) if b > a]
         self.bounds = np.cumsum([0] + [b.shape[0] for b in self.blocks])
         self.pool = ThreadPoolExecutor(len(self.blocks)) if len(self.blocks) > 1 else None
+        self.dtype = self.blocks[0].dtype
+
+    def as_float32(self) -> _BlockOperator:
+        """The same operator with float32 values (index arrays shared, not copied)."""
+        twin = object.__new__(_BlockOperator)
+        twin.blocks = [
+            sp.csr_array((b.data.astype(np.float32), b.indices, b.indptr), shape=b.shape) for b in self.blocks
+        ]
+        twin.bounds, twin.pool, twin.dtype = self.bounds, self.pool, np.dtype(np.float32)
+        return twin
 
     def __call__(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         if self.pool is None:
@@ -116,6 +126,14 @@ class LeontiefSystem:
         return _BlockOperator(self._permuted(True), self.threads)
 
     @cached_property
+    def _op32(self) -> _BlockOperator:
+        return self._op.as_float32()
+
+    @cached_property
+    def _op32_t(self) -> _BlockOperator:
+        return self._op_t.as_float32()
+
+    @cached_property
     def _lu(self) -> spla.SuperLU:
         M = sp.csc_array(sp.eye_array(self.n, format="csc") - self.A)
         try:
@@ -132,13 +150,16 @@ class LeontiefSystem:
         rtol: float = 1e-12,
         max_iter: int = 2000,
         restart: int = 8,
+        precision: str = "auto",
     ) -> tuple[np.ndarray, SolveReport]:
         """Solve (I - A) x = d, or x (I - A) = d when ``transpose``.
 
         ``d`` may be a vector or an (n, k) matrix of right-hand sides. ``method`` is
         ``'auto'``, ``'direct'``, ``'gmres'`` or ``'jacobi'`` (the Neumann series
-        x <- d + A x). Raises :class:`NotProductiveError` when the iteration diverges or a
-        solution has negative entries for a non-negative ``d``.
+        x <- d + A x). ``precision`` (GMRES only): ``'double'``, or ``'mixed'`` (restart cycles
+        in float32 refined against float64 residuals; the result is float64-accurate);
+        ``'auto'`` mixes above the direct-solver size. Raises :class:`NotProductiveError` when
+        the iteration diverges or a solution has negative entries for a non-negative ``d``.
         """
         start = time.perf_counter()
         d = np.asarray(d, dtype=np.float64)
@@ -162,8 +183,12 @@ class LeontiefSystem:
             p = self._perm
             dp = d[p] if p is not None else d
             op = self._op_t if transpose else self._op
-            solver = _gmres if method == "gmres" else _jacobi
-            xp, iterations = solver(op, dp, rtol=rtol, max_iter=max_iter, restart=restart)
+            if method == "gmres":
+                mixed = precision == "mixed" or (precision == "auto" and self.n > DIRECT_MAX)
+                inner = (self._op32_t if transpose else self._op32) if mixed else None
+                xp, iterations = _gmres(op, dp, rtol=rtol, max_iter=max_iter, restart=restart, inner=inner)
+            else:
+                xp, iterations = _jacobi(op, dp, rtol=rtol, max_iter=max_iter)
             x = np.empty_like(xp)
             if p is not None:
                 x[p] = xp
@@ -186,9 +211,7 @@ def _relative_residual(M: sp.csr_array, x: np.ndarray, d: np.ndarray) -> float:
     return float(np.linalg.norm(r)) / norm if norm > 0 else float(np.linalg.norm(r))
 
 
-def _jacobi(
-    op: _BlockOperator, d: np.ndarray, *, rtol: float, max_iter: int, restart: int = 0
-) -> tuple[np.ndarray, int]:
+def _jacobi(op: _BlockOperator, d: np.ndarray, *, rtol: float, max_iter: int) -> tuple[np.ndarray, int]:
     x = d.copy()
     ax = np.empty_like(d)
     dnorm = np.linalg.norm(d) or 1.0
@@ -204,13 +227,32 @@ def _jacobi(
     raise NotProductiveError([], float("nan"), where=f"Jacobi iteration did not converge in {max_iter} steps")
 
 
-def _gmres(op: _BlockOperator, d: np.ndarray, *, rtol: float, max_iter: int, restart: int) -> tuple[np.ndarray, int]:
-    """Restarted GMRES on (I - A) x = d with classical Gram-Schmidt, reorthogonalised."""
+def _gmres(
+    op: _BlockOperator,
+    d: np.ndarray,
+    *,
+    rtol: float,
+    max_iter: int,
+    restart: int,
+    inner: _BlockOperator | None = None,
+) -> tuple[np.ndarray, int]:
+    """Restarted GMRES on (I - A) x = d with classical Gram-Schmidt, reorthogonalised when needed.
+
+    Each restart cycle solves for a correction to x from the true float64 residual. With
+    ``inner`` (the same operator in float32) the cycles run in single precision, which halves
+    the memory traffic of the matrix-vector products and of the Gram-Schmidt steps; the float64
+    residual between cycles makes this iterative refinement, so the final accuracy is float64's.
+    """
+    inner_op = inner or op
+    dtype = inner_op.dtype
+    # a single-precision cycle cannot shrink its residual much below its own rounding error
+    cycle_floor = 2e-6 if dtype == np.float32 else 0.0
     n = d.size
     m = restart
     x = np.zeros(n)
-    V = np.empty((m + 1, n))
-    w = np.empty(n)
+    V = np.empty((m + 1, n), dtype=dtype)
+    w = np.empty(n, dtype=dtype)
+    ax = np.empty(n)
     dnorm = float(np.linalg.norm(d)) or 1.0
     r = d.copy()
     beta = dnorm
@@ -219,28 +261,34 @@ def _gmres(op: _BlockOperator, d: np.ndarray, *, rtol: float, max_iter: int, res
         V[0] = r / beta
         H = np.zeros((m + 1, m))
         k_done = 0
+        goal = max(rtol * dnorm / beta, cycle_floor)  # relative to this cycle's residual
         for k in range(m):
-            op(V[k], w)
+            inner_op(V[k], w)
             np.subtract(V[k], w, out=w)  # w = (I - A) v_k
+            before = np.linalg.norm(w)
             h = V[: k + 1] @ w
             w -= h @ V[: k + 1]
-            h2 = V[: k + 1] @ w
-            w -= h2 @ V[: k + 1]
-            H[: k + 1, k] = h + h2
-            H[k + 1, k] = np.linalg.norm(w)
+            after = np.linalg.norm(w)
+            if after < 0.5 * before:  # cancellation: orthogonalise once more ("twice is enough")
+                h2 = V[: k + 1] @ w
+                w -= h2 @ V[: k + 1]
+                h = h + h2
+                after = np.linalg.norm(w)
+            H[: k + 1, k] = h
+            H[k + 1, k] = after
             total += 1
             k_done = k + 1
             e1 = np.zeros(k + 2)
-            e1[0] = beta
+            e1[0] = 1.0
             y, *_ = np.linalg.lstsq(H[: k + 2, : k + 1], e1, rcond=None)
             est = np.linalg.norm(e1 - H[: k + 2, : k + 1] @ y)
-            if est <= rtol * dnorm or H[k + 1, k] <= 1e-300:
+            if est <= goal or H[k + 1, k] <= 1e-30:
                 break
             V[k + 1] = w / H[k + 1, k]
-        x += y @ V[:k_done]
-        # true residual for the restart and the stopping test
-        op(x, w)
-        r = d - (x - w)
+        x += beta * (y.astype(dtype) @ V[:k_done])
+        # true residual in float64 for the restart and the stopping test
+        op(x, ax)
+        r = d - (x - ax)
         beta = float(np.linalg.norm(r))
         if beta <= rtol * dnorm:
             return x, total

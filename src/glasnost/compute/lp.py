@@ -206,7 +206,12 @@ def _explain_infeasible(
     names = [describe_row(int(i)) if describe_row else f"row {i}" for i in rows]
     # bounds on columns that the certificate leans on
     reduced = sp.csc_array(M).T @ ray
-    cols = np.flatnonzero((np.abs(reduced) > 1e-9 * scale) & np.isfinite(np.where(reduced > 0, col_upper, col_lower)))
+    # a positive entry leans on the column's upper bound (a capacity), a negative one on its lower
+    # bound; the lower bound 0 (activity cannot be negative) goes without saying
+    tol = 1e-9 * scale
+    upper = (reduced > tol) & np.isfinite(col_upper)
+    lower = (reduced < -tol) & np.isfinite(col_lower) & (np.asarray(col_lower) != 0)
+    cols = np.flatnonzero(upper | lower)
     cols = cols[np.argsort(-np.abs(reduced[cols]))]
     names += [describe_col(int(j)) if describe_col else f"bound of column {j}" for j in cols]
     return [n for n in names if n]

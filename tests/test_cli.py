@@ -1,0 +1,94 @@
+"""The command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from glasnost.cli import app
+from glasnost.compute import labour_values
+from glasnost.economy import load
+
+runner = CliRunner()
+
+
+def test_demo_writes_a_report(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "glasnost.cli", "demo", "--out", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Optimum:" in proc.stdout
+    report = (tmp_path / "demo" / "index.html").read_text()
+    for figure in ("plan-vs-targets.png", "valuations.png", "labour-use.png"):
+        assert figure in report
+        assert (tmp_path / "demo" / figure).stat().st_size > 1000
+    economy = load(tmp_path / "demo" / "economy")
+    assert economy.describe()["produced"] == 20
+
+
+def test_generate_values_plan_round_trip(tmp_path: Path) -> None:
+    directory = tmp_path / "eco"
+    result = runner.invoke(
+        app, ["generate", "300", "--out", str(directory), "--processes", "2", "--capacity-slack", "1.5", "--seed", "4"]
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["values", str(directory), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    economy = load(directory)
+    expected = labour_values(economy)
+    assert data["labour_values"]["p7"] == pytest.approx(float(expected.labour[7]), rel=1e-12)
+    assert data["residual"] < 1e-10
+    result = runner.invoke(app, ["plan", str(directory), "--json"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["gap"] < 1e-7
+    assert plan["dual_bound"] == pytest.approx(plan["objective"], rel=1e-7)
+
+
+def test_plan_of_five_year_tables(shared: Path) -> None:
+    result = runner.invoke(app, ["plan", str(shared / "data" / "cockshott-5yearplan"), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert round(data["objective"], 5) == 7.33645
+    assert round(data["fulfilment"]["year1"], 6) == 0.159221
+
+
+def test_bad_directory_is_one_line_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["values", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "not an economy directory" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_values_out_parquet(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    directory = tmp_path / "eco"
+    assert runner.invoke(app, ["generate", "50", "--out", str(directory), "--labour-types", "2"]).exit_code == 0
+    result = runner.invoke(app, ["values", str(directory), "--out", str(tmp_path / "v.parquet")])
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(tmp_path / "v.parquet")
+    total = np.asarray(table.column("embodied:labour-0")) + np.asarray(table.column("embodied:labour-1"))
+    np.testing.assert_allclose(total, table.column("labour_value").to_numpy(), rtol=1e-12)
+
+
+def test_unproductive_economy_names_the_group(tmp_path: Path) -> None:
+    from glasnost.economy import Economy, save
+
+    economy = Economy.from_leontief([[0.5, 0.6], [0.9, 0.5]], ids=["coal", "steel"], check_productive=False)
+    save(economy, tmp_path / "bad")
+    result = runner.invoke(app, ["values", str(tmp_path / "bad")])
+    assert result.exit_code == 1
+    assert "[coal, steel]" in result.output
+    assert "spectral radius" in result.output
