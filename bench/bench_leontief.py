@@ -46,7 +46,8 @@ def make_data(n: int, seed: int, path: Path) -> None:
 
     rng = np.random.default_rng(seed + 1)
     A = random_technology(n, 10, seed=seed)
-    L = sp.csr_array((rng.lognormal(0, 0.3, n) * 0.5, (rng.integers(0, LABOUR_TYPES, n), np.arange(n))), shape=(LABOUR_TYPES, n))
+    hours = rng.lognormal(0, 0.3, n) * 0.5
+    L = sp.csr_array((hours, (rng.integers(0, LABOUR_TYPES, n), np.arange(n))), shape=(LABOUR_TYPES, n))
     d = rng.lognormal(0.0, 1.0, n) * (rng.random(n) < 0.6)
     sp.save_npz(path.with_suffix(".A.npz"), sp.csr_matrix(A))
     sp.save_npz(path.with_suffix(".L.npz"), sp.csr_matrix(L))
@@ -76,7 +77,7 @@ def run_worker(method: str, path: Path, repeats: int) -> dict:
         system._op, system._op_t  # noqa: B018 - prepare (reorder, split) outside the timed solve
 
         def solve() -> tuple[float, int]:
-            x, rep = system.solve(d, rtol=RTOL)
+            _, rep = system.solve(d, rtol=RTOL)
             worst, iters = rep.residual, rep.iterations
             for k in range(L.shape[0]):
                 _, rep = system.solve(L[k], transpose=True, rtol=RTOL)
