@@ -66,6 +66,7 @@ def test_strong_duality_of_every_plan(n: int, processes: int, seed: int, objecti
         processes_per_product=processes,
         capacity_slack=1.5,
         labour_slack=1.3,
+        final_share=1.0,
         seed=seed,
     )
     if objective == "weighted":

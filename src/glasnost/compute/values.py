@@ -148,20 +148,17 @@ def labour_values(
     start = time.perf_counter()
     system = leontief_system(economy, technique)
     L = sp.csr_array(tech.primary).toarray() if tech.primary.shape[0] else np.zeros((0, tech.size))
-    rows, reports = [], []
-    for k in range(L.shape[0]):
-        v, rep = system.solve(L[k], transpose=True, method=method, rtol=rtol)
-        rows.append(v)
-        reports.append(rep)
-    by_input = np.vstack(rows) if rows else np.zeros((0, tech.size))
+    # all primary inputs at once: one block solve reads the matrix once per iteration for all
+    V, report = system.solve(L.T, transpose=True, method=method, rtol=rtol) if L.shape[0] else (L.T, None)
+    by_input = np.ascontiguousarray(V.T)
     kinds = economy.commodities.kinds[tech.primary_index]
     labour = by_input[kinds == Kind.LABOUR].sum(axis=0)
     if (by_input < -1e-9 * max(1.0, float(np.abs(by_input).max(initial=0.0)))).any():
         raise NotProductiveError([], float("nan"), where="labour values")
     report = SolveReport(
-        method=reports[0].method if reports else "none",
-        iterations=sum(r.iterations for r in reports),
-        residual=max((r.residual for r in reports), default=0.0),
+        method=report.method if report else "none",
+        iterations=report.iterations if report else 0,
+        residual=report.residual if report else 0.0,
         seconds=time.perf_counter() - start,
     )
     return Values(
