@@ -344,6 +344,103 @@ def info(directory: Annotated[Path, typer.Argument(help="economy directory")]) -
         out.print(f"{key}: {value:,}")
 
 
+# ---- participate ----------------------------------------------------------------------------
+
+
+def _participation_subject(source: Path):
+    """An experiment file (.clj, .clj.gz, .edn) or a saved economy directory."""
+    if source.is_dir():
+        if (source / "hahnel-workers.parquet").exists():
+            from glasnost.procedures import load_hahnel
+
+            return load_hahnel(source)
+        return _load(source)
+    if not source.exists():
+        raise FileNotFoundError(f"no such file or directory: {source}")
+    from glasnost.data.pequod import load_experiment
+
+    return load_experiment(source)
+
+
+@app.command()
+@friendly_errors
+def participate(
+    source: Annotated[Path, typer.Argument(help="experiment file (dep1exNN.clj.gz) or saved economy directory")],
+    procedure: Annotated[str, typer.Option(help="hahnel or labour-time")] = "hahnel",
+    threshold: Annotated[float, typer.Option(help="stop when every imbalance is below this, in percent")] = 3.0,
+    years: Annotated[int, typer.Option(help="planning years (later years perturb the councils' exponents)")] = 2,
+    seed: Annotated[int, typer.Option(help="seed of the random changes between years")] = 0,
+    max_rounds: Annotated[int, typer.Option(help="round cap per year")] = 200,
+    increasing_returns: Annotated[
+        bool, typer.Option(help="Hahnel's increasing-returns variant (a fifth of worker councils)")
+    ] = False,
+    effort: Annotated[str, typer.Option(help="optimal, or published (the published program's effort)")] = "optimal",
+    responsiveness: Annotated[
+        float, typer.Option(help="labour-time: how far targets follow clearing price / value (0-1]")
+    ] = 0.5,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    out_dir: Annotated[Path, typer.Option("--out", help="where to write rounds (Parquet) and the plot")] = Path(
+        "glasnost-participate"
+    ),
+) -> None:
+    """Let councils draw up the plan: Hahnel's participatory procedure or the labour-time procedure."""
+    from glasnost.procedures import PROCEDURES
+    from glasnost.procedures import participate as run_procedure
+    from glasnost.report.rounds import write_rounds
+
+    if procedure not in PROCEDURES:
+        raise ValueError(f"unknown procedure {procedure!r} (choose from {', '.join(PROCEDURES)})")
+    if effort not in ("optimal", "published"):
+        raise ValueError(f"unknown effort {effort!r} (optimal or published)")
+    if not threshold > 0:
+        raise ValueError(f"threshold must be above 0 percent, got {threshold}")
+    subject = _participation_subject(source)
+
+    def progress(year: int, rnd) -> None:
+        if not as_json:
+            console.print(
+                f"year {year} round {rnd.number:>3}: worst imbalance {100 * rnd.max_imbalance:9.4f}%"
+                f"  ({1000 * rnd.seconds:.2f} ms)",
+                highlight=False,
+            )
+
+    result = run_procedure(
+        subject,
+        procedure=procedure,  # type: ignore[arg-type]
+        threshold=threshold / 100.0,
+        years=years,
+        seed=seed,
+        max_rounds=max_rounds,
+        effort=effort,  # type: ignore[arg-type]
+        with_increasing_returns=increasing_returns,
+        responsiveness=responsiveness,
+        on_round=progress,
+    )
+    paths = write_rounds(result.years, out_dir, title=f"{procedure} on {source.name}")
+    summary = result.summary()
+    if as_json:
+        print(json.dumps(summary))
+        return
+    table = Table(title=f"{procedure} procedure on {source.name} (threshold {threshold:g}%)")
+    for col in ("year", "rounds", "converged", "worst imbalance %", "rounds to 5%", "rounds to 3%", "seconds"):
+        table.add_column(col, justify="right")
+    for y, year_summary in enumerate(summary["years"], start=1):  # type: ignore[arg-type]
+        table.add_row(
+            str(y),
+            str(year_summary["rounds"]),
+            "yes" if year_summary["converged"] else "no",
+            f"{year_summary['max_imbalance_percent']:.4f}",
+            str(year_summary["rounds_to_5_percent"] or "-"),
+            str(year_summary["rounds_to_3_percent"] or "-"),
+            f"{year_summary['seconds']:.3f}",
+        )
+    out.print(table)
+    prices = summary["prices"]
+    shown = list(prices.items())[:25]  # type: ignore[union-attr]
+    out.print("Final prices: " + ", ".join(f"{k} {v:.6g}" for k, v in shown) + (" ..." if len(prices) > 25 else ""))
+    out.print(f"Rounds and plot written to {out_dir} ({len(paths)} files)")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

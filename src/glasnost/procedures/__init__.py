@@ -27,6 +27,7 @@ from glasnost.procedures.engine import (
     RuleStep,
     imbalance_of,
 )
+from glasnost.procedures.external import ExternalCouncils
 from glasnost.procedures.hahnel import (
     CobbDouglasConsumers,
     CobbDouglasWorkers,
@@ -41,29 +42,46 @@ from glasnost.procedures.hahnel import (
     run_hahnel,
     save_hahnel,
 )
+from glasnost.procedures.labour_time import (
+    CertificateConsumers,
+    PlannedProduction,
+    TargetFeedbackRule,
+    labour_time_board,
+    run_labour_time,
+)
+from glasnost.procedures.participate import PROCEDURES, Participation, participate
 
 __all__ = [
+    "PROCEDURES",
     "Balance",
     "Behaviour",
     "Board",
+    "CertificateConsumers",
     "CobbDouglasConsumers",
     "CobbDouglasWorkers",
+    "ExternalCouncils",
     "HahnelEconomy",
     "HahnelPriceRule",
     "HahnelRun",
     "History",
+    "Participation",
+    "PlannedProduction",
     "PriceRule",
     "ProcedureError",
     "Proposal",
     "Round",
     "RoundContext",
     "RuleStep",
+    "TargetFeedbackRule",
     "WorkerCouncils",
     "hahnel_board",
     "imbalance_of",
     "increasing_returns",
+    "labour_time_board",
     "load_hahnel",
+    "participate",
     "perturb_exponents",
     "run_hahnel",
+    "run_labour_time",
     "save_hahnel",
 ]

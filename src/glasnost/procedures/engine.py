@@ -287,28 +287,29 @@ class History:
         return pa.table(cols)
 
     def proposals_table(self):  # -> pyarrow.Table
-        """One row per round, group and council with the per-council columns (output, effort, ...)."""
+        """One row per round, group and council with the per-council columns (output, effort, ...),
+        for the rounds whose proposals were kept."""
         import pyarrow as pa
 
         parts = []
-        groups = list(self.rounds[0].proposals) if self.rounds else []
-        for g in groups:
-            first = self.rounds[0].proposals[g]
+        groups = {g: p for r in self.rounds for g, p in r.proposals.items()}
+        for g, first in groups.items():
             names = sorted(first.columns)
-            if not names:
+            kept = [r for r in self.rounds if g in r.proposals]
+            if not names or not kept:
                 continue
             m = first.ids.size
             cols: dict[str, object] = {
-                "round": np.repeat(np.arange(1, len(self.rounds) + 1, dtype=np.int32), m),
+                "round": np.repeat(np.array([r.number for r in kept], dtype=np.int32), m),
                 "group": pa.DictionaryArray.from_arrays(
-                    pa.array(np.zeros(m * len(self.rounds), dtype=np.int32)), pa.array([g])
+                    pa.array(np.zeros(m * len(kept), dtype=np.int32)), pa.array([g])
                 ),
                 "council": pa.DictionaryArray.from_arrays(
-                    pa.array(np.tile(np.arange(m, dtype=np.int32), len(self.rounds))), pa.array(first.ids)
+                    pa.array(np.tile(np.arange(m, dtype=np.int32), len(kept))), pa.array(first.ids)
                 ),
             }
             for name in names:
-                cols[name] = self.council_column(g, name).ravel()
+                cols[name] = np.concatenate([r.proposals[g].columns[name] for r in kept])
             parts.append(pa.table(cols))
         if not parts:
             return pa.table({"round": pa.array([], pa.int32())})
@@ -350,9 +351,9 @@ def _price_vector(prices: float | np.ndarray, n: int) -> np.ndarray:
         p = np.array(prices, dtype=np.float64)
         if p.shape != (n,):
             raise ProcedureError(f"prices have shape {p.shape}, expected ({n},) (one per commodity)")
-    bad = np.flatnonzero(~(np.isfinite(p) & (p > 0)))
+    bad = np.flatnonzero(~(np.isfinite(p) & (p >= 0)))
     if bad.size:
-        raise ProcedureError(f"price of commodity {bad[0]} is {p[bad[0]]}; every price must be finite and above 0")
+        raise ProcedureError(f"price of commodity {bad[0]} is {p[bad[0]]}; every price must be finite and 0 or above")
     return p
 
 

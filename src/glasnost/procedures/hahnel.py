@@ -599,18 +599,19 @@ def perturb_exponents(he: HahnelEconomy, seed: int | np.random.Generator | None)
     """The published change between two years: each worker-council exponent gains one of
     {0, 0.001, 0.002, 0.003, 0.004}, each consumer-council exponent one of {-0.002, ..., 0.002},
     uniformly and independently (workers drawn first, in the order of the stored exponents).
-    Effort exponents are unchanged. Raises :class:`EconomyError` if an exponent would fall to 0."""
+    Consumer exponents are kept at 0 or above (the published ones are at least 0.025, so this
+    never acts on them). Effort exponents are unchanged."""
     rng = _generator(seed)
     b = he.workers.exponents.data
     u = he.consumers.preferences.data
     new_b = b + np.asarray(WORKER_STEPS)[rng.integers(0, len(WORKER_STEPS), b.size)]
-    new_u = u + np.asarray(CONSUMER_STEPS)[rng.integers(0, len(CONSUMER_STEPS), u.size)]
-    if (new_u < 0).any():
-        U = he.consumers.preferences
-        row = int(np.searchsorted(U.indptr, np.flatnonzero(new_u < 0)[0], side="right") - 1)
-        raise EconomyError(
-            "a perturbed utility exponent falls below 0", where=f"consumer council {he.consumers.ids[row]!s}"
-        )
+    new_u = np.maximum(u + np.asarray(CONSUMER_STEPS)[rng.integers(0, len(CONSUMER_STEPS), u.size)], 0.0)
+    indptr = he.consumers.preferences.indptr
+    rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+    total = np.bincount(rows, weights=new_u, minlength=indptr.size - 1)
+    if (total <= 0).any():
+        row = int(np.flatnonzero(total <= 0)[0])
+        raise EconomyError("every utility exponent fell to 0", where=f"consumer council {he.consumers.ids[row]!s}")
     return he.with_exponents(new_b, new_u)
 
 
