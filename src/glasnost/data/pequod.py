@@ -138,7 +138,10 @@ def read_edn(text: str, *, source: str = "<edn>") -> list[Any]:
 
     def fail(message: str, at: int) -> EdnError:
         line, column = _position(text, at)
-        return EdnError(message, source=source, line=line, column=column, frames=[(o, it) for o, it, _ in frames])
+        # frames hold each open form's *parent* items; pair every opener with its own items
+        contents = [f[1] for f in frames[1:]] + [items] if frames else []
+        opened = [(f[0], own) for f, own in zip(frames, contents, strict=True)]
+        return EdnError(message, source=source, line=line, column=column, frames=opened)
 
     try:
         for index, token in enumerate(tokens):

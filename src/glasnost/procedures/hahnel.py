@@ -316,7 +316,7 @@ def save_hahnel(he: HahnelEconomy, directory: str | Path) -> Path:
     w = he.workers
     table = pa.table(
         {
-            "id": pa.array(w.ids.astype(str)),
+            "id": pa.array(w.ids.tolist()),
             "a": w.scale,
             "c": w.effort_exponent,
             "du": w.disutility_exponent,
