@@ -49,7 +49,7 @@ def make_data(n: int, seed: int, path: Path) -> None:
     hours = rng.lognormal(0, 0.3, n) * 0.5
     L = sp.csr_array((hours, (rng.integers(0, LABOUR_TYPES, n), np.arange(n))), shape=(LABOUR_TYPES, n))
     d = rng.lognormal(0.0, 1.0, n) * (rng.random(n) < 0.6)
-    sp.save_npz(path.with_suffix(".A.npz"), sp.csr_matrix(A))
+    sp.save_npz(path.with_suffix(".A.npz"), sp.csr_matrix(A), compressed=False)
     sp.save_npz(path.with_suffix(".L.npz"), sp.csr_matrix(L))
     np.save(path.with_suffix(".d.npy"), d)
 

@@ -78,6 +78,68 @@ class _BlockOperator:
         return out
 
 
+@dataclass
+class _Split:
+    """Products that no cycle of use passes through, peeled off for exact substitution.
+
+    A product that nobody uses (level 0), or that only products of lower levels use, has a
+    gross output fixed by its users' gross outputs: ``x_i = (d_i + sum_j A_ij x_j) / (1 - A_ii)``
+    over users j, level by level, before the rest (the core) is solved. Since every user of a
+    peeled product is peeled, core products have only core inputs, so labour values of the
+    core come first and the peeled products' values follow, highest level first. In the
+    generated economies (Zipf-distributed suppliers) about a third of products and nonzeros
+    leave the iterative solve this way, and on real input-output tables the triangular part
+    of the table does.
+    """
+
+    core: np.ndarray
+    peeled: np.ndarray
+    levels: list[tuple[np.ndarray, sp.csr_array, sp.csr_array, np.ndarray]]
+    core_from_peeled: sp.csr_array  # A[core, peeled]: core products used by peeled ones
+
+    MAX_LEVELS = 64
+
+    @classmethod
+    def of(cls, A: sp.csr_array) -> _Split:
+        n = A.shape[0]
+        diag = A.diagonal()
+        pattern = sp.csr_array(A, copy=True)
+        pattern.setdiag(0.0)
+        pattern.eliminate_zeros()
+        off = pattern.copy()
+        pattern.data[:] = 1.0
+        peeled = np.zeros(n, bool)
+        level_sets = []
+        for _ in range(cls.MAX_LEVELS):
+            users_left = pattern @ (~peeled).astype(np.float64)
+            new = np.flatnonzero((users_left == 0) & ~peeled)
+            if new.size == 0:
+                break
+            peeled[new] = True
+            level_sets.append(new)
+            if new.size < max(1, n // 10_000):  # the rest is not worth a pass each
+                break
+        off_t = sp.csr_array(off.T)
+        levels = [(S, sp.csr_array(off[S]), sp.csr_array(off_t[S]), 1.0 - diag[S]) for S in level_sets]
+        core, peeled_idx = np.flatnonzero(~peeled), np.flatnonzero(peeled)
+        core_from_peeled = sp.csr_array(off[core][:, peeled_idx])
+        return cls(core=core, peeled=peeled_idx, levels=levels, core_from_peeled=core_from_peeled)
+
+    def inflow_to_core(self, x: np.ndarray) -> np.ndarray:
+        """Per product (zero outside the core): what the peeled products' gross output ``x``
+        uses of each core product."""
+        out = np.zeros(x.shape[0])
+        out[self.core] = self.core_from_peeled @ x[self.peeled]
+        return out
+
+    def solve_peeled(self, x: np.ndarray, d: np.ndarray, *, transpose: bool) -> None:
+        """Fill ``x`` on the peeled products (the core part of ``x`` must be known when
+        ``transpose``, and is ignored otherwise)."""
+        order = reversed(self.levels) if transpose else self.levels
+        for S, users, inputs, one_minus_diag in order:
+            x[S] = (d[S] + (inputs if transpose else users) @ x) / one_minus_diag
+
+
 class LeontiefSystem:
     """A productive input-output matrix prepared for repeated solves.
 
@@ -103,17 +165,23 @@ class LeontiefSystem:
         self.reorder = reorder and self.n > DIRECT_MAX
 
     @cached_property
-    def _perm(self) -> np.ndarray | None:
+    def _split(self) -> _Split:
+        return _Split.of(self.A)
+
+    @cached_property
+    def _perm(self) -> np.ndarray:
+        """Core products in the order the iterative solver stores them."""
+        core = self._split.core
         if not self.reorder:
-            return None
-        return np.argsort(-np.diff(self.A.indptr), kind="stable")
+            return core
+        uses = np.diff(self.A.indptr)[core]
+        return core[np.argsort(-uses, kind="stable")]
 
     def _permuted(self, transpose: bool) -> sp.csr_array:
-        M = self.A.T if transpose else self.A
         p = self._perm
-        M = sp.csr_array(M)
-        if p is not None:
-            M = sp.csr_array(M[p][:, p])
+        M = sp.csr_array(self.A[p][:, p])
+        if transpose:
+            M = sp.csr_array(M.T)
         M.sort_indices()
         return M
 
@@ -132,6 +200,32 @@ class LeontiefSystem:
     @cached_property
     def _op32_t(self) -> _BlockOperator:
         return self._op_t.as_float32()
+
+    def _iterative(
+        self, d: np.ndarray, transpose: bool, method: str, mixed: bool, **options: float
+    ) -> tuple[np.ndarray, int]:
+        """Peeled products by substitution, the core by GMRES or Jacobi (see :class:`_Split`)."""
+        split, p = self._split, self._perm
+        x = np.zeros(self.n)
+        if not transpose:
+            split.solve_peeled(x, d, transpose=False)
+            rhs = d[p] + split.inflow_to_core(x)[p] if split.levels else d[p]
+        else:
+            rhs = d[p]
+        # the residual that counts is the whole system's, relative to ||d||
+        rhs_norm = float(np.linalg.norm(rhs))
+        if rhs_norm > 0:
+            options["rtol"] = options["rtol"] * float(np.linalg.norm(d)) / rhs_norm
+        op = self._op_t if transpose else self._op
+        if method == "gmres":
+            inner = (self._op32_t if transpose else self._op32) if mixed else None
+            xp, iterations = _gmres(op, rhs, inner=inner, **options)  # type: ignore[arg-type]
+        else:
+            xp, iterations = _jacobi(op, rhs, rtol=options["rtol"], max_iter=int(options["max_iter"]))
+        x[p] = xp
+        if transpose:
+            split.solve_peeled(x, d, transpose=True)
+        return x, iterations
 
     @cached_property
     def _lu(self) -> spla.SuperLU:
@@ -169,7 +263,15 @@ class LeontiefSystem:
             method = "direct" if self.n <= DIRECT_MAX else "gmres"
         if d.ndim == 2:
             cols = [
-                self.solve(d[:, j], transpose=transpose, method=method, rtol=rtol, max_iter=max_iter)
+                self.solve(
+                    d[:, j],
+                    transpose=transpose,
+                    method=method,
+                    rtol=rtol,
+                    max_iter=max_iter,
+                    restart=restart,
+                    precision=precision,
+                )
                 for j in range(d.shape[1])
             ]
             x = np.column_stack([c[0] for c in cols]) if cols else np.zeros_like(d)
@@ -180,20 +282,8 @@ class LeontiefSystem:
             x = self._lu.solve(d, trans="T" if transpose else "N")
             iterations = 0
         elif method in ("gmres", "jacobi"):
-            p = self._perm
-            dp = d[p] if p is not None else d
-            op = self._op_t if transpose else self._op
-            if method == "gmres":
-                mixed = precision == "mixed" or (precision == "auto" and self.n > DIRECT_MAX)
-                inner = (self._op32_t if transpose else self._op32) if mixed else None
-                xp, iterations = _gmres(op, dp, rtol=rtol, max_iter=max_iter, restart=restart, inner=inner)
-            else:
-                xp, iterations = _jacobi(op, dp, rtol=rtol, max_iter=max_iter)
-            x = np.empty_like(xp)
-            if p is not None:
-                x[p] = xp
-            else:
-                x = xp
+            mixed = precision == "mixed" or (precision == "auto" and self.n > DIRECT_MAX)
+            x, iterations = self._iterative(d, transpose, method, mixed, rtol=rtol, max_iter=max_iter, restart=restart)
         else:
             raise ValueError(f"unknown method {method!r} (auto, direct, gmres, jacobi)")
         M = self.A.T if transpose else self.A
