@@ -139,11 +139,15 @@ class PriceRule(Protocol):
     def update(self, ctx: RoundContext, balance: Balance) -> RuleStep: ...
 
 
-def imbalance_of(supply: np.ndarray, demand: np.ndarray) -> np.ndarray:
+def imbalance_of(supply: np.ndarray, demand: np.ndarray, surplus: np.ndarray | None = None) -> np.ndarray:
     """``|2 (S - D)| / (S + D)`` per commodity; 0 where both are 0, ``inf`` where either is not finite."""
     total = supply + demand
+    gap = np.abs(supply - demand if surplus is None else surplus)
+    gap *= 2.0
+    if np.isfinite(total).all() and total.all():
+        return np.divide(gap, total, out=gap)
     with np.errstate(invalid="ignore", divide="ignore"):
-        v = np.abs(2.0 * (supply - demand)) / total
+        v = gap / total
     v[total == 0] = 0.0
     v[~np.isfinite(v)] = np.inf
     return v
@@ -445,7 +449,7 @@ class Board:
             supply += proposal.supply
             demand += proposal.demand
         surplus = supply - demand
-        balance = Balance(supply, demand, surplus, imbalance_of(supply, demand))
+        balance = Balance(supply, demand, surplus, imbalance_of(supply, demand, surplus))
         result = self.rule.update(ctx, balance)
         watched = balance.imbalance if self._watched_all else balance.imbalance[self.watched]
         worst = float(watched.max()) if watched.size else 0.0

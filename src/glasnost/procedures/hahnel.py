@@ -31,6 +31,7 @@ import scipy.sparse as sp
 
 from glasnost.economy import Commodities, Councils, Economy, EconomyError, Kind, Processes
 from glasnost.economy.model import STRING
+from glasnost.procedures._kernels import LazyColumns, SparseProducts, canonical_csr, row_sums
 from glasnost.procedures.engine import (
     Balance,
     Board,
@@ -133,13 +134,6 @@ class WorkerCouncils:
 
     def _at(self, rows: np.ndarray) -> str:
         return f"worker council {self.ids[rows[0]]!s}"
-
-
-def _csr(matrix: sp.sparray | sp.spmatrix) -> sp.csr_array:
-    out = sp.csr_array(matrix, dtype=np.float64)
-    out.sum_duplicates()
-    out.sort_indices()
-    return out
 
 
 # ---- the economy of an experiment ---------------------------------------------------------------
@@ -282,10 +276,10 @@ class HahnelEconomy:
                 "makes more than one product (or none); a worker council makes one", where=f"process {p.ids[bad[0]]!s}"
             )
         product = out.indices.astype(np.int64)
-        per_unit = _csr(sp.diags_array(1.0 / out.data) @ p.inputs)
+        per_unit = canonical_csr(sp.diags_array(1.0 / out.data) @ p.inputs)
         total = np.asarray(per_unit.sum(axis=1)).ravel()
         factor = np.where(total > returns, returns / np.where(total > 0, total, 1.0), 1.0)
-        exponents = _csr(sp.diags_array(factor) @ per_unit)
+        exponents = canonical_csr(sp.diags_array(factor) @ per_unit)
         exponents.eliminate_zeros()
         m = len(p)
         workers = WorkerCouncils(
@@ -349,7 +343,7 @@ def load_hahnel(directory: str | Path, **defaults: float) -> HahnelEconomy:
     if not np.array_equal(ids, he.workers.ids):
         raise EconomyError("worker council ids differ from the economy's process ids", where=str(extra))
     cols = {k: table.column(k).to_numpy().astype(np.float64) for k in ("a", "c", "du", "s")}
-    exponents = _csr(economy.processes.inputs)
+    exponents = canonical_csr(economy.processes.inputs)
     workers = replace(
         he.workers,
         scale=cols["a"],
@@ -397,10 +391,16 @@ class CobbDouglasWorkers:
         self.name = name
         self.workers = workers
         self.n = n_commodities
-        B = _csr(workers.exponents)
+        B = canonical_csr(workers.exponents)
         self._B = B
-        self._BT = sp.csr_array(B.T)  # (commodities x councils), for the input demand
+        self._products = SparseProducts(B)
+        m = B.shape[0]
         self._product = np.asarray(workers.product, dtype=np.intp)
+        # councils grouped by product: supply is one gather and one segmented sum per round
+        self._by_product = np.argsort(self._product, kind="stable")
+        grouped = self._product[self._by_product]
+        self._starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]) if m else np.zeros(0, np.intp)
+        self._made = grouped[self._starts]
         c, k, s, a = (
             workers.effort_exponent,
             workers.disutility_exponent,
@@ -408,9 +408,9 @@ class CobbDouglasWorkers:
             workers.scale,
         )
         ratio = c / k
-        b_sum = np.asarray(B.sum(axis=1)).ravel()
-        b_log_b = np.asarray(sp.csr_array((B.data * np.log(B.data), B.indices, B.indptr), shape=B.shape).sum(axis=1))
-        self._const = np.log(a) + ratio * (np.log(c) - np.log(s) - np.log(k)) + b_log_b.ravel()
+        b_sum = row_sums(B)
+        b_log_b = row_sums(B, B.data * np.log(B.data))
+        self._const = np.log(a) + ratio * (np.log(c) - np.log(s) - np.log(k)) + b_log_b
         self._own = ratio + b_sum
         self._inv_denominator = 1.0 / (1.0 - ratio - b_sum)
         self._effort_const = np.log(c) - np.log(s) - np.log(k)
@@ -420,30 +420,37 @@ class CobbDouglasWorkers:
             shift = 2.0 * b_sum * (np.log(k) + np.log(s)) / (c - k + k * b_sum)
             # folded into the constant: ln e = (ln λq + const) / k
             self._effort_const = self._effort_const + np.where(eight, shift * k, 0.0)
-        self._matvec = _fast_matvec(B)
-        self._rmatvec = _fast_matvec(self._BT)
 
-    def outputs(self, prices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Output q and effort e of every council and ``λ q`` (value of output) at ``prices``."""
+    def outputs(self, prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Output q of every council (units of its product) and ``λ q``, the value of its output
+        (unit of account), at ``prices``."""
         log_p = np.log(prices)
-        log_own = log_p[self._product]
-        log_q = (self._const + self._own * log_own - self._matvec(log_p)) * self._inv_denominator
-        log_value = log_own + log_q
-        q = np.exp(log_q)
-        effort = np.exp((log_value + self._effort_const) * self._inv_k)
-        return q, effort, np.exp(log_value)
+        log_q = self._const - self._products.dot(log_p)
+        log_q += self._own * log_p.take(self._product)
+        log_q *= self._inv_denominator
+        q = np.exp(log_q, out=log_q)
+        return q, prices.take(self._product) * q
+
+    def supply(self, q: np.ndarray) -> np.ndarray:
+        """(commodities,) total output of every product."""
+        out = np.zeros(self.n)
+        if q.size:
+            out[self._made] = np.add.reduceat(q.take(self._by_product), self._starts)
+        return out
+
+    def effort(self, value: np.ndarray) -> np.ndarray:
+        """Effort of every council given the value ``λ q`` of its output: ``(λ c q / (s k))^(1/k)``."""
+        return np.exp((np.log(value) + self._effort_const) * self._inv_k)
 
     def propose(self, ctx: RoundContext) -> Proposal:
         prices = ctx.prices
-        q, effort, value = self.outputs(prices)
-        supply = np.bincount(self._product, weights=q, minlength=self.n)
-        demand = self._rmatvec(value) / prices
+        q, value = self.outputs(prices)
         return Proposal(
             group=self.name,
             ids=self.workers.ids,
-            supply=supply,
-            demand=demand,
-            columns={"output": q, "effort": effort},
+            supply=self.supply(q),
+            demand=self._products.tdot(value) / prices,
+            columns=LazyColumns({"output": q}, {"effort": lambda: self.effort(value)}),
             detail=lambda: self._detail(prices, q, value),
         )
 
@@ -469,11 +476,10 @@ class CobbDouglasConsumers:
         self.name = name
         self.councils = councils
         self.public = np.asarray(public, bool)
-        U = _csr(councils.preferences)
+        U = canonical_csr(councils.preferences)
         self._U = U
-        total = np.asarray(U.sum(axis=1)).ravel()
-        self._share = np.asarray(councils.income, dtype=np.float64) / total  # income per unit exponent
-        self._spending = np.asarray(U.T @ self._share).ravel()  # Σ_i m_i u_ij / T_i per commodity
+        self._share = np.asarray(councils.income, dtype=np.float64) / row_sums(U)  # income per unit exponent
+        self._spending = SparseProducts(U).tdot(self._share)  # Σ_i m_i u_ij / T_i per commodity
         self.n = U.shape[1]
 
     @property
@@ -498,27 +504,6 @@ class CobbDouglasConsumers:
         seen = np.where(self.public, prices / m, prices)
         demand = U.data * self._share[rows] / seen[U.indices]
         return sp.csr_array((m, self.n)), sp.csr_array((demand, U.indices, U.indptr), shape=U.shape)
-
-
-def _fast_matvec(A: sp.csr_array) -> Callable[[np.ndarray], np.ndarray]:
-    """``x -> A @ x`` for a csr array, calling scipy's compiled kernel directly where it can
-    (saves the dispatch overhead that dominates small rounds)."""
-    try:
-        from scipy.sparse._sparsetools import csr_matvec  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - other scipy layouts
-        return lambda x: A @ x
-    m, n = A.shape
-    indptr, indices, data = A.indptr, A.indices, A.data
-
-    def matvec(x: np.ndarray) -> np.ndarray:
-        y = np.zeros(m)
-        csr_matvec(m, n, indptr, indices, data, x, y)
-        return y
-
-    probe = np.linspace(1.0, 2.0, n)
-    if not np.allclose(matvec(probe), A @ probe, rtol=1e-12, atol=0):  # pragma: no cover
-        return lambda x: A @ x
-    return matvec
 
 
 # ---- the board's price rule -----------------------------------------------------------------
