@@ -241,7 +241,7 @@ class LeontiefSystem:
         *,
         transpose: bool = False,
         method: str = "auto",
-        rtol: float = 1e-12,
+        rtol: float = 1e-11,
         max_iter: int = 2000,
         restart: int = 8,
         precision: str = "auto",

@@ -103,7 +103,7 @@ def gross_output(
     final_demand: object = None,
     *,
     method: str = "auto",
-    rtol: float = 1e-12,
+    rtol: float = 1e-11,
     technique: Technique | None = None,
 ) -> GrossOutput:
     """Solve ``(I - A) x = d`` for the economy's technique.
@@ -135,7 +135,7 @@ def labour_values(
     economy: Economy,
     *,
     method: str = "auto",
-    rtol: float = 1e-12,
+    rtol: float = 1e-11,
     technique: Technique | None = None,
 ) -> Values:
     """Vertically integrated labour (and resource) per unit of each produced commodity.
