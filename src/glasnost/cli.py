@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,6 +17,10 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from glasnost.economy import GlasnostError
+
+if TYPE_CHECKING:
+    from glasnost.procedures import Participation
+    from glasnost.report.html import HtmlReport
 
 app = typer.Typer(help="glasnost: democratic economic planning.", no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
@@ -84,10 +88,11 @@ def demo(
     from glasnost.compute import gross_output, labour_values, optimal_plan
     from glasnost.data.demo import demo_economy
     from glasnost.economy import save
+    from glasnost.procedures import participate as run_participation
     from glasnost.report.plan import plan_report
 
     harmony = None
-    with steps(6) as step:
+    with steps(7) as step:
         step("building the example economy")
         economy = demo_economy(seed)
         save(economy, out_dir / "economy")
@@ -99,13 +104,44 @@ def demo(
         plan = optimal_plan(economy, "scale")
         step("harmony plan")
         harmony = _harmony(economy)
+        step("a participatory planning year (Hahnel's procedure, modelled councils)")
+        year = run_participation(economy, procedure="hahnel", threshold=0.03, years=1, seed=seed)
         step("writing the report")
         report = plan_report(
             economy, plan, values, gross, harmony=harmony, title="glasnost demo: a plan for twenty sectors"
         )
+        _participation_section(report, year)
         path = report.write(out_dir)
     _print_plan_summary(economy, plan, values, harmony)
+    history = year.years[0]
+    out.print(
+        f"Participatory year: {history.n_rounds} rounds of proposals, worst imbalance at the end "
+        f"{100 * float(history.max_imbalance[-1]):.2f}% ({'converged' if year.converged else 'not converged'})"
+    )
     out.print(f"\nReport: {path}\nEconomy saved to: {out_dir / 'economy'}")
+
+
+def _participation_section(report: HtmlReport, year: Participation) -> None:
+    from glasnost.report.rounds import imbalance_figure
+
+    history = year.years[0]
+    below = history.first_below(0.03)
+    report.heading("A participatory planning year")
+    report.paragraph(
+        "Worker and consumer councils (modelled by Hahnel's Cobb-Douglas behaviour, derived from the economy's "
+        "technology) propose at indicative prices; the facilitation board raises the price of goods in excess "
+        "demand and lowers it for goods in excess supply, round by round, until every imbalance is below 3%. "
+        + (
+            f"Here that took {below} rounds."
+            if below
+            else f"Here the imbalances were still above 3% after {history.n_rounds} rounds."
+        )
+    )
+    report.figure(
+        imbalance_figure(year.years, title="Worst imbalance per round"),
+        "imbalance",
+        "Worst imbalance between supply and demand over all commodities, per round (log scale)",
+    )
 
 
 def _harmony(economy):
