@@ -29,7 +29,8 @@ def test_demo_writes_a_report(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Optimum:" in proc.stdout
     report = (tmp_path / "demo" / "index.html").read_text()
-    for figure in ("plan-vs-targets.png", "valuations.png", "labour-use.png"):
+    assert "Participatory year:" in proc.stdout
+    for figure in ("plan-vs-targets.png", "valuations.png", "labour-use.png", "imbalance.png"):
         assert figure in report
         assert (tmp_path / "demo" / figure).stat().st_size > 1000
     economy = load(tmp_path / "demo" / "economy")
