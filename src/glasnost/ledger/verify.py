@@ -1,0 +1,513 @@
+"""Check a downloaded log, or a log database, without trusting whoever serves it.
+
+:func:`verify_log` reads an export (JSON lines, see :meth:`glasnost.ledger.Ledger.export`), a SQLite
+log file or a PostgreSQL log, and checks
+
+* every entry: its bytes are canonical JSON of ``{"kind", "payload"[, "refers_to"]}``, its recorded
+  leaf hash is the hash of its bytes, no index is missing or doubled, a reference points to an
+  earlier entry whose leaf hash it names;
+* every checkpoint: its root is recomputed from the entries (RFC 9162 ``MTH``), its Ed25519
+  signature holds under the given public key, and each checkpoint is consistent with the one before
+  (an RFC 9162 consistency proof built from the entries and checked by the RFC's algorithm);
+  when a root does not match, the changed entries are narrowed to the range between the last
+  checkpoint that still holds and the first that does not;
+* checkpoints kept from earlier (files): signature, root at their size, consistency with the log;
+* receipts (a leaf hash, or a receipt file from :meth:`Receipt.write` or :meth:`InclusionProof.write`):
+  the entry is in the log, covered by a valid checkpoint (RFC 9162 inclusion proof checked by the
+  RFC's algorithm), and a proof carried by the receipt file verifies.
+
+Each problem is one line naming the entry, checkpoint, line or receipt. Verifying a running
+server (fetching its checkpoints and proofs over the network) comes with the web platform.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from glasnost.ledger.canonical import parse_canonical
+from glasnost.ledger.checkpoint import Checkpoint
+from glasnost.ledger.errors import LedgerError
+from glasnost.ledger.keys import key_id, load_public_key
+from glasnost.ledger.log import EXPORT_FORMAT, KIND_PATTERN
+from glasnost.ledger.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
+from glasnost.ledger.store import is_database_url, open_store
+
+__all__ = ["Problem", "VerifyReport", "verify_log"]
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing that does not hold: where (an entry, checkpoint, line, receipt) and what."""
+
+    where: str
+    message: str
+    index: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass
+class VerifyReport:
+    """The outcome of :func:`verify_log`.
+
+    Attributes
+    ----------
+    source
+        What was checked.
+    entries, checkpoints, receipts
+        How many of each were checked.
+    problems
+        Everything that does not hold, in the order found; empty when the log is sound.
+    notes
+        What was not checked and why (e.g. no public key given).
+    """
+
+    source: str
+    entries: int = 0
+    checkpoints: int = 0
+    receipts: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no problem."""
+        return not self.problems
+
+    def summary(self) -> str:
+        """One line: what was checked and whether it holds."""
+        what = f"{self.entries} entries, {self.checkpoints} checkpoints, {self.receipts} receipts"
+        if self.ok:
+            return f"ok: {self.source}: {what}; everything holds"
+        return f"FAILED: {self.source}: {what}; {len(self.problems)} problems"
+
+
+@dataclass
+class _Row:
+    index: int
+    kind: str | None
+    data: bytes | None
+    leaf_hash: bytes | None
+    place: str
+
+
+@dataclass
+class _Log:
+    where: str
+    size: int | None = None
+    rows: list[_Row] = field(default_factory=list)
+    checkpoints: list[tuple[str, Checkpoint]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _short(h: bytes) -> str:
+    return h.hex()[:16] + "..."
+
+
+# ---- reading ----------------------------------------------------------------------------------
+
+
+def _read_export(path: Path) -> _Log:
+    log = _Log(str(path))
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            place = f"{path.name} line {lineno}"
+            try:
+                obj = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                log.problems.append(Problem(place, f"not a JSON line ({exc})"))
+                continue
+            if lineno == 1:
+                if not isinstance(obj, dict) or obj.get("format") != EXPORT_FORMAT or obj.get("version") != 1:
+                    raise LedgerError(
+                        f"not a {EXPORT_FORMAT} export, version 1 (first line {raw[:80]!r})", where=str(path)
+                    )
+                size = obj.get("tree_size")
+                log.size = size if isinstance(size, int) and size >= 0 else None
+                if log.size is None:
+                    log.problems.append(Problem(place, f"tree_size {size!r} is not a whole number"))
+                continue
+            kind = obj.get("type") if isinstance(obj, dict) else None
+            if kind == "entry":
+                try:
+                    index = obj["index"]
+                    if not isinstance(index, int) or index < 0:
+                        raise ValueError(f"index {index!r} is not a whole number")
+                    data = obj["entry"].encode("utf-8") if "entry" in obj else bytes.fromhex(obj["entry_hex"])
+                    stored = bytes.fromhex(obj["leaf_hash"])
+                except (KeyError, TypeError, ValueError, AttributeError, UnicodeEncodeError) as exc:
+                    log.problems.append(Problem(place, f"malformed entry line ({exc})"))
+                    continue
+                log.rows.append(_Row(index, obj.get("kind"), data, stored, place))
+            elif kind == "checkpoint":
+                n = sum(1 for _ in log.checkpoints)
+                try:
+                    log.checkpoints.append((f"checkpoint {n}", Checkpoint.from_json(obj, where=place)))
+                except LedgerError as exc:
+                    log.problems.append(Problem(place, str(exc).removeprefix(f"{place}: ")))
+            else:
+                log.problems.append(Problem(place, f"unknown line type {kind!r}"))
+    return log
+
+
+def _read_database(source: str | Path, schema: str | None) -> _Log:
+    store = open_store(source, schema=schema, create=False, read_only=True)
+    try:
+        log = _Log(store.where)
+        try:
+            log.size = store.size()
+        except LedgerError as exc:
+            log.problems.append(Problem("ledger_head", str(exc)))
+        for idx, kind, data, h in store.rows(0, None):
+            log.rows.append(_Row(idx, kind, data, h, f"row idx={idx}"))
+        expected = 0
+        for seq, n, r, t, k, s in store.checkpoints():
+            while expected < seq:
+                log.problems.append(Problem(f"checkpoint {expected}", "missing (row deleted)"))
+                expected += 1
+            expected = seq + 1
+            log.checkpoints.append((f"checkpoint {seq}", Checkpoint(n, r, t, k, s)))
+    finally:
+        store.close()
+    return log
+
+
+def _read(source: str | Path, schema: str | None) -> _Log:
+    if is_database_url(source):
+        return _read_database(source, schema)
+    path = Path(source)
+    if not path.exists():
+        raise FileNotFoundError(f"no such log file: {path}")
+    with open(path, "rb") as fh:
+        magic = fh.read(len(SQLITE_MAGIC))
+    if magic == SQLITE_MAGIC:
+        return _read_database(path, schema)
+    return _read_export(path)
+
+
+# ---- checking ---------------------------------------------------------------------------------
+
+
+def _check_entries(log: _Log, problems: list[Problem]) -> tuple[list[bytes | None], int]:
+    """Check each row; return the recomputed leaf hashes by index and the count of entries present."""
+    by_index: dict[int, _Row] = {}
+    for row in log.rows:
+        if row.index in by_index:
+            problems.append(
+                Problem(f"entry {row.index}", f"appears twice ({by_index[row.index].place} and {row.place})", row.index)
+            )
+            continue
+        by_index[row.index] = row
+    top = max(by_index, default=-1) + 1
+    expected = log.size if log.size is not None else top
+    hashes: list[bytes | None] = [None] * max(expected, top)
+    for i in range(len(hashes)):
+        row = by_index.get(i)
+        if row is None:
+            if i < expected:
+                problems.append(Problem(f"entry {i}", "missing (deleted, or never written)", i))
+            continue
+        if i >= expected:
+            problems.append(Problem(f"entry {i}", f"beyond the log's recorded size of {expected} entries", i))
+        assert row.data is not None
+        h = leaf_hash(row.data)
+        hashes[i] = h
+        if row.leaf_hash is not None and row.leaf_hash != h:
+            problems.append(
+                Problem(
+                    f"entry {i}",
+                    f"recorded leaf hash {_short(row.leaf_hash)} but its content hashes to {_short(h)} "
+                    "(the entry was changed)",
+                    i,
+                )
+            )
+        _check_structure(i, row, hashes, problems)
+    return hashes, len(by_index)
+
+
+def _check_structure(i: int, row: _Row, hashes: list[bytes | None], problems: list[Problem]) -> None:
+    where = f"entry {i}"
+    try:
+        obj = parse_canonical(row.data or b"", where=where)
+    except LedgerError as exc:
+        problems.append(Problem(where, str(exc).removeprefix(f"{where}: "), i))
+        return
+    if (
+        not isinstance(obj, dict)
+        or not {"kind", "payload"} <= obj.keys()
+        or not obj.keys()
+        <= {
+            "kind",
+            "payload",
+            "refers_to",
+        }
+    ):
+        keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
+        problems.append(Problem(where, f"is not an object with kind, payload and optional refers_to ({keys})", i))
+        return
+    kind = obj["kind"]
+    if not isinstance(kind, str) or not KIND_PATTERN.fullmatch(kind):
+        problems.append(Problem(where, f"kind {kind!r} is not a valid kind name", i))
+    elif row.kind is not None and row.kind != kind:
+        problems.append(Problem(where, f"stored kind {row.kind!r} differs from the entry's kind {kind!r}", i))
+    if "refers_to" in obj:
+        ref = obj["refers_to"]
+        try:
+            j = ref["index"]
+            named = bytes.fromhex(ref["leaf_hash"])
+            if not isinstance(j, int) or isinstance(j, bool):
+                raise TypeError("index is not a whole number")
+        except (KeyError, TypeError, ValueError) as exc:
+            problems.append(Problem(where, f"malformed refers_to ({exc})", i))
+            return
+        if not 0 <= j < i:
+            problems.append(Problem(where, f"refers to entry {j}, which is not an earlier entry", i))
+        elif hashes[j] is not None and hashes[j] != named:
+            problems.append(
+                Problem(
+                    where,
+                    f"refers to entry {j} by leaf hash {_short(named)}, but entry {j} hashes to {_short(hashes[j])}",
+                    i,
+                )  # type: ignore[arg-type]
+            )
+
+
+def _check_checkpoint(
+    label: str,
+    cp: Checkpoint,
+    tree: MerkleTree,
+    n_entries: int,
+    public_key: Ed25519PublicKey | None,
+    problems: list[Problem],
+) -> bool:
+    """Signature and root of one checkpoint; True when its root matches the entries."""
+    where = f"{label} (size {cp.tree_size}, {cp.time})"
+    if public_key is not None:
+        if cp.key_id != key_id(public_key):
+            problems.append(
+                Problem(where, f"signed by key {cp.key_id[:16]}..., not by the given key {key_id(public_key)[:16]}...")
+            )
+        elif not cp.verify_signature(public_key):
+            problems.append(Problem(where, "signature does not verify against the given public key"))
+    if cp.tree_size > len(tree):
+        problems.append(
+            Problem(
+                where,
+                f"covers {cp.tree_size} entries but only entries 0..{len(tree) - 1} can be read "
+                f"(entry {len(tree)} is missing; {n_entries} present)",
+            )
+        )
+        return False
+    root = tree.root(cp.tree_size)
+    if root != cp.root_hash:
+        problems.append(
+            Problem(
+                where,
+                f"root recomputed from entries 0..{cp.tree_size - 1} is {_short(root)} but the "
+                f"checkpoint says {_short(cp.root_hash)}",
+            )
+        )
+        return False
+    return True
+
+
+def _read_receipt(spec: str) -> tuple[str, dict[str, Any]]:
+    text = spec.strip()
+    if len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text) and not Path(text).exists():
+        return f"receipt {text[:16]}...", {"leaf_hash": text}
+    path = Path(spec)
+    if not path.exists():
+        raise FileNotFoundError(f"no such receipt file (nor a 64-digit hex leaf hash): {spec}")
+    try:
+        obj = json.loads(path.read_text("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise LedgerError(f"not a JSON receipt ({exc})", where=str(path)) from None
+    if not isinstance(obj, dict) or "leaf_hash" not in obj:
+        raise LedgerError("a receipt needs at least a leaf_hash", where=str(path))
+    return f"receipt {path.name}", obj
+
+
+def _check_receipt(
+    label: str,
+    obj: dict[str, Any],
+    hashes: list[bytes | None],
+    tree: MerkleTree,
+    valid: list[Checkpoint],
+    public_key: Ed25519PublicKey | None,
+    problems: list[Problem],
+) -> None:
+    try:
+        leaf = bytes.fromhex(obj["leaf_hash"])
+        index = obj.get("index")
+        if index is not None and (not isinstance(index, int) or index < 0):
+            raise ValueError(f"index {index!r} is not a whole number")
+    except (TypeError, ValueError) as exc:
+        problems.append(Problem(label, f"malformed receipt ({exc})"))
+        return
+    if index is None:
+        index = next((i for i, h in enumerate(hashes) if h == leaf), None)
+        if index is None:
+            problems.append(Problem(label, f"no entry of the log has leaf hash {_short(leaf)}"))
+            return
+    elif index >= len(hashes) or hashes[index] != leaf:
+        have = hashes[index] if index < len(hashes) else None
+        got = _short(have) if have is not None else "nothing"
+        problems.append(
+            Problem(label, f"entry {index} should have leaf hash {_short(leaf)} but the log has {got}", index)
+        )
+        return
+    covering = [cp for cp in valid if cp.tree_size > index]
+    if not covering:
+        problems.append(Problem(label, f"entry {index} is not covered by any valid checkpoint", index))
+    else:
+        cp = covering[-1]
+        proof = tree.inclusion_proof(index, cp.tree_size)
+        if not verify_inclusion(leaf, index, cp.tree_size, proof, cp.root_hash):  # pragma: no cover - a bug if so
+            problems.append(
+                Problem(
+                    label,
+                    f"inclusion proof of entry {index} in checkpoint of size {cp.tree_size} does not verify",
+                    index,
+                )
+            )
+    if "path" in obj:
+        try:
+            size, root = int(obj["tree_size"]), bytes.fromhex(obj["root_hash"])
+            path = [bytes.fromhex(p) for p in obj["path"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            problems.append(Problem(label, f"malformed inclusion proof ({exc})", index))
+            return
+        if not verify_inclusion(leaf, index, size, path, root):
+            problems.append(
+                Problem(label, f"its inclusion proof of entry {index} in a tree of {size} does not verify", index)
+            )
+        elif size > len(tree) or tree.root(size) != root:
+            problems.append(
+                Problem(
+                    label, f"the tree of {size} entries it was proven in (root {_short(root)}) is not the log's", index
+                )
+            )
+        if "checkpoint" in obj:
+            try:
+                cp = Checkpoint.from_json(obj["checkpoint"], where=label)
+            except LedgerError as exc:
+                problems.append(Problem(label, str(exc).removeprefix(f"{label}: "), index))
+                return
+            if cp.tree_size != size or cp.root_hash != root:
+                problems.append(Problem(label, "its checkpoint is not the tree its proof is for", index))
+            if public_key is not None and not cp.verify_signature(public_key):
+                problems.append(
+                    Problem(label, "its checkpoint's signature does not verify against the given key", index)
+                )
+
+
+def verify_log(
+    source: str | Path,
+    *,
+    public_key: str | Path | bytes | Ed25519PublicKey | None = None,
+    receipts: list[str] | tuple[str, ...] = (),
+    checkpoints: list[str | Path] | tuple[str | Path, ...] = (),
+    schema: str | None = None,
+) -> VerifyReport:
+    """Check a log: entries, checkpoint roots, signatures, consistency, receipts (see the module).
+
+    Parameters
+    ----------
+    source
+        An export file (JSON lines), a SQLite log file, or a ``postgresql://`` URL.
+    public_key
+        The log's Ed25519 public key (hex, file, bytes or key). Without it signatures are not
+        checked, and the report's notes say so.
+    receipts
+        Leaf hashes (64 hex digits) or receipt files whose entries must be in the log.
+    checkpoints
+        Checkpoint files (JSON, :meth:`Checkpoint.to_json`) kept from earlier: each must be signed,
+        match the log at its size, and be consistent with the log's latest checkpoint.
+    schema
+        PostgreSQL only: the schema the log's tables are in.
+
+    Returns
+    -------
+    VerifyReport
+        ``ok`` when everything holds; otherwise one :class:`Problem` per fault.
+
+    Raises
+    ------
+    FileNotFoundError, LedgerError
+        When the source, key, receipt or checkpoint file cannot be read at all.
+    """
+    key = None if public_key is None else load_public_key(public_key)
+    log = _read(source, schema)
+    report = VerifyReport(log.where)
+    problems = report.problems
+    problems.extend(log.problems)
+    hashes, n_entries = _check_entries(log, problems)
+    report.entries = n_entries
+    tree = MerkleTree()
+    for h in hashes:
+        if h is None:
+            break
+        tree.append_hash(h)
+    if key is None:
+        report.notes.append("checkpoint signatures were not checked: no public key given (--key)")
+
+    held: list[tuple[int, Checkpoint]] = []
+    failed: list[tuple[str, Checkpoint]] = []
+    previous: tuple[str, Checkpoint, bool] | None = None
+    for label, cp in log.checkpoints:
+        ok = _check_checkpoint(label, cp, tree, n_entries, key, problems)
+        (held.append((cp.tree_size, cp)) if ok else failed.append((label, cp)))
+        if previous is not None:
+            plabel, pcp, pok = previous
+            if cp.tree_size < pcp.tree_size:
+                problems.append(
+                    Problem(f"{label} (size {cp.tree_size})", f"the log shrank: {plabel} had size {pcp.tree_size}")
+                )
+            elif ok and pok:
+                proof = tree.consistency_proof(pcp.tree_size, cp.tree_size)
+                if not verify_consistency(pcp.tree_size, cp.tree_size, proof, pcp.root_hash, cp.root_hash):
+                    problems.append(Problem(label, f"not consistent with {plabel}"))  # pragma: no cover
+        previous = (label, cp, ok)
+    report.checkpoints = len(log.checkpoints)
+    for label, cp in failed:
+        if cp.tree_size > len(tree):
+            continue
+        below = max((n for n, _ in held if n < cp.tree_size), default=0)
+        problems.append(
+            Problem(
+                label,
+                f"so at least one of entries {below}..{cp.tree_size - 1} differs from what was signed"
+                + (f" (a checkpoint of size {below} still holds)" if below else ""),
+            )
+        )
+
+    valid = sorted((cp for _, cp in held), key=lambda c: c.tree_size)
+    latest = valid[-1] if valid else None
+    for spec in checkpoints:
+        path = Path(spec)
+        try:
+            obj = json.loads(path.read_text("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise LedgerError(f"not a JSON checkpoint ({exc})", where=str(path)) from None
+        cp = Checkpoint.from_json(obj.get("checkpoint", obj) if isinstance(obj, dict) else obj, where=str(path))
+        label = f"checkpoint file {path.name}"
+        holds = _check_checkpoint(label, cp, tree, n_entries, key, problems)
+        if holds and latest is not None and cp.tree_size <= latest.tree_size:
+            proof = tree.consistency_proof(cp.tree_size, latest.tree_size)
+            if not verify_consistency(cp.tree_size, latest.tree_size, proof, cp.root_hash, latest.root_hash):
+                problems.append(Problem(label, "not consistent with the latest checkpoint"))  # pragma: no cover
+        report.checkpoints += 1
+
+    for spec in receipts:
+        label, obj = _read_receipt(spec)
+        _check_receipt(label, obj, hashes, tree, valid, key, problems)
+        report.receipts += 1
+    return report
