@@ -277,6 +277,57 @@ def values(
     )
 
 
+# ---- import ---------------------------------------------------------------------------------
+
+
+@app.command("import")
+@friendly_errors
+def import_tables(
+    source: Annotated[
+        Path | None,
+        typer.Argument(help="BEA directory (make/use .rda or .xlsx) or a downloaded MRIO file/folder"),
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="economy directory to write")] = Path("glasnost-economy"),
+    fmt: Annotated[
+        str, typer.Option("--format", help="bea, exiobase3, wiod, oecd, eora26, or test (pymrio's test system)")
+    ] = "bea",
+    level: Annotated[str, typer.Option(help="BEA: detail or summary")] = "detail",
+    assumption: Annotated[str, typer.Option(help="BEA: industry or commodity technology")] = "industry",
+    negatives: Annotated[str, typer.Option(help="negative coefficients: zero (set to 0, reported) or raise")] = "zero",
+    labour: Annotated[str | None, typer.Option(help="MRIO: regex of the extension rows used as labour")] = None,
+    year: Annotated[int | None, typer.Option(help="MRIO: year (WIOD, OECD, Eora26)")] = None,
+) -> None:
+    """Convert real input-output tables into an economy directory (with import-report.json)."""
+    from glasnost.data.supply_use import symmetric, write_report
+    from glasnost.economy import save
+
+    with steps(3) as step:
+        step("reading the tables")
+        if fmt == "bea":
+            from glasnost.data.bea import load_bea_dir
+
+            if source is None:
+                raise ValueError("give the directory of the BEA make and use tables")
+            table = symmetric(load_bea_dir(source, level), assumption)  # type: ignore[arg-type]
+        else:
+            from glasnost.data.mrio import load_mrio
+
+            table = load_mrio(source, fmt, labour=labour, year=year)
+        step("building the economy")
+        economy = table.to_economy(negatives=negatives, name=f"{fmt} {level if fmt == 'bea' else ''}".strip())  # type: ignore[arg-type]
+        step("writing Parquet")
+        save(economy, out_dir)
+        write_report(economy, out_dir)
+    info = economy._meta["import"]
+    out.print(
+        f"wrote {out_dir}: {info['products']} products ({info['assumption']} technology), spectral radius of A "
+        f"{info['spectral_radius']:.4f}, {info['negative_coefficients']} negative coefficients"
+        + (" set to zero" if info["negative_coefficients"] else "")
+        + f", {len(info['products_without_labour'])} products without a labour figure; report: "
+        f"{out_dir / 'import-report.json'}"
+    )
+
+
 # ---- plan -----------------------------------------------------------------------------------
 
 
@@ -475,6 +526,42 @@ def participate(
     shown = list(prices.items())[:25]  # type: ignore[union-attr]
     out.print("Final prices: " + ", ".join(f"{k} {v:.6g}" for k, v in shown) + (" ..." if len(prices) > 25 else ""))
     out.print(f"Rounds and plot written to {out_dir} ({len(paths)} files)")
+
+
+# ---- verify ---------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def verify(
+    source: Annotated[str, typer.Argument(help="exported log (.jsonl), SQLite log file, or postgresql:// URL")],
+    key: Annotated[
+        str | None, typer.Option("--key", help="the log's public key: 64 hex digits, or a file (hex or PEM)")
+    ] = None,
+    receipt: Annotated[
+        list[str] | None,
+        typer.Option("--receipt", help="a leaf hash (64 hex digits) or receipt file that must be in the log"),
+    ] = None,
+    checkpoint: Annotated[
+        list[Path] | None, typer.Option("--checkpoint", help="a checkpoint file kept from earlier (repeatable)")
+    ] = None,
+    schema: Annotated[str | None, typer.Option(help="PostgreSQL: the schema holding the log")] = None,
+) -> None:
+    """Check a public log: every entry, checkpoint roots and signatures, consistency, receipts.
+
+    Prints one line per problem (naming the entry or checkpoint) and exits 1 if there is any, 0 if
+    everything holds. Needs no account. (Checking a running server comes with the web platform.)
+    """
+    from glasnost.ledger import verify_log
+
+    report = verify_log(source, public_key=key, receipts=receipt or [], checkpoints=checkpoint or [], schema=schema)
+    for problem in report.problems:
+        typer.echo(str(problem))
+    for note in report.notes:
+        console.print(f"note: {escape(note)}", highlight=False, soft_wrap=True)
+    typer.echo(report.summary())
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def main() -> None:  # pragma: no cover
