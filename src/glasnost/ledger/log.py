@@ -275,7 +275,7 @@ class Ledger:
             try:
                 entry_bytes(kind, payload)  # refuse bad input before taking the lock
             except LedgerError as exc:
-                raise LedgerError(str(exc), where=f"item {n} to append") from None
+                raise type(exc)(str(exc), where=f"item {n} to append") from None
 
         def rows_for(size: int, cur: Any) -> tuple[list[tuple[int, str, bytes, bytes]], list[Receipt]]:
             self._catch_up(size, cur)
