@@ -229,17 +229,27 @@ def values(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     output: Annotated[Path | None, typer.Option("--out", help="write values to this Parquet file")] = None,
     method: Annotated[str, typer.Option(help="auto, direct, gmres or jacobi")] = "auto",
+    mpi: Annotated[bool, typer.Option("--mpi", help="row blocks over MPI ranks (run under mpiexec -n N)")] = False,
 ) -> None:
     """Labour values (hours per unit) and gross output for the economy's targets."""
     from glasnost.compute import gross_output, labour_values
 
+    if mpi:
+        from glasnost.compute.mpi import gross_output_mpi, labour_values_mpi, mpi_rank
+
+        if mpi_rank() != 0:  # every rank computes its blocks; rank 0 alone reports
+            economy = _load(directory)
+            labour_values_mpi(economy)
+            gross_output_mpi(economy)
+            return
+        labour_values, gross_output = labour_values_mpi, gross_output_mpi  # type: ignore[assignment]
     with steps(3, quiet=as_json) as step:
         step("loading")
         economy = _load(directory)
         step("labour values")
-        vals = labour_values(economy, method=method)
+        vals = labour_values(economy) if mpi else labour_values(economy, method=method)
         step("gross output")
-        gross = gross_output(economy, method=method)
+        gross = gross_output(economy) if mpi else gross_output(economy, method=method)
     if output is not None:
         import pyarrow as pa
         import pyarrow.parquet as pq
