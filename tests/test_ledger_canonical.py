@@ -37,6 +37,15 @@ def test_float_spelling_is_ecmascripts(bits: int, text: str) -> None:
     assert canonical_json([from_bits(bits)]) == f"[{text}]".encode()
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False) | st.floats(-1e17, 1e17))
+def test_the_shortcut_for_plain_floats_agrees_with_the_full_algorithm(x: float) -> None:
+    from glasnost.ledger.canonical import _format_float_exact
+
+    assert format_float(x) == _format_float_exact(x)
+    assert float(format_float(x)) == x
+
+
 def test_plain_numbers() -> None:
     assert canonical_json([1.0, -2.5, 0.1, 1e-7, 2e-3, 100.0, 1e20, -0.0, 3, -7, 2**70]) == (
         b"[1,-2.5,0.1,1e-7,0.002,100,100000000000000000000,0,3,-7,1180591620717411303424]"

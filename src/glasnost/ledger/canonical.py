@@ -53,12 +53,22 @@ def format_float(x: float) -> str:
     str
         The canonical decimal form, e.g. ``1`` for 1.0, ``0.1``, ``1e+21``, ``1.5e-7``.
     """
+    if x == 0:
+        return "0"
+    r = repr(x)
+    if "e" not in r and "n" not in r:  # plain repr (1e-4 <= |x| < 1e16): same digits, same notation
+        return r[:-2] if r.endswith(".0") else r
+    return _format_float_exact(x)
+
+
+def _format_float_exact(x: float) -> str:
+    """ECMAScript's algorithm step by step, from the shortest round-trip digits."""
     if not math.isfinite(x):
         raise CanonicalJSONError(f"{x!r} is not a finite number and has no JSON form")
     if x == 0:
         return "0"
     if x < 0:
-        return "-" + format_float(-x)
+        return "-" + _format_float_exact(-x)
     # repr gives the shortest digits that round-trip (the nearest such string when several exist).
     _, digit_tuple, exponent = Decimal(repr(x)).as_tuple()
     digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
@@ -148,8 +158,55 @@ def canonical_json(value: Any) -> bytes:
         For a value with no canonical form; the message names its path (``$.a[2]``).
     """
     out: list[str] = []
-    _write(value, "$", out)
+    try:
+        _fast(value, out.append)
+    except (CanonicalJSONError, TypeError, ValueError, AttributeError, UnicodeEncodeError):
+        out = []
+        _write(value, "$", out)  # again, keeping track of the path, to name the value at fault
     return "".join(out).encode("utf-8")
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _fast(value: Any, put: Any) -> None:
+    """:func:`_write` without keeping the path (raises a bare error; the caller then names the place)."""
+    if value is None:
+        put("null")
+    elif value is True:
+        put("true")
+    elif value is False:
+        put("false")
+    elif type(value) is str:
+        value.encode("utf-8")
+        put(_dumps(value))
+    elif type(value) is int:
+        put(str(value))
+    elif type(value) is float:
+        put(format_float(value))
+    elif type(value) is dict:
+        put("{")
+        first = True
+        for key in sorted(value, key=_utf16_key):
+            if type(key) is not str:
+                raise TypeError("key")
+            key.encode("utf-8")
+            if not first:
+                put(",")
+            first = False
+            put(_dumps(key))
+            put(":")
+            _fast(value[key], put)
+        put("}")
+    elif type(value) is list or type(value) is tuple:
+        put("[")
+        for i, item in enumerate(value):
+            if i:
+                put(",")
+            _fast(item, put)
+        put("]")
+    else:
+        raise TypeError("other type")  # numpy scalars, subclasses and the rest take the careful path
 
 
 def parse_canonical(data: bytes, *, where: str | None = None) -> Any:

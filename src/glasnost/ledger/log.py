@@ -154,7 +154,8 @@ class Ledger:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._tree = MerkleTree()
-        self._sync_from(self._store.rows(0, self._store.size()), self._store.size())
+        size = self._store.size()
+        self._sync_from(self._store.leaf_hashes(0, size), size)
 
     @classmethod
     def open(cls, source: str | Path, *, schema: str | None = None, create: bool = True) -> Ledger:
@@ -188,8 +189,8 @@ class Ledger:
 
     # ---- reading --------------------------------------------------------------------------
 
-    def _sync_from(self, rows: Sequence[tuple[int, str, bytes, bytes]], size: int) -> None:
-        for idx, _kind, _data, h in rows:
+    def _sync_from(self, rows: Sequence[tuple[int, bytes]], size: int) -> None:
+        for idx, h in rows:
             if idx >= size:
                 break
             if idx != len(self._tree):
@@ -200,7 +201,7 @@ class Ledger:
 
     def _catch_up(self, size: int, cur: Any = None) -> None:
         if size > len(self._tree):
-            self._sync_from(self._store.rows(len(self._tree), size, cur), size)
+            self._sync_from(self._store.leaf_hashes(len(self._tree), size, cur), size)
 
     @property
     def size(self) -> int:
@@ -271,9 +272,10 @@ class Ledger:
             ``(kind, payload)`` or ``(kind, payload, refers_to)`` tuples.
         """
         items = [(it[0], it[1], it[2] if len(it) > 2 else None) for it in items]  # type: ignore[misc]
+        ready: list[bytes] = []
         for n, (kind, payload, _) in enumerate(items):
             try:
-                entry_bytes(kind, payload)  # refuse bad input before taking the lock
+                ready.append(entry_bytes(kind, payload))  # refuse bad input before taking the lock
             except LedgerError as exc:
                 raise type(exc)(str(exc), where=f"item {n} to append") from None
 
@@ -291,7 +293,7 @@ class Ledger:
                         )
                     ref_hash = self._tree.levels[0][refers_to] if refers_to < size else hashes[refers_to - size]
                     ref = (refers_to, ref_hash)
-                data = entry_bytes(kind, payload, ref)
+                data = ready[n] if ref is None else entry_bytes(kind, payload, ref)
                 h = leaf_hash(data)
                 hashes.append(h)
                 rows.append((idx, kind, data, h))

@@ -148,14 +148,15 @@ class Store:
                 fetched = c.fetchall()
         return [(int(i), str(k), bytes(e), bytes(h)) for i, k, e, h in fetched]
 
-    def leaf_hashes(self, start: int, stop: int) -> list[tuple[int, bytes]]:
-        """``(idx, leaf_hash)`` for ``start <= idx < stop``."""
-        with self.transaction() as cur:
-            cur.execute(
-                self._q("SELECT idx, leaf_hash FROM ledger_entries WHERE idx >= ? AND idx < ? ORDER BY idx"),
-                (start, stop),
-            )
+    def leaf_hashes(self, start: int, stop: int, cur: Any = None) -> list[tuple[int, bytes]]:
+        """``(idx, leaf_hash)`` for ``start <= idx < stop`` (within ``cur``'s transaction if given)."""
+        sql = self._q("SELECT idx, leaf_hash FROM ledger_entries WHERE idx >= ? AND idx < ? ORDER BY idx")
+        if cur is not None:
+            cur.execute(sql, (start, stop))
             return [(int(i), bytes(h)) for i, h in cur.fetchall()]
+        with self.transaction() as c:
+            c.execute(sql, (start, stop))
+            return [(int(i), bytes(h)) for i, h in c.fetchall()]
 
     def checkpoints(self) -> list[CheckpointRow]:
         """Checkpoint rows by ``seq``: ``(seq, tree_size, root_hash, time, key_id, signature)``."""
