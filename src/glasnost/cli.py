@@ -338,6 +338,56 @@ def import_tables(
     )
 
 
+# ---- sweep ----------------------------------------------------------------------------------
+
+
+def _param_values(text: str) -> object:
+    try:
+        return float(text) if any(ch in text for ch in ".e") else int(text)
+    except ValueError:
+        return text
+
+
+@app.command()
+@friendly_errors
+def sweep(
+    directory: Annotated[Path, typer.Argument(help="economy directory")],
+    task: Annotated[str, typer.Option(help="participate, plan or values")] = "participate",
+    param: Annotated[
+        list[str] | None, typer.Option(help="NAME=V1,V2,... (repeatable); every combination is run")
+    ] = None,
+    seeds: Annotated[int, typer.Option(help="run seeds 0..SEEDS-1 for every combination")] = 1,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (default: a local cluster)")] = None,
+    workers: Annotated[int, typer.Option(help="local cluster worker processes")] = 2,
+    output: Annotated[Path, typer.Option("--out", help="Parquet file of results")] = Path("sweep.parquet"),
+) -> None:
+    """Batch experiments on Dask: one task per parameter combination and seed, one Parquet table."""
+    from rich.progress import Progress as _Progress
+
+    from glasnost.sweeps import grid
+    from glasnost.sweeps import sweep as run_sweep
+
+    values: dict[str, list[object]] = {}
+    for item in param or []:
+        name, sep, vals = item.partition("=")
+        if not sep or not name or not vals:
+            raise ValueError(f"--param {item!r}: expected NAME=V1,V2,...")
+        values[name.strip()] = [_param_values(v.strip()) for v in vals.split(",")]
+    with _Progress(console=console, transient=True) as bar:
+        job = bar.add_task(f"{task} sweep", total=None)
+        table = run_sweep(
+            task,
+            directory,
+            grid(**values) if values else [{}],
+            range(seeds),
+            scheduler=scheduler,
+            workers=workers,
+            out=output,
+            progress=lambda done, total: bar.update(job, completed=done, total=total),
+        )
+    out.print(f"{table.num_rows} runs written to {output}")
+
+
 # ---- plan -----------------------------------------------------------------------------------
 
 
