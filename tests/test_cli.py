@@ -35,6 +35,16 @@ def test_demo_writes_a_report(tmp_path: Path) -> None:
         assert (tmp_path / "demo" / figure).stat().st_size > 1000
     economy = load(tmp_path / "demo" / "economy")
     assert economy.describe()["produced"] == 20
+    # the demo's public log verifies, and a changed byte in it does not
+    log, key = tmp_path / "demo" / "ledger.jsonl", tmp_path / "demo" / "ledger-key.pub"
+    ok = runner.invoke(app, ["verify", str(log), "--key", str(key)])
+    assert ok.exit_code == 0, ok.output
+    lines = log.read_text().splitlines()
+    lines[3] = lines[3].replace("round", "rounD", 1)
+    log.write_text("\n".join(lines) + "\n")
+    bad = runner.invoke(app, ["verify", str(log), "--key", str(key)])
+    assert bad.exit_code == 1
+    assert "entry 2" in bad.output
 
 
 def test_generate_values_plan_round_trip(tmp_path: Path) -> None:

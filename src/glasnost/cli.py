@@ -19,6 +19,8 @@ from rich.table import Table
 from glasnost.economy import GlasnostError
 
 if TYPE_CHECKING:
+    from glasnost.compute import Plan, Values
+    from glasnost.economy import Economy
     from glasnost.procedures import Participation
     from glasnost.report.html import HtmlReport
 
@@ -89,10 +91,12 @@ def demo(
     from glasnost.data.demo import demo_economy
     from glasnost.economy import save
     from glasnost.procedures import participate as run_participation
+
+    out_dir.mkdir(parents=True, exist_ok=True)
     from glasnost.report.plan import plan_report
 
     harmony = None
-    with steps(7) as step:
+    with steps(8) as step:
         step("building the example economy")
         economy = demo_economy(seed)
         save(economy, out_dir / "economy")
@@ -112,6 +116,8 @@ def demo(
         )
         _participation_section(report, year)
         path = report.write(out_dir)
+        step("publishing to the public log")
+        log_file, key_file = _publish_demo(out_dir, economy, values, plan, year, seed)
     _print_plan_summary(economy, plan, values, harmony)
     history = year.years[0]
     out.print(
@@ -119,6 +125,7 @@ def demo(
         f"{100 * float(history.max_imbalance[-1]):.2f}% ({'converged' if year.converged else 'not converged'})"
     )
     out.print(f"\nReport: {path}\nEconomy saved to: {out_dir / 'economy'}")
+    out.print(f"Public log: {log_file} (check it: glasnost verify {log_file} --key {key_file})")
 
 
 def _participation_section(report: HtmlReport, year: Participation) -> None:
@@ -142,6 +149,35 @@ def _participation_section(report: HtmlReport, year: Participation) -> None:
         "imbalance",
         "Worst imbalance between supply and demand over all commodities, per round (log scale)",
     )
+
+
+def _publish_demo(
+    out_dir: Path, economy: Economy, values: Values, plan: Plan, year: Participation, seed: int
+) -> tuple[Path, Path]:
+    """Write the demo's entries to a fresh log, sign a checkpoint, export it for anyone to verify.
+
+    The demo signs with a key derived from its seed so that a run is reproducible; a real
+    planning body keeps a secret key (``glasnost.ledger.generate_signing_key``)."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from glasnost.ledger import Ledger, public_key_hex
+    from glasnost.ledger.publish import economy_entry, plan_entry, round_entries, values_entry
+
+    database = out_dir / "ledger.sqlite"
+    for stale in out_dir.glob("ledger.sqlite*"):
+        stale.unlink()
+    key = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(f"glasnost demo key {seed}".encode()).digest())
+    key_file = out_dir / "ledger-key.pub"
+    key_file.write_text(public_key_hex(key) + "\n")
+    with Ledger.open(database) as log:
+        log.append_many(
+            [economy_entry(economy), values_entry(values), *round_entries(year.years[0]), plan_entry(economy, plan)]
+        )
+        log.checkpoint(key)
+        export = log.export(out_dir / "ledger.jsonl")
+    return export, key_file
 
 
 def _harmony(economy):
