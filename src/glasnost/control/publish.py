@@ -1,6 +1,6 @@
 """Publishing planning results to the public log: the entries a planning cycle leaves behind.
 
-This module is the one place that knows both the log and the shape of planning results; the
+This module knows both the log and the shape of planning results; the
 log itself (:mod:`glasnost.ledger.log`) stores kinds and JSON payloads and knows nothing of
 planning. Every number is published as the planners computed it (floats as JSON numbers).
 """
