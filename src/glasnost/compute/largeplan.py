@@ -77,9 +77,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from glasnost.compute.linear import LeontiefSystem
-from glasnost.compute.lp import INF, PlanError, solve_lp
+from glasnost.compute.lp import INF, LPSolution, PlanError, UnboundedPlanError, solve_lp
 from glasnost.compute.plan import Plan
-from glasnost.economy import Economy, Kind
+from glasnost.economy import Economy
 from glasnost.economy.model import choose_technique
 
 FEASIBILITY_RTOL = 1e-9
@@ -91,6 +91,7 @@ _BOUND_RTOL = 1e-9
 _MAX_SWAPS = 3
 """After this many reference changes a good gets an explicit row instead."""
 
+_DEBUG = False
 _MAX_ROW_ENTRIES = 30_000_000
 """Largest number of dense entries the explicit rows of the reduced LP may hold."""
 
@@ -243,6 +244,25 @@ def scale_bound(lp: ScaleLP, prices: np.ndarray, input_prices: np.ndarray) -> fl
     return (float(lp.supply @ w) + rents) / per_set
 
 
+def deflate_prices(lp: ScaleLP, prices: np.ndarray, input_prices: np.ndarray) -> np.ndarray:
+    """Scale the goods' prices down just enough that no process without a capacity limit makes
+    a positive profit (where its inputs cost something), so :func:`scale_bound` is finite.
+
+    With ``pi' = (1 - e) pi`` a process's profit becomes ``(1 - e) r_p - e (L w)_p``, which is
+    <= 0 once ``e >= r_p / (r_p + (L w)_p)``. Round-off in computed prices leaves profits of
+    order 1e-15, so ``e`` is of that order and the bound barely moves.
+    """
+    pi = np.maximum(np.asarray(prices, dtype=np.float64), 0.0)
+    w = np.maximum(np.asarray(input_prices, dtype=np.float64), 0.0)
+    profit = np.asarray(lp.net @ pi).ravel()
+    cost = np.asarray(lp.use @ w).ravel()
+    bad = ~np.isfinite(lp.cap) & (profit - cost > 0) & (cost > 0)
+    if not bad.any():
+        return pi
+    e = float(np.max((profit[bad] - cost[bad]) / profit[bad]))
+    return pi * (1.0 - min(2.0 * e, 1.0))
+
+
 @dataclass(frozen=True)
 class Check:
     """Primal check of an activity vector.
@@ -288,18 +308,21 @@ def _ratio(excess: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(r), np.inf, r)
 
 
-def repair_activity(lp: ScaleLP, activity: np.ndarray, reference: Reference) -> np.ndarray:
+def repair_activity(lp: ScaleLP, activity: np.ndarray, reference: Reference, scale: float | None = None) -> np.ndarray:
     """A feasible activity vector near ``activity``.
 
-    Clip to ``[0, cap]``; let each good's reference process make up any negative net output
-    (``M_B^{-1}`` of the shortfall, non-negative for a productive technique); then scale every
-    activity by the largest factor <= 1 that keeps inputs within supply and processes within
-    capacity. Scaling keeps net outputs non-negative, so the result is feasible with
-    ``z >= 0``.
+    Clip to ``[0, cap]``; let each good's reference process make up any negative net output,
+    or, when ``scale`` (z, complete sets) is given, any shortfall below ``scale * t``
+    (``M_B^{-1}`` of the shortfall, non-negative for a productive technique): iterative solves
+    leave errors of about 1e-12 of the whole vector, which is a larger share of a small target;
+    then scale every activity by the largest factor <= 1 that keeps inputs within supply and
+    processes within capacity. Scaling keeps net outputs non-negative, so the result is
+    feasible with ``z >= 0``.
     """
     y = np.clip(np.asarray(activity, dtype=np.float64), 0.0, lp.cap)
     net = lp.net_output(y)
-    short = np.maximum(-net, 0.0)
+    goal = 0.0 if scale is None else max(scale, 0.0) * lp.target
+    short = np.maximum(goal - net, 0.0)
     if short.any():
         extra = np.maximum(reference.solve(short), 0.0)
         # a hair more than the shortfall, so the solver's rounding cannot leave a deficit
@@ -372,7 +395,7 @@ class _Round:
     z: float
     prices: np.ndarray
     input_prices: np.ndarray
-    upper: np.ndarray  # (m,) bound used for every process in the reduced LP
+    upper: np.ndarray  # (m + 1,) bound used for every process and z in the reduced LP
     iterations: int
 
 
@@ -394,29 +417,174 @@ def _reduced_round(lp: ScaleLP, ref: Reference, rows: np.ndarray, upper: np.ndar
     matrix[k:, :-1] = row_cols.T
     matrix[:k, -1] = labour_z
     matrix[k:, -1] = per_set[rows]
-    cap_rows = lp.cap[ref.process[rows]]
-    cost = np.zeros(free.size + 1)
-    cost[-1] = 1.0
-    sol = solve_lp(
-        cost,
-        sp.csc_array(matrix),
+    sol = _solve_scaled(
+        matrix,
         np.r_[np.full(k, -INF), np.zeros(rows.size)],
-        np.r_[lp.supply, cap_rows],
-        np.zeros(free.size + 1),
-        np.r_[upper[free], INF],
-        maximize=True,
-        method="simplex",
-        tolerance=1e-10,
-        explain=False,
+        np.r_[lp.supply, lp.cap[ref.process[rows]]],
+        np.r_[upper[:-1][free], upper[-1]],
     )
     u, z = sol.x[:-1], float(sol.x[-1])
     y = np.empty(m)
     y[free] = u
     y[ref.process] = ref.solve(z * lp.target - np.asarray(Nf.T @ u).ravel())
-    w = sol.row_duals[:k]
-    theta = sol.row_duals[k:]
+    w, theta = sol.row_duals[:k], sol.row_duals[k:]
     pi = embodied @ w + rho @ theta
+    z_max, bottleneck = capacity_bound(lp)
+    if np.isfinite(z_max) and sol.col_duals[-1] > 0:
+        # the bound z <= capacity / target of the bottleneck good, priced at that good
+        pi[bottleneck] += sol.col_duals[-1] / lp.target[bottleneck]
     return _Round(activity=y, z=z, prices=pi, input_prices=w, upper=upper, iterations=sol.iterations)
+
+
+def _solve_scaled(
+    matrix: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray, col_upper: np.ndarray
+) -> LPSolution:
+    """Solve ``max x[-1]`` s.t. ``row_lower <= matrix x <= row_upper``, ``0 <= x <= col_upper``.
+
+    The reduced LP mixes coefficients over many orders of magnitude (embodied labour of whole
+    sectors next to the effect of one process on one good). HiGHS usually solves it as given,
+    but now and then reports as optimal a point that is not. So the answer is checked
+    independently (:func:`_reduced_error`: duality gap and infeasibility recomputed from the
+    returned primal and duals); if the check fails, the LP is solved again with columns
+    scaled to ``[0, 1]`` and rows to a largest coefficient of 1, and the better answer is kept.
+    Either way the answer is only a guide: plans and bounds are certified separately.
+    """
+    best, best_error = None, INF
+    for scaled, method in ((False, "ipm"), (True, "ipm"), (True, "simplex"), (False, "simplex")):
+        sol = _solve_variant(matrix, row_lower, row_upper, col_upper, scaled=scaled, method=method)
+        error = _reduced_error(matrix, row_lower, row_upper, col_upper, sol)
+        if _DEBUG:
+            print("variant", scaled, method, "error", error, "z", sol.x[-1])
+        if error < best_error:
+            best, best_error = sol, error
+        if error <= 1e-9:
+            break
+    assert best is not None
+    return best
+
+
+def _solve_variant(
+    matrix: np.ndarray,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    col_upper: np.ndarray,
+    *,
+    scaled: bool,
+    method: str,
+) -> LPSolution:
+    """One HiGHS solve of the reduced LP (``method``: ``ipm`` with crossover or ``simplex``),
+    polished and unscaled."""
+    col_scale = np.ones(matrix.shape[1])
+    row_scale = np.ones(matrix.shape[0])
+    S = matrix
+    if scaled:
+        col_scale = np.where(np.isfinite(col_upper) & (col_upper > 0), col_upper, 1.0)
+        S = matrix * col_scale
+        row_scale = np.abs(S).max(axis=1)
+        row_scale = np.where(row_scale > 0, row_scale, 1.0)
+        S = S / row_scale[:, None]
+    cost = np.zeros(matrix.shape[1])
+    cost[-1] = col_scale[-1]
+    lo, hi, ub = row_lower / row_scale, row_upper / row_scale, col_upper / col_scale
+    sol = solve_lp(
+        cost, sp.csc_array(S), lo, hi, np.zeros(matrix.shape[1]), ub,
+        maximize=True, method=method, tolerance=1e-10, explain=False,
+    )  # fmt: skip
+    if sol.status != "optimal":
+        raise PlanError(f"the reduced LP was not solved ({sol.status})")
+    sol.x, sol.row_duals = _polish(S, lo, hi, ub, cost, sol.x, sol.row_duals)
+    sol.col_duals = (cost - S.T @ sol.row_duals) / col_scale
+    sol.x = sol.x * col_scale
+    sol.row_duals = sol.row_duals / row_scale
+    sol.objective = float(sol.x[-1])
+    return sol
+
+
+def _reduced_error(
+    matrix: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray, col_upper: np.ndarray, sol: LPSolution
+) -> float:
+    """max(relative duality gap, relative infeasibility) of a reduced-LP answer, recomputed.
+
+    The bound is weak duality with the row duals ``y`` and the exact reduced costs
+    ``d = c - M^T y``: ``sum y_r * (its bound) + sum_j max(d_j, 0) * upper_j``.
+    """
+    y = sol.row_duals
+    d = -(matrix.T @ y)
+    d[-1] += 1.0
+    if ((y > 0) & ~np.isfinite(row_upper)).any() or ((y < 0) & ~np.isfinite(row_lower)).any():
+        return INF
+    if ((d > 0) & ~np.isfinite(col_upper)).any():
+        return INF
+    bound_rows = np.where(y > 0, y * np.where(y > 0, row_upper, 0.0), 0.0)
+    bound_rows += np.where(y < 0, y * np.where(y < 0, row_lower, 0.0), 0.0)
+    bound = float(np.sum(bound_rows) + np.sum(np.where(d > 0, d * np.where(d > 0, col_upper, 0.0), 0.0)))
+    z = float(sol.x[-1])
+    gap = abs(bound - z) / max(1.0, abs(z))
+    size = np.abs(matrix) @ np.abs(sol.x) + np.abs(np.where(np.isfinite(row_upper), row_upper, 0.0))
+    activity = matrix @ sol.x
+    over = np.maximum(activity - row_upper, 0.0) + np.maximum(row_lower - activity, 0.0)
+    return max(gap, float(np.max(over / np.maximum(size, 1e-300), initial=0.0)))
+
+
+def _polish(
+    S: np.ndarray,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    col_upper: np.ndarray,
+    cost: np.ndarray,
+    x: np.ndarray,
+    duals: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Recompute the vertex HiGHS found from its basis, to full floating-point accuracy.
+
+    Columns strictly inside their bounds are basic, the others are snapped onto their bound;
+    the basic values then solve the active rows exactly (minimum-norm least squares), and the
+    row duals solve ``S_active,basic^T y = cost_basic``. Each part is kept only if it is at
+    least as feasible as HiGHS's own (tolerances 1e-10 leave relative errors of 1e-9 in
+    the plan otherwise).
+    """
+    tol = 1e-7 * np.where(np.isfinite(col_upper) & (col_upper > 0), col_upper, np.maximum(np.abs(x), 1.0))
+    lower_bound = x <= tol
+    upper_bound = np.isfinite(col_upper) & (x >= col_upper - tol)
+    basic = ~lower_bound & ~upper_bound
+    snapped = np.where(lower_bound, 0.0, np.where(upper_bound, col_upper, x))
+    activity = S @ snapped
+    scale = 1.0 + np.abs(activity)
+    at_upper = np.isfinite(row_upper) & (np.abs(activity - row_upper) <= 1e-6 * scale)
+    at_lower = np.isfinite(row_lower) & (np.abs(activity - row_lower) <= 1e-6 * scale) & ~at_upper
+    active = at_upper | at_lower
+    if not basic.any() or not active.any():
+        return x, duals
+    block = S[np.ix_(active, basic)]
+    target = np.where(at_upper, row_upper, row_lower)[active]
+    step, *_ = np.linalg.lstsq(block, target - activity[active], rcond=None)
+    polished = snapped.copy()
+    polished[basic] += step
+    if _infeasibility(S, row_lower, row_upper, col_upper, polished) <= _infeasibility(
+        S, row_lower, row_upper, col_upper, x
+    ) and polished[-1] >= x[-1] - 1e-9 * max(1.0, abs(x[-1])):
+        x = polished
+    y_active, *_ = np.linalg.lstsq(block.T, cost[basic], rcond=None)
+    new_duals = np.zeros_like(duals)
+    new_duals[active] = y_active
+    signs_ok = (new_duals[at_upper] >= -1e-12).all() and (new_duals[at_lower] <= 1e-12).all()
+    if signs_ok and np.abs(block.T @ y_active - cost[basic]).max(initial=0.0) <= 1e-12:
+        duals = new_duals
+    return x, duals
+
+
+def _infeasibility(
+    S: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray, col_upper: np.ndarray, x: np.ndarray
+) -> float:
+    activity = S @ x
+    return float(
+        max(
+            np.max(np.maximum(row_lower - activity, 0.0), initial=0.0),
+            np.max(np.maximum(activity - row_upper, 0.0), initial=0.0),
+            np.max(np.maximum(-x, 0.0), initial=0.0),
+            np.max(np.maximum(x - col_upper, 0.0), initial=0.0),
+        )
+    )
 
 
 def _unit_columns(n: int, rows: np.ndarray) -> np.ndarray:
@@ -439,12 +607,6 @@ def _out_of_bounds(lp: ScaleLP, ref: Reference, rnd: _Round) -> tuple[np.ndarray
     return y_ref < -tol, y_ref > cap_ref + tol
 
 
-def _artificial_active(lp: ScaleLP, rnd: _Round) -> bool:
-    """Whether a process without capacity sits at the artificial bound of the reduced LP."""
-    unlimited = ~np.isfinite(lp.cap)
-    return bool((unlimited & (rnd.activity >= rnd.upper * (1 - 1e-9)) & (rnd.upper > 0)).any())
-
-
 def _pivot(
     lp: ScaleLP, ref: Reference, rnd: _Round, low: np.ndarray, high: np.ndarray, swaps: np.ndarray, rows: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -462,7 +624,7 @@ def _pivot(
     is_ref[process] = True
     cand = np.flatnonzero(~is_ref & bad[lp.good] & (swaps[lp.good] < _MAX_SWAPS))
     g = lp.good[cand]
-    u, ub = rnd.activity[cand], rnd.upper[cand]
+    u, ub = rnd.activity[cand], rnd.upper[:-1][cand]
     tol = _BOUND_RTOL * np.maximum(np.abs(u), 1e-300)
     inside = (u > tol) & (u < ub - tol)
     helps = np.where(high[g], u < ub - tol, u > tol)
@@ -479,22 +641,48 @@ def _pivot(
     return process, new_rows
 
 
+def capacity_bound(lp: ScaleLP) -> tuple[float, int]:
+    """(z_max, c): no plan makes more than ``z_max = capacity of c / t_c`` sets, where c is the
+    targeted good with the least capacity per unit of target (``inf`` if unlimited)."""
+    capacity = np.bincount(lp.good, weights=lp.cap * lp.out, minlength=lp.n_goods)
+    targeted = np.flatnonzero(lp.target > 0)
+    ratio = capacity[targeted] / lp.target[targeted]
+    i = int(np.argmin(ratio))
+    return float(ratio[i]), int(targeted[i])
+
+
 def _upper_bounds(lp: ScaleLP, ref: Reference, factor: float) -> np.ndarray:
-    """Bounds for the reduced LP: capacities, and for unlimited processes ``factor`` times a
-    rough gross output of their good (the reference plan scaled to the inputs available)."""
-    upper = lp.cap.copy()
-    unlimited = ~np.isfinite(upper)
-    if not unlimited.any():
-        return upper
+    """(m + 1,) bounds on the processes and on z for the reduced LP.
+
+    Capacities where finite. z is at most the valid bound ``min_c (capacity of good c) / t_c``
+    over targeted goods. Where either is infinite, an artificial bound: ``factor`` times a rough
+    scale (the reference plan stretched until the first limited input runs out). A solution
+    resting on an artificial bound is never accepted as optimal; the caller raises ``factor``.
+    """
+    z_max, _ = capacity_bound(lp)
+    unlimited = ~np.isfinite(lp.cap)
+    if np.isfinite(z_max) and not unlimited.any():
+        return np.r_[lp.cap, z_max]
     per_set = np.maximum(ref.solve(lp.target), 0.0)
     used = np.asarray(lp.use[ref.process].T @ per_set).ravel()
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         z0 = float(np.min(np.where(used > 0, lp.supply / used, INF), initial=INF))
-    z0 = z0 if np.isfinite(z0) and z0 > 0 else 1.0
-    gross = per_set * ref.out * z0
-    size = gross + float(gross.mean())
-    upper[unlimited] = factor * size[lp.good[unlimited]] / lp.out[unlimited]
+    z0 = min(z0, z_max)
+    if not np.isfinite(z0) or z0 <= 0:
+        z0 = 1.0
+    upper = np.r_[lp.cap, z_max if np.isfinite(z_max) else factor * z0]
+    if unlimited.any():
+        gross = per_set * ref.out * z0
+        size = gross + float(gross.mean())
+        upper[:-1][unlimited] = factor * size[lp.good[unlimited]] / lp.out[unlimited]
     return upper
+
+
+def _artificial_active(lp: ScaleLP, rnd: _Round) -> bool:
+    """Whether z or a process without capacity sits at an artificial bound."""
+    unlimited = np.r_[~np.isfinite(lp.cap), not np.isfinite(capacity_bound(lp)[0])]
+    at_bound = np.r_[rnd.activity, rnd.z] >= rnd.upper * (1 - 1e-9)
+    return bool((unlimited & at_bound & (rnd.upper > 0)).any())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -517,6 +705,7 @@ class _Best:
             self.z, self.activity, self.violation = check.scale, activity, check.violation
 
     def offer_dual(self, lp: ScaleLP, prices: np.ndarray, input_prices: np.ndarray) -> None:
+        prices = deflate_prices(lp, prices, input_prices)
         bound = scale_bound(lp, prices, input_prices)
         if bound < self.bound:
             self.bound, self.prices, self.input_prices = bound, prices, input_prices
@@ -578,12 +767,15 @@ def large_plan(
     rows = np.zeros(0, dtype=np.int64)
     swaps = np.zeros(lp.n_goods, dtype=np.int64)
     best, factor = _Best(), 4.0
+    z_max, bottleneck = capacity_bound(lp)
+    if np.isfinite(z_max):  # the capacity bound, priced at the bottleneck good
+        best.offer_dual(lp, _unit_columns(lp.n_goods, np.array([bottleneck]))[:, 0], np.zeros(lp.supply.size))
     upper = _upper_bounds(lp, ref, factor)
     status, rounds, solves, iterations = "round limit", 0, 0, 0
     for rounds in range(1, max_rounds + 1):  # noqa: B007 - rounds is reported
         rnd = _reduced_round(lp, ref, rows, upper)
         iterations += rnd.iterations
-        best.offer_primal(lp, repair_activity(lp, rnd.activity, ref))
+        best.offer_primal(lp, repair_activity(lp, rnd.activity, ref, rnd.z))
         best.offer_dual(lp, rnd.prices, rnd.input_prices)
         solves += ref.solves
         low, high = _out_of_bounds(lp, ref, rnd)
@@ -598,21 +790,25 @@ def large_plan(
                 status = "stalled"
                 break
             factor *= 10.0
+            if factor > 1e12:
+                raise UnboundedPlanError("the objective is unbounded: some goal needs nothing that is scarce")
             upper = _upper_bounds(lp, ref, factor)
             continue
         if rows.size and (rows.size + lp.supply.size) * lp.n_processes > _MAX_ROW_ENTRIES:
             status = "too many explicit rows"
             break
-        process, rows = _pivot(lp, ref, rnd, low, high, swaps, rows)
+        process, new_rows = _pivot(lp, ref, rnd, low, high, swaps, rows)
+        if np.array_equal(process, ref.process) and new_rows.size == rows.size:
+            status = "stalled"  # every violated good already has its row: round-off only
+            break
+        rows = new_rows
         ref = Reference(lp, process)
         upper = _upper_bounds(lp, ref, factor)
     solves += ref.solves
     return _as_plan(lp, best, status, rounds, solves, iterations, time.perf_counter() - start)
 
 
-def _as_plan(
-    lp: ScaleLP, best: _Best, status: str, rounds: int, solves: int, iterations: int, seconds: float
-) -> Plan:
+def _as_plan(lp: ScaleLP, best: _Best, status: str, rounds: int, solves: int, iterations: int, seconds: float) -> Plan:
     if best.activity is None or best.prices is None or best.input_prices is None:
         raise PlanError(f"large_plan found no certified plan ({status})")
     economy = lp.economy
