@@ -162,8 +162,8 @@ def _publish_demo(
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from glasnost.ledger import Ledger, public_key_hex
     from glasnost.control.publish import economy_entry, plan_entry, round_entries, values_entry
+    from glasnost.ledger import Ledger, public_key_hex
 
     database = out_dir / "ledger.sqlite"
     for stale in out_dir.glob("ledger.sqlite*"):
