@@ -12,34 +12,47 @@ curvature -1 at s = 0). The harmony planner maximises ``sum_c H(s_c)`` over the 
 by choosing the activity level of every process (any of several techniques per product),
 subject to
 
-* net output >= 0 for every produced good without a target,
+* net output >= 0 for every produced good (a plan cannot use more of a good than it makes;
+  for the targeted goods this is s >= -1),
 * use of each labour type and natural resource <= its supply,
 * 0 <= activity <= capacity.
 
 The method (written for glasnost; vectorised, sparse matrix-vector products only)
 --------------------------------------------------------------------------------------
-Activities are measured relative to a reference plan, ``v_p = y_p / ybar_p``, so that all
-variables are of order one. The constraints enter an augmented Lagrangian with multipliers
-``nu`` (dimensionless, constraints scaled by supply or gross output). Its gradient with respect
-to the activities is a *price* calculation: the marginal harmony ``H'(s_c) / t_c`` of each
-targeted good, the multiplier price of each untargeted good and of each input, and per process
-``value of its net output - cost of its inputs`` (two matrix-vector products with
-``economy.net_output``). This is Cockshott's reading of the harmony gradient as prices: raise the
-processes that make goods in short supply, lower those whose inputs are dear.
+The constraints enter an augmented Lagrangian whose multipliers start at rough prices (inputs:
+about ``|T| / k`` harmony per whole supply; goods: the inputs embodied in them, one transposed
+Leontief solve per input). Its gradient with respect to the activities is a *price*
+calculation: the marginal harmony ``H'(s_c) / t_c`` of each targeted good, the multiplier price
+of each good and input, and per process ``value of its net output - cost of its inputs`` (one
+product with ``N^T`` for the net outputs and one with ``N`` for the profits, ``N`` =
+``economy.net_output``). This is Cockshott's reading of the harmony gradient as prices: expand
+the processes that make goods in short supply, shrink those whose inputs are dear.
 
-The inner problem is solved by accelerated projected gradient ascent (Nesterov momentum with
-restarts, backtracking step size, projection onto ``[0, cap]``); every ``_INNER`` steps the
-multipliers take a method-of-multipliers step. There are no Python loops over products or
+Activities are scaled so that the objective has unit curvature along each (Jacobi scaling,
+from the squares of ``N``). The inner problem is solved by accelerated projected gradient
+ascent (Nesterov momentum with adaptive restarts, backtracking step size, projection onto
+``[0, 0.97 cap]``); every ``_INNER`` steps the multipliers take a method-of-multipliers step,
+goods short by a large share of their use get their price raised in proportion, and input
+limits that stay violated get a larger penalty. There are no Python loops over products or
 processes.
 
-At the end the plan is made exactly feasible (:func:`glasnost.compute.largeplan.repair_activity`:
-clip to the bounds, cover any negative net output with each good's main process through one
-Leontief solve, scale down to fit supplies and capacities) and checked
-(:func:`glasnost.compute.largeplan.check_activity`, every constraint within 1e-9 relative).
+Repair: the last iterate is slightly infeasible. Shortfalls are removed locally
+(:func:`_cover`): goods that cannot be made in the spare capacity have their users slowed
+down, the others are made, with their inputs, by each good's process with the most spare
+capacity (a Leontief solve). Finally :func:`glasnost.compute.largeplan.repair_activity` covers
+round-off and scales the plan into the supplies (a factor of about ``1 - 1e-3``), and
+:func:`glasnost.compute.largeplan.check_activity` checks every constraint to 1e-9 relative.
 
-Harmony is not the LP objective: its ``scale`` z (the number of complete sets of the target
-mix the plan delivers) is at most the LP optimum, and usually somewhat below, because the
-planner trades shortfalls of some goods for surpluses of others.
+What to expect
+--------------
+Harmony is not the LP objective. Because every target counts the same whatever its size, the
+harmony optimum gives surpluses of goods whose target is cheap to make and leaves goods whose
+target is dear short. Its ``scale`` z (complete sets of the target mix: the *worst* ratio of net
+output to target) is therefore well below the LP optimum, while its total harmony is above the
+harmony of the LP plan. On a generated economy with n = 10^4 (seed 1): z = 0.45 sets against
+the LP's 1.08, total harmony 692 against 451, median ratio of net output to target 0.98, 0.03 %
+of the targets below half. The number of gradient steps trades time for harmony; the method
+is approximate and gives no optimality certificate.
 """
 
 from __future__ import annotations
@@ -211,12 +224,14 @@ def _start(lp: ScaleLP) -> tuple[Reference, np.ndarray]:
 
 
 def _prepare(lp: ScaleLP, y0: np.ndarray, ref: Reference) -> _State:
-    """Scales: activities by the starting plan's gross output; constraints by rough prices.
+    """Scales of the constraints (rough prices) and of the activities (Jacobi).
 
     A relaxation of input k by 1 % lets every targeted good grow by about 1 % / k, worth about
     ``|T| / k`` harmony per 100 %, so an input's weight is ``|T| / (k s_k)`` harmony per unit;
     a good's weight is the weighted inputs embodied in it (one transposed Leontief solve per
-    input). With these weights every multiplier is of order one and starts at one.
+    input). With these weights every multiplier is of order one and starts at one. Each
+    activity is measured in units that give the augmented Lagrangian unit curvature along it
+    (from the squares of ``N``); a process that touches nothing keeps the starting plan's scale.
     """
     gross = lp.gross_output(y0)
     floor = 1e-6 * max(float(gross.max(initial=0.0)), 1e-300)
