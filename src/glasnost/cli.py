@@ -19,7 +19,7 @@ from rich.table import Table
 from glasnost.economy import GlasnostError
 
 if TYPE_CHECKING:
-    from glasnost.compute import Plan, Values
+    from glasnost.compute import HarmonyPlan, Plan, Values
     from glasnost.economy import Economy
     from glasnost.procedures import Participation
     from glasnost.report.html import HtmlReport
@@ -180,11 +180,9 @@ def _publish_demo(
     return export, key_file
 
 
-def _harmony(economy):
-    try:
-        from glasnost.compute.harmony import harmony_plan
-    except ImportError:
-        return None
+def _harmony(economy: Economy) -> HarmonyPlan:
+    from glasnost.compute import harmony_plan
+
     return harmony_plan(economy)
 
 
@@ -203,8 +201,8 @@ def _print_plan_summary(economy, plan, values, harmony=None) -> None:
         )
     out.print(table)
     out.print(
-        f"Optimum: {plan.objective:.6g} (dual bound {plan.dual_bound:.6g}, gap {plan.gap:.1e}, "
-        f"{plan.method}, {plan.seconds:.3f} s)"
+        f"Optimum: {plan.objective:.6g} ({plan.extra.get('status', '?')}; dual bound {plan.dual_bound:.6g}, "
+        f"gap {plan.gap:.1e}, {plan.method}, {plan.seconds:.3f} s)"
     )
     if harmony is not None and plan.scale:
         out.print(

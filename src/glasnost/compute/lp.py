@@ -44,8 +44,11 @@ class LPSolution:
     col_lower <= x <= col_upper``.
 
     ``row_duals`` and ``col_duals`` follow the convention d(objective)/d(bound): for a
-    maximisation a binding ``>=`` row has a non-positive dual. ``dual_objective`` is
-    recomputed from them, so ``gap`` is an independent check of strong duality.
+    maximisation a binding ``>=`` row has a non-positive dual. ``dual_objective`` is a bound
+    recomputed from the row duals by weak duality (:func:`lagrangian_bound`) and ``violation``
+    the largest relative constraint violation of ``x`` (:func:`primal_violation`), so ``gap``
+    certifies optimality independently of the solver. ``status`` is HiGHS's, except
+    ``"inexact"`` where HiGHS said optimal but the answer does not check out.
     """
 
     status: str
@@ -55,6 +58,7 @@ class LPSolution:
     row_duals: np.ndarray
     col_duals: np.ndarray
     dual_objective: float
+    violation: float
     method: str
     iterations: int
     seconds: float
@@ -83,15 +87,60 @@ def new_highs():
     return h
 
 
-def _dual_objective(lower: np.ndarray, upper: np.ndarray, duals: np.ndarray) -> float:
-    # each dual multiplies the bound it is attached to: positive duals the lower bound of a
-    # minimisation (sign-adjusted by the caller), negative the upper bound
-    value = 0.0
-    pos, neg = duals > 0, duals < 0
-    with np.errstate(invalid="ignore"):
-        value += float(np.sum(np.where(pos, duals * np.where(np.isfinite(lower), lower, 0.0), 0.0)))
-        value += float(np.sum(np.where(neg, duals * np.where(np.isfinite(upper), upper, 0.0), 0.0)))
-    return value
+REDUCED_COST_TOL = 1e-9
+"""Reduced costs this small (relative to the cost scale) are read as zero in the dual bound."""
+
+FEASIBILITY_RTOL = 1e-6
+"""Largest relative constraint violation of a solution still reported as ``optimal``."""
+
+
+def lagrangian_bound(
+    c: np.ndarray,
+    M: sp.csc_array,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    col_lower: np.ndarray,
+    col_upper: np.ndarray,
+    y: np.ndarray,
+) -> float:
+    """A bound on ``min c x`` over the LP's feasible set from any row multipliers ``y``.
+
+    Weak duality through the Lagrangian: with ``y_i >= 0`` only on rows with a finite lower
+    bound and ``y_i <= 0`` only on rows with a finite upper bound (other signs are set to 0),
+    ``min c x >= sum_i (y_i+ l_i + y_i- u_i) + sum_j min over [lo_j, up_j] of (c - M^T y)_j x_j``.
+    It does not trust the solver's duals to be feasible: a bad dual gives a weak (or -inf)
+    bound, never a false one (up to reduced costs below ``REDUCED_COST_TOL``, read as zero).
+    """
+    y = np.where((y > 0) & np.isfinite(row_lower), y, 0.0) + np.where((y < 0) & np.isfinite(row_upper), y, 0.0)
+    value = float(np.sum(np.where(y > 0, y * np.where(np.isfinite(row_lower), row_lower, 0.0), 0.0)))
+    value += float(np.sum(np.where(y < 0, y * np.where(np.isfinite(row_upper), row_upper, 0.0), 0.0)))
+    reduced = c - M.T @ y
+    scale = np.abs(c) + np.abs(M).T @ np.abs(y)
+    reduced = np.where(np.abs(reduced) <= REDUCED_COST_TOL * np.maximum(scale, 1.0), 0.0, reduced)
+    at = np.where(reduced > 0, col_lower, np.where(reduced < 0, col_upper, 0.0))
+    if not np.isfinite(at[reduced != 0]).all():
+        return -INF
+    return value + float(reduced @ np.where(reduced != 0, at, 0.0))
+
+
+def primal_violation(
+    M: sp.csc_array,
+    x: np.ndarray,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    col_lower: np.ndarray,
+    col_upper: np.ndarray,
+) -> float:
+    """Largest violation of any row or bound by ``x``, relative to max(1, |bound|)."""
+    act = M @ x
+    with np.errstate(invalid="ignore", divide="ignore"):
+        parts = [
+            (row_lower - act) / np.maximum(1.0, np.abs(row_lower)),
+            (act - row_upper) / np.maximum(1.0, np.abs(row_upper)),
+            (col_lower - x) / np.maximum(1.0, np.abs(col_lower)),
+            (x - col_upper) / np.maximum(1.0, np.abs(col_upper)),
+        ]
+        return float(max((np.nanmax(np.where(np.isfinite(p), p, np.nan), initial=0.0) for p in parts), default=0.0))
 
 
 def solve_lp(
@@ -171,12 +220,22 @@ def solve_lp(
     row_duals = np.asarray(sol.row_dual)
     col_duals = np.asarray(sol.col_dual)
     # HiGHS reports duals as d(objective)/d(rhs) for minimisation; for maximisation too
-    dual_obj = _dual_objective(np.asarray(row_lower), np.asarray(row_upper), row_duals * (1 if not maximize else -1))
-    dual_obj += _dual_objective(np.asarray(col_lower), np.asarray(col_upper), col_duals * (1 if not maximize else -1))
-    dual_obj = dual_obj if not maximize else -dual_obj
-    objective = float(h.getInfo().objective_function_value)
+    sign = -1.0 if maximize else 1.0  # as a minimisation of sign * c
+    bounds = (
+        np.asarray(row_lower, float),
+        np.asarray(row_upper, float),
+        np.asarray(col_lower, float),
+        np.asarray(col_upper, float),
+    )
+    dual_obj = sign * lagrangian_bound(sign * np.asarray(c, float), M, *bounds, sign * row_duals)
+    violation = primal_violation(M, x, *bounds)
+    objective = float(np.asarray(c, float) @ x)  # recomputed, as the bound is
+    gap = abs(objective - dual_obj) / max(1.0, abs(objective))
+    if status == "optimal" and not (violation <= FEASIBILITY_RTOL and gap <= FEASIBILITY_RTOL):
+        status = "inexact"  # the solver said optimal; its answer does not check out
     return LPSolution(
         status=status,
+        violation=violation,
         x=x,
         objective=objective,
         row_activity=row_act,

@@ -44,8 +44,11 @@ class Plan:
     prices : (commodities,) shadow price of each commodity balance, >= 0.
     capacity_rents : (processes,) shadow price of each process's capacity, >= 0.
     scale : z for the ``scale`` objective, else ``None``.
-    dual_bound : objective value of the dual solution (a bound certifying optimality).
+    dual_bound : a bound on the optimum by weak duality from the plan's prices, recomputed
+        independently of the solver (a certificate of optimality).
     gap : |objective - dual_bound| / max(1, |objective|).
+    extra : ``status`` (``optimal``, or ``inexact`` when the solver's answer does not check
+        out) and ``violation`` (largest relative constraint violation of ``activity``).
     method, iterations, seconds : how it was solved.
     """
 
@@ -126,13 +129,21 @@ def optimal_plan(
     weights : for ``"weighted"``, the value of a unit of each commodity's net output.
     supply : availability of resources and labour types (default the economy's supply).
     labour_weights : for ``"min_labour"``, weight of an hour of each labour type (default 1).
-    method : HiGHS method: ``choose``, ``simplex``, ``ipm`` or ``pdlp``.
+    method : HiGHS method: ``choose``, ``simplex``, ``ipm`` or ``pdlp``; or ``large`` for
+        :func:`glasnost.compute.largeplan.large_plan` (the ``scale`` objective on single-output
+        processes, exploiting the Leontief structure: the method for large economies).
 
     Raises
     ------
     InfeasiblePlanError : the targets cannot be met; names the conflicting constraints.
     UnboundedPlanError : the objective is unbounded.
     """
+    if method == "large":
+        if objective != "scale":
+            raise PlanError("method 'large' solves the scale objective only")
+        from glasnost.compute.largeplan import large_plan
+
+        return large_plan(economy, targets=targets, supply=supply, time_limit=time_limit or 300.0)
     c = economy.commodities
     n, P = economy.n_commodities, economy.n_processes
     tgt = _vector(economy, targets, c.targets, "targets")
@@ -223,5 +234,5 @@ def _plan_from_solution(economy: Economy, objective: str, sol: LPSolution, maxim
         seconds=sol.seconds,
         commodity_ids=economy.commodities.ids,
         process_ids=economy.processes.ids,
-        extra={"status": sol.status},
+        extra={"status": sol.status, "violation": sol.violation},
     )
