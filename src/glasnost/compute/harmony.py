@@ -347,7 +347,9 @@ def harmony_plan(
     return HarmonyPlan(
         activity=final,
         net_output=np.asarray(economy.net_output.T @ final).ravel(),
-        scale=check.scale,
+        # a targeted good's net output may round to a hair below 0 (within the feasibility
+        # tolerance the plan was checked to); the plan then delivers no complete set, z = 0
+        scale=max(check.scale, 0.0),
         harmony=total,
         iterations=done,
         seconds=time.perf_counter() - start,
