@@ -435,7 +435,9 @@ def plan(
         ),
     ],
     objective: Annotated[str, typer.Option(help="scale, weighted or min_labour")] = "scale",
-    method: Annotated[str, typer.Option(help="HiGHS method: choose, simplex, ipm, pdlp")] = "choose",
+    method: Annotated[
+        str, typer.Option(help="HiGHS method: choose, simplex, ipm, pdlp; or large (Leontief-structured, scale only)")
+    ] = "choose",
     time_limit: Annotated[float | None, typer.Option(help="seconds")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     report_dir: Annotated[Path | None, typer.Option("--report", help="write an HTML report here")] = None,
