@@ -119,3 +119,14 @@ def test_large_system_uses_an_iterative_method(transpose: bool) -> None:
 
     exact = spsolve(sp.csc_array(sp.eye_array(n) - M), d)
     np.testing.assert_allclose(x, exact, rtol=1e-9)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**31), shape=st.tuples(st.integers(1, 40), st.integers(1, 40)))
+def test_entries_at_reads_a_sparse_matrix_like_a_dense_one(seed: int, shape: tuple[int, int]) -> None:
+    from glasnost.economy.model import entries_at
+
+    rng = np.random.default_rng(seed)
+    dense = rng.random(shape) * (rng.random(shape) < 0.3)
+    rows, cols = rng.integers(0, shape[0], 50), rng.integers(0, shape[1], 50)
+    np.testing.assert_array_equal(entries_at(sp.csr_array(dense), rows, cols), dense[rows, cols])

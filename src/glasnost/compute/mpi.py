@@ -185,7 +185,7 @@ def gross_output_mpi(
     Every rank calls it with the same economy and demand; every rank gets the whole result.
     Units as in :class:`~glasnost.compute.GrossOutput`.
     """
-    from glasnost.compute.values import GrossOutput, _final_demand
+    from glasnost.compute.values import _final_demand, gross_output_result
 
     comm = _comm(comm)
     start = time.perf_counter()
@@ -194,14 +194,8 @@ def gross_output_mpi(
     system = _system(economy, False, comm)
     x_local, iters, resid = system.solve(d[system.lo : system.hi], rtol=rtol)
     x = system.gather(x_local).copy()
-    return GrossOutput(
-        ids=economy.commodities.ids[tech.produced],
-        gross=x,
-        final_demand=d,
-        primary_ids=economy.commodities.ids[tech.primary_index],
-        primary_use=np.asarray(tech.primary @ x).ravel(),
-        report=SolveReport(f"mpi-gmres ({comm.Get_size()} ranks)", iters, resid, time.perf_counter() - start),
-    )
+    report = SolveReport(f"mpi-gmres ({comm.Get_size()} ranks)", iters, resid, time.perf_counter() - start)
+    return gross_output_result(economy, tech, d, x, report)
 
 
 def labour_values_mpi(economy: Economy, *, comm: Any | None = None, rtol: float = 1e-13) -> Values:

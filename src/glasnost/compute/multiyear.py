@@ -25,6 +25,7 @@ import scipy.sparse as sp
 
 from glasnost.compute.lp import INF, PlanError, solve_lp
 from glasnost.economy import Economy, Kind
+from glasnost.economy.model import entries_at
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def multi_year_plan(
         bad = e_comm[~np.isin(e_comm, produced)][0]
         raise PlanError(f"capital stock of {c.ids[bad]!s} is not a produced commodity")
     if initial_stock is not None:
-        S0 = _entries(sp.csr_array(initial_stock, dtype=np.float64), e_proc, e_comm)
+        S0 = entries_at(sp.csr_array(initial_stock, dtype=np.float64), e_proc, e_comm)
     elif initial_activity is not None:
         S0 = k * np.asarray(initial_activity, dtype=np.float64)[e_proc]
     else:
@@ -248,19 +249,3 @@ def multi_year_plan(
         n_variables=n_cols,
         n_constraints=M.shape[0],
     )
-
-
-def _entries(matrix: sp.csr_array, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """matrix[rows[i], cols[i]] for every i, zero where the entry is not stored."""
-    coo = sp.coo_array(matrix)
-    n_cols = matrix.shape[1]
-    keys = coo.row.astype(np.int64) * n_cols + coo.col
-    order = np.argsort(keys)
-    wanted = rows.astype(np.int64) * n_cols + cols
-    pos = np.clip(np.searchsorted(keys[order], wanted), 0, max(keys.size - 1, 0))
-    found = keys.size > 0
-    out = np.zeros(wanted.size)
-    if found:
-        hit = keys[order][pos] == wanted
-        out[hit] = coo.data[order][pos[hit]]
-    return out

@@ -121,6 +121,13 @@ def gross_output(
     _ensure_productive(economy, tech)
     d = _final_demand(economy, final_demand, tech.produced)
     x, report = leontief_system(economy, technique).solve(d, method=method, rtol=rtol)
+    return gross_output_result(economy, tech, d, x, report)
+
+
+def gross_output_result(
+    economy: Economy, tech: Technique, d: np.ndarray, x: np.ndarray, report: SolveReport
+) -> GrossOutput:
+    """Wrap a solution x of (I - A) x = d, with the primary inputs it needs."""
     return GrossOutput(
         ids=economy.commodities.ids[tech.produced],
         gross=x,

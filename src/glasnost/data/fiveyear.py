@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from glasnost.economy import Commodities, Economy, EconomyError, Kind, Processes
+from glasnost.economy.model import entries_at
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def load_fiveyear(directory: str | Path) -> FiveYearTables:
     capital.sort_indices()
     dep_full = sp.csr_array(np.hstack([D.T, np.zeros((n, 1))]))
     depreciation = sp.csr_array(
-        (_entries_like(capital, dep_full), capital.indices.copy(), capital.indptr.copy()), shape=capital.shape
+        (entries_at(dep_full, *capital.nonzero()), capital.indices.copy(), capital.indptr.copy()), shape=capital.shape
     )
     processes = Processes(
         ids=np.array([f"make-{p}" for p in products]),
@@ -128,8 +129,3 @@ def _square(products: list[str], row_names: list[str], values: np.ndarray, path:
             f"row {products[i]!r}, column {products[j]!r}: {out[i, j]!r} is not a non-negative number", where=str(path)
         )
     return out
-
-
-def _entries_like(pattern: sp.csr_array, values: sp.csr_array) -> np.ndarray:
-    rows = np.repeat(np.arange(pattern.shape[0]), np.diff(pattern.indptr))
-    return np.asarray(values.toarray()[rows, pattern.indices]).ravel()

@@ -56,6 +56,21 @@ def as_ids(values: object) -> np.ndarray:
     return arr.astype(STRING)
 
 
+def entries_at(matrix: sp.sparray | sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``matrix[rows[i], cols[i]]`` for every i, 0 where no entry is stored (vectorised)."""
+    coo = sp.coo_array(matrix)
+    coo.sum_duplicates()
+    n_cols = matrix.shape[1]
+    keys = coo.row.astype(np.int64) * n_cols + coo.col  # sorted: canonical COO is row-major
+    wanted = np.asarray(rows, dtype=np.int64) * n_cols + np.asarray(cols, dtype=np.int64)
+    out = np.zeros(wanted.size)
+    if keys.size:
+        pos = np.clip(np.searchsorted(keys, wanted), 0, keys.size - 1)
+        hit = keys[pos] == wanted
+        out[hit] = coo.data[pos[hit]]
+    return out
+
+
 def _freeze(*arrays: np.ndarray | sp.sparray | None) -> None:
     for a in arrays:
         if a is None:
