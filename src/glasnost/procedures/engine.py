@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import scipy.sparse as sp
@@ -42,6 +42,7 @@ __all__ = [
     "Round",
     "RoundContext",
     "RuleStep",
+    "Run",
     "imbalance_of",
 ]
 
@@ -481,3 +482,14 @@ class Board:
             if rnd.max_imbalance < self.threshold:
                 break
         return self.history
+
+
+EconomyT = TypeVar("EconomyT")
+
+
+@dataclass
+class Run(Generic[EconomyT]):
+    """The years of one run of a procedure: the economy of each year and its history."""
+
+    economies: list[EconomyT] = field(default_factory=list)
+    years: list[History] = field(default_factory=list)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -35,12 +35,12 @@ from glasnost.procedures._kernels import LazyColumns, SparseProducts, canonical_
 from glasnost.procedures.engine import (
     Balance,
     Board,
-    History,
     ProcedureError,
     Proposal,
     Round,
     RoundContext,
     RuleStep,
+    Run,
 )
 
 __all__ = [
@@ -616,12 +616,8 @@ def increasing_returns(
     return he.with_exponents(B.data + increment * chosen[rows])
 
 
-@dataclass
-class HahnelRun:
-    """The years of one run: the economy of each year and its history."""
-
-    economies: list[HahnelEconomy] = field(default_factory=list)
-    years: list[History] = field(default_factory=list)
+HahnelRun = Run[HahnelEconomy]
+"""The years of a run of Hahnel's procedure: the economy of each year and its history."""
 
 
 def run_hahnel(

@@ -30,13 +30,22 @@ resource's 0); certificates in hours; quantities in each commodity's unit.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
 
 from glasnost.economy import Councils, Economy, Kind
-from glasnost.procedures.engine import Balance, Board, History, ProcedureError, Proposal, Round, RoundContext, RuleStep
+from glasnost.procedures.engine import (
+    Balance,
+    Board,
+    ProcedureError,
+    Proposal,
+    Round,
+    RoundContext,
+    RuleStep,
+    Run,
+)
 
 __all__ = [
     "CertificateConsumers",
@@ -329,12 +338,8 @@ def perturb_preferences(councils: Councils, seed: int | np.random.Generator | No
     return replace(councils, preferences=sp.csr_array((data, U.indices, U.indptr), shape=U.shape))
 
 
-@dataclass
-class LabourTimeRun:
-    """The years of one run: the economy of each year and its history."""
-
-    economies: list[Economy] = field(default_factory=list)
-    years: list[History] = field(default_factory=list)
+LabourTimeRun = Run[Economy]
+"""The years of a run of the labour-time procedure: the economy of each year and its history."""
 
 
 def run_labour_time(
