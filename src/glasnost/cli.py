@@ -71,7 +71,7 @@ def steps(total: int, quiet: bool = False) -> Iterator[Callable[[str], None]]:
         progress.update(task, completed=total)
 
 
-def _load(directory: Path):
+def _load(directory: Path) -> Economy:
     from glasnost.economy import load
 
     return load(directory)
@@ -186,7 +186,7 @@ def _harmony(economy: Economy) -> HarmonyPlan:
     return harmony_plan(economy)
 
 
-def _print_plan_summary(economy, plan, values, harmony=None) -> None:
+def _print_plan_summary(economy: Economy, plan: Plan, values: Values, harmony: HarmonyPlan | None = None) -> None:
     c = economy.commodities
     table = Table(title=f"Plan for '{economy.name}' ({plan.objective_kind} objective)")
     for col in ("product", "target", "planned net output", "labour value (h/unit)", "shadow price"):
