@@ -1,0 +1,131 @@
+"""The database: engine, sessions and the declarative base every table of the platform uses.
+
+Other packages (``glasnost.control.tables``) put their tables on the same :class:`Base` with their
+own Alembic revisions; :func:`migrate` runs ``upgrade heads`` so several branches are fine.
+SQLite runs in WAL mode with a busy timeout; PostgreSQL tables can live in their own schema.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, MetaData, create_engine, event, text
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from glasnost.service.settings import Settings
+
+__all__ = ["Base", "Database", "migrate", "utcnow"]
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table of the platform (service, control)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, without time zone (stored as such in both databases)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _sqlite_pragmas(synchronous: str):
+    def on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return on_connect
+
+
+class Database:
+    """An engine and a session factory for one database.
+
+    For SQLite, writes are serialised in-process (:meth:`write`) so that concurrent requests wait
+    their turn instead of failing with "database is locked".
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        url = settings.database_url
+        kwargs: dict[str, object] = {"future": True}
+        if settings.is_sqlite:
+            file = settings.sqlite_file
+            if file is not None:
+                file.parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs["pool_size"] = 20
+            kwargs["max_overflow"] = 20
+            kwargs["pool_pre_ping"] = True
+            if settings.schema:
+                kwargs["connect_args"] = {"options": f"-csearch_path={settings.schema}"}
+        self.engine: Engine = create_engine(url, **kwargs)
+        if settings.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas(settings.sqlite_synchronous))
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = threading.Lock() if settings.is_sqlite else None
+
+    def create_schema(self) -> None:
+        """PostgreSQL: create the configured schema if it is missing."""
+        if self.settings.schema and not self.settings.is_sqlite:
+            with self.engine.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.settings.schema}"'))
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading (rolled back at the end)."""
+        with self.sessions() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session whose work is committed at the end (or rolled back on an exception)."""
+        if self._write_lock is not None:
+            self._write_lock.acquire()
+        try:
+            with self.sessions() as session, session.begin():
+                yield session
+        finally:
+            if self._write_lock is not None:
+                self._write_lock.release()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def migrate(database: Database) -> None:
+    """Bring the database to the newest revision of every branch (``alembic upgrade heads``)."""
+    from alembic import command
+    from alembic.config import Config
+
+    database.create_schema()
+    here = Path(__file__).parent / "migrations"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(here))
+    locations = [str(here / "versions")]
+    control = Path(__file__).parent.parent / "control" / "migrations"
+    for extra in (control / "versions", control):
+        if extra.is_dir() and any(extra.glob("*.py")):
+            locations.append(str(extra))
+            break
+    cfg.set_main_option("version_locations", " ".join(locations))
+    cfg.set_main_option("path_separator", "space")
+    with database.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        cfg.attributes["schema"] = database.settings.schema
+        command.upgrade(cfg, "heads")
