@@ -1,0 +1,273 @@
+"""Storing report lines, targets and coefficients, and publishing every imported batch to the public log.
+
+An import is all or nothing: the lines are checked first (every bad line named), then written in
+one database transaction; inside that transaction the batch is appended to the public log (one
+``report`` entry per workplace and period, and one ``report-batch`` entry), and only when the log
+has taken it is the transaction committed. On any error nothing is stored. (The log is a separate
+database or file; if the final commit itself failed after the log took the entries, the log would
+name a batch the database lacks: the batch's ``report-batch`` entry carries the file's SHA-256, so a
+re-import is recognisable.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import delete, func, insert, select
+
+from glasnost.control.errors import ControlError
+from glasnost.control.reports import COLUMNS, KEY, SCHEMA, Reports, read_reports_csv
+from glasnost.control.tables import Batch, Coefficient, Line, Target
+from glasnost.ledger import Ledger, Receipt
+from glasnost.service.db import Database, migrate
+from glasnost.service.settings import Settings
+
+__all__ = [
+    "ImportResult",
+    "import_reports",
+    "import_reports_csv",
+    "load_coefficients",
+    "load_reports",
+    "load_targets",
+    "open_database",
+    "report_entries",
+    "store_coefficients",
+    "store_targets",
+]
+
+_CHUNK = 20_000
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import stored: the batch, its lines, and the public log entries it was published as."""
+
+    batch: int
+    lines: int
+    sha256: str
+    reports: int
+    receipts: list[Receipt]
+
+    @property
+    def log_first(self) -> int:
+        return self.receipts[0].index
+
+
+def open_database(url: str, *, schema: str | None = None) -> Database:
+    """Open the platform's database at a SQLAlchemy URL and bring every table up to date (migrations).
+
+    A bare file path is taken as a SQLite file; ``postgresql://`` is used with psycopg 3.
+    """
+    if "://" not in url:
+        url = f"sqlite:///{Path(url)}"
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    database = Database(Settings(database_url=url, schema=schema))
+    migrate(database)
+    return database
+
+
+# ---- the public log's entries for a batch ------------------------------------------------------
+
+
+def _column_lists(table: pa.Table) -> dict[str, list[Any]]:
+    return {c: table[c].to_pylist() for c in ("line", *COLUMNS)}
+
+
+def report_entries(reports: Reports, *, batch: int, source: str, sha256: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """One ``report`` entry per (workplace, period), its lines as arrays, then one ``report-batch`` entry.
+
+    The arrays hold the report's lines in file order: ``line``, ``kind``, ``product``, ``variant``,
+    ``grade``, ``quantity``, ``counterparty``, ``rating`` (null where not given).
+    """
+    table = reports.table
+    order = pc.sort_indices(table, sort_keys=[("workplace", "ascending"), ("period", "ascending"), ("line", "ascending")])
+    table = table.take(order)
+    cols = _column_lists(table)
+    wp = np.asarray(cols["workplace"], dtype=object)
+    period = np.asarray(cols["period"])
+    cut = np.flatnonzero((wp[1:] != wp[:-1]) | (period[1:] != period[:-1])) + 1
+    bounds = np.concatenate(([0], cut, [len(wp)])) if len(wp) else np.array([0])
+    fields = ("line", "kind", "product", "variant", "grade", "quantity", "counterparty", "rating")
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        yield (
+            "report",
+            {
+                "batch": batch,
+                "workplace": wp[lo],
+                "period": int(period[lo]),
+                "lines": {f: cols[f][lo:hi] for f in fields},
+            },
+        )
+    yield (
+        "report-batch",
+        {"batch": batch, "source": source, "sha256": sha256, "lines": len(reports), "reports": len(bounds) - 1},
+    )
+
+
+# ---- import --------------------------------------------------------------------------------------
+
+
+def import_reports(
+    database: Database, reports: Reports, ledger: Ledger, *, source: str, sha256: str | None = None
+) -> ImportResult:
+    """Store checked report lines as one batch and publish it to the log, all or nothing.
+
+    Parameters
+    ----------
+    database
+        The platform's database (:func:`open_database`).
+    reports
+        Checked report lines (:func:`glasnost.control.reports.read_reports_csv`).
+    ledger
+        The public log the batch is appended to.
+    source
+        Where the lines came from (a file name), kept with the batch.
+    sha256
+        The file's SHA-256 (hex); a batch with the same hash already stored is refused.
+
+    Raises
+    ------
+    ControlError
+        If the same file was imported before, or the database or log refuses the batch (then nothing
+        is stored).
+    """
+    if sha256 is None:
+        sha256 = hashlib.sha256(reports.table.to_string(show_metadata=False).encode()).hexdigest()
+    if len(reports) == 0:
+        raise ControlError("no report lines to import", where=source)
+    rows = reports.table.select([f.name for f in SCHEMA]).to_pylist()
+    try:
+        with database.write() as session:
+            earlier = session.scalar(select(Batch.id).where(Batch.sha256 == sha256))
+            if earlier is not None:
+                raise ControlError(f"this file was already imported as batch {earlier}", where=source)
+            batch = Batch(source=source[-500:], sha256=sha256, lines=len(reports), log_count=0)
+            session.add(batch)
+            session.flush()
+            for row in rows:
+                row["batch_id"] = batch.id
+            conn = session.connection()
+            for lo in range(0, len(rows), _CHUNK):
+                conn.execute(insert(Line), rows[lo : lo + _CHUNK])
+            entries = list(report_entries(reports, batch=batch.id, source=Path(source).name, sha256=sha256))
+            receipts = ledger.append_many(entries)
+            batch.log_first, batch.log_count = receipts[0].index, len(receipts)
+            batch_id = batch.id
+    except ControlError:
+        raise
+    except Exception as exc:  # database errors: nothing was committed
+        raise ControlError(f"the import was refused and nothing was stored ({exc})", where=source) from exc
+    return ImportResult(batch_id, len(reports), sha256, len(receipts) - 1, receipts)
+
+
+def import_reports_csv(database: Database, path: str | Path, ledger: Ledger) -> ImportResult:
+    """Check a CSV file of report lines and import it (see :func:`import_reports`).
+
+    Raises
+    ------
+    ReportError
+        Naming every bad line and column; nothing is stored then.
+    """
+    path = Path(path)
+    reports = read_reports_csv(path)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    return import_reports(database, reports, ledger, source=str(path), sha256=sha)
+
+
+def load_reports(database: Database, *, periods: tuple[int, int] | None = None) -> Reports:
+    """Every stored report line (a figure given again in a later batch replaces the earlier one).
+
+    Parameters
+    ----------
+    periods
+        ``(first, last)`` to read only those periods (inclusive).
+    """
+    cols = [Line.batch_id, Line.line, *(getattr(Line, c) for c in COLUMNS)]
+    stmt = select(*cols)
+    if periods is not None:
+        stmt = stmt.where(Line.period >= periods[0], Line.period <= periods[1])
+    with database.read() as session:
+        rows = session.execute(stmt.order_by(Line.batch_id, Line.id)).all()
+    names = ["batch_id", "line", *COLUMNS]
+    types = [pa.int64(), *(SCHEMA.field(c).type for c in names[1:])]
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    table = pa.table({n: pa.array(list(c), t) for n, c, t in zip(names, cols, types, strict=True)})
+    table = _latest_per_key(table)
+    return Reports(table.select(SCHEMA.names).cast(SCHEMA))
+
+
+def _latest_per_key(table: pa.Table) -> pa.Table:
+    """Keep the last row (latest batch) of every figure's key."""
+    if table.num_rows < 2:
+        return table
+    codes = np.stack(
+        [pc.dictionary_encode(table[c].combine_chunks()).indices.to_numpy(zero_copy_only=False)
+         if not pa.types.is_integer(table[c].type) else table[c].to_numpy() for c in KEY],
+        axis=1,
+    ).astype(np.int64)
+    _, last_rev = np.unique(codes[::-1], axis=0, return_index=True)
+    keep = np.sort(table.num_rows - 1 - last_rev)
+    return table.take(pa.array(keep))
+
+
+# ---- targets and coefficients ----------------------------------------------------------------------
+
+
+def store_targets(database: Database, targets: pa.Table) -> int:
+    """Replace the plan's targets for the periods in ``targets`` (see :mod:`glasnost.control.plan`)."""
+    periods = sorted(set(targets["period"].to_pylist()))
+    rows = targets.select(["period", "workplace", "product", "quantity", "quality", "price"]).to_pylist()
+    with database.write() as session:
+        session.execute(delete(Target).where(Target.period.in_(periods)))
+        if rows:
+            session.connection().execute(insert(Target), rows)
+    return len(rows)
+
+
+def load_targets(database: Database) -> pa.Table:
+    """Every stored target: period, workplace, product, quantity, quality, price."""
+    with database.read() as session:
+        rows = session.execute(
+            select(Target.period, Target.workplace, Target.product, Target.quantity, Target.quality, Target.price)
+        ).all()
+    names = ["period", "workplace", "product", "quantity", "quality", "price"]
+    types = [pa.int64(), pa.string(), pa.string(), pa.float64(), pa.float64(), pa.float64()]
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    return pa.table({n: pa.array(list(c), t) for n, c, t in zip(names, cols, types, strict=True)})
+
+
+def store_coefficients(database: Database, coefficients: pa.Table) -> int:
+    """Replace the plan's technical coefficients for the workplaces in ``coefficients``."""
+    workplaces = sorted(set(coefficients["workplace"].to_pylist()))
+    rows = coefficients.select(["workplace", "product", "input", "per_unit"]).to_pylist()
+    with database.write() as session:
+        session.execute(delete(Coefficient).where(Coefficient.workplace.in_(workplaces)))
+        if rows:
+            session.connection().execute(insert(Coefficient), rows)
+    return len(rows)
+
+
+def load_coefficients(database: Database) -> pa.Table:
+    """Every stored technical coefficient: workplace, product, input, per_unit."""
+    with database.read() as session:
+        rows = session.execute(
+            select(Coefficient.workplace, Coefficient.product, Coefficient.input, Coefficient.per_unit)
+        ).all()
+    names = ["workplace", "product", "input", "per_unit"]
+    types = [pa.string(), pa.string(), pa.string(), pa.float64()]
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    return pa.table({n: pa.array(list(c), t) for n, c, t in zip(names, cols, types, strict=True)})
+
+
+def batch_count(database: Database) -> int:
+    """How many batches are stored."""
+    with database.read() as session:
+        return int(session.scalar(select(func.count(Batch.id))) or 0)
