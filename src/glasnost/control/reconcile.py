@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from glasnost.control.reports import Reports
+from glasnost.control.reports import SCHEMA, Reports
 
 __all__ = ["Reconciliation", "coefficient_check", "material_balance", "reconcile", "shipment_check"]
 
@@ -84,7 +84,7 @@ def shipment_check(reports: Reports, *, abs_tol: float = 1e-9, rel_tol: float = 
     return _largest_first(out, "difference")
 
 
-SCHEMA_NAMES = ["line", "kind", "period", "workplace", "product", "variant", "grade", "quantity", "counterparty", "rating"]
+SCHEMA_NAMES = SCHEMA.names
 BALANCE_TERMS = ("opening", "output", "receipts", "deliveries", "inputs", "closing", "losses")
 
 

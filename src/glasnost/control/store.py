@@ -12,6 +12,7 @@ re-import is recognisable.)
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,7 +89,7 @@ def report_entries(reports: Reports, *, batch: int, source: str, sha256: str) ->
     ``grade``, ``quantity``, ``counterparty``, ``rating`` (null where not given).
     """
     table = reports.table
-    order = pc.sort_indices(table, sort_keys=[("workplace", "ascending"), ("period", "ascending"), ("line", "ascending")])
+    order = pc.sort_indices(table, sort_keys=[(c, "ascending") for c in ("workplace", "period", "line")])
     table = table.take(order)
     cols = _column_lists(table)
     wp = np.asarray(cols["workplace"], dtype=object)
@@ -96,7 +97,7 @@ def report_entries(reports: Reports, *, batch: int, source: str, sha256: str) ->
     cut = np.flatnonzero((wp[1:] != wp[:-1]) | (period[1:] != period[:-1])) + 1
     bounds = np.concatenate(([0], cut, [len(wp)])) if len(wp) else np.array([0])
     fields = ("line", "kind", "product", "variant", "grade", "quantity", "counterparty", "rating")
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+    for lo, hi in itertools.pairwise(bounds):
         yield (
             "report",
             {
