@@ -1,0 +1,159 @@
+"""The FastAPI application: :func:`create_app` builds it from :class:`Settings`.
+
+Middleware: a body-size limit (413), a CSRF cookie for every visitor, and error handlers that turn
+the platform's errors (:mod:`glasnost.service.errors`) and malformed requests into a 4xx answer with
+a message (JSON under ``/api``, a page elsewhere), never a 500 for bad input.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from glasnost.economy.errors import GlasnostError
+from glasnost.service.actions import Platform
+from glasnost.service.errors import ServiceError
+from glasnost.service.security import CSRF_COOKIE, BodyLimit, new_token
+from glasnost.service.settings import Settings
+
+__all__ = ["create_app"]
+
+HERE = Path(__file__).parent
+log = logging.getLogger("glasnost.service")
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api") or "application/json" in request.headers.get("accept", "")
+
+
+def _error_response(request: Request, status: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status)
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"status": status, "message": message, **request.app.state.page(request)},
+        status_code=status,
+    )
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body",))
+        parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "the request is malformed"
+
+
+def _deadline_ticker(platform: Platform, stop: threading.Event, every: float = 1.0) -> None:
+    while not stop.wait(every):
+        try:
+            platform.close_due()
+        except Exception:  # pragma: no cover - logged, the next tick tries again
+            log.exception("closing rounds at their deadline failed")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The platform as an ASGI application (migrations run and the log opens here)."""
+    settings = settings or Settings.from_env()
+    platform = Platform(settings)
+    if settings.demo:
+        from glasnost.service.demo import ensure_demo
+
+        ensure_demo(platform)
+    stop = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        ticker = threading.Thread(target=_deadline_ticker, args=(platform, stop), daemon=True)
+        ticker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            ticker.join(timeout=5)
+            platform.close()
+
+    app = FastAPI(
+        title="glasnost planning platform",
+        version="1",
+        description="Councils plan together: cycles, rounds, proposals, plan variants, votes and the public log.",
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    app.state.settings = settings
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.state.templates = templates
+
+    def page(request: Request) -> dict[str, Any]:
+        from glasnost.service.routes.deps import viewer_of
+
+        return {"viewer": viewer_of(request), "csrf": request.state.csrf if hasattr(request.state, "csrf") else ""}
+
+    app.state.page = page
+
+    @app.middleware("http")
+    async def csrf_cookie(request: Request, call_next):  # type: ignore[no-untyped-def]
+        token = request.cookies.get(CSRF_COOKIE)
+        fresh = token is None or len(token) < 20
+        request.state.csrf = new_token() if fresh else token
+        response = await call_next(request)
+        if fresh:
+            response.set_cookie(
+                CSRF_COOKIE, request.state.csrf, httponly=True, samesite="lax", secure=settings.secure_cookies, path="/"
+            )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError) -> Response:
+        return _error_response(request, exc.status, exc.message)
+
+    @app.exception_handler(GlasnostError)
+    async def glasnost_error(request: Request, exc: GlasnostError) -> Response:
+        return _error_response(request, 422, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return _error_response(request, 422, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _error_response(request, exc.status_code, str(exc.detail))
+
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    from glasnost.service.routes import auth, cycles, ledger, rounds, votes
+
+    for module in (auth, cycles, rounds, votes, ledger):
+        app.include_router(module.router)
+    try:
+        from glasnost.service.routes import control  # the implementation-control pages, when present
+    except ImportError:
+        control = None
+    if control is not None and hasattr(control, "router"):
+        app.include_router(control.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home(request: Request) -> Response:
+        return templates.TemplateResponse(request, "home.html", {"cycles": platform.list_cycles(), **page(request)})
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

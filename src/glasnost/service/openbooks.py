@@ -1,0 +1,209 @@
+"""Open books: the platform's side of the public log (:class:`glasnost.ledger.Ledger`).
+
+The log has one writer, a thread that owns the :class:`~glasnost.ledger.Ledger` (a SQLite
+connection belongs to one thread). Requests hand it entries and wait for their receipts; the
+thread appends whatever has queued up in one transaction (group commit), then stores each entry's
+index and leaf hash on the row it publishes (outbox pattern). Rows whose ``ledger_index`` is still
+empty after a crash are found at start-up and published then; an entry already in the log (the
+crash came between the append and the update) is recognised by its kind and row id and not
+appended twice.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Table, select, update
+
+from glasnost.ledger import Checkpoint, Ledger, Receipt, load_signing_key, write_keypair
+from glasnost.ledger.keys import generate_signing_key, public_key_hex
+from glasnost.service.db import Database
+
+__all__ = ["OpenBooks", "Publication"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Publication:
+    """An entry to append, and the row (table, id) whose ``ledger_index``/``leaf_hash`` it fills."""
+
+    kind: str
+    payload: Any
+    table: Table | None = None
+    row_id: int | None = None
+
+
+class OpenBooks:
+    """The public log of one platform instance, written by one thread."""
+
+    def __init__(self, database: Database, source: str, key_path: Path, *, schema: str | None = None) -> None:
+        self.database = database
+        self.source = source
+        self.schema = schema
+        self.key_path = Path(key_path)
+        self._queue: queue.Queue[tuple[str, Any, Future]] = queue.Queue()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._last_checkpoint = 0.0
+        self._thread = threading.Thread(target=self._run, name="glasnost-ledger", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+
+    # ---- the writer thread ----------------------------------------------------------------------
+
+    def _open_key(self) -> None:
+        public = self.key_path.with_name(self.key_path.name + ".pub")
+        if self.key_path.exists():
+            self.key = load_signing_key(self.key_path)
+        else:
+            self.key_path.parent.mkdir(parents=True, exist_ok=True)
+            self.key = generate_signing_key()
+            write_keypair(self.key, self.key_path)
+        self.public_key = public_key_hex(self.key)
+        self.public_key_path = public
+
+    def _run(self) -> None:
+        try:
+            self._open_key()
+            self.ledger = Ledger.open(self.source, schema=self.schema)
+        except BaseException as exc:  # reported by __init__
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            while not self._stop.is_set():
+                try:
+                    first = self._queue.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                jobs = [first]
+                while len(jobs) < 1000:
+                    try:
+                        jobs.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                self._serve(jobs)
+        finally:
+            self.ledger.close()
+
+    def _serve(self, jobs: list[tuple[str, Any, Future]]) -> None:
+        publications = [(arg, fut) for op, arg, fut in jobs if op == "publish"]
+        if publications:
+            try:
+                receipts = self._publish([p for p, _ in publications])
+                for (_, fut), receipt in zip(publications, receipts, strict=True):
+                    fut.set_result(receipt)
+            except BaseException as exc:
+                for _, fut in publications:
+                    fut.set_exception(exc)
+        for op, arg, fut in jobs:
+            if op == "call":
+                try:
+                    fut.set_result(arg(self.ledger))
+                except BaseException as exc:
+                    fut.set_exception(exc)
+
+    def _publish(self, items: Sequence[Publication]) -> list[Receipt]:
+        receipts = self.ledger.append_many([(p.kind, p.payload) for p in items])
+        self._record(items, receipts)
+        return receipts
+
+    def _record(self, items: Sequence[Publication], receipts: Sequence[Receipt]) -> None:
+        by_table: dict[Table, list[dict[str, Any]]] = {}
+        for p, r in zip(items, receipts, strict=True):
+            if p.table is not None and p.row_id is not None:
+                by_table.setdefault(p.table, []).append({"rid": p.row_id, "idx": r.index, "h": r.leaf_hash.hex()})
+        if not by_table:
+            return
+        from sqlalchemy import bindparam
+
+        with self.database.write() as session:
+            for table, rows in by_table.items():
+                values: dict[str, Any] = {"ledger_index": bindparam("idx")}
+                if "leaf_hash" in table.c:
+                    values["leaf_hash"] = bindparam("h")
+                stmt = update(table).where(table.c.id == bindparam("rid")).values(**values)
+                session.connection().execute(stmt, rows)
+
+    # ---- what requests call -------------------------------------------------------------------
+
+    def publish(self, items: Sequence[Publication], *, wait: bool = True) -> list[Receipt] | None:
+        """Append ``items`` (group-committed with whatever else is queued); with ``wait``, their receipts."""
+        futures = []
+        for item in items:
+            fut: Future = Future()
+            self._queue.put(("publish", item, fut))
+            futures.append(fut)
+        if not wait:
+            return None
+        return [f.result(timeout=60) for f in futures]
+
+    def call(self, fn: Callable[[Ledger], T]) -> T:
+        """Run ``fn(ledger)`` on the writer thread (reads, proofs, checkpoints) and return its result."""
+        fut: Future = Future()
+        self._queue.put(("call", fn, fut))
+        return fut.result(timeout=60)
+
+    def checkpoint(self, *, min_interval: float = 1.0) -> Checkpoint | None:
+        """The latest signed checkpoint, signing a new one first if entries came since (at most one
+        new checkpoint per ``min_interval`` seconds)."""
+
+        def latest(ledger: Ledger) -> Checkpoint | None:
+            cp = ledger.latest_checkpoint()
+            size = ledger.size
+            now = time.monotonic()
+            if size and (cp is None or cp.tree_size < size) and now - self._last_checkpoint >= min_interval:
+                self._last_checkpoint = now
+                cp = ledger.checkpoint(self.key)
+            return cp
+
+        return self.call(latest)
+
+    def recover(self, tables: Sequence[tuple[Table, str, Callable[[Any], Any]]]) -> int:
+        """Publish rows a crash left unpublished. ``tables``: (table, kind, payload-of-row).
+
+        Entries already in the log for such rows (same kind and ``id`` in the payload) are only
+        recorded on the row. Returns the number of rows published now."""
+        pending: list[Publication] = []
+        with self.database.read() as session:
+            for table, kind, payload_of in tables:
+                rows = session.execute(select(table).where(table.c.ledger_index.is_(None)).order_by(table.c.id)).all()
+                pending.extend(Publication(kind, payload_of(row), table, row.id) for row in rows)
+        if not pending:
+            return 0
+
+        def logged(ledger: Ledger) -> dict[tuple[str, int], Receipt]:
+            wanted = {(p.kind, p.row_id) for p in pending}
+            size = ledger.size
+            start = max(0, size - 10 * len(pending) - 1000)
+            found = {}
+            for e in ledger.entries(start, size):
+                key = (e.kind, e.payload.get("id") if isinstance(e.payload, dict) else None)
+                if key in wanted:
+                    found[key] = Receipt(e.index, e.leaf_hash, e.kind)
+            return found
+
+        found = self.call(logged)
+        already = [p for p in pending if (p.kind, p.row_id) in found]
+        if already:
+            self.call(lambda _: self._record(already, [found[(p.kind, p.row_id)] for p in already]))
+        fresh = [p for p in pending if (p.kind, p.row_id) not in found]
+        if fresh:
+            self.publish(fresh)
+        return len(fresh)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)

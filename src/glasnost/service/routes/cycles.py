@@ -1,0 +1,162 @@
+"""Planning cycles: creating one, inviting councils and members, seats, the cycle's pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from glasnost.service.errors import BadInputError
+from glasnost.service.routes.deps import check_csrf, platform_of, render, see_other, viewer_of
+
+router = APIRouter()
+
+
+class CycleIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    source: str = Field(default="demo", description="'demo', 'generated:N' or a saved economy directory")
+    threshold: float = Field(default=0.03, gt=0, lt=1, allow_inf_nan=False)
+    max_rounds: int = Field(default=200, ge=1, le=10_000)
+    deadline_seconds: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+
+class InvitationIn(BaseModel):
+    role: str = Field(pattern="^(delegate|member)$")
+    council: str | None = None
+
+
+def _number(form: Any, name: str, default: float) -> float:
+    raw = str(form.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadInputError(f"{raw!r} is not a number", where=name) from None
+    return value
+
+
+# ---- pages -----------------------------------------------------------------------------------------
+
+
+@router.get("/cycles/new", include_in_schema=False)
+def new_cycle_page(request: Request) -> Response:
+    viewer_of(request).require_board()
+    return render(request, "cycle_new.html")
+
+
+@router.post("/cycles/new", include_in_schema=False)
+async def new_cycle_form(request: Request) -> Response:
+    form = await request.form()
+    viewer = await check_csrf(request, form)
+    upload = form.get("file")
+    data, filename = None, "upload"
+    source = str(form.get("source") or "demo")
+    if source == "upload":
+        if upload is None or isinstance(upload, str):
+            raise BadInputError("choose an experiment file to upload", where="file")
+        data, filename = await upload.read(), upload.filename or "upload"
+    elif source == "directory":
+        source = str(form.get("directory") or "").strip()
+    deadline = _number(form, "deadline_seconds", 0.0)
+    cycle_id = platform_of(request).create_cycle(
+        viewer,
+        str(form.get("name") or ""),
+        source,
+        upload=data,
+        filename=filename,
+        threshold=_number(form, "threshold_percent", 3.0) / 100.0,
+        max_rounds=int(_number(form, "max_rounds", 200)),
+        deadline_seconds=deadline or None,
+    )
+    return see_other(f"/cycles/{cycle_id}")
+
+
+@router.get("/cycles/{cycle_id}", include_in_schema=False)
+def cycle_page(request: Request, cycle_id: int) -> Response:
+    platform = platform_of(request)
+    summary = platform.cycle_summary(cycle_id)
+    viewer = viewer_of(request)
+    return render(
+        request,
+        "cycle.html",
+        cycle=summary,
+        councils=platform.councils(cycle_id),
+        seats=platform.seats(viewer, cycle_id),
+        invitation=request.query_params.get("invited"),
+    )
+
+
+@router.get("/cycles/{cycle_id}/dashboard", include_in_schema=False)
+def dashboard_fragment(request: Request, cycle_id: int) -> Response:
+    """The live part of the cycle page (htmx polls it)."""
+    return render(request, "_dashboard.html", cycle=platform_of(request).cycle_summary(cycle_id))
+
+
+@router.post("/cycles/{cycle_id}/invitations", include_in_schema=False)
+async def invite_form(request: Request, cycle_id: int) -> Response:
+    form = await request.form()
+    viewer = await check_csrf(request, form)
+    council = str(form.get("council") or "") or None
+    token = platform_of(request).invite(viewer, cycle_id, str(form.get("role") or ""), council)
+    return render(request, "invited.html", cycle_id=cycle_id, url=f"/invite/{token}", council=council)
+
+
+@router.post("/cycles/{cycle_id}/councils/{code}/seat", include_in_schema=False)
+async def take_seat_form(request: Request, cycle_id: int, code: str) -> Response:
+    form = await request.form()
+    viewer = await check_csrf(request, form)
+    platform_of(request).take_seat(viewer, cycle_id, code)
+    return see_other(f"/cycles/{cycle_id}/councils/{code}")
+
+
+# ---- API -------------------------------------------------------------------------------------------
+
+
+@router.get("/api/cycles", tags=["cycles"])
+def api_cycles(request: Request) -> list[dict[str, Any]]:
+    return platform_of(request).list_cycles()
+
+
+@router.post("/api/cycles", status_code=201, tags=["cycles"])
+async def api_create_cycle(request: Request, body: CycleIn) -> dict[str, Any]:
+    """Create a cycle (board only): its councils from the economy, round 1 open at the initial prices."""
+    viewer = await check_csrf(request)
+    platform = platform_of(request)
+    cycle_id = platform.create_cycle(
+        viewer,
+        body.name,
+        body.source,
+        threshold=body.threshold,
+        max_rounds=body.max_rounds,
+        deadline_seconds=body.deadline_seconds,
+    )
+    return platform.cycle_summary(cycle_id)
+
+
+@router.get("/api/cycles/{cycle_id}", tags=["cycles"])
+def api_cycle(request: Request, cycle_id: int) -> dict[str, Any]:
+    return platform_of(request).cycle_summary(cycle_id)
+
+
+@router.get("/api/cycles/{cycle_id}/councils", tags=["cycles"])
+def api_councils(request: Request, cycle_id: int) -> list[dict[str, Any]]:
+    return platform_of(request).councils(cycle_id)
+
+
+@router.post("/api/cycles/{cycle_id}/invitations", status_code=201, tags=["cycles"])
+async def api_invite(request: Request, cycle_id: int, body: InvitationIn) -> dict[str, str]:
+    """An invitation link (board only): a council's delegate or a member who votes."""
+    viewer = await check_csrf(request)
+    token = platform_of(request).invite(viewer, cycle_id, body.role, body.council)
+    return {"token": token, "url": f"/invite/{token}"}
+
+
+@router.post("/api/cycles/{cycle_id}/councils/{code}/seat", tags=["cycles"])
+async def api_take_seat(request: Request, cycle_id: int, code: str) -> dict[str, str]:
+    """Demo cycles: take a council's seat nobody holds."""
+    viewer = await check_csrf(request)
+    platform_of(request).take_seat(viewer, cycle_id, code)
+    return {"council": code, "delegate": str(viewer.username)}

@@ -1,0 +1,166 @@
+"""The public log over HTTP: entries, checkpoints, inclusion and consistency proofs, the export.
+
+Everything here is public. ``glasnost verify URL`` (the client side lives in
+:mod:`glasnost.control`) reads these endpoints:
+
+- ``GET /api/log``: size, root hash, public key (hex), key id, the latest checkpoint;
+- ``GET /api/log/checkpoint``: the latest signed checkpoint (a new one is signed when entries
+  came since, at most once a second); ``GET /api/log/checkpoints``: all of them;
+- ``GET /api/log/entries?start=&stop=`` (at most 1000): each entry's index, kind, payload, its
+  canonical JSON (``entry``, the exact bytes hashed) and leaf hash;
+- ``GET /api/log/entries/{index}``;
+- ``GET /api/log/proof/inclusion?index=&size=``: RFC 9162 audit path (size: a checkpoint's tree size,
+  default the latest checkpoint);
+- ``GET /api/log/proof/consistency?first=&second=``: RFC 9162 consistency path;
+- ``GET /api/log/export``: the whole log in the JSON-lines export format
+  (:meth:`glasnost.ledger.Ledger.export`), which ``glasnost verify`` checks.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, Response
+from starlette.background import BackgroundTask
+
+from glasnost.ledger import Ledger, LedgerError, key_id
+from glasnost.service.errors import BadInputError, NotFoundError
+from glasnost.service.routes.deps import platform_of, render
+
+router = APIRouter()
+
+
+def _entry_json(e: Any) -> dict[str, Any]:
+    return {
+        "index": e.index,
+        "kind": e.kind,
+        "payload": e.payload,
+        "entry": e.data.decode("utf-8", errors="replace"),
+        "leaf_hash": e.leaf_hash.hex(),
+        "refers_to": e.refers_to,
+    }
+
+
+def _log_info(request: Request) -> dict[str, Any]:
+    books = platform_of(request).books
+    cp = books.checkpoint()
+
+    def info(ledger: Ledger) -> dict[str, Any]:
+        size = ledger.size
+        return {"size": size, "root_hash": ledger.root(size).hex()}
+
+    out = books.call(info)
+    out.update(public_key=books.public_key, key_id=key_id(books.key), checkpoint=None if cp is None else cp.to_json())
+    return out
+
+
+@router.get("/api/log", tags=["log"])
+def api_log(request: Request) -> dict[str, Any]:
+    """Size, root hash, public key and the latest signed checkpoint of the public log."""
+    return _log_info(request)
+
+
+@router.get("/api/log/checkpoint", tags=["log"])
+def api_checkpoint(request: Request) -> dict[str, Any]:
+    cp = platform_of(request).books.checkpoint()
+    if cp is None:
+        raise NotFoundError("the log is empty; there is no checkpoint yet")
+    return cp.to_json()
+
+
+@router.get("/api/log/checkpoints", tags=["log"])
+def api_checkpoints(request: Request) -> list[dict[str, Any]]:
+    return [cp.to_json() for cp in platform_of(request).books.call(lambda lg: lg.checkpoints())]
+
+
+@router.get("/api/log/entries", tags=["log"])
+def api_entries(request: Request, start: int = Query(0, ge=0), stop: int | None = Query(None, ge=0)) -> dict[str, Any]:
+    """Entries ``start <= index < stop`` (at most 1000 at a time)."""
+
+    def read(ledger: Ledger) -> dict[str, Any]:
+        size = ledger.size
+        end = min(size, start + 1000 if stop is None else min(stop, start + 1000))
+        return {
+            "size": size,
+            "start": start,
+            "entries": [_entry_json(e) for e in ledger.entries(start, max(start, end))],
+        }
+
+    return platform_of(request).books.call(read)
+
+
+@router.get("/api/log/entries/{index}", tags=["log"])
+def api_entry(request: Request, index: int) -> dict[str, Any]:
+    try:
+        return platform_of(request).books.call(lambda lg: _entry_json(lg.entry(index)))
+    except LedgerError as exc:
+        raise NotFoundError(str(exc)) from None
+
+
+@router.get("/api/log/proof/inclusion", tags=["log"])
+def api_inclusion(request: Request, index: int = Query(ge=0), size: int | None = Query(None, ge=1)) -> dict[str, Any]:
+    """An RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries (default: the
+    latest checkpoint, which is included)."""
+    books = platform_of(request).books
+    if size is None:
+        books.checkpoint()
+
+    def prove(ledger: Ledger) -> dict[str, Any]:
+        if index >= ledger.size:
+            raise NotFoundError(f"no such entry (the log has {ledger.size})", where=f"entry {index}")
+        try:
+            return ledger.inclusion_proof(index, size).to_json()
+        except LedgerError as exc:
+            raise BadInputError(str(exc)) from None
+
+    return books.call(prove)
+
+
+@router.get("/api/log/proof/consistency", tags=["log"])
+def api_consistency(
+    request: Request, first: int = Query(ge=0), second: int | None = Query(None, ge=0)
+) -> dict[str, Any]:
+    """An RFC 9162 consistency proof that the tree of ``first`` entries is a prefix of that of ``second``."""
+
+    def prove(ledger: Ledger) -> dict[str, Any]:
+        end = ledger.size if second is None else second
+        if not 0 <= first <= end <= ledger.size:
+            raise BadInputError(f"need 0 <= first <= second <= {ledger.size}, got {first} and {end}")
+        return {"first": first, "second": end, "path": [h.hex() for h in ledger.consistency_proof(first, end)]}
+
+    return platform_of(request).books.call(prove)
+
+
+@router.get("/api/log/export", tags=["log"])
+def api_export(request: Request) -> Response:
+    """The whole log as JSON lines (what ``glasnost verify`` reads)."""
+    books = platform_of(request).books
+    books.checkpoint()
+    tmp = Path(tempfile.mkdtemp(prefix="glasnost-export-")) / "log.jsonl"
+    books.call(lambda lg: lg.export(tmp))
+
+    def cleanup() -> None:
+        tmp.unlink(missing_ok=True)
+        tmp.parent.rmdir()
+
+    return FileResponse(
+        tmp, media_type="application/x-ndjson", filename="glasnost-log.jsonl", background=BackgroundTask(cleanup)
+    )
+
+
+@router.get("/api/log/key", tags=["log"])
+def api_key(request: Request) -> dict[str, str]:
+    books = platform_of(request).books
+    return {"public_key": books.public_key, "key_id": key_id(books.key)}
+
+
+@router.get("/log", include_in_schema=False)
+def log_page(request: Request, start: int = Query(-1)) -> Response:
+    books = platform_of(request).books
+    info = _log_info(request)
+    begin = max(0, info["size"] - 50) if start < 0 else start
+    entries = books.call(lambda lg: [_entry_json(e) for e in lg.entries(begin, min(lg.size, begin + 50))])
+    return render(request, "log.html", info=info, entries=entries, begin=begin)

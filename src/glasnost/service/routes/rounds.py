@@ -1,0 +1,189 @@
+"""Rounds: proposals (form, JSON, CSV), closing rounds, a council's position, round details."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field, field_validator
+
+from glasnost.service.errors import BadInputError
+from glasnost.service.routes.deps import check_csrf, platform_of, render, see_other, viewer_of
+
+router = APIRouter()
+
+
+class ProposalIn(BaseModel):
+    """A council's proposal: quantities it offers (``supply``) and asks for (``demand``), by commodity id."""
+
+    council: str = Field(min_length=1, max_length=100)
+    round: int | None = Field(default=None, ge=1, description="the round it is for (refused unless open)")
+    supply: dict[str, float] = Field(default_factory=dict, max_length=10_000)
+    demand: dict[str, float] = Field(default_factory=dict, max_length=10_000)
+
+    @field_validator("supply", "demand")
+    @classmethod
+    def finite_and_non_negative(cls, v: dict[str, float]) -> dict[str, float]:
+        for cid, x in v.items():
+            if not math.isfinite(x) or x < 0:
+                raise ValueError(f"quantity of {cid!r} is {x}; it must be a finite number >= 0")
+        return v
+
+
+class RunIn(BaseModel):
+    limit: int = Field(default=200, ge=1, le=10_000)
+
+
+def _form_quantities(form: Any, prefix: str) -> dict[str, str]:
+    return {
+        key[len(prefix) :]: str(value).strip()
+        for key, value in form.multi_items()
+        if key.startswith(prefix) and str(value).strip() != ""
+    }
+
+
+# ---- pages -----------------------------------------------------------------------------------------
+
+
+@router.get("/cycles/{cycle_id}/councils/{code}", include_in_schema=False)
+def council_page(request: Request, cycle_id: int, code: str) -> Response:
+    platform = platform_of(request)
+    summary = platform.cycle_summary(cycle_id)
+    position = platform.council_position(cycle_id, code)
+    mine = code in platform.seats(viewer_of(request), cycle_id)
+    return render(request, "council.html", cycle=summary, position=position, mine=mine)
+
+
+@router.post("/cycles/{cycle_id}/councils/{code}/proposal", include_in_schema=False)
+async def proposal_form(request: Request, cycle_id: int, code: str) -> Response:
+    form = await request.form()
+    viewer = await check_csrf(request, form)
+    platform = platform_of(request)
+    upload = form.get("csv")
+    if upload is not None and not isinstance(upload, str) and upload.filename:
+        raw = await upload.read()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise BadInputError("the CSV file is not UTF-8 text", where="CSV") from None
+        supply, demand = platform.parse_csv(text, code)
+        source = "csv"
+    else:
+        supply, demand = _form_quantities(form, "supply:"), _form_quantities(form, "demand:")
+        source = "form"
+    round_raw = str(form.get("round") or "")
+    platform.submit(
+        viewer,
+        cycle_id,
+        code,
+        supply,
+        demand,
+        round_number=int(round_raw) if round_raw.isdigit() else None,
+        source=source,
+        idempotency_key=str(form.get("idempotency_key") or "") or None,
+    )
+    return see_other(f"/cycles/{cycle_id}/councils/{code}?submitted=1")
+
+
+@router.post("/cycles/{cycle_id}/close", include_in_schema=False)
+async def close_form(request: Request, cycle_id: int) -> Response:
+    form = await request.form()
+    viewer = await check_csrf(request, form)
+    platform = platform_of(request)
+    if str(form.get("until") or "") == "converged":
+        platform.run_rounds(viewer, cycle_id, int(str(form.get("limit") or "200")))
+    else:
+        platform.close_round(viewer, cycle_id)
+    return see_other(f"/cycles/{cycle_id}")
+
+
+@router.get("/cycles/{cycle_id}/rounds/{number}", include_in_schema=False)
+def round_page(request: Request, cycle_id: int, number: int) -> Response:
+    platform = platform_of(request)
+    return render(
+        request,
+        "round.html",
+        cycle=platform.cycle_summary(cycle_id),
+        rnd=platform.round_detail(cycle_id, number),
+    )
+
+
+# ---- API -------------------------------------------------------------------------------------------
+
+
+@router.post("/api/cycles/{cycle_id}/proposals", status_code=201, tags=["rounds"])
+async def api_submit(
+    request: Request,
+    cycle_id: int,
+    body: ProposalIn,
+    idempotency_key: str | None = Header(default=None, max_length=100),
+) -> dict[str, Any]:
+    """Submit (or revise) a council's proposal for the open round; answers with its log receipt.
+
+    Repeating a request with the same ``Idempotency-Key`` header returns the first answer and
+    stores nothing new."""
+    viewer = await check_csrf(request)
+    return platform_of(request).submit(
+        viewer,
+        cycle_id,
+        body.council,
+        body.supply,
+        body.demand,
+        round_number=body.round,
+        source="api",
+        idempotency_key=idempotency_key,
+    )
+
+
+@router.post("/api/cycles/{cycle_id}/proposals.csv", status_code=201, tags=["rounds"])
+async def api_submit_csv(
+    request: Request,
+    cycle_id: int,
+    council: str,
+    round: int | None = None,
+    idempotency_key: str | None = Header(default=None),
+) -> dict[str, Any]:
+    """A proposal as CSV (``commodity,supply,demand``), the request body as text/csv."""
+    viewer = await check_csrf(request)
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadInputError("the CSV body is not UTF-8 text", where="CSV") from None
+    platform = platform_of(request)
+    supply, demand = platform.parse_csv(text, council)
+    return platform.submit(
+        viewer, cycle_id, council, supply, demand, round_number=round, source="csv", idempotency_key=idempotency_key
+    )
+
+
+@router.post("/api/cycles/{cycle_id}/rounds/close", tags=["rounds"])
+async def api_close(request: Request, cycle_id: int) -> dict[str, Any]:
+    """Close the open round (board only): councils that did not answer get modelled proposals."""
+    viewer = await check_csrf(request)
+    return platform_of(request).close_round(viewer, cycle_id)
+
+
+@router.post("/api/cycles/{cycle_id}/rounds/run", tags=["rounds"])
+async def api_run(request: Request, cycle_id: int, body: RunIn) -> dict[str, Any]:
+    """Close rounds until convergence or ``limit`` rounds (board only)."""
+    viewer = await check_csrf(request)
+    return platform_of(request).run_rounds(viewer, cycle_id, body.limit)
+
+
+@router.get("/api/cycles/{cycle_id}/rounds/{number}", tags=["rounds"])
+def api_round(request: Request, cycle_id: int, number: int) -> dict[str, Any]:
+    return platform_of(request).round_detail(cycle_id, number)
+
+
+@router.get("/api/cycles/{cycle_id}/councils/{code}", tags=["rounds"])
+def api_position(request: Request, cycle_id: int, code: str) -> dict[str, Any]:
+    """A council's position: its proposals by round (own or modelled), cost and benefit."""
+    return platform_of(request).council_position(cycle_id, code)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj)
