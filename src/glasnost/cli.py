@@ -660,6 +660,19 @@ def verify(
         raise typer.Exit(1)
 
 
+# ---- the planning platform (glasnost.service.cli) ----------------------------------------------
+
+
+def _register_service() -> None:
+    from glasnost.service.cli import admin_app, serve
+
+    app.command()(friendly_errors(serve))
+    app.add_typer(admin_app, name="admin")
+
+
+_register_service()
+
+
 def main() -> None:  # pragma: no cover
     app()
 
