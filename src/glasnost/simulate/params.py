@@ -59,8 +59,11 @@ class Params:
         "calibrated: 13% loss-making at fixed prices in 1987 (Law 1987)",
     )
     size_dispersion: float = _p(0.8, "log sd", "dispersion of enterprise size", "modelling choice")
+    labour_saving: float = _p(0.025, "1/yr", "fall of labour needed per unit of output (technical progress)",
+                              "Easterly-Fischer 1995 (Soviet labour productivity growth)")
     capacity_slack: float = _p(1.05, "ratio", "initial capacity / gross output for needs", "modelling choice")
-    output_capital_ratio: float = _p(0.40, "1/yr", "output per unit of capital", "Easterly-Fischer 1995 (K/Y ~ 2.5)")
+    output_capital_ratio: float = _p(0.57, "1/yr", "gross output per unit of capital (base prices)",
+                                     "calibrated: Soviet growth ~5%/yr in the 1950s (Easterly-Fischer 1995)")
     depreciation: float = _p(0.05, "1/yr", "capital depreciation", "Easterly-Fischer 1995")
     planned_profit_rate: float = _p(0.05, "fraction", "fixed price = (1 + rate) x sector average cost",
                                     "Soviet price formation (cost-plus), Berliner 1957")
@@ -76,9 +79,11 @@ class Params:
     discount_mean: float = _p(0.65, "beta", "mean manager discount factor: 0.9 a year times ~0.72 chance of "
                               "staying in the post (short tenures)", "Weitzman 1980; Berliner 1957 (turnover)")
     discount_sd: float = _p(0.10, "beta sd", "spread of manager discount factors", "modelling choice")
-    safety_margin: float = _p(0.02, "fraction", "concealing managers aim this far above target",
-                              "Berliner 1957 ('safety factor')")
-    tautness: float = _p(1.05, "ratio", "initial target / reported capacity (taut planning)", "Kornai 1980")
+    safety_margin: float = _p(0.005, "fraction", "concealing managers aim this far above target (100.5%)",
+                              "Berliner 1957 (plans fulfilled at just over 100%)")
+    safety_reserve: float = _p(0.15, "fraction", "capacity a concealing manager keeps off its report",
+                               "Berliner 1957 ('safety factor')")
+    tautness: float = _p(1.0, "ratio", "initial target / reported capacity (>1: taut planning)", "Kornai 1980")
     indicator: str = _p("roubles", "-", "gross indicator steering the variant: roubles, tonnes or use",
                         "Soviet val (gross output in roubles)")
     padding_limit: float = _p(0.10, "fraction", "padding (pripiski) of a short-falling report, at most",
@@ -95,8 +100,8 @@ class Params:
     mismatch_loss: float = _p(0.25, "fraction", "output lost on the uncoordinated share of products",
                               "calibrated: Soviet growth slowdown")
     investment_rate: float = _p(0.25, "fraction", "initial investment / output", "Easterly-Fischer 1995")
-    growth_target: float = _p(0.06, "1/yr", "growth the bureau aims for", "Soviet five-year plans")
-    investment_response: float = _p(0.6, "1/yr per 1/yr", "rise of the investment rate per point of growth "
+    growth_target: float = _p(0.05, "1/yr", "growth the bureau aims for", "Soviet five-year plans")
+    investment_response: float = _p(0.3, "1/yr per 1/yr", "rise of the investment rate per point of growth "
                                     "shortfall", "calibrated: rising investment rate (Easterly-Fischer 1995)")
     investment_rate_max: float = _p(0.40, "fraction", "cap on the investment rate", "Easterly-Fischer 1995")
     quality_decay: float = _p(0.02, "1/yr", "quality drifts down without feedback", "Kornai 1980")
@@ -120,6 +125,8 @@ class Params:
                               "Law 1987 / price reform plans")
     subsidy_phase_years: int = _p(5, "years", "years to phase out consumer subsidies", "Law 1987")
     layoff_tolerance: float = _p(0.05, "fraction", "surplus workforce kept before lay-offs", "modelling choice")
+    layoff_rate: float = _p(0.15, "1/yr", "most of a workforce laid off in one year (notice, transfers)",
+                            "modelling choice")
     hiring_rate: float = _p(0.5, "1/yr", "share of vacancies filled from the unemployed each year",
                             "modelling choice")
     ward_vanek: bool = _p(False, "-", "labour-managed firms maximise income per worker", "Ward 1958, Vanek 1970")
@@ -130,7 +137,8 @@ class Params:
     initial_unemployment: float = _p(0.0, "fraction", "unemployment at the start", "USSR 1987: none officially")
     unemployment_benefit: float = _p(0.3, "x mean wage", "income of an unemployed household", "modelling choice")
     market_quality_response: float = _p(0.05, "1/yr", "quality gain under competition", "modelling choice")
-    market_investment_share: float = _p(0.5, "fraction", "share of retained profit invested", "Law 1987")
+    market_investment_share: float = _p(0.7, "fraction", "share of profit after bonuses the enterprise "
+                                        "invests (the rest goes to the budget)", "Law 1987 (normatives)")
     # --- democratic planning ----------------------------------------------------------------
     audit_probability: float = _p(0.3, "probability/yr", "chance that open books catch concealed capacity",
                                   "modelling choice (cross-checked public reports)")
@@ -148,9 +156,11 @@ class Params:
                            "modelling choice (speed)")
     democratic_investment_rate: float = _p(0.25, "fraction", "investment / output chosen by the plan",
                                            "as command")
+    democratic_coverage: float = _p(1.0, "fraction", "share of products the calculator coordinates (1: all)",
+                                    "assumption of the essay; glasnost.compute solves 10^6+ products")
     frictional_unemployment: float = _p(0.01, "fraction", "workers between plan-assigned jobs",
                                         "modelling choice")
-    plan_closure_share: float = _p(0.01, "1/yr", "worst-equipped share the plan retires each year",
+    plan_closure_share: float = _p(0.005, "1/yr", "worst-equipped share the plan retires each year",
                                    "modelling choice")
 
     def with_(self, **changes: Any) -> Params:

@@ -1,0 +1,1 @@
+"""The three regimes, each a class with ``step(year) -> {measure: value}`` over array state."""

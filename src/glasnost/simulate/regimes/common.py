@@ -1,0 +1,78 @@
+"""What every regime does the same way: the variant choice an indicator induces, net output
+and its use to households, shortage against demand, income distribution."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from glasnost.simulate.measures import gini, sector_sum, weighted_quantile
+from glasnost.simulate.params import Params, SimulationError
+from glasnost.simulate.state import Sectors, State
+
+INDICATORS = ("tonnes", "roubles", "use")
+
+
+def variant_indicator(params: Params, material_share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(heavy, light) value of one unit of capacity under each indicator, per enterprise.
+
+    ``tonnes``: weight (heavy 1, light ``1 - lightness``); ``roubles``: cost-plus price, which
+    falls with the material saved (``1 - lightness x material share``); ``use``: use value
+    (heavy 1, light ``1 + betterness``).
+    """
+    heavy = np.ones_like(material_share)
+    if params.indicator == "tonnes":
+        return heavy, heavy * (1.0 - params.lightness)
+    if params.indicator == "roubles":
+        return heavy, 1.0 - params.lightness * material_share
+    if params.indicator == "use":
+        return heavy, heavy * (1.0 + params.betterness)
+    raise SimulationError(f"parameter indicator: {params.indicator!r} is not one of {', '.join(INDICATORS)}")
+
+
+def choose_variant(state: State, heavy: np.ndarray, light: np.ndarray) -> None:
+    """Managers with a variant make the one their indicator values more (ties: heavy)."""
+    state.light = np.where(state.has_variant & (light > heavy), 1.0, 0.0)
+
+
+def use_per_unit(state: State, params: Params) -> np.ndarray:
+    """Use value per unit of output: the variant's use times quality."""
+    return (1.0 + params.betterness * state.light * state.has_variant) * state.quality
+
+
+def net_output(sectors: Sectors, state: State, output: np.ndarray, params: Params, hoarding: float) -> np.ndarray:
+    """Net output by sector (units): gross output less inputs used and inputs hoarded.
+
+    The lighter variant uses ``1 - lightness`` of the heavier one's materials.
+    """
+    S = sectors.size
+    gross = sector_sum(state.sector, output, S)
+    material = sector_sum(state.sector, output * (1.0 - params.lightness * state.light * state.has_variant), S)
+    return gross - (1.0 + hoarding) * (sectors.A @ material)
+
+
+def shortage(sectors: Sectors, supply_value: np.ndarray, demand_total: float) -> float:
+    """Share of households' demand (value) not met, demand in the composition of the needs."""
+    composition = sectors.needs * sectors.values
+    demand = demand_total * composition / composition.sum()
+    total = demand.sum()
+    if total <= 0:
+        return 0.0
+    return float(np.maximum(demand - np.maximum(supply_value, 0.0), 0.0).sum() / total)
+
+
+def income_measures(state: State, wages: np.ndarray, benefit: float) -> tuple[float, float]:
+    """(Gini of household income, P90/P10 wage spread between enterprises)."""
+    weights = np.where(state.open, state.workers, 0.0)
+    incomes = np.concatenate((wages, [benefit]))
+    people = np.concatenate((weights, [max(state.unemployed, 0.0)]))
+    p10 = weighted_quantile(wages, weights, 0.10)
+    p90 = weighted_quantile(wages, weights, 0.90)
+    return gini(incomes, people), (p90 / p10 if p10 > 0 else float("nan"))
+
+
+def loss_making_share(state: State, unit_cost: np.ndarray, prices: np.ndarray) -> float:
+    """Share of open enterprises whose unit cost exceeds the price they get."""
+    open_ = state.open
+    if not open_.any():
+        return 0.0
+    return float(np.mean(unit_cost[open_] > prices[open_]))

@@ -1,0 +1,207 @@
+"""Market socialism after the 1987 Law on the State Enterprise, one year a step.
+
+Rules (parameters and sources in :mod:`glasnost.simulate.params`):
+
+1. *Demand*: households spend last year's wages and benefits, enterprises last year's
+   investment funds, in the composition of the needs; consumer prices rise as subsidies on
+   food, transport and housing (``subsidy_share`` of household spending) are phased out over
+   ``subsidy_phase_years``. Sector demand for gross output follows from the input-output
+   technology; each enterprise's share of its sector falls with its price relative to the fixed
+   price (elasticity ``demand_elasticity``) and rises with the use value it offers.
+2. *Prices*: each enterprise moves its price (speed ``price_adjustment``) towards ``markup``
+   over unit cost, raised when it sells out and cut when stocks pile up. Year 0 sells at the
+   fixed prices of the command economy (where ``loss_making`` is the reform's starting figure).
+3. *Self-financing*: profit = revenue - materials - base wages - depreciation; a share
+   ``retained_share`` of profit is paid as wage bonus, ``market_investment_share`` of the rest
+   invested in the enterprise itself; losses are no longer covered.
+4. *Closures*: with ``closures`` on, an enterprise with ``closure_years`` loss years in a row
+   closes; its workers become unemployed.
+5. *Lay-offs and hiring*: workers beyond the need for what is sold (plus
+   ``layoff_tolerance``) are laid off, at most ``layoff_rate`` of a workforce a year;
+   ``hiring_rate`` of vacancies are filled from the unemployed. Under ``ward_vanek`` (Ward 1958,
+   Vanek 1970) members are not laid off, but a labour-managed firm fills only
+   ``ward_vanek_hiring`` of those vacancies (hiring dilutes income per worker). The labour
+   force grows by ``labour_force_growth``.
+6. *Variants*: buyers pay for use, so the lighter, better variant is made.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from glasnost.simulate.measures import sector_sum
+from glasnost.simulate.params import Params
+from glasnost.simulate.regimes.common import (
+    choose_variant,
+    income_measures,
+    net_output,
+    use_per_unit,
+)
+from glasnost.simulate.state import Sectors, State, capacity_of, labour_per_unit
+
+
+class MarketRegime:
+    """Market socialism on ``state`` (changed in place)."""
+
+    name = "market"
+
+    def __init__(self, sectors: Sectors, state: State, params: Params, rng: np.random.Generator) -> None:
+        self.sectors, self.state, self.params, self.rng = sectors, state, params, rng
+        state.price = state.fixed_price[state.sector].copy()
+        # profit per unit of capacity: the light variant sells for (1 + betterness) of the use
+        # and saves lightness of the materials; make it where it earns more
+        s = state.sector
+        heavy = state.price - sectors.material_value[s]
+        light = state.price * (1.0 + params.betterness) - sectors.material_value[s] * (1.0 - params.lightness)
+        choose_variant(state, heavy, light)
+        full = capacity_of(sectors, state, params)
+        # year 0 spends the value added at capacity at the fixed prices, investment_rate of it
+        # on investment
+        added = float(((state.price - sectors.material_value[s]) * full).sum())
+        self.investment = params.investment_rate * added
+        self.income = added - self.investment
+        self.price_level = float((state.price * full).sum() / (sectors.values[s] * full).sum())
+        self.prev_true = 0.0
+
+    def step(self, t: int) -> dict[str, float]:
+        sec, st, p = self.sectors, self.state, self.params
+        S = sec.size
+        s = st.sector
+        capacity = capacity_of(sec, st, p)
+        per_unit = labour_per_unit(sec, st, p, t)
+        full = np.minimum(capacity, st.workers / per_unit)  # no more than its workers can make
+        composition = sec.needs * sec.values / (sec.needs @ sec.values)
+        subsidy_cut = p.subsidy_share * min(1.0, (t + 1) / max(p.subsidy_phase_years, 1)) if t else 0.0
+        household_real = self.income / (self.price_level * (1.0 + subsidy_cut))
+        final_value = household_real + self.investment / self.price_level
+        final_units = final_value * composition / sec.values
+        gross_units = sec.leontief @ final_units
+
+        use = use_per_unit(st, p)
+        relative_price = st.price / st.fixed_price[s]
+        weight = np.where(st.open, capacity * relative_price ** (-p.demand_elasticity) * use, 0.0)
+        sales = _allocate(s, S, gross_units, weight, full)
+        wanted = _allocate(s, S, gross_units, weight, capacity)  # what it could sell, fully staffed
+        unmet = np.maximum(gross_units - sector_sum(s, sales, S), 0.0)
+        short = float(unmet @ sec.values) / max(float(gross_units @ sec.values), 1e-12)
+
+        material = sec.material_value[s] * (1.0 - p.lightness * st.light * st.has_variant)
+        revenue = st.price * sales * (1.0 + p.betterness * st.light * st.has_variant)
+        depreciation = p.depreciation * st.capital
+        base_wages = st.wage * st.workers
+        profit = np.where(st.open, revenue - material * sales - base_wages - depreciation, 0.0)
+        losing = st.open & (profit < 0)
+        loss_share = float(losing.sum() / max(st.open.sum(), 1))
+        st.loss_years = np.where(losing, st.loss_years + 1, 0)
+        bonus = p.retained_share * np.maximum(profit, 0.0)
+        # a loss-maker without subsidies pays what revenue leaves for wages
+        shortfall = np.where(losing, np.minimum(-profit, base_wages), 0.0)
+        wage_bill = base_wages + bonus - shortfall
+        wages = np.where(st.workers > 0, wage_bill / np.maximum(st.workers, 1e-12), st.wage)
+        # depreciation funds replace capital; of the profit left after bonuses, the enterprise
+        # invests market_investment_share and pays the rest to the budget (public spending)
+        kept = (1.0 - p.retained_share) * np.maximum(profit, 0.0)
+        invest = depreciation + p.market_investment_share * kept
+        public = float(((1.0 - p.market_investment_share) * kept).sum())
+        gini_, spread = income_measures(st, wages, p.unemployment_benefit * st.wage)
+
+        net = net_output(sec, st, sales, p, 0.0)
+        y_true = float(net @ sec.values)
+        consumption = np.maximum(net, 0.0) * sec.values * household_real / max(final_value, 1e-12)
+        use_s = sector_sum(s, sales * use, S) / np.maximum(sector_sum(s, sales, S), 1e-12)
+        use_value = float((consumption * use_s).sum()) / st.labour_force
+        growth = y_true / self.prev_true - 1.0 if t else float("nan")
+
+        # closures, lay-offs, hiring
+        closed_now = 0
+        if p.closures:
+            closing = st.open & (st.loss_years >= p.closure_years)
+            closed_now = int(closing.sum())
+            st.unemployed += float(st.workers[closing].sum())
+            st.open &= ~closing
+            st.workers = np.where(closing, 0.0, st.workers)
+            invest = np.where(closing, 0.0, invest)
+            st.capital = np.where(closing, 0.0, st.capital)
+        st.closed_total += closed_now
+        need = np.where(st.open, per_unit * wanted, 0.0)
+        if not p.ward_vanek:
+            excess = np.minimum(
+                np.maximum(st.workers - need * (1.0 + p.layoff_tolerance), 0.0), p.layoff_rate * st.workers
+            )
+            st.workers = st.workers - excess
+            st.unemployed += float(excess.sum())
+        vacancies = np.maximum(need - st.workers, 0.0)
+        fill = p.hiring_rate * (p.ward_vanek_hiring if p.ward_vanek else 1.0)
+        hires = min(st.unemployed, fill * float(vacancies.sum()))
+        if vacancies.sum() > 0:
+            st.workers = st.workers + hires * vacancies / vacancies.sum()
+        st.unemployed -= hires
+        growth_lf = p.labour_force_growth * st.labour_force
+        st.labour_force += growth_lf
+        st.unemployed += growth_lf
+        unemployment = st.unemployed / st.labour_force
+
+        # prices towards mark-up over unit cost, pushed by sell-out or stocks
+        unit = (material * sales + base_wages + depreciation) / np.maximum(sales, 1e-12)
+        utilisation = sales / np.maximum(full, 1e-12)
+        aim = (1.0 + p.markup) * unit * (1.0 + 0.5 * (utilisation - 0.9))
+        st.price = np.where(st.open, st.price + p.price_adjustment * (aim - st.price), st.price)
+        sold_value = float((st.price * sales).sum())
+        base_value = float((sec.values[s] * sales).sum())
+        self.price_level = sold_value / max(base_value, 1e-12)
+        st.capital = np.where(st.open, st.capital * (1.0 - p.depreciation) + invest, 0.0)
+        st.quality = np.where(st.open, st.quality + p.market_quality_response * (1.0 - st.quality), st.quality)
+        benefits = p.unemployment_benefit * st.wage * st.unemployed
+        self.income = float(np.where(st.open, wage_bill, 0.0).sum()) + benefits + public
+        self.investment = float(invest.sum())
+        self.prev_true = y_true
+        open_full = max(float(capacity.sum()), 1e-12)
+        return {
+            "output_true": y_true,
+            "output_reported": y_true,
+            "growth_true": growth,
+            "growth_reported": growth,
+            "use_value": use_value,
+            "fulfilment_true": float("nan"),
+            "fulfilment_reported": float("nan"),
+            "shortage": short,
+            "unused_capacity": 1.0 - float(sales.sum()) / open_full,
+            "concealment": 0.0,
+            "quality": float(np.average(st.quality, weights=np.maximum(sales, 1e-12))),
+            "light_share": _light_share(st, sales),
+            "unemployment": unemployment,
+            "hours_worked": p.hours_per_year * (st.labour_force - st.unemployed) / st.labour_force,
+            "gini": gini_,
+            "wage_spread": spread,
+            "closed": float(st.closed_total),
+            "loss_making": loss_share,
+            "investment_rate": float(invest.sum()) / max(float((net * sec.values).sum()) * self.price_level, 1e-12),
+            "products": p.products,
+            "meeting_hours": 0.0,
+            "rounds": 0.0,
+            "efficiency": 1.0,
+        }
+
+
+def _allocate(
+    sector: np.ndarray, n_sectors: int, demand: np.ndarray, weight: np.ndarray, capacity: np.ndarray, passes: int = 4
+) -> np.ndarray:
+    """Sector demand shared by ``weight``; what capacity-bound enterprises cannot sell passes to
+    those with room, in a few passes (vectorised over enterprises)."""
+    sales = np.zeros_like(capacity)
+    remaining = demand.astype(float).copy()
+    for _ in range(passes):
+        room = capacity - sales
+        w = np.where(room > 1e-12, weight, 0.0)
+        total = sector_sum(sector, w, n_sectors)
+        offer = remaining[sector] * w / np.maximum(total[sector], 1e-300)
+        take = np.minimum(offer, room)
+        sales += take
+        remaining = np.maximum(remaining - sector_sum(sector, take, n_sectors), 0.0)
+    return sales
+
+
+def _light_share(state: State, output: np.ndarray) -> float:
+    with_variant = state.has_variant & state.open
+    total = float(output[with_variant].sum())
+    return float((output * state.light)[with_variant].sum() / total) if total > 0 else 0.0
