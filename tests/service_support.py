@@ -1,0 +1,73 @@
+"""Shared helpers of the platform's tests: a fresh database per test (SQLite file or PostgreSQL
+schema, dropped afterwards), a platform with a board account, and small API helpers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_PLAIN = "postgresql://postgres@127.0.0.1:5432/test"
+BOARD = ("board", "board-password")
+
+
+@dataclass
+class Backend:
+    """Where a test's platform keeps its tables and its public log."""
+
+    kind: str
+    url: str
+    schema: str | None
+    directory: Path
+
+    def settings(self, **extra: Any):  # -> Settings
+        from glasnost.service.settings import Settings
+
+        return Settings(
+            database_url=self.url,
+            schema=self.schema,
+            key_path=str(self.directory / "log-key"),
+            ledger_path=None if self.kind == "sqlite" else PG_PLAIN,
+            **extra,
+        )
+
+    def cli_args(self) -> list[str]:
+        args = ["--database", self.url]
+        if self.schema:
+            args += ["--schema", self.schema]
+        return args
+
+
+def make_backend(kind: str, tmp_path: Path) -> Iterator[Backend]:
+    """A fresh SQLite file, or a fresh PostgreSQL schema (dropped afterwards). PostgreSQL must answer."""
+    if kind == "sqlite":
+        yield Backend("sqlite", f"sqlite:///{tmp_path / 'platform.sqlite'}", None, tmp_path)
+        return
+    import psycopg
+
+    schema = f"glasnost_svc_{uuid.uuid4().hex[:12]}"
+    try:
+        yield Backend("postgresql", PG_URL, schema, tmp_path)
+    finally:
+        with psycopg.connect(PG_PLAIN, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def bearer(client: Any, username: str, password: str) -> dict[str, str]:
+    r = client.post("/api/login", json={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def delegate(client: Any, board: dict[str, str], cycle: int, council: str, username: str) -> dict[str, str]:
+    """Invite a delegate of ``council`` and accept the invitation; their bearer header."""
+    r = client.post(f"/api/cycles/{cycle}/invitations", json={"role": "delegate", "council": council}, headers=board)
+    assert r.status_code == 201, r.text
+    r = client.post(
+        f"/api/invitations/{r.json()['token']}/accept", json={"username": username, "password": username + "-pw-123"}
+    )
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
