@@ -54,15 +54,14 @@ class Params:
 
     # --- the economy --------------------------------------------------------------------
     enterprises_per_sector: int = _p(50, "enterprises", "enterprises in each sector", "modelling choice")
-    tfp_dispersion: float = _p(
-        0.27, "log sd", "dispersion of enterprise productivity (well vs poorly equipped)",
+    tfp_dispersion: float = _p(0.078, "log sd", "dispersion of enterprise productivity (well vs poorly equipped)",
         "calibrated: 13% loss-making at fixed prices in 1987 (Law 1987)",
     )
     size_dispersion: float = _p(0.8, "log sd", "dispersion of enterprise size", "modelling choice")
-    labour_saving: float = _p(0.025, "1/yr", "fall of labour needed per unit of output (technical progress)",
-                              "Easterly-Fischer 1995 (Soviet labour productivity growth)")
+    labour_saving: float = _p(0.0357, "1/yr", "fall of labour needed per unit of output (technical progress)",
+                              "calibrated: Soviet growth path (Easterly-Fischer 1995)")
     capacity_slack: float = _p(1.05, "ratio", "initial capacity / gross output for needs", "modelling choice")
-    output_capital_ratio: float = _p(0.57, "1/yr", "gross output per unit of capital (base prices)",
+    output_capital_ratio: float = _p(1.0, "1/yr", "gross output per unit of capital (base prices)",
                                      "calibrated: Soviet growth ~5%/yr in the 1950s (Easterly-Fischer 1995)")
     depreciation: float = _p(0.05, "1/yr", "capital depreciation", "Easterly-Fischer 1995")
     planned_profit_rate: float = _p(0.05, "fraction", "fixed price = (1 + rate) x sector average cost",
@@ -72,7 +71,7 @@ class Params:
     lightness: float = _p(0.25, "fraction", "the light variant weighs this much less", "the essay: a pipe 25% lighter")
     betterness: float = _p(0.10, "fraction", "the light variant gives this much more use", "the essay: 'and better'")
     products: float = _p(1.0e4, "products", "distinct products to coordinate in year 0", "modelling choice")
-    product_elasticity: float = _p(1.5, "elasticity", "products grow with output^elasticity (complexity)",
+    product_elasticity: float = _p(1.0893, "elasticity", "products grow with capital^elasticity (complexity)",
                                    "calibrated: Soviet growth slowdown (Easterly-Fischer 1995)")
     # --- command planning ---------------------------------------------------------------
     ratchet: float = _p(0.5, "lambda", "next target = target + lambda (reported output - target)", "Weitzman 1980")
@@ -91,18 +90,18 @@ class Params:
     hierarchy_levels: int = _p(3, "levels", "levels reports pass on the way up", "Berliner 1957")
     hierarchy_inflation: float = _p(0.005, "fraction/level", "inflation of reported growth at each level",
                                     "Khanin (hierarchy padding)")
-    hidden_inflation: float = _p(0.045, "1/yr", "rouble index inflation from 'new' cost-plus products",
+    hidden_inflation: float = _p(0.0302, "1/yr", "rouble index inflation from 'new' cost-plus products",
                                  "calibrated: Khanin 84.4x official vs 6.6x true")
     hoarding: float = _p(0.10, "fraction", "inputs hoarded above need (lost to final use)", "Kornai 1980")
     soft_budget: bool = _p(True, "-", "losses covered by subsidies (soft budget constraint)", "Kornai 1986")
-    balances: float = _p(1.0e4, "products", "material balances the bureau can coordinate",
-                         "Gosplan ~2000 balances, scaled; calibrated with product_elasticity")
-    mismatch_loss: float = _p(0.25, "fraction", "output lost on the uncoordinated share of products",
+    balances: float = _p(3.93e4, "products", "material balances the bureau can coordinate",
+                         "calibrated: Soviet growth slowdown (Gosplan ~2000 balances, scaled)")
+    mismatch_loss: float = _p(0.7177, "fraction", "output lost on the uncoordinated share of products",
                               "calibrated: Soviet growth slowdown")
     investment_rate: float = _p(0.25, "fraction", "initial investment / output", "Easterly-Fischer 1995")
     growth_target: float = _p(0.05, "1/yr", "growth the bureau aims for", "Soviet five-year plans")
     investment_response: float = _p(0.3, "1/yr per 1/yr", "rise of the investment rate per point of growth "
-                                    "shortfall", "calibrated: rising investment rate (Easterly-Fischer 1995)")
+                                    "shortfall", "modelling choice (Easterly-Fischer 1995: rate rising)")
     investment_rate_max: float = _p(0.40, "fraction", "cap on the investment rate", "Easterly-Fischer 1995")
     quality_decay: float = _p(0.02, "1/yr", "quality drifts down without feedback", "Kornai 1980")
     new_incentive: bool = _p(False, "-", "Weitzman's new Soviet incentive model instead of the classic bonus",
@@ -130,10 +129,10 @@ class Params:
     hiring_rate: float = _p(0.5, "1/yr", "share of vacancies filled from the unemployed each year",
                             "modelling choice")
     ward_vanek: bool = _p(False, "-", "labour-managed firms maximise income per worker", "Ward 1958, Vanek 1970")
-    ward_vanek_hiring: float = _p(0.38, "fraction", "share of vacancies a labour-managed firm fills",
+    ward_vanek_hiring: float = _p(0.2236, "fraction", "share of vacancies a labour-managed firm fills",
                                   "calibrated: Yugoslav unemployment 1957-77")
-    labour_force_growth: float = _p(0.0, "1/yr", "growth of the labour force seeking social-sector jobs",
-                                    "Soviet labour force (about flat); Yugoslav runs: calibrated")
+    labour_force_growth: float = _p(0.012, "1/yr", "growth of the labour force",
+                                    "Easterly-Fischer 1995 (USSR 1960-89); Yugoslav runs: calibrate.YUGOSLAV (fitted)")
     initial_unemployment: float = _p(0.0, "fraction", "unemployment at the start", "USSR 1987: none officially")
     unemployment_benefit: float = _p(0.3, "x mean wage", "income of an unemployed household", "modelling choice")
     market_quality_response: float = _p(0.05, "1/yr", "quality gain under competition", "modelling choice")

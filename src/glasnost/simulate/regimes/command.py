@@ -3,7 +3,7 @@
 Rules (each from :mod:`glasnost.simulate.params`, sources there):
 
 1. *Complexity*: the bureau can coordinate ``balances`` material balances; the economy has
-   ``products x (Y / Y0)^product_elasticity`` products. The uncoordinated share
+   ``products x (K / K0)^product_elasticity`` products (K: capital stock). The uncoordinated share
    ``1 - min(1, balances / products)`` loses ``mismatch_loss`` of its capacity (inputs that do
    not arrive) and of its investment (unfinished construction).
 2. *Managers* (:mod:`glasnost.simulate.managers`): the bonus for over-fulfilment against the
@@ -63,12 +63,12 @@ class CommandRegime:
         self.official = 0.0
         self.prev_true = 0.0
         self.prev_reported = 0.0
-        self.gdp_prev = state.gdp0
+        self.capital0 = float(state.capital.sum())
 
     def step(self, t: int) -> dict[str, float]:
         sec, st, p = self.sectors, self.state, self.params
         S = sec.size
-        products = p.products * max(self.gdp_prev / st.gdp0, 1e-9) ** p.product_elasticity
+        products = p.products * max(float(st.capital.sum()) / self.capital0, 1e-9) ** p.product_elasticity
         coverage = min(1.0, p.balances / products)
         efficiency = 1.0 - p.mismatch_loss * (1.0 - coverage)
         full = capacity_of(sec, st, p)
@@ -146,7 +146,8 @@ class CommandRegime:
             rate = s + p.investment_response * (p.growth_target - seen)
             st.investment_rate = float(np.clip(rate, p.investment_rate, p.investment_rate_max))
         st.quality = st.quality - p.quality_decay * (st.quality - 0.2)
-        self.prev_true, self.prev_reported, self.gdp_prev = y_true, y_rep, y_true
+        self.prev_true, self.prev_reported = y_true, y_rep
+        st.labour_force *= 1.0 + p.labour_force_growth
         open_full = float(full.sum())
         return {
             "output_true": y_true,

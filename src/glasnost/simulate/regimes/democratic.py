@@ -96,6 +96,7 @@ class DemocraticRegime:
         self.cap_reported_prev = np.ones(state.n)
         self.plans = planning_years(p.procedure, p.round_cap, p.plan_samples, int(rng.integers(0, 2**31)))
         self.prev_true = 0.0
+        self.capital0 = float(state.capital.sum())
 
     def step(self, t: int) -> dict[str, float]:
         sec, st, p = self.sectors, self.state, self.params
@@ -151,6 +152,7 @@ class DemocraticRegime:
         st.target = next_target(st.target, output, p.democratic_ratchet)
         st.quality = st.quality + p.quality_feedback * (1.0 - st.quality)
         self.prev_true = y_true
+        st.labour_force *= 1.0 + p.labour_force_growth
         return {
             "output_true": y_true,
             "output_reported": y_true,
@@ -171,7 +173,7 @@ class DemocraticRegime:
             "closed": float(st.closed_total),
             "loss_making": loss_share,
             "investment_rate": s,
-            "products": p.products * max(y_true / st.gdp0, 1e-9) ** p.product_elasticity,
+            "products": p.products * max(float(st.capital.sum()) / self.capital0, 1e-9) ** p.product_elasticity,
             "meeting_hours": meeting,
             "rounds": float(rounds),
             "efficiency": p.democratic_coverage,

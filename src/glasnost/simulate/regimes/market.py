@@ -62,6 +62,7 @@ class MarketRegime:
         self.income = added - self.investment
         self.price_level = float((state.price * full).sum() / (sectors.values[s] * full).sum())
         self.prev_true = 0.0
+        self.need_prev = state.workers.copy()
 
     def step(self, t: int) -> dict[str, float]:
         sec, st, p = self.sectors, self.state, self.params
@@ -131,6 +132,9 @@ class MarketRegime:
             st.workers = st.workers - excess
             st.unemployed += float(excess.sum())
         vacancies = np.maximum(need - st.workers, 0.0)
+        if p.ward_vanek:  # a labour-managed firm hires for this year's expansion only
+            vacancies = np.minimum(vacancies, np.maximum(need - self.need_prev, 0.0))
+        self.need_prev = need
         fill = p.hiring_rate * (p.ward_vanek_hiring if p.ward_vanek else 1.0)
         hires = min(st.unemployed, fill * float(vacancies.sum()))
         if vacancies.sum() > 0:
