@@ -173,3 +173,20 @@ def test_a_later_batch_replaces_a_figure(tmp_path: Path) -> None:
     out = [q for k, q in zip(t["kind"].to_pylist(), t["quantity"].to_pylist(), strict=True) if k == "output"]
     assert out == [90.0]
     db.dispose()
+
+
+def test_columns_canonicalise_as_item_by_item() -> None:
+    """The ledger's one-join path for homogeneous lists gives the bytes of the careful, item-by-item path."""
+    from glasnost.ledger.canonical import _write, canonical_json
+
+    rng = np.random.default_rng(9)
+    floats = [float(x) for x in rng.normal(0, 1e6, 200)] + [1.0, -0.0, 1e21, 1.5e-7, 5e-324]
+    value = {
+        "f": floats,
+        "s": ["a", "é", "\x00\x1f\u2028", '"\\', "😀", ""],
+        "i": [0, -5, 2**70],
+        "mixed": [1, 2.5, None, "x", True],
+    }
+    careful: list[str] = []
+    _write(value, "$", careful)
+    assert canonical_json(value) == "".join(careful).encode("utf-8")

@@ -4,7 +4,8 @@ A report line is one figure. The columns (a CSV file has a header naming them, i
 
 =============  ==========================================================================================
 ``kind``       ``output`` (made), ``input`` (used up in production), ``opening`` / ``closing`` (stock at
-               the start / end of the period), ``loss`` (spoilt, lost), ``delivery`` (shipped to the
+               the start / end of the period), ``loss`` (spoilt, lost), ``capacity`` (the most it could
+               have made in the period with what it had: Beer's capability), ``delivery`` (shipped to the
                receiver named in ``counterparty``), ``receipt`` (a receiver confirms what it got from
                the supplier named in ``counterparty``), ``rating`` (a consumer rates the quality of what it
                got from ``counterparty``)
@@ -46,11 +47,12 @@ __all__ = [
     "SCHEMA",
     "Reports",
     "read_reports_csv",
+    "reports_from_simulation",
     "reports_from_table",
     "validate_table",
 ]
 
-KINDS = ("output", "input", "opening", "closing", "loss", "delivery", "receipt", "rating")
+KINDS = ("output", "input", "opening", "closing", "loss", "capacity", "delivery", "receipt", "rating")
 FLOWS = ("delivery", "receipt", "rating")  # kinds that name a counterparty
 COLUMNS = ("kind", "period", "workplace", "product", "variant", "grade", "quantity", "counterparty", "rating")
 REQUIRED = ("kind", "period", "workplace", "product", "quantity")
@@ -351,3 +353,47 @@ def reports_from_table(table: pa.Table, *, where: str = "reports") -> Reports:
         | ({"line": table["line"]} if "line" in table.column_names else {})
     )
     return validate_table(text, where=where)
+
+
+def reports_from_simulation(table: pa.Table) -> Reports:
+    """Report lines from a simulated table (:func:`glasnost.simulate.reports.workplace_reports`).
+
+    Per period and workplace: an ``output`` and a ``capacity`` line (reported figures), and per
+    receiver a ``delivery`` line (what the workplace claims it shipped) and the receiver's ``receipt``
+    line (what it confirms). Truth columns are not carried over.
+    """
+    keys = table.group_by(["period", "workplace", "product"], use_threads=False).aggregate(
+        [("output_reported", "mean"), ("capacity_reported", "mean")]
+    )
+
+    def block(kind: str, src: pa.Table, workplace: str, counterparty: str | None, quantity: str) -> pa.Table:
+        k = src.num_rows
+        return pa.table(
+            {
+                "kind": pa.array([kind] * k, pa.string()),
+                "period": pc.cast(src["period"], pa.int64()),
+                "workplace": src[workplace],
+                "product": src["product"],
+                "variant": pa.array([""] * k, pa.string()),
+                "grade": pa.array([""] * k, pa.string()),
+                "quantity": pc.cast(src[quantity], pa.float64()),
+                "counterparty": src[counterparty] if counterparty else pa.array([""] * k, pa.string()),
+                "rating": pa.nulls(k, pa.float64()),
+            }
+        )
+
+    parts = [
+        block("output", keys, "workplace", None, "output_reported_mean"),
+        block("capacity", keys, "workplace", None, "capacity_reported_mean"),
+        block("delivery", table, "workplace", "receiver", "shipped_reported"),
+        block("receipt", table, "receiver", "workplace", "received_reported"),
+    ]
+    out = pa.concat_tables(parts)
+    # a receiver may get the same product from one supplier on several rows: sum them into one figure
+    out = out.group_by(["kind", "period", "workplace", "product", "variant", "grade", "counterparty"],
+                       use_threads=False).aggregate([("quantity", "sum")])
+    out = out.rename_columns([c.removesuffix("_sum") for c in out.column_names])
+    total = out.num_rows
+    out = out.append_column("rating", pa.nulls(total, pa.float64()))
+    out = out.append_column("line", pa.array(np.arange(1, total + 1), pa.int64()))
+    return Reports(out.select(SCHEMA.names).cast(SCHEMA))

@@ -144,7 +144,6 @@ def import_reports(
         sha256 = hashlib.sha256(reports.table.to_string(show_metadata=False).encode()).hexdigest()
     if len(reports) == 0:
         raise ControlError("no report lines to import", where=source)
-    rows = reports.table.select([f.name for f in SCHEMA]).to_pylist()
     try:
         with database.write() as session:
             earlier = session.scalar(select(Batch.id).where(Batch.sha256 == sha256))
@@ -153,11 +152,7 @@ def import_reports(
             batch = Batch(source=source[-500:], sha256=sha256, lines=len(reports), log_count=0)
             session.add(batch)
             session.flush()
-            for row in rows:
-                row["batch_id"] = batch.id
-            conn = session.connection()
-            for lo in range(0, len(rows), _CHUNK):
-                conn.execute(insert(Line), rows[lo : lo + _CHUNK])
+            _insert_lines(session.connection(), batch.id, reports.table)
             entries = list(report_entries(reports, batch=batch.id, source=Path(source).name, sha256=sha256))
             receipts = ledger.append_many(entries)
             batch.log_first, batch.log_count = receipts[0].index, len(receipts)
@@ -167,6 +162,24 @@ def import_reports(
     except Exception as exc:  # database errors: nothing was committed
         raise ControlError(f"the import was refused and nothing was stored ({exc})", where=source) from exc
     return ImportResult(batch_id, len(reports), sha256, len(receipts) - 1, receipts)
+
+
+def _insert_lines(conn: Any, batch_id: int, table: pa.Table) -> None:
+    """Insert report lines straight through the driver: COPY on PostgreSQL, executemany on SQLite."""
+    names = ["batch_id", *SCHEMA.names]
+    columns = [[batch_id] * table.num_rows, *(table[c].to_pylist() for c in SCHEMA.names)]
+    rows = list(zip(*columns, strict=True))
+    target = Line.__table__.name
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"COPY {target} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {target} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
+    for lo in range(0, len(rows), _CHUNK):
+        conn.exec_driver_sql(sql, rows[lo : lo + _CHUNK])
 
 
 def import_reports_csv(database: Database, path: str | Path, ledger: Ledger) -> ImportResult:
