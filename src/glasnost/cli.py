@@ -673,6 +673,15 @@ def _register_service() -> None:
 _register_service()
 
 
+def _register_control() -> None:
+    from glasnost.control.cli import app as control_app
+
+    app.add_typer(control_app, name="control")
+
+
+_register_control()
+
+
 def main() -> None:  # pragma: no cover
     app()
 
