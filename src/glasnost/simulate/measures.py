@@ -20,9 +20,12 @@ Per year and regime (names of the columns of :func:`glasnost.simulate.simulate`'
   force (working hours plus planning meetings).
 - ``gini``: Gini of household income (employed at their enterprise's wage, unemployed at the
   benefit); ``wage_spread``: P90/P10 of wages between enterprises (employment-weighted).
-- ``closed``: enterprises closed so far; ``loss_making``: share of open enterprises with a loss
+- ``closed``: enterprises closed so far; ``closure_layoffs``: workers laid off by closures so
+  far, as a share of the labour force; ``loss_making``: share of open enterprises with a loss
   at the prices in force; ``investment_rate``; ``products``: products to coordinate;
-  ``meeting_hours``: hours per worker spent in planning meetings; ``rounds``: planning rounds.
+  ``meeting_hours``: hours per worker spent in planning meetings; ``rounds``: planning rounds;
+  ``efficiency``: share of capacity usable given coordination; ``staffed``: share of the
+  labour capacity needs that the labour force covers.
 """
 
 from __future__ import annotations
@@ -51,11 +54,14 @@ MEASURES = (
     "gini",
     "wage_spread",
     "closed",
+    "closure_layoffs",
     "loss_making",
     "investment_rate",
     "products",
     "meeting_hours",
     "rounds",
+    "efficiency",
+    "staffed",
 )
 
 

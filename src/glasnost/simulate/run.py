@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from glasnost.economy import Economy
+from glasnost.simulate.measures import MEASURES
 from glasnost.simulate.params import Params, SimulationError
 from glasnost.simulate.state import Sectors, initial_state, sectors_of
 
@@ -70,7 +71,7 @@ def run_regime(
     out = {k: np.array([r[k] for r in rows], dtype=float) for k in rows[0]}
     out["report_gap"] = out["output_reported"] / out["output_true"] - 1.0
     out["queue_hours"] = params.queue_hours * out["shortage"] / 0.10
-    return out
+    return {k: out[k] for k in MEASURES}
 
 
 def _one(task: tuple[str, int, int, Params, int | None]) -> dict[str, np.ndarray]:
@@ -125,7 +126,8 @@ def _table(tasks: list[tuple[str, int, int, Params, int | None]], results: list[
         columns["year"].append(np.arange(years, dtype=np.int32))
         for k, v in res.items():
             columns.setdefault(k, []).append(v)
-    return pa.table({k: np.concatenate(v) for k, v in columns.items()})
+    # NaN (growth in year 0, fulfilment without a plan) becomes null, which means skip
+    return pa.table({k: pa.array(np.concatenate(v), from_pandas=True) for k, v in columns.items()})
 
 
 def sweep(

@@ -64,6 +64,7 @@ class CommandRegime:
         self.prev_true = 0.0
         self.prev_reported = 0.0
         self.capital0 = float(state.capital.sum())
+        self.closure_layoffs = 0.0
 
     def step(self, t: int) -> dict[str, float]:
         sec, st, p = self.sectors, self.state, self.params
@@ -129,6 +130,7 @@ class CommandRegime:
         if not p.soft_budget:
             closing = st.open & (st.loss_years >= p.closure_years)
             closed_now = int(closing.sum())
+            self.closure_layoffs += float(st.workers[closing].sum())
             st.unemployed += float(st.workers[closing].sum())
             st.open &= ~closing
             st.capital = np.where(closing, 0.0, st.capital)
@@ -167,6 +169,7 @@ class CommandRegime:
             "gini": gini_,
             "wage_spread": spread,
             "closed": float(st.closed_total),
+            "closure_layoffs": self.closure_layoffs / st.labour_force,
             "loss_making": loss_share,
             "investment_rate": s,
             "products": products,

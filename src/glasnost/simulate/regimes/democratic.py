@@ -171,6 +171,7 @@ class DemocraticRegime:
             "gini": gini_,
             "wage_spread": spread,
             "closed": float(st.closed_total),
+            "closure_layoffs": 0.0,  # the plan moves the workers of what it retires
             "loss_making": loss_share,
             "investment_rate": s,
             "products": p.products * max(float(st.capital.sum()) / self.capital0, 1e-9) ** p.product_elasticity,

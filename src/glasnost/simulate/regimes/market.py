@@ -63,6 +63,7 @@ class MarketRegime:
         self.price_level = float((state.price * full).sum() / (sectors.values[s] * full).sum())
         self.prev_true = 0.0
         self.need_prev = state.workers.copy()
+        self.closure_layoffs = 0.0
 
     def step(self, t: int) -> dict[str, float]:
         sec, st, p = self.sectors, self.state, self.params
@@ -118,6 +119,7 @@ class MarketRegime:
         if p.closures:
             closing = st.open & (st.loss_years >= p.closure_years)
             closed_now = int(closing.sum())
+            self.closure_layoffs += float(st.workers[closing].sum())
             st.unemployed += float(st.workers[closing].sum())
             st.open &= ~closing
             st.workers = np.where(closing, 0.0, st.workers)
@@ -178,12 +180,14 @@ class MarketRegime:
             "gini": gini_,
             "wage_spread": spread,
             "closed": float(st.closed_total),
+            "closure_layoffs": self.closure_layoffs / st.labour_force,
             "loss_making": loss_share,
             "investment_rate": float(invest.sum()) / max(float((net * sec.values).sum()) * self.price_level, 1e-12),
             "products": p.products,
             "meeting_hours": 0.0,
             "rounds": 0.0,
             "efficiency": 1.0,
+            "staffed": float(np.minimum(st.workers, need).sum() / max(float(need.sum()), 1e-12)),
         }
 
 
