@@ -1,0 +1,148 @@
+"""The regime simulator: switch-offs reverse each headline, calibration targets hold, the pipe
+case matches a hand computation, seeds repeat. Small sizes (20 enterprises per sector)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from glasnost.simulate import Params, SimulationError
+from glasnost.simulate.calibrate import TARGETS, calibration_table, model_values
+from glasnost.simulate.experiments import pipe_plant
+from glasnost.simulate.measures import gini
+from glasnost.simulate.run import default_sectors, run_regime, simulate
+from glasnost.simulate.state import capacity_of, initial_state
+
+E = 400  # enterprises (20 per sector)
+
+
+def run(regime: str, years: int = 20, seed: int = 0, **changes: object) -> dict[str, np.ndarray]:
+    return run_regime(regime, years, seed, Params().with_(**changes), enterprises=E)
+
+
+# --- switch-offs: each mechanism carries its headline ------------------------------------
+
+
+def test_no_ratchet_no_concealment() -> None:
+    with_ratchet = run("command")
+    without = run("command", ratchet=0.0)
+    assert with_ratchet["concealment"].mean() > 0.02
+    assert with_ratchet["unused_capacity"].mean() > without["unused_capacity"].mean()
+    assert np.all(without["concealment"] == 0.0)
+
+
+def test_concealment_in_year_zero_is_the_reserve_of_the_managers_the_ratchet_turns() -> None:
+    # hand computation from the same draws: a manager conceals iff lambda beta / (1 - beta) > 1,
+    # i.e. beta > 1 / (1 + lambda); their first target is (1 - reserve) of capacity and they
+    # make (and so admit to) the target plus the safety margin
+    p = Params()
+    state = initial_state(default_sectors(), p, np.random.default_rng([0, 0]), E)
+    cap = capacity_of(default_sectors(), state, p)
+    concealing = state.beta > 1.0 / (1.0 + p.ratchet)
+    hidden = 1.0 - (1.0 - p.safety_reserve) * (1.0 + p.safety_margin)
+    expected = hidden * cap[concealing].sum() / cap.sum()
+    assert run("command", years=1)["concealment"][0] == pytest.approx(expected, rel=1e-9)
+
+
+def test_no_closures_no_closure_unemployment() -> None:
+    on = run("market", years=30)
+    off = run("market", years=30, closures=False)
+    assert on["closed"][-1] > 0 and on["closure_layoffs"][-1] > 0
+    assert off["closed"][-1] == 0 and np.all(off["closure_layoffs"] == 0)
+    assert on["unemployment"][-1] >= off["unemployment"][-1]
+
+
+def test_soft_budget_keeps_loss_makers_open_under_command() -> None:
+    assert run("command", years=6)["closed"][-1] == 0
+    assert run("command", years=6, soft_budget=False)["closed"][-1] > 0
+
+
+def test_audit_probability_zero_brings_concealment_back() -> None:
+    command = run("command")["concealment"].mean()
+    audited = run("democratic")["concealment"].mean()
+    unaudited = run("democratic", audit_probability=0.0)["concealment"].mean()
+    assert audited < 0.25 * command
+    assert unaudited > 0.8 * command
+
+
+def test_new_soviet_incentive_model_removes_concealment_only_when_its_inequality_holds() -> None:
+    assert np.all(run("command", years=3, new_incentive=True)["concealment"] == 0)
+    broken = run("command", years=3, new_incentive=True, nsim_alpha=0.6)  # alpha > b: under-propose
+    assert broken["concealment"][0] > 0
+
+
+# --- calibration ------------------------------------------------------------------------
+
+
+def test_calibrated_defaults_reproduce_the_published_figures() -> None:
+    rows = calibration_table(model_values())
+    assert {r[0] for r in rows} == {t.name for t in TARGETS}
+    misses = [r for r in rows if not r[4]]
+    assert not misses, misses
+    values = {r[0]: r[3] for r in rows}
+    assert values["khanin_ratio"] == pytest.approx(84.4 / 6.6, rel=0.15)
+    assert values["growth_1950s"] > values["growth_late_1970s"]
+    assert values["investment_rate_rise"] > 0
+
+
+# --- the pipe ---------------------------------------------------------------------------
+
+
+def test_pipe_plant_against_hand_computation() -> None:
+    t = pipe_plant(metres=1000.0, workers=100.0).to_pandas().set_index(["indicator", "variant"])
+    # heavy: 1 t/m, use 1/m; light: 0.75 t/m, use 1.1/m
+    assert t.loc[("tonnes", "heavy"), "chosen"] and not t.loc[("tonnes", "light"), "chosen"]
+    assert t.loc[("use", "light"), "chosen"] and not t.loc[("use", "heavy"), "chosen"]
+    heavy, light = t.loc[("tonnes", "heavy")], t.loc[("tonnes", "light")]
+    assert heavy.tonnes == 1000.0 and light.tonnes == 750.0
+    assert light.tonnes_per_worker / heavy.tonnes_per_worker - 1.0 == pytest.approx(-0.25)
+    assert light.use_value / heavy.use_value - 1.0 == pytest.approx(0.10)
+    # use-value planning delivers 1100 units of use where the tonnage plan delivers 1000
+    chosen = t[t.chosen]
+    assert chosen.loc["use"].use_value.iloc[0] == pytest.approx(1100.0)
+    assert chosen.loc["tonnes"].use_value.iloc[0] == pytest.approx(1000.0)
+
+
+def test_pipe_in_the_whole_economy() -> None:
+    tonnes = run("command", years=10, indicator="tonnes")
+    use = run("command", years=10, indicator="use")
+    assert np.all(tonnes["light_share"] == 0.0) and np.all(use["light_share"] == 1.0)
+    assert use["use_value"].mean() > tonnes["use_value"].mean()
+
+
+# --- mechanics --------------------------------------------------------------------------
+
+
+def test_gini_closed_forms() -> None:
+    assert gini(np.array([1.0, 1.0, 1.0]), np.ones(3)) == pytest.approx(0.0)
+    assert gini(np.array([0.0, 0.0, 0.0, 1.0]), np.ones(4)) == pytest.approx(0.75)
+    # two equal groups earning 1 and 2: sum |xi - xj| / (2 n^2 mean) = 2 / (2 * 4 * 1.5)
+    assert gini(np.array([1.0, 2.0]), np.array([5.0, 5.0])) == pytest.approx(1 / 6)
+
+
+def test_same_seed_same_table_and_other_seed_differs() -> None:
+    a = simulate(years=4, seeds=[3], enterprises=200)
+    b = simulate(years=4, seeds=[3], enterprises=200)
+    c = simulate(years=4, seeds=[4], enterprises=200)
+    assert a.equals(b)
+    assert not a.column("output_true").equals(c.column("output_true"))
+    assert a.num_rows == 3 * 4
+
+
+def test_parallel_runs_give_the_same_table() -> None:
+    serial = simulate(["command", "market"], years=3, seeds=2, enterprises=200)
+    parallel = simulate(["command", "market"], years=3, seeds=2, enterprises=200, workers=2)
+    assert serial.equals(parallel)
+
+
+def test_bad_input_is_named() -> None:
+    with pytest.raises(SimulationError, match="unknown regime 'feudal'"):
+        simulate(["feudal"], years=2)
+    with pytest.raises(SimulationError, match="unknown parameter 'ratchett'"):
+        Params().with_(ratchett=0.3)
+    with pytest.raises(SimulationError, match="indicator"):
+        run("command", years=1, indicator="kilos")
+    with pytest.raises(SimulationError, match="years"):
+        run_regime("command", 0)
+    with pytest.raises(SimulationError, match="closures"):
+        Params().with_(closures="maybe")
