@@ -682,6 +682,15 @@ def _register_control() -> None:
 _register_control()
 
 
+def _register_simulate() -> None:
+    from glasnost.simulate.cli import register
+
+    register(app)
+
+
+_register_simulate()
+
+
 def main() -> None:  # pragma: no cover
     app()
 
