@@ -151,7 +151,7 @@ class Params:
     meeting_hours_per_round: float = _p(1.0, "hours/worker", "meeting time each planning round costs",
                                         "modelling choice")
     hours_per_year: float = _p(1800.0, "hours", "working hours per worker per year", "modelling choice")
-    plan_samples: int = _p(4, "years", "distinct planning years run through the procedure, then reused",
+    plan_samples: int = _p(6, "years", "distinct planning years run through the procedure, then reused",
                            "modelling choice (speed)")
     democratic_investment_rate: float = _p(0.25, "fraction", "investment / output chosen by the plan",
                                            "as command")

@@ -4,8 +4,9 @@ Rules (parameters and sources in :mod:`glasnost.simulate.params`):
 
 1. *The annual plan* is drawn up by the participatory procedure (``procedure``, Hahnel's by
    default, :func:`glasnost.procedures.participate`) on the sector economy, with at most
-   ``round_cap`` rounds. ``plan_samples`` planning years are run (each with the published
-   year-to-year change of the councils' exponents) and reused in turn. Every round costs
+   ``round_cap`` rounds. ``plan_samples`` planning years are run (the base year and years with
+   one published year-to-year change of the councils' exponents) and each simulated year draws
+   one of them. Every round costs
    each worker ``meeting_hours_per_round`` hours, taken from production; the demand the last
    round leaves unmet is the year's shortage.
 2. *Coordination*: the calculator balances every product, so the complexity loss of command
@@ -59,11 +60,10 @@ def planning_years(procedure: str, round_cap: int, samples: int, seed: int) -> l
         raise SimulationError(f"parameter procedure: {procedure!r} is not hahnel or labour-time")
     rng = np.random.default_rng([seed, 99])
     economy = demo_economy()
-    he = HahnelEconomy.from_economy(economy)
+    base = HahnelEconomy.from_economy(economy)
     out: list[tuple[int, float]] = []
     for k in range(max(samples, 1)):
-        if k:
-            he = perturb_exponents(he, rng)
+        he = perturb_exponents(base, rng) if k else base  # one year's published change each
         subject = he if procedure == "hahnel" else he.economy
         run = participate(
             subject, procedure=procedure, years=1, seed=seed + k, max_rounds=round_cap, keep_proposals=False
@@ -101,7 +101,7 @@ class DemocraticRegime:
     def step(self, t: int) -> dict[str, float]:
         sec, st, p = self.sectors, self.state, self.params
         S = sec.size
-        rounds, unmet = self.plans[t % len(self.plans)]
+        rounds, unmet = self.plans[int(self.rng.integers(0, len(self.plans)))]
         meeting = rounds * p.meeting_hours_per_round
         time_left = max(0.0, 1.0 - meeting / p.hours_per_year)
 
