@@ -37,7 +37,7 @@ from glasnost.ledger.log import EXPORT_FORMAT, KIND_PATTERN
 from glasnost.ledger.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
 from glasnost.ledger.store import is_database_url, open_store
 
-__all__ = ["Problem", "VerifyReport", "verify_log"]
+__all__ = ["LogContents", "Problem", "StoredEntry", "VerifyReport", "check_log", "read_export", "verify_log"]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -91,7 +91,9 @@ class VerifyReport:
 
 
 @dataclass
-class _Row:
+class StoredEntry:
+    """One entry as read from wherever the log is kept (unchecked): index, stored kind, bytes, leaf hash."""
+
     index: int
     kind: str | None
     data: bytes | None
@@ -100,10 +102,15 @@ class _Row:
 
 
 @dataclass
-class _Log:
+class LogContents:
+    """Everything read from a log, unchecked: recorded size, entries, checkpoints, problems met reading.
+
+    :func:`check_log` checks it; readers for other places (a running server) fill one in.
+    """
+
     where: str
     size: int | None = None
-    rows: list[_Row] = field(default_factory=list)
+    rows: list[StoredEntry] = field(default_factory=list)
     checkpoints: list[tuple[str, Checkpoint]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
@@ -115,8 +122,9 @@ def _short(h: bytes) -> str:
 # ---- reading ----------------------------------------------------------------------------------
 
 
-def _read_export(path: Path) -> _Log:
-    log = _Log(str(path))
+def read_export(path: Path) -> LogContents:
+    """Read an export file (JSON lines) without checking it (:func:`check_log` checks it)."""
+    log = LogContents(str(path))
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             place = f"{path.name} line {lineno}"
@@ -146,7 +154,7 @@ def _read_export(path: Path) -> _Log:
                 except (KeyError, TypeError, ValueError, AttributeError, UnicodeEncodeError) as exc:
                     log.problems.append(Problem(place, f"malformed entry line ({exc})"))
                     continue
-                log.rows.append(_Row(index, obj.get("kind"), data, stored, place))
+                log.rows.append(StoredEntry(index, obj.get("kind"), data, stored, place))
             elif kind == "checkpoint":
                 n = sum(1 for _ in log.checkpoints)
                 try:
@@ -158,16 +166,16 @@ def _read_export(path: Path) -> _Log:
     return log
 
 
-def _read_database(source: str | Path, schema: str | None) -> _Log:
+def _read_database(source: str | Path, schema: str | None) -> LogContents:
     store = open_store(source, schema=schema, create=False, read_only=True)
     try:
-        log = _Log(store.where)
+        log = LogContents(store.where)
         try:
             log.size = store.size()
         except LedgerError as exc:
             log.problems.append(Problem("ledger_head", str(exc)))
         for idx, kind, data, h in store.rows(0, None):
-            log.rows.append(_Row(idx, kind, data, h, f"row idx={idx}"))
+            log.rows.append(StoredEntry(idx, kind, data, h, f"row idx={idx}"))
         expected = 0
         for seq, n, r, t, k, s in store.checkpoints():
             while expected < seq:
@@ -180,7 +188,7 @@ def _read_database(source: str | Path, schema: str | None) -> _Log:
     return log
 
 
-def _read(source: str | Path, schema: str | None) -> _Log:
+def _read(source: str | Path, schema: str | None) -> LogContents:
     if is_database_url(source):
         return _read_database(source, schema)
     path = Path(source)
@@ -190,15 +198,15 @@ def _read(source: str | Path, schema: str | None) -> _Log:
         magic = fh.read(len(SQLITE_MAGIC))
     if magic == SQLITE_MAGIC:
         return _read_database(path, schema)
-    return _read_export(path)
+    return read_export(path)
 
 
 # ---- checking ---------------------------------------------------------------------------------
 
 
-def _check_entries(log: _Log, problems: list[Problem]) -> tuple[list[bytes | None], int]:
+def _check_entries(log: LogContents, problems: list[Problem]) -> tuple[list[bytes | None], int]:
     """Check each row; return the recomputed leaf hashes by index and the count of entries present."""
-    by_index: dict[int, _Row] = {}
+    by_index: dict[int, StoredEntry] = {}
     for row in log.rows:
         if row.index in by_index:
             problems.append(
@@ -233,7 +241,7 @@ def _check_entries(log: _Log, problems: list[Problem]) -> tuple[list[bytes | Non
     return hashes, len(by_index)
 
 
-def _check_structure(i: int, row: _Row, hashes: list[bytes | None], problems: list[Problem]) -> None:
+def _check_structure(i: int, row: StoredEntry, hashes: list[bytes | None], problems: list[Problem]) -> None:
     where = f"entry {i}"
     try:
         obj = parse_canonical(row.data or b"", where=where)
@@ -445,7 +453,17 @@ def verify_log(
         When the source, key, receipt or checkpoint file cannot be read at all.
     """
     key = None if public_key is None else load_public_key(public_key)
-    log = _read(source, schema)
+    return check_log(_read(source, schema), key, receipts=receipts, checkpoints=checkpoints)
+
+
+def check_log(
+    log: LogContents,
+    key: Ed25519PublicKey | None,
+    *,
+    receipts: list[str] | tuple[str, ...] = (),
+    checkpoints: list[str | Path] | tuple[str | Path, ...] = (),
+) -> VerifyReport:
+    """Check log contents however they were read (see :func:`verify_log`, which reads them from a source)."""
     report = VerifyReport(log.where)
     problems = report.problems
     problems.extend(log.problems)
