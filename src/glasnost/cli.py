@@ -115,6 +115,10 @@ def demo(
             economy, plan, values, gross, harmony=harmony, title="glasnost demo: a plan for twenty sectors"
         )
         _participation_section(report, year)
+        from glasnost.report.simulate import comparison_section
+        from glasnost.simulate import demo_comparison
+
+        comparison_section(report, demo_comparison())
         path = report.write(out_dir)
         step("publishing to the public log")
         log_file, key_file = _publish_demo(out_dir, economy, values, plan, year, seed)
@@ -630,7 +634,9 @@ def participate(
 @app.command()
 @friendly_errors
 def verify(
-    source: Annotated[str, typer.Argument(help="exported log (.jsonl), SQLite log file, or postgresql:// URL")],
+    source: Annotated[
+        str, typer.Argument(help="exported log (.jsonl), SQLite log file, postgresql:// URL, or http(s):// server")
+    ],
     key: Annotated[
         str | None, typer.Option("--key", help="the log's public key: 64 hex digits, or a file (hex or PEM)")
     ] = None,
@@ -646,11 +652,15 @@ def verify(
     """Check a public log: every entry, checkpoint roots and signatures, consistency, receipts.
 
     Prints one line per problem (naming the entry or checkpoint) and exits 1 if there is any, 0 if
-    everything holds. Needs no account. (Checking a running server comes with the web platform.)
+    everything holds. Needs no account. A server (``http://...``) is checked through its public endpoints.
     """
+    from glasnost.control.remote import is_url, verify_remote
     from glasnost.ledger import verify_log
 
-    report = verify_log(source, public_key=key, receipts=receipt or [], checkpoints=checkpoint or [], schema=schema)
+    if is_url(source):  # a running server, through its public endpoints
+        report = verify_remote(source, public_key=key, receipts=receipt or [], checkpoints=checkpoint or [])
+    else:
+        report = verify_log(source, public_key=key, receipts=receipt or [], checkpoints=checkpoint or [], schema=schema)
     for problem in report.problems:
         typer.echo(str(problem))
     for note in report.notes:
