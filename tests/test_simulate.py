@@ -146,3 +146,36 @@ def test_bad_input_is_named() -> None:
         run_regime("command", 0)
     with pytest.raises(SimulationError, match="closures"):
         Params().with_(closures="maybe")
+
+
+# --- command line and demo ----------------------------------------------------------------
+
+
+def test_cli_writes_parquet_and_report(tmp_path) -> None:
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from glasnost.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["simulate", "--years", "4", "--seeds", "2", "--enterprises", "200", "--workers", "1",
+                                 "--no-calibration", "--param", "ratchet=0.3", "--out", str(tmp_path / "sim")])
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(tmp_path / "sim" / "simulation.parquet")
+    assert table.num_rows == 3 * 2 * 4
+    page = (tmp_path / "sim" / "index.html").read_text()
+    assert "Parameters used" in page and "ratchet" in page and "Weitzman 1980" in page
+    result = runner.invoke(app, ["simulate", "--experiment", "pipe", "--years", "3", "--seeds", "1",
+                                 "--enterprises", "200", "--workers", "1", "--out", str(tmp_path / "pipe")])
+    assert result.exit_code == 0, result.output
+    plant = pq.read_table(tmp_path / "pipe" / "pipe_plant.parquet").to_pandas()
+    assert set(plant.tonnes) == {1000.0, 750.0}
+    bad = runner.invoke(app, ["simulate", "--param", "ratchett=0.3", "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 1 and "unknown parameter 'ratchett'" in bad.output
+
+
+def test_demo_comparison_has_the_three_regimes() -> None:
+    from glasnost.simulate import demo_comparison
+
+    table = demo_comparison(years=3)
+    assert set(table.column("regime").to_pylist()) == {"command", "market", "democratic"}

@@ -152,3 +152,19 @@ def experiment_report(name: str, table: pa.Table, params: Params) -> HtmlReport:
     report.figure(fig, f"exp-{name}", f"the {name} experiment")
     parameters_section(report, params)
     return report
+
+
+def comparison_section(report: HtmlReport, table: pa.Table) -> None:
+    """The demo's regime comparison: a summary table and three plots."""
+    regimes = list(dict.fromkeys(table.column("regime").to_pylist()))
+    years = len(set(table.column("year").to_pylist()))
+    report.heading("Three regimes on one economy")
+    report.paragraph(
+        f"The demo economy's technology run for {years} years under command planning, market socialism "
+        "(the 1987 law) and democratic planning with open books, calibrated defaults, one seed "
+        "(glasnost simulate runs more years, seeds and named experiments)."
+    )
+    report.table(["measure", *regimes], summary_rows(table), caption="last year")
+    for measure in ("use_value", "concealment", "unemployment"):
+        label = dict(PLOTTED)[measure]
+        report.figure(band_figure(table, measure, label), f"regimes-{measure}", label)
