@@ -102,7 +102,7 @@ def closures(
     enterprises closed."""
     table = sweep("closures", [True, False], "market", years, seeds, params, enterprises=enterprises,
                   progress=progress)
-    return _mean_by(table, "value", ("unemployment", "wage_spread", "gini", "closed", "output_true"))
+    return _mean_by(table, "value", ("unemployment", "closure_layoffs", "wage_spread", "gini", "closed", "output_true"))
 
 
 def audit(
