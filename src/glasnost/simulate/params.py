@@ -110,6 +110,8 @@ class Params:
     nsim_b: float = _p(0.5, "bonus/unit", "NSIM bonus per unit of own proposal", "Weitzman 1976")
     nsim_gamma: float = _p(0.7, "bonus/unit", "NSIM penalty per unit below own proposal (gamma > b)",
                            "Weitzman 1976")
+    substitution_use: float = _p(0.5, "fraction", "use value of a good taken instead of the one wanted "
+                                 "(forced substitution)", "Kornai 1980")
     queue_hours: float = _p(2.0, "hours/week", "hours in queues per household at a 10% shortage", "Kornai 1980")
     # --- market socialism (1987 law) -------------------------------------------------------
     markup: float = _p(0.15, "fraction", "price mark-up over unit cost", "Law 1987 (enterprise price setting)")

@@ -18,7 +18,8 @@ Rules (each from :mod:`glasnost.simulate.params`, sources there):
    ``soft_budget=False`` loss-makers close after ``closure_years``); inputs hoarded above need
    (``hoarding``) are lost to final use; enterprises keep workers for their full capacity.
 6. *Households*: the wage fund is planned on reported output; goods at fixed prices; what is
-   not there is queued for (``shortage``, ``queue_hours``).
+   not there is queued for (``shortage``, ``queue_hours``); goods that are not the ones wanted
+   are taken as substitutes worth ``substitution_use`` of their use.
 7. *Investment*: ``investment_rate`` of true net output, allocated by reported capacity; the
    bureau raises the rate by ``investment_response`` per point of growth below
    ``growth_target`` (up to ``investment_rate_max``). Targets follow the ratchet and the
@@ -34,6 +35,7 @@ from glasnost.simulate.measures import sector_sum
 from glasnost.simulate.params import Params
 from glasnost.simulate.regimes.common import (
     choose_variant,
+    delivered_use,
     income_measures,
     loss_making_share,
     net_output,
@@ -115,7 +117,7 @@ class CommandRegime:
         short = shortage(sec, consumption, (1.0 - s) * y_rep)
         made = np.maximum(sector_sum(st.sector, output, S), 1e-12)
         use_s = sector_sum(st.sector, output * use_per_unit(st, p), S) / made
-        use_value = float((consumption * use_s).sum() * (1.0 - short)) / st.labour_force
+        use_value = delivered_use(sec, consumption, use_s, p.substitution_use) / st.labour_force
 
         bonus = 0.1 * np.clip((reported - st.target) / np.maximum(st.target, 1e-12), -0.2, 0.2)
         wages = st.wage * (1.0 + bonus)

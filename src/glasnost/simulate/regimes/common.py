@@ -76,3 +76,16 @@ def loss_making_share(state: State, unit_cost: np.ndarray, prices: np.ndarray) -
     if not open_.any():
         return 0.0
     return float(np.mean(unit_cost[open_] > prices[open_]))
+
+
+def delivered_use(sectors: Sectors, consumption_value: np.ndarray, use: np.ndarray, substitution: float) -> float:
+    """Use value households get from ``consumption_value`` (value by sector, use per unit ``use``).
+
+    Households want the total in the composition of their needs; what matches counts in full,
+    the rest is taken as a forced substitute worth ``substitution`` of its use (Kornai 1980).
+    """
+    composition = sectors.needs * sectors.values
+    supply = np.maximum(consumption_value, 0.0)
+    wanted = supply.sum() * composition / composition.sum()
+    matched = np.minimum(supply, wanted)
+    return float(((matched + substitution * (supply - matched)) * use).sum())

@@ -33,6 +33,7 @@ from glasnost.simulate.measures import sector_sum
 from glasnost.simulate.params import Params, SimulationError
 from glasnost.simulate.regimes.common import (
     choose_variant,
+    delivered_use,
     income_measures,
     loss_making_share,
     net_output,
@@ -131,7 +132,8 @@ class DemocraticRegime:
         consumption = (1.0 - s) * np.maximum(net, 0.0) * sec.values
         made = np.maximum(sector_sum(st.sector, output, S), 1e-12)
         use_s = sector_sum(st.sector, output * use_per_unit(st, p), S) / made
-        use_value = float((consumption * use_s).sum() * (1.0 - unmet)) / st.labour_force
+        delivered = delivered_use(sec, consumption, use_s, p.substitution_use)
+        use_value = delivered * (1.0 - unmet * (1.0 - p.substitution_use)) / st.labour_force
         growth = y_true / self.prev_true - 1.0 if t else float("nan")
 
         wages = st.wage * np.ones(st.n)

@@ -33,6 +33,7 @@ from glasnost.simulate.measures import sector_sum
 from glasnost.simulate.params import Params
 from glasnost.simulate.regimes.common import (
     choose_variant,
+    delivered_use,
     income_measures,
     net_output,
     use_per_unit,
@@ -111,7 +112,7 @@ class MarketRegime:
         y_true = float(net @ sec.values)
         consumption = np.maximum(net, 0.0) * sec.values * household_real / max(final_value, 1e-12)
         use_s = sector_sum(s, sales * use, S) / np.maximum(sector_sum(s, sales, S), 1e-12)
-        use_value = float((consumption * use_s).sum()) / st.labour_force
+        use_value = delivered_use(sec, consumption, use_s, p.substitution_use) / st.labour_force
         growth = y_true / self.prev_true - 1.0 if t else float("nan")
 
         # closures, lay-offs, hiring
