@@ -1,0 +1,284 @@
+"""Implementation control on the platform: plan against actual, mismatches, alerts, report receipts.
+
+Pages (public, as everything in open books, except alerts still in their response window):
+
+- ``/control``: plan against actual per workplace (gross weight, gross value, use value side by side),
+  the reconciliation counts, the Benford first-digit test, and the latest alerts;
+- ``/control/workplaces/{workplace}``: plan against actual per product, the workplace's alerts and
+  mismatches;
+- ``/control/mismatches``: shipments against receipts, material balances, inputs against coefficients;
+- ``/control/alerts``: public alerts; a workplace's own alerts in their window too (to its account:
+  the account named after the workplace id, or the board), with a form to answer them;
+- ``/control/receipt``: check a report's receipt (its leaf hash): the entry, and its inclusion proof
+  against the latest signed checkpoint, checked here.
+
+JSON: ``/api/control/fulfilment``, ``/api/control/mismatches``, ``/api/control/alerts``, and
+``POST /api/control/reports`` (a CSV file of report lines, board only: all or nothing, every bad
+line named). Computation is done by :mod:`glasnost.control`; results are cached until new reports,
+targets or coefficients arrive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import func, select
+
+from glasnost.control.alerts import respond
+from glasnost.control.benford import benford_test
+from glasnost.control.errors import ControlError, ReportError
+from glasnost.control.fulfilment import Fulfilment, fulfilment
+from glasnost.control.reconcile import Reconciliation, reconcile
+from glasnost.control.reports import read_reports_csv
+from glasnost.control.store import import_reports, load_coefficients, load_reports, load_targets
+from glasnost.control.tables import Alert, Batch, Coefficient, Target
+from glasnost.ledger import Ledger, verify_inclusion
+from glasnost.service.db import utcnow
+from glasnost.service.errors import BadInputError, ForbiddenError, NotFoundError
+from glasnost.service.routes.deps import check_csrf, platform_of, render, see_other, viewer_of
+
+router = APIRouter()
+
+_cache: dict[int, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+_cache_lock = threading.Lock()
+SHOWN = 200
+
+
+def _version(db: Any) -> tuple[int, int, int]:
+    with db.read() as s:
+        return (
+            int(s.scalar(select(func.coalesce(func.max(Batch.id), 0))) or 0),
+            int(s.scalar(select(func.count(Target.id))) or 0),
+            int(s.scalar(select(func.count(Coefficient.id))) or 0),
+        )
+
+
+def _results(request: Request) -> dict[str, Any]:
+    """Reports, reconciliation, fulfilment and Benford test of everything stored (cached per version)."""
+    db = platform_of(request).db
+    version = _version(db)
+    with _cache_lock:
+        hit = _cache.get(id(db))
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        reports = load_reports(db)
+        targets, coefficients = load_targets(db), load_coefficients(db)
+        rec: Reconciliation = reconcile(reports, coefficients)
+        ful: Fulfilment | None = fulfilment(reports, targets) if targets.num_rows else None
+        try:
+            benford = benford_test(reports.table["quantity"].to_numpy(zero_copy_only=False))
+        except ValueError:
+            benford = None
+        result = {"reports": reports, "reconciliation": rec, "fulfilment": ful, "benford": benford,
+                  "batches": version[0]}
+        _cache[id(db)] = (version, result)
+        return result
+
+
+def _rows(table: pa.Table | None, limit: int = SHOWN) -> list[dict[str, Any]]:
+    return [] if table is None else table.slice(0, limit).to_pylist()
+
+
+def _may_see_private(viewer: Any, workplace: str) -> bool:
+    return not viewer.anonymous and (viewer.is_board or viewer.username == workplace)
+
+
+def _alerts_for(request: Request, workplace: str | None = None) -> list[dict[str, Any]]:
+    """Alerts this viewer may see: public ones, and private ones of its own workplace (the board: all)."""
+    viewer = viewer_of(request)
+    with platform_of(request).db.read() as s:
+        rows = list(s.scalars(select(Alert).order_by(Alert.period.desc(), Alert.id)))
+    now = utcnow()
+    return [
+        _alert_json(a, now)
+        for a in rows
+        if (workplace is None or a.workplace == workplace)
+        and (a.public_from <= now or _may_see_private(viewer, a.workplace))
+    ]
+
+
+def _alert_json(a: Alert, now: datetime) -> dict[str, Any]:
+    return {
+        "id": a.id, "workplace": a.workplace, "indicator": a.indicator, "period": a.period, "state": a.state,
+        "probability": a.probability, "change": a.change, "raised_at": a.raised_at.isoformat(),
+        "public_from": a.public_from.isoformat(), "public": a.public_from <= now, "response": a.response,
+        "log_index": a.log_index,
+    }
+
+
+# ---- pages ---------------------------------------------------------------------------------------
+
+
+@router.get("/control", include_in_schema=False)
+def control_page(request: Request) -> Response:
+    r = _results(request)
+    ful = r["fulfilment"]
+    return render(
+        request, "control_index.html",
+        lines=len(r["reports"]), batches=r["batches"], rec=r["reconciliation"],
+        by_workplace=_rows(ful.by_workplace if ful else None), benford=r["benford"],
+        alerts=_alerts_for(request)[:20],
+    )
+
+
+@router.get("/control/workplaces/{workplace}", include_in_schema=False)
+def workplace_page(request: Request, workplace: str) -> Response:
+    r = _results(request)
+    ful, rec = r["fulfilment"], r["reconciliation"]
+
+    def mine(table: pa.Table | None, *cols: str) -> list[dict[str, Any]]:
+        if table is None:
+            return []
+        return [row for row in table.to_pylist() if any(row.get(c) == workplace for c in cols)][:SHOWN]
+
+    return render(
+        request, "control_workplace.html", workplace=workplace,
+        by_product=mine(ful.by_product if ful else None, "workplace"),
+        shipments=mine(rec.shipments, "supplier", "receiver"), balances=mine(rec.balances, "workplace"),
+        coefficients=mine(rec.coefficients, "workplace"), alerts=_alerts_for(request, workplace),
+        can_answer=_may_see_private(viewer_of(request), workplace),
+    )
+
+
+@router.get("/control/mismatches", include_in_schema=False)
+def mismatches_page(request: Request) -> Response:
+    rec = _results(request)["reconciliation"]
+    return render(request, "control_mismatches.html", rec=rec, shipments=_rows(rec.shipments),
+                  balances=_rows(rec.balances), coefficients=_rows(rec.coefficients), shown=SHOWN)
+
+
+@router.get("/control/alerts", include_in_schema=False)
+def alerts_page(request: Request) -> Response:
+    viewer = viewer_of(request)
+    alerts = _alerts_for(request)
+    for a in alerts:
+        a["can_answer"] = not a["public"] and _may_see_private(viewer, a["workplace"])
+    return render(request, "control_alerts.html", alerts=alerts)
+
+
+@router.post("/control/alerts/{alert_id}/answer", include_in_schema=False)
+async def answer_alert(request: Request, alert_id: int) -> Response:
+    form = await request.form()
+    viewer = (await check_csrf(request, form)).require()
+    with platform_of(request).db.read() as s:
+        alert = s.get(Alert, alert_id)
+    if alert is None:
+        raise NotFoundError(f"no alert {alert_id}")
+    if not _may_see_private(viewer, alert.workplace):
+        raise ForbiddenError("only the workplace (or the board) answers its alerts")
+    text = form.get("text")
+    try:
+        respond(platform_of(request).db, alert_id, alert.workplace, text if isinstance(text, str) else "")
+    except ControlError as exc:
+        raise BadInputError(str(exc)) from None
+    return see_other("/control/alerts")
+
+
+@router.get("/control/receipt", include_in_schema=False)
+def receipt_page(request: Request, leaf: str = "") -> Response:
+    result = _check_receipt(request, leaf.strip().lower()) if leaf.strip() else None
+    return render(request, "control_receipt.html", leaf=leaf, result=result)
+
+
+def _check_receipt(request: Request, leaf: str) -> dict[str, Any]:
+    """Find the entry with this leaf hash and check its inclusion proof against the latest checkpoint."""
+    try:
+        wanted = bytes.fromhex(leaf)
+        if len(wanted) != 32:
+            raise ValueError
+    except ValueError:
+        return {"error": "a receipt is the entry's leaf hash: 64 hexadecimal digits"}
+    books = platform_of(request).books
+    books.checkpoint()
+
+    def find(ledger: Ledger) -> dict[str, Any]:
+        index = ledger.find(wanted)
+        if index is None:
+            return {"error": "no entry of the public log has this leaf hash"}
+        entry = ledger.entry(index)
+        cp = ledger.latest_checkpoint()
+        out: dict[str, Any] = {"index": index, "kind": entry.kind, "payload": entry.payload,
+                               "entry_matches": hashlib.sha256(b"\x00" + entry.data).digest() == wanted}
+        if cp is not None and cp.tree_size > index:
+            proof = ledger.inclusion_proof(index, cp)
+            out["checkpoint"] = {"tree_size": cp.tree_size, "time": cp.time, "root_hash": cp.root_hash.hex()}
+            out["verified"] = verify_inclusion(wanted, index, cp.tree_size, proof.path, cp.root_hash)
+            out["path"] = [h.hex() for h in proof.path]
+        return out
+
+    return books.call(find)
+
+
+# ---- JSON ------------------------------------------------------------------------------------------
+
+
+@router.get("/api/control/fulfilment", tags=["control"])
+def api_fulfilment(request: Request, workplace: str | None = Query(None)) -> dict[str, Any]:
+    """Plan against actual per workplace and product: gross quantity, use value (and per workplace gross value)."""
+    ful = _results(request)["fulfilment"]
+    if ful is None:
+        return {"by_product": [], "by_workplace": []}
+    bp, bw = ful.by_product.to_pylist(), ful.by_workplace.to_pylist()
+    if workplace is not None:
+        bp = [r for r in bp if r["workplace"] == workplace]
+        bw = [r for r in bw if r["workplace"] == workplace]
+    return {"by_product": _finite(bp), "by_workplace": _finite(bw)}
+
+
+def _finite(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """NaN and infinities as null (JSON has no other way)."""
+    import math
+
+    return [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()} for r in rows]
+
+
+@router.get("/api/control/mismatches", tags=["control"])
+def api_mismatches(request: Request, limit: int = Query(1000, ge=1, le=100_000)) -> dict[str, Any]:
+    """Every mismatch found by reconciliation (largest first), up to ``limit`` per check."""
+    rec = _results(request)["reconciliation"]
+    return {
+        "shipments": _finite(_rows(rec.shipments, limit)),
+        "balances": _finite(_rows(rec.balances, limit)),
+        "coefficients": _finite(_rows(rec.coefficients, limit)),
+        "counts": {"shipments": rec.shipments.num_rows, "balances": rec.balances.num_rows,
+                   "coefficients": None if rec.coefficients is None else rec.coefficients.num_rows},
+    }
+
+
+@router.get("/api/control/alerts", tags=["control"])
+def api_alerts(request: Request) -> list[dict[str, Any]]:
+    """Public alerts (and, to a workplace's account or the board, those still in their window)."""
+    return _alerts_for(request)
+
+
+@router.post("/api/control/reports", tags=["control"], status_code=201)
+async def api_import(request: Request) -> dict[str, Any]:
+    """Import a CSV file of report lines (the request body, ``text/csv``); board only. All or nothing."""
+    viewer = (await check_csrf(request)).require_board()
+    body = await request.body()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "upload.csv"
+        path.write_bytes(body)
+        try:
+            reports = read_reports_csv(path)
+        except ReportError as exc:
+            raise BadInputError(str(exc).replace(str(path), "upload")) from None
+    sha = hashlib.sha256(body).hexdigest()
+    platform = platform_of(request)
+    try:
+        result = platform.books.call(
+            lambda ledger: import_reports(platform.db, reports, ledger, source=f"upload by {viewer.username}",
+                                          sha256=sha)
+        )
+    except ControlError as exc:
+        raise BadInputError(str(exc)) from None
+    return {"batch": result.batch, "lines": result.lines, "reports": result.reports,
+            "log_entries": [result.log_first, result.receipts[-1].index]}

@@ -1,0 +1,192 @@
+"""Implementation control on the platform: JSON and pages through the app, and in a real browser
+(Debian chromium via Playwright) against a running ``glasnost serve``."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from fastapi.testclient import TestClient
+from service_support import BOARD, bearer, make_backend
+
+from glasnost.control.alerts import Finding, raise_alerts
+from glasnost.control.fulfilment import fulfilment
+from glasnost.control.reports import read_reports_csv
+from glasnost.control.store import import_reports_csv, open_database, store_coefficients, store_targets
+from glasnost.ledger import Ledger
+
+REPORTS = """kind,period,workplace,product,variant,grade,quantity,counterparty,rating
+output,1,mill,flour,,A,120,,
+delivery,1,mill,flour,,,120,bakery,
+receipt,1,bakery,flour,,,60,mill,
+receipt,1,cafe,flour,,,40,mill,
+rating,1,bakery,flour,,,,mill,0.5
+output,1,mill,bran,,,50,,
+input,1,mill,grain,,,160,,
+"""
+TARGETS = pa.table({"period": [1, 1], "workplace": ["mill", "mill"], "product": ["flour", "bran"],
+                    "quantity": [100.0, 10.0], "quality": [1.0, 1.0], "price": [2.0, 1.0]})
+COEFFICIENTS = pa.table({"workplace": ["mill"], "product": ["flour"], "input": ["grain"], "per_unit": [1.25]})
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    from glasnost.service.app import create_app
+
+    backend = next(make_backend("sqlite", tmp_path))
+    app = create_app(backend.settings())
+    platform = app.state.platform
+    platform.create_account(*BOARD, board=True)
+    platform.create_account("mill", "mill-password-1")
+    platform.create_account("cafe", "cafe-password-1")
+    store_targets(platform.db, TARGETS)
+    store_coefficients(platform.db, COEFFICIENTS)
+    with TestClient(app) as c:
+        yield c
+
+
+def test_import_by_api_is_board_only_and_all_or_nothing(client: TestClient) -> None:
+    board = bearer(client, *BOARD)
+    mill = bearer(client, "mill", "mill-password-1")
+    assert client.post("/api/control/reports", content=REPORTS, headers=mill).status_code == 403
+    bad = REPORTS + "output,x,mill,flour,,A,-1,,\n"
+    r = client.post("/api/control/reports", content=bad, headers=board)
+    assert r.status_code == 422
+    assert "line 9, column period" in r.text and "line 9, column quantity" in r.text
+    assert client.get("/api/control/mismatches").json()["counts"]["shipments"] == 0  # nothing stored
+    r = client.post("/api/control/reports", content=REPORTS, headers=board)
+    assert r.status_code == 201, r.text
+    assert r.json()["lines"] == 7 and r.json()["reports"] == 3  # mill, bakery, cafe in period 1
+
+
+def test_plan_against_actual_and_mismatches_by_api(client: TestClient, tmp_path: Path) -> None:
+    board = bearer(client, *BOARD)
+    assert client.post("/api/control/reports", content=REPORTS, headers=board).status_code == 201
+    got = client.get("/api/control/fulfilment", params={"workplace": "mill"}).json()
+    (tmp_path / "r.csv").write_text(REPORTS)
+    direct = fulfilment(read_reports_csv(tmp_path / "r.csv"), TARGETS)  # the same computation, outside the app
+    assert got["by_workplace"] == direct.by_workplace.to_pylist()
+    flour = next(r for r in got["by_product"] if r["product"] == "flour")
+    assert flour["use"] == pytest.approx(0.7) and flour["gross"] == pytest.approx(1.2)
+    m = client.get("/api/control/mismatches").json()
+    assert [(r["supplier"], r["receiver"], r["difference"]) for r in m["shipments"]] == [
+        ("mill", "bakery", 60.0), ("mill", "cafe", -40.0)]
+    assert m["coefficients"][0]["expected"] == pytest.approx(150.0)  # 1.25 x 120 flour; 160 used
+    for page, marker in (("/control", "plan-actual"), ("/control/mismatches", "shipments"),
+                         ("/control/workplaces/mill", "by-product")):
+        r = client.get(page)
+        assert r.status_code == 200 and marker in r.text
+
+
+def test_alerts_go_to_the_workplace_first_then_public(client: TestClient) -> None:
+    platform = client.app.state.platform
+    finding = Finding("mill", "flour", "gap", 1, "step", 0.97, 0.095)
+    (alert_id,) = raise_alerts(platform.db, [finding], window=timedelta(days=7))
+    assert client.get("/api/control/alerts").json() == []  # anonymous: not yet
+    cafe = bearer(client, "cafe", "cafe-password-1")
+    assert client.get("/api/control/alerts", headers=cafe).json() == []  # another workplace: not yet
+    mill = bearer(client, "mill", "mill-password-1")
+    (seen,) = client.get("/api/control/alerts", headers=mill).json()
+    assert seen["id"] == alert_id and seen["public"] is False
+    assert client.post(f"/control/alerts/{alert_id}/answer", data={"text": "x"}, headers=cafe).status_code == 403
+    r = client.post(f"/control/alerts/{alert_id}/answer", data={"text": "a new mill line opened"}, headers=mill,
+                    follow_redirects=False)
+    assert r.status_code == 303
+    # once the window has passed it is public, with the answer
+    (late,) = raise_alerts(platform.db, [Finding("mill", "bran", "output", 1, "slope", 0.95, 0.2)],
+                           window=timedelta(0))
+    public = client.get("/api/control/alerts").json()
+    assert [a["id"] for a in public] == [late]
+    from glasnost.control.alerts import publish_due
+
+    assert platform.books.call(lambda lg: publish_due(platform.db, lg)) == 1
+    assert client.get("/api/control/alerts").json()[0]["log_index"] is not None
+
+
+def test_the_receipt_page_checks_inclusion(client: TestClient) -> None:
+    board = bearer(client, *BOARD)
+    client.post("/api/control/reports", content=REPORTS, headers=board)
+    platform = client.app.state.platform
+    leaf = platform.books.call(lambda lg: lg.entry(lg.size - 2).leaf_hash.hex())  # the last report
+    r = client.get("/control/receipt", params={"leaf": leaf})
+    assert r.status_code == 200 and 'id="proof-ok">verified' in r.text
+    r = client.get("/control/receipt", params={"leaf": "00" * 32})
+    assert "no entry of the public log has this leaf hash" in r.text
+    assert "64 hexadecimal digits" in client.get("/control/receipt", params={"leaf": "xyz"}).text
+
+
+# ---- a real browser against a running server ------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    db_file = tmp_path / "platform.sqlite"
+    db = open_database(str(db_file))
+    (tmp_path / "r.csv").write_text(REPORTS)
+    with Ledger.open(tmp_path / "platform-log.sqlite") as log:
+        result = import_reports_csv(db, tmp_path / "r.csv", log)
+        leaf = result.receipts[0].leaf_hash.hex()
+    store_targets(db, TARGETS)
+    db.dispose()
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glasnost.cli", "serve", "--port", str(port), "--database", f"sqlite:///{db_file}"],
+        cwd=tmp_path, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError(proc.stdout.read().decode()) from None  # type: ignore[union-attr]
+                time.sleep(0.1)
+        yield url, leaf
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_pages_in_a_real_browser(served: tuple[str, str]) -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
+    url, leaf = served
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        try:
+            page = browser.new_page()
+            page.goto(url + "/control")
+            assert "Plan against actual" in page.inner_text("#plan-actual")
+            page.click("#plan-actual a:text('mill')")
+            page.wait_for_url("**/control/workplaces/mill")
+            row = page.inner_text("#by-product")
+            assert "flour" in row and "0.700" in row and "1.200" in row  # use value beside gross quantity
+            page.goto(url + "/control/receipt")
+            page.fill("#leaf", leaf)
+            page.click("button:text('check')")
+            assert page.inner_text("#proof-ok") == "verified"
+            assert "workplace" in page.inner_text("#receipt-result")
+        finally:
+            browser.close()
