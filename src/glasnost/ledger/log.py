@@ -233,6 +233,14 @@ class Ledger:
         refers = obj.get("refers_to")
         return Entry(idx, obj["kind"], obj["payload"], data, h, None if refers is None else int(refers["index"]))
 
+    def find(self, leaf_hash: bytes) -> int | None:
+        """The index of the first entry with this leaf hash (a receipt), or None."""
+        self.size  # noqa: B018 (catch up with entries appended elsewhere)
+        try:
+            return self._tree.levels[0].index(leaf_hash)
+        except ValueError:
+            return None
+
     def root(self, size: int | None = None) -> bytes:
         """The Merkle tree hash of the first ``size`` entries (all by default)."""
         current = self.size
