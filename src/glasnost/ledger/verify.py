@@ -16,8 +16,8 @@ log file or a PostgreSQL log, and checks
   the entry is in the log, covered by a valid checkpoint (RFC 9162 inclusion proof checked by the
   RFC's algorithm), and a proof carried by the receipt file verifies.
 
-Each problem is one line naming the entry, checkpoint, line or receipt. Verifying a running
-server (fetching its checkpoints and proofs over the network) comes with the web platform.
+Each problem is one line naming the entry, checkpoint, line or receipt. A running server is read
+through its public endpoints by :mod:`glasnost.control.remote` and checked by :func:`check_log`.
 """
 
 from __future__ import annotations
