@@ -83,7 +83,7 @@ def _report_error(exc: ReportError) -> None:
     for p in exc.problems:
         typer.echo(f"{exc.where}: {p}", err=True)
     console.print(f"[bold red]error:[/] {len(exc.problems)} problems in {escape(str(exc.where))}; nothing was imported",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -246,6 +246,6 @@ def alerts_command(
         db.dispose()
     for f in findings:
         out.print(f"{escape(f.workplace)} {escape(f.product)}: {f.indicator} {f.state} in period {f.period} "
-                  f"(p = {f.probability:.3f}, level moved {f.change:+.4g})")
+                  f"(p = {f.probability:.3f}, level moved {f.change:+.4g})", soft_wrap=True)
     out.print(f"{len(findings)} anomalies, {len(new)} new alerts (shown to their workplace for {window_days:g} days), "
-              f"{published} published to the log")
+              f"{published} published to the log", soft_wrap=True)

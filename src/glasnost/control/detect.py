@@ -98,13 +98,14 @@ def indicator_panel(table: pa.Table) -> Panel:
     return Panel(workplaces, periods, values, cheat, start)
 
 
-def fit_noise(y: np.ndarray) -> tuple[float, float]:
+def fit_noise(y: np.ndarray, *, min_sigma: float = 1e-4) -> tuple[float, float]:
     """Observation noise s.d. and level-drift variance ratio of a panel of series (method of moments).
 
     For ``y = level + eps`` with a random-walk level (increments of variance ``q sigma^2``), first
     differences have variance ``(2 + q) sigma^2`` and lag-one autocovariance ``-sigma^2``. Both are
     estimated over the whole panel with values beyond 5 robust s.d. clipped, so a few steps do not
-    move them. Returns ``(sigma, q)``.
+    move them. ``sigma`` is at least ``min_sigma`` (for log indicators, 0.01%: differences below that
+    are rounding, not news). Returns ``(sigma, q)``.
     """
     d = np.diff(y, axis=1)
     flat = d[np.isfinite(d)]
@@ -113,7 +114,7 @@ def fit_noise(y: np.ndarray) -> tuple[float, float]:
     dc = np.clip(d - med, -5 * scale, 5 * scale)
     var = np.nanmean(dc**2)
     cov1 = np.nanmean(dc[:, 1:] * dc[:, :-1])
-    s2 = max(-cov1, var / 50.0)
+    s2 = max(-cov1, var / 50.0, min_sigma**2)
     q = max(var / s2 - 2.0, 0.0)
     return float(np.sqrt(s2)), float(q)
 
