@@ -55,14 +55,16 @@ def run_child(regime: str, enterprises: int, years: int) -> dict[str, float]:
 # ---- the plain Python loop over enterprises ------------------------------------------------------
 
 
-def loop_command_year(sec, st, p, concealing: list[bool]) -> tuple[list[float], list[float]]:
+def loop_command_year(
+    sec, st, p, concealing: list[bool], product_share: list[float]
+) -> tuple[list[float], list[float]]:
     """One command-planning year (year 0), one enterprise at a time: capital and targets after."""
     n = len(st.sector)
     S = sec.size
     capital0 = sum(st.capital)
     products = p.products * (sum(st.capital) / capital0) ** p.product_elasticity
-    coverage = min(1.0, p.balances / products)
-    efficiency = 1.0 - p.mismatch_loss * (1.0 - coverage)
+    sector_eff = [1.0 - p.mismatch_loss * (1.0 - min(1.0, p.balances / S / (products * product_share[i])))
+                  for i in range(S)]
     full, need = [0.0] * n, [0.0] * n
     for e in range(n):
         s = st.sector[e]
@@ -72,6 +74,7 @@ def loop_command_year(sec, st, p, concealing: list[bool]) -> tuple[list[float], 
     staffed = min(1.0, employed / sum(need))
     output, reported, cap_rep, light = [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n
     for e in range(n):
+        efficiency = sector_eff[st.sector[e]]
         cap = full[e] * staffed * efficiency
         target = st.target[e]
         if concealing[e]:
@@ -90,11 +93,12 @@ def loop_command_year(sec, st, p, concealing: list[bool]) -> tuple[list[float], 
     net = [gross[i] - (1.0 + p.hoarding) * sum(sec.A[i, j] * material[j] for j in range(S)) for i in range(S)]
     y_true = sum(net[i] * sec.values[i] for i in range(S))
     investment = st.investment_rate * y_true
-    weights = [st.capital[e] * cap_rep[e] / max(full[e] * staffed * efficiency, 1e-12) for e in range(n)]
+    eff = [sector_eff[st.sector[e]] for e in range(n)]
+    weights = [st.capital[e] * cap_rep[e] / max(full[e] * staffed * eff[e], 1e-12) for e in range(n)]
     total = sum(weights)
     capital, targets = [0.0] * n, [0.0] * n
     for e in range(n):
-        capital[e] = st.capital[e] * (1.0 - p.depreciation) + investment * weights[e] / total * efficiency
+        capital[e] = st.capital[e] * (1.0 - p.depreciation) + investment * weights[e] / total * eff[e]
         targets[e] = st.target[e] + p.ratchet * (reported[e] - st.target[e])
     return capital, targets
 
@@ -115,7 +119,7 @@ def part2(subset: int, repeats: int) -> tuple[float, float]:
                                   "investment_rate": st.investment_rate})
         concealing = regime.concealing.tolist()
         t0 = time.perf_counter()
-        capital, targets = loop_command_year(sec, snapshot, p, concealing)
+        capital, targets = loop_command_year(sec, snapshot, p, concealing, regime.product_share.tolist())
         loop_times.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         regime.step(0)

@@ -34,14 +34,15 @@ def test_no_ratchet_no_concealment() -> None:
 def test_concealment_in_year_zero_is_the_reserve_of_the_managers_the_ratchet_turns() -> None:
     # hand computation from the same draws: a manager conceals iff lambda beta / (1 - beta) > 1,
     # i.e. beta > 1 / (1 + lambda); their first target is (1 - reserve) of capacity and they
-    # make (and so admit to) the target plus the safety margin
-    p = Params()
+    # make (and so admit to) the target plus the safety margin; balances for every product, so
+    # no sector loses capacity to coordination and capacity shares are the plain ones
+    p = Params().with_(balances=1e9)
     state = initial_state(default_sectors(), p, np.random.default_rng([0, 0]), E)
     cap = capacity_of(default_sectors(), state, p)
     concealing = state.beta > 1.0 / (1.0 + p.ratchet)
     hidden = 1.0 - (1.0 - p.safety_reserve) * (1.0 + p.safety_margin)
     expected = hidden * cap[concealing].sum() / cap.sum()
-    assert run("command", years=1)["concealment"][0] == pytest.approx(expected, rel=1e-9)
+    assert run("command", years=1, balances=1e9)["concealment"][0] == pytest.approx(expected, rel=1e-9)
 
 
 def test_no_closures_no_closure_unemployment() -> None:

@@ -77,7 +77,7 @@ BOUNDS = {
     "mismatch_loss": (0.0, 0.9),
     "product_elasticity": (0.2, 4.0),
     "investment_response": (0.0, 1.0),
-    "balances": (1.0e4, 6.0e4),
+    "balances": (5.0e3, 2.0e5),
     "labour_force_growth": (0.0, 0.06),
     "ward_vanek_hiring": (0.0, 1.0),
 }
@@ -159,7 +159,7 @@ def fit(verbose: bool = True) -> Params:
     growth_targets = ("growth_1950s", "growth_late_1970s", "investment_rate_rise")
     names = FITTED["growth"]
     coarse = _loss(names, growth_targets, soviet, params)
-    grid = itertools.product([0.8, 1.0, 1.3], [0.03, 0.038], [0.3, 0.5, 0.7], [1.0, 1.5, 2.0], [1.5e4, 2.5e4, 4e4])
+    grid = itertools.product([0.8, 1.0, 1.3], [0.03, 0.038], [0.3, 0.5, 0.7], [1.0, 1.5, 2.0], [1e4, 2e4, 4e4, 8e4])
     best = min((np.array(x) for x in grid), key=coarse)
     params = params.with_(output_capital_ratio=float(best[0]))
     names = names[1:]

@@ -58,7 +58,7 @@ class Params:
         "calibrated: 13% loss-making at fixed prices in 1987 (Law 1987)",
     )
     size_dispersion: float = _p(0.8, "log sd", "dispersion of enterprise size", "modelling choice")
-    labour_saving: float = _p(0.0357, "1/yr", "fall of labour needed per unit of output (technical progress)",
+    labour_saving: float = _p(0.0377, "1/yr", "fall of labour needed per unit of output (technical progress)",
                               "calibrated: Soviet growth path (Easterly-Fischer 1995)")
     capacity_slack: float = _p(1.05, "ratio", "initial capacity / gross output for needs", "modelling choice")
     output_capital_ratio: float = _p(1.0, "1/yr", "gross output per unit of capital (base prices)",
@@ -71,7 +71,7 @@ class Params:
     lightness: float = _p(0.25, "fraction", "the light variant weighs this much less", "the essay: a pipe 25% lighter")
     betterness: float = _p(0.10, "fraction", "the light variant gives this much more use", "the essay: 'and better'")
     products: float = _p(1.0e4, "products", "distinct products to coordinate in year 0", "modelling choice")
-    product_elasticity: float = _p(1.0893, "elasticity", "products grow with capital^elasticity (complexity)",
+    product_elasticity: float = _p(1.1738, "elasticity", "products grow with capital^elasticity (complexity)",
                                    "calibrated: Soviet growth slowdown (Easterly-Fischer 1995)")
     # --- command planning ---------------------------------------------------------------
     ratchet: float = _p(0.5, "lambda", "next target = target + lambda (reported output - target)", "Weitzman 1980")
@@ -94,9 +94,11 @@ class Params:
                                  "calibrated: Khanin 84.4x official vs 6.6x true")
     hoarding: float = _p(0.10, "fraction", "inputs hoarded above need (lost to final use)", "Kornai 1980")
     soft_budget: bool = _p(True, "-", "losses covered by subsidies (soft budget constraint)", "Kornai 1986")
-    balances: float = _p(3.93e4, "products", "material balances the bureau can coordinate",
+    product_dispersion: float = _p(1.0, "log sd", "spread of the number of products across sectors",
+                                   "modelling choice")
+    balances: float = _p(3.584e4, "products", "material balances the bureau can coordinate",
                          "calibrated: Soviet growth slowdown (Gosplan ~2000 balances, scaled)")
-    mismatch_loss: float = _p(0.7177, "fraction", "output lost on the uncoordinated share of products",
+    mismatch_loss: float = _p(0.8999, "fraction", "output lost on the uncoordinated share of products",
                               "calibrated: Soviet growth slowdown")
     investment_rate: float = _p(0.25, "fraction", "initial investment / output", "Easterly-Fischer 1995")
     growth_target: float = _p(0.05, "1/yr", "growth the bureau aims for", "Soviet five-year plans")
@@ -131,7 +133,7 @@ class Params:
     hiring_rate: float = _p(0.5, "1/yr", "share of vacancies filled from the unemployed each year",
                             "modelling choice")
     ward_vanek: bool = _p(False, "-", "labour-managed firms maximise income per worker", "Ward 1958, Vanek 1970")
-    ward_vanek_hiring: float = _p(0.2236, "fraction", "share of vacancies a labour-managed firm fills",
+    ward_vanek_hiring: float = _p(0.2315, "fraction", "share of vacancies a labour-managed firm fills",
                                   "calibrated: Yugoslav unemployment 1957-77")
     labour_force_growth: float = _p(0.012, "1/yr", "growth of the labour force",
                                     "Easterly-Fischer 1995 (USSR 1960-89); Yugoslav runs: calibrate.YUGOSLAV (fitted)")

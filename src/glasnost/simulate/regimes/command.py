@@ -2,10 +2,12 @@
 
 Rules (each from :mod:`glasnost.simulate.params`, sources there):
 
-1. *Complexity*: the bureau can coordinate ``balances`` material balances; the economy has
-   ``products x (K / K0)^product_elasticity`` products (K: capital stock). The uncoordinated share
-   ``1 - min(1, balances / products)`` loses ``mismatch_loss`` of its capacity (inputs that do
-   not arrive) and of its investment (unfinished construction).
+1. *Complexity*: the bureau can coordinate ``balances`` material balances, the same number in
+   each sector; the economy has ``products x (K / K0)^product_elasticity`` products (K: capital
+   stock), spread over sectors unevenly (lognormal shares, ``product_dispersion``). In each
+   sector the uncoordinated share ``1 - min(1, balances_s / products_s)`` loses
+   ``mismatch_loss`` of its capacity (inputs that do not arrive) and of its investment
+   (unfinished construction).
 2. *Managers* (:mod:`glasnost.simulate.managers`): the bonus for over-fulfilment against the
    ratchet decides who conceals; concealers aim ``safety_margin`` above target, report the
    capacity they use; short-fallers pad reports by up to ``padding_limit``.
@@ -66,14 +68,16 @@ class CommandRegime:
         self.prev_true = 0.0
         self.prev_reported = 0.0
         self.capital0 = float(state.capital.sum())
+        share = rng.lognormal(0.0, p.product_dispersion, sectors.size)
+        self.product_share = share / share.sum()
         self.closure_layoffs = 0.0
 
     def step(self, t: int) -> dict[str, float]:
         sec, st, p = self.sectors, self.state, self.params
         S = sec.size
         products = p.products * max(float(st.capital.sum()) / self.capital0, 1e-9) ** p.product_elasticity
-        coverage = min(1.0, p.balances / products)
-        efficiency = 1.0 - p.mismatch_loss * (1.0 - coverage)
+        coverage = np.minimum(1.0, p.balances / sec.size / (products * self.product_share))  # per sector
+        efficiency = (1.0 - p.mismatch_loss * (1.0 - coverage))[st.sector]
         full = capacity_of(sec, st, p)
         # labour: enterprises staff their whole capacity (labour hoarding); where the labour
         # force is short of that, every enterprise gets the same share of its need
@@ -177,7 +181,7 @@ class CommandRegime:
             "products": products,
             "meeting_hours": 0.0,
             "rounds": 0.0,
-            "efficiency": efficiency,
+            "efficiency": float(np.average(efficiency, weights=np.maximum(full, 1e-12))),
             "staffed": staffed,
         }
 
