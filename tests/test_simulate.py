@@ -180,3 +180,14 @@ def test_demo_comparison_has_the_three_regimes() -> None:
 
     table = demo_comparison(years=3)
     assert set(table.column("regime").to_pylist()) == {"command", "market", "democratic"}
+
+
+def test_ratchet_and_audit_experiments_run_as_parallel_sweeps() -> None:
+    from glasnost.simulate.experiments import audit, ratchet
+
+    r = ratchet(lambdas=(0.0, 0.5, 1.0), years=5, seeds=(0,), enterprises=200).to_pandas().set_index("value")
+    assert r.loc["0.0", "concealment"] == 0.0  # values are labelled as text
+    assert 0.0 < r.loc["0.5", "concealment"] < r.loc["1.0", "concealment"]
+    a = audit(probabilities=(0.0, 0.5), years=5, seeds=(0,), enterprises=200).to_pandas().set_index("value")
+    assert a.loc["0.0", "concealment"] > a.loc["0.5", "concealment"]
+    assert a.loc["command", "concealment"] > 0
