@@ -121,6 +121,16 @@ def test_gini_closed_forms() -> None:
     assert gini(np.array([1.0, 2.0]), np.array([5.0, 5.0])) == pytest.approx(1 / 6)
 
 
+def test_one_sort_income_measures_match_the_separate_ones() -> None:
+    from glasnost.simulate.measures import income_distribution, weighted_quantile
+
+    rng = np.random.default_rng(0)
+    wages, workers = rng.lognormal(0.0, 0.5, 1000), rng.random(1000)
+    g, p10, p90 = income_distribution(wages, workers, 0.3, 50.0)
+    assert g == pytest.approx(gini(np.append(wages, 0.3), np.append(workers, 50.0)), rel=1e-12)
+    assert p10 == weighted_quantile(wages, workers, 0.1) and p90 == weighted_quantile(wages, workers, 0.9)
+
+
 def test_same_seed_same_table_and_other_seed_differs() -> None:
     a = simulate(years=4, seeds=[3], enterprises=200)
     b = simulate(years=4, seeds=[3], enterprises=200)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from glasnost.simulate.measures import gini, sector_sum, weighted_quantile
+from glasnost.simulate.measures import income_distribution, sector_sum
 from glasnost.simulate.params import Params, SimulationError
 from glasnost.simulate.state import Sectors, State
 
@@ -63,11 +63,8 @@ def shortage(sectors: Sectors, supply_value: np.ndarray, demand_total: float) ->
 def income_measures(state: State, wages: np.ndarray, benefit: float) -> tuple[float, float]:
     """(Gini of household income, P90/P10 wage spread between enterprises)."""
     weights = np.where(state.open, state.workers, 0.0)
-    incomes = np.concatenate((wages, [benefit]))
-    people = np.concatenate((weights, [max(state.unemployed, 0.0)]))
-    p10 = weighted_quantile(wages, weights, 0.10)
-    p90 = weighted_quantile(wages, weights, 0.90)
-    return gini(incomes, people), (p90 / p10 if p10 > 0 else float("nan"))
+    g, p10, p90 = income_distribution(wages, weights, benefit, state.unemployed)
+    return g, (p90 / p10 if p10 > 0 else float("nan"))
 
 
 def loss_making_share(state: State, unit_cost: np.ndarray, prices: np.ndarray) -> float:
