@@ -54,10 +54,9 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         yield c
 
 
-def test_import_by_api_is_board_only_and_all_or_nothing(client: TestClient) -> None:
+def test_import_by_api_is_all_or_nothing(client: TestClient) -> None:
     board = bearer(client, *BOARD)
-    mill = bearer(client, "mill", "mill-password-1")
-    assert client.post("/api/control/reports", content=REPORTS, headers=mill).status_code == 403
+    assert client.post("/api/control/reports", content=REPORTS).status_code == 401  # anonymous
     bad = REPORTS + "output,x,mill,flour,,A,-1,,\n"
     r = client.post("/api/control/reports", content=bad, headers=board)
     assert r.status_code == 422
@@ -190,3 +189,25 @@ def test_pages_in_a_real_browser(served: tuple[str, str]) -> None:
             assert "workplace" in page.inner_text("#receipt-result")
         finally:
             browser.close()
+
+
+def test_a_workplace_reports_by_form_and_api_for_itself_only(client: TestClient) -> None:
+    mill = bearer(client, "mill", "mill-password-1")
+    r = client.post("/api/control/reports", content=REPORTS, headers=mill)  # holds the bakery's and cafe's lines
+    assert r.status_code == 422
+    assert "line 4, column workplace: account 'mill' reports for its own workplace only" in r.text
+    own = "kind,period,workplace,product,quantity\noutput,2,mill,flour,99\n"
+    r = client.post("/api/control/reports", content=own, headers=mill)
+    assert r.status_code == 201 and len(r.json()["receipts"]) == 1
+    # by form: line 2 is blank, line 3 bad; nothing stored
+    form = {"lines": "output,3,flour,120\n\ndelivery,3,flour,80\n"}
+    r = client.post("/control/report", data=form, headers=mill)
+    assert r.status_code == 422
+    assert "line 3, counterparty: is required for delivery, receipt and rating lines" in r.text
+    form = {"lines": "output,3,flour,120\ndelivery,3,flour,80,bakery\ncapacity,3,flour,150\n"}
+    r = client.post("/control/report", data=form, headers=mill)
+    assert r.status_code == 200 and 'id="stored"' in r.text
+    receipt = r.text.split('<code class="receipt">')[1].split("<")[0]
+    assert 'id="proof-ok">verified' in client.get("/control/receipt", params={"leaf": receipt}).text
+    m = client.get("/api/control/mismatches").json()
+    assert ("mill", "bakery", 3) in {(x["supplier"], x["receiver"], x["period"]) for x in m["shipments"]}

@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 
 from glasnost.control.alerts import respond
 from glasnost.control.benford import benford_test
-from glasnost.control.errors import ControlError, ReportError
+from glasnost.control.errors import ControlError, LineProblem, ReportError
 from glasnost.control.fulfilment import Fulfilment, fulfilment
 from glasnost.control.reconcile import Reconciliation, reconcile
 from glasnost.control.reports import read_reports_csv
@@ -259,26 +259,90 @@ def api_alerts(request: Request) -> list[dict[str, Any]]:
     return _alerts_for(request)
 
 
-@router.post("/api/control/reports", tags=["control"], status_code=201)
-async def api_import(request: Request) -> dict[str, Any]:
-    """Import a CSV file of report lines (the request body, ``text/csv``); board only. All or nothing."""
-    viewer = (await check_csrf(request)).require_board()
-    body = await request.body()
+def _import_csv(request: Request, viewer: Any, body: bytes, *, own: str | None) -> dict[str, Any]:
+    """Check and import CSV report lines; with ``own``, every line must be that workplace's own report.
+
+    Raises
+    ------
+    ReportError
+        Every bad line (with ``own``: also each line reported for another workplace); nothing stored.
+    ControlError
+        The database or the log refused the batch; nothing stored.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "upload.csv"
         path.write_bytes(body)
         try:
             reports = read_reports_csv(path)
         except ReportError as exc:
-            raise BadInputError(str(exc).replace(str(path), "upload")) from None
+            raise ReportError(exc.problems, where="upload") from None
+    if own is not None:
+        t = reports.table
+        others = [
+            LineProblem(line, "workplace", w, f"account {own!r} reports for its own workplace only")
+            for line, w in zip(t["line"].to_pylist(), t["workplace"].to_pylist(), strict=True)
+            if w != own
+        ]
+        if others:
+            raise ReportError(others, where="upload")
     sha = hashlib.sha256(body).hexdigest()
     platform = platform_of(request)
+    result = platform.books.call(
+        lambda ledger: import_reports(platform.db, reports, ledger, source=f"upload by {viewer.username}", sha256=sha)
+    )
+    return {"batch": result.batch, "lines": result.lines, "reports": result.reports,
+            "log_entries": [result.log_first, result.receipts[-1].index],
+            "receipts": [r.leaf_hash.hex() for r in result.receipts[:-1]]}
+
+
+@router.post("/api/control/reports", tags=["control"], status_code=201)
+async def api_import(request: Request) -> dict[str, Any]:
+    """Import a CSV file of report lines (the request body, ``text/csv``). All or nothing.
+
+    The board may import any workplace's lines; a workplace's account (named after the workplace)
+    only its own. The answer holds each report's receipt (its leaf hash in the public log)."""
+    viewer = (await check_csrf(request)).require()
+    body = await request.body()
     try:
-        result = platform.books.call(
-            lambda ledger: import_reports(platform.db, reports, ledger, source=f"upload by {viewer.username}",
-                                          sha256=sha)
-        )
+        return _import_csv(request, viewer, body, own=None if viewer.is_board else viewer.username)
     except ControlError as exc:
         raise BadInputError(str(exc)) from None
-    return {"batch": result.batch, "lines": result.lines, "reports": result.reports,
-            "log_entries": [result.log_first, result.receipts[-1].index]}
+
+
+@router.get("/control/report", include_in_schema=False)
+def report_form(request: Request) -> Response:
+    viewer = viewer_of(request).require()
+    return render(request, "control_report.html", workplace=viewer.username, text="", result=None, problems=[])
+
+
+@router.post("/control/report", include_in_schema=False)
+async def report_submit(request: Request) -> Response:
+    """A workplace's report by form: one line per figure, ``kind,period,product,quantity[,counterparty[,rating]]``."""
+    form = await request.form()
+    viewer = (await check_csrf(request, form)).require()
+    text = form.get("lines")
+    text = text if isinstance(text, str) else ""
+    workplace = viewer.username or ""
+    body = "kind,period,workplace,product,quantity,counterparty,rating\n" + "".join(
+        (_form_line(raw, workplace) if raw.strip() else "") + "\n" for raw in text.splitlines()
+    )  # blank lines kept, so that line n of the form is line n + 1 of the file
+    try:
+        result = _import_csv(request, viewer, body.encode("utf-8"), own=workplace)
+    except ReportError as exc:
+        problems = [f"line {p.line - 1}, {p.column}: {p.message} (got {p.value!r})" for p in exc.problems]
+        return render(request, "control_report.html", status_code=422, workplace=workplace, text=text, result=None,
+                      problems=problems)
+    except ControlError as exc:
+        return render(request, "control_report.html", status_code=422, workplace=workplace, text=text, result=None,
+                      problems=[str(exc)])
+    return render(request, "control_report.html", workplace=workplace, text="", result=result, problems=[])
+
+
+def _form_line(raw: str, workplace: str) -> str:
+    """``kind,period,product,quantity[,counterparty[,rating]]`` with the workplace put in third place."""
+    parts = [p.strip() for p in raw.split(",")]
+    parts += [""] * max(0, 6 - len(parts))
+    kind, period, product, quantity, counterparty, rating = parts[:6]
+    extra = parts[6:]
+    cells = [kind, period, workplace, product, quantity, counterparty, rating, *extra]
+    return ",".join('"' + c.replace('"', '""') + '"' for c in cells)
