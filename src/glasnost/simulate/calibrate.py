@@ -82,7 +82,7 @@ BOUNDS = {
     "ward_vanek_hiring": (0.0, 1.0),
 }
 # The Yugoslav runs' own labour force growth (fitted; the default is the Soviet figure).
-YUGOSLAV = {"labour_force_growth": 0.0058}
+YUGOSLAV = {"labour_force_growth": 0.0054}
 
 
 def _mean(regime: str, years: int, params: Params, measure: str) -> np.ndarray:

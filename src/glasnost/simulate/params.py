@@ -133,12 +133,14 @@ class Params:
     hiring_rate: float = _p(0.5, "1/yr", "share of vacancies filled from the unemployed each year",
                             "modelling choice")
     ward_vanek: bool = _p(False, "-", "labour-managed firms maximise income per worker", "Ward 1958, Vanek 1970")
-    ward_vanek_hiring: float = _p(0.2315, "fraction", "share of vacancies a labour-managed firm fills",
+    ward_vanek_hiring: float = _p(0.1371, "fraction", "share of vacancies a labour-managed firm fills",
                                   "calibrated: Yugoslav unemployment 1957-77")
     labour_force_growth: float = _p(0.012, "1/yr", "growth of the labour force",
                                     "Easterly-Fischer 1995 (USSR 1960-89); Yugoslav runs: calibrate.YUGOSLAV (fitted)")
     initial_unemployment: float = _p(0.0, "fraction", "unemployment at the start", "USSR 1987: none officially")
     unemployment_benefit: float = _p(0.3, "x mean wage", "income of an unemployed household", "modelling choice")
+    credit_share: float = _p(0.05, "fraction", "bank credit for investment, share of value added a year",
+                             "Law 1987 (Gosbank credits to self-financing enterprises); modelling choice")
     market_quality_response: float = _p(0.05, "1/yr", "quality gain under competition", "modelling choice")
     market_investment_share: float = _p(0.7, "fraction", "share of profit after bonuses the enterprise "
                                         "invests (the rest goes to the budget)", "Law 1987 (normatives)")

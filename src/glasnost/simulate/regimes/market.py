@@ -13,7 +13,10 @@ Rules (parameters and sources in :mod:`glasnost.simulate.params`):
    fixed prices of the command economy (where ``loss_making`` is the reform's starting figure).
 3. *Self-financing*: profit = revenue - materials - base wages - depreciation; a share
    ``retained_share`` of profit is paid as wage bonus, ``market_investment_share`` of the rest
-   invested in the enterprise itself; losses are no longer covered.
+   invested in the enterprise itself; losses are no longer covered. The bank lends
+   ``credit_share`` of value added (new money) to solvent enterprises for investment, by capital
+   and utilisation: without it, spending last year's income could never buy more than last
+   year's output.
 4. *Closures*: with ``closures`` on, an enterprise with ``closure_years`` loss years in a row
    closes; its workers become unemployed.
 5. *Lay-offs and hiring*: workers beyond the need for what is sold (plus
@@ -106,6 +109,11 @@ class MarketRegime:
         kept = (1.0 - p.retained_share) * np.maximum(profit, 0.0)
         invest = depreciation + p.market_investment_share * kept
         public = float(((1.0 - p.market_investment_share) * kept).sum())
+        # bank credit (new money) for solvent enterprises, by capital and how fully they sell
+        added = float((revenue - material * sales).sum())
+        solvent = np.where(st.open & (profit >= 0), st.capital * sales / np.maximum(full, 1e-12), 0.0)
+        if solvent.sum() > 0:
+            invest = invest + p.credit_share * added * solvent / solvent.sum()
         gini_, spread = income_measures(st, wages, p.unemployment_benefit * st.wage)
 
         net = net_output(sec, st, sales, p, 0.0)
