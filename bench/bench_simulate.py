@@ -12,7 +12,7 @@ both must leave the same capital and targets behind. The loop's time is scaled l
 10^5 enterprises x 50 years x 3 regimes.
 
 Run: python bench/bench_simulate.py [--enterprises 100000] [--years 50] [--repeats 3]
-                                    [--subset 2000]
+                                    [--subset 10000]
 The machine may be shared; quote medians and ratios.
 """
 
@@ -134,7 +134,7 @@ def main() -> None:
     ap.add_argument("--enterprises", type=int, default=100_000)
     ap.add_argument("--years", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--subset", type=int, default=2000)
+    ap.add_argument("--subset", type=int, default=10_000)
     ap.add_argument("--child", default=None)
     args = ap.parse_args()
     if args.child:
