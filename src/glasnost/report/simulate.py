@@ -3,8 +3,11 @@ the calibration, and the named experiments."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pyarrow as pa
+from matplotlib.figure import Figure
 
 from glasnost.report.html import HtmlReport, new_figure
 from glasnost.simulate.params import Params, parameter_table
@@ -44,21 +47,18 @@ def _bands(table: pa.Table, measure: str) -> dict[str, tuple[np.ndarray, np.ndar
         for i, y in enumerate(ys):
             v = values[mask & (years == y)]
             grid[i, : v.size] = v
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                out[str(regime)] = (
-                    ys,
-                    np.nanmedian(grid, axis=1),
-                    np.nanpercentile(grid, 10, axis=1),
-                    np.nanpercentile(grid, 90, axis=1),
-                )
+        with warnings.catch_warnings():  # all-NaN years (growth in year 0) stay NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[str(regime)] = (
+                ys,
+                np.nanmedian(grid, axis=1),
+                np.nanpercentile(grid, 10, axis=1),
+                np.nanpercentile(grid, 90, axis=1),
+            )
     return out
 
 
-def band_figure(table: pa.Table, measure: str, label: str, width: float = 7.0, height: float = 3.2):
+def band_figure(table: pa.Table, measure: str, label: str, width: float = 7.0, height: float = 3.2) -> Figure:
     """A figure: median line and 10-90% band across seeds, one per regime."""
     fig, ax = new_figure(width, height)
     for regime, (ys, med, lo, hi) in _bands(table, measure).items():
