@@ -1,12 +1,17 @@
 """Solving Leontief systems (I - A) x = d and v (I - A) = l at any size.
 
-Small systems go to a sparse direct solver (SuperLU). Large ones go to restarted GMRES on
-I - A, whose spectrum for a productive A lies in the disk of radius rho(A) around 1: the Perron
-root is a lone outlier that GMRES removes in one step, and the rest converges at the rate of
-the bulk of A's spectrum, far faster than the Neumann (Jacobi) series. Products are reordered
-by how many others use them (the heavily used core first) so that the vector entries most read
-by the matrix-vector product share cache lines, and the product runs on all cores through
-row blocks (scipy's sparse kernels release the GIL).
+Small systems go to a sparse direct solver (SuperLU). Large ones are iterated. For a productive
+A the Perron root rho(A) is typically a lone outlier: the rest of A's spectrum lies in a much
+smaller disk (radius 0.24 against rho = 0.49 in the generated economies of 10^5 and 10^6
+products). The default iteration, ``'deflated'``, removes the Perron direction with a rank-one
+preconditioner built from A's right and left Perron vectors (found once per system by power
+iteration), after which the plain Neumann (Richardson) iteration contracts at the rate of the
+bulk of the spectrum, the best any polynomial method can do on a disk, with no inner products
+to orthogonalise. When the bulk is not small (the contraction stalls), the solve continues
+with restarted GMRES (``'gmres'``), which needs no such structure. Products are reordered by
+how many others use them (the heavily used core first) so that the vector entries most read
+by the matrix-vector product share cache lines, and the product runs on all cores through row
+blocks (scipy's sparse kernels release the GIL).
 """
 
 from __future__ import annotations
@@ -201,10 +206,14 @@ class LeontiefSystem:
     def _op32_t(self) -> _BlockOperator:
         return self._op_t.as_float32()
 
+    @cached_property
+    def _perron(self) -> _Perron:
+        return _Perron.of(self._op32, self._op32_t)
+
     def _iterative(
         self, d: np.ndarray, transpose: bool, method: str, mixed: bool, **options: float
-    ) -> tuple[np.ndarray, int]:
-        """Peeled products by substitution, the core by GMRES or Jacobi (see :class:`_Split`)."""
+    ) -> tuple[np.ndarray, int, str]:
+        """Peeled products by substitution, the core by an iteration (see :class:`_Split`)."""
         split, p = self._split, self._perm
         x = np.zeros(self.n)
         if not transpose:
@@ -217,15 +226,45 @@ class LeontiefSystem:
         if rhs_norm > 0:
             options["rtol"] = options["rtol"] * float(np.linalg.norm(d)) / rhs_norm
         op = self._op_t if transpose else self._op
-        if method == "gmres":
-            inner = (self._op32_t if transpose else self._op32) if mixed else None
+        inner = (self._op32_t if transpose else self._op32) if mixed else None
+        used = method
+        if method == "deflated":
+            xp, iterations, stalled = _deflated(
+                op, rhs, self._perron, transpose=transpose, inner=inner,
+                rtol=options["rtol"], max_iter=int(options["max_iter"]),
+            )
+            if stalled:  # the bulk of the spectrum is not small: finish with GMRES from here
+                more = dict(options, max_iter=options["max_iter"] - iterations)
+                xp, extra = _gmres(op, rhs, inner=inner, x0=xp, **more)  # type: ignore[arg-type]
+                iterations += extra
+                used = "deflated+gmres"
+        elif method == "gmres":
             xp, iterations = _gmres(op, rhs, inner=inner, **options)  # type: ignore[arg-type]
         else:
             xp, iterations = _jacobi(op, rhs, rtol=options["rtol"], max_iter=int(options["max_iter"]))
         x[p] = xp
         if transpose:
             split.solve_peeled(x, d, transpose=True)
-        return x, iterations
+        return x, iterations, used
+
+    def _residual(self, x: np.ndarray, d: np.ndarray, transpose: bool) -> float:
+        """||(I - A) x - d|| / ||d|| (or the transpose), recomputed from the matrix.
+
+        Large systems use the core's threaded operator and the peeled rows (every entry of A
+        is in exactly one of them), so the check costs one parallel matrix-vector product.
+        """
+        if self.n <= DIRECT_MAX or "_op" not in self.__dict__:
+            return _relative_residual(self.A.T if transpose else self.A, x, d)
+        split, p = self._split, self._perm
+        Mx = np.empty_like(x)
+        Mx[p] = (self._op_t if transpose else self._op)(x[p], np.empty(p.size))
+        if not transpose and split.levels:
+            Mx[split.core] += split.core_from_peeled @ x[split.peeled]
+        for S, users, inputs, one_minus_diag in split.levels:
+            Mx[S] = (inputs if transpose else users) @ x + (1.0 - one_minus_diag) * x[S]
+        r = x - Mx - d
+        norm = float(np.linalg.norm(d))
+        return float(np.linalg.norm(r)) / norm if norm > 0 else float(np.linalg.norm(r))
 
     @cached_property
     def _lu(self) -> spla.SuperLU:
@@ -249,18 +288,21 @@ class LeontiefSystem:
         """Solve (I - A) x = d, or x (I - A) = d when ``transpose``.
 
         ``d`` may be a vector or an (n, k) matrix of right-hand sides. ``method`` is
-        ``'auto'``, ``'direct'``, ``'gmres'`` or ``'jacobi'`` (the Neumann series
-        x <- d + A x). ``precision`` (GMRES only): ``'double'``, or ``'mixed'`` (restart cycles
-        in float32 refined against float64 residuals; the result is float64-accurate);
-        ``'auto'`` mixes above the direct-solver size. Raises :class:`NotProductiveError` when
-        the iteration diverges or a solution has negative entries for a non-negative ``d``.
+        ``'auto'`` (``'direct'`` up to :data:`DIRECT_MAX` products, ``'deflated'`` above),
+        ``'direct'``, ``'deflated'`` (the Neumann iteration with the Perron direction removed,
+        finishing with GMRES if it stalls; the report then says ``'deflated+gmres'``),
+        ``'gmres'`` or ``'jacobi'`` (the plain Neumann series x <- d + A x). ``precision``
+        (iterations other than Jacobi): ``'double'``, or ``'mixed'`` (the iteration in float32,
+        refined against float64 residuals; the result is float64-accurate); ``'auto'`` mixes
+        above the direct-solver size. Raises :class:`NotProductiveError` when the iteration
+        diverges or a solution has negative entries for a non-negative ``d``.
         """
         start = time.perf_counter()
         d = np.asarray(d, dtype=np.float64)
         if d.shape[0] != self.n:
             raise ValueError(f"right-hand side has {d.shape[0]} rows for a system of {self.n}")
         if method == "auto":
-            method = "direct" if self.n <= DIRECT_MAX else "gmres"
+            method = "direct" if self.n <= DIRECT_MAX else "deflated"
         if d.ndim == 2:
             cols = [
                 self.solve(
@@ -277,17 +319,19 @@ class LeontiefSystem:
             x = np.column_stack([c[0] for c in cols]) if cols else np.zeros_like(d)
             iters = sum(c[1].iterations for c in cols)
             resid = max((c[1].residual for c in cols), default=0.0)
-            return x, SolveReport(method, iters, resid, time.perf_counter() - start)
+            used = "+".join(dict.fromkeys(c[1].method for c in cols)) or method
+            return x, SolveReport(used, iters, resid, time.perf_counter() - start)
         if method == "direct":
             x = self._lu.solve(d, trans="T" if transpose else "N")
             iterations = 0
-        elif method in ("gmres", "jacobi"):
+        elif method in ("deflated", "gmres", "jacobi"):
             mixed = precision == "mixed" or (precision == "auto" and self.n > DIRECT_MAX)
-            x, iterations = self._iterative(d, transpose, method, mixed, rtol=rtol, max_iter=max_iter, restart=restart)
+            x, iterations, method = self._iterative(
+                d, transpose, method, mixed, rtol=rtol, max_iter=max_iter, restart=restart
+            )
         else:
-            raise ValueError(f"unknown method {method!r} (auto, direct, gmres, jacobi)")
-        M = self.A.T if transpose else self.A
-        residual = _relative_residual(M, x, d)
+            raise ValueError(f"unknown method {method!r} (auto, direct, deflated, gmres, jacobi)")
+        residual = self._residual(x, d, transpose)
         if not np.all(np.isfinite(x)) or (
             np.all(d >= 0) and x.min(initial=0.0) < -1e-9 * max(np.abs(x).max(initial=0.0), 1.0)
         ):
@@ -295,10 +339,118 @@ class LeontiefSystem:
         return x, SolveReport(method, iterations, residual, time.perf_counter() - start)
 
 
-def _relative_residual(M: sp.csr_array, x: np.ndarray, d: np.ndarray) -> float:
-    r = x - M @ x - d
+def _relative_residual(M: sp.csr_array | _BlockOperator, x: np.ndarray, d: np.ndarray) -> float:
+    Mx = M(x, np.empty_like(x)) if isinstance(M, _BlockOperator) else M @ x
+    r = x - Mx - d
     norm = float(np.linalg.norm(d))
     return float(np.linalg.norm(r)) / norm if norm > 0 else float(np.linalg.norm(r))
+
+
+@dataclass(frozen=True)
+class _Perron:
+    """The Perron root of the core matrix and its right and left vectors, ``A u = rho u``,
+    ``w A = rho w``, scaled so that ``w @ u = 1`` (float32, in the iterative order).
+
+    They need not be accurate: they build a preconditioner, and an error of e in them leaves
+    an outlier of about rho * e in the iteration, far inside the bulk of the spectrum.
+    """
+
+    rho: float
+    u: np.ndarray
+    w: np.ndarray
+
+    POWER_STEPS = 40
+
+    @classmethod
+    def of(cls, op: _BlockOperator, op_t: _BlockOperator) -> _Perron:
+        rho_u, u = _power_iteration(op, cls.POWER_STEPS)
+        _, w = _power_iteration(op_t, cls.POWER_STEPS)
+        overlap = float(w @ u)
+        if not (0.0 < rho_u < 1.0) or overlap <= 1e-12:
+            return cls(rho=0.0, u=np.zeros_like(u), w=np.zeros_like(w))  # no deflation
+        return cls(rho=rho_u, u=u, w=(w / overlap).astype(np.float32))
+
+    def precondition(self, r: np.ndarray, *, transpose: bool) -> np.ndarray:
+        """``M^-1 r`` in place: ``r + rho / (1 - rho) * u (w @ r)``, the exact inverse of
+        ``I - A`` on the Perron direction and the identity on the rest."""
+        u, w = (self.w, self.u) if transpose else (self.u, self.w)
+        if self.rho > 0.0:
+            r += np.float32(self.rho / (1.0 - self.rho) * float(w @ r)) * u
+        return r
+
+
+def _power_iteration(op: _BlockOperator, steps: int) -> tuple[float, np.ndarray]:
+    """The dominant eigenvalue and a unit eigenvector of a non-negative operator, by the
+    power method from the all-ones vector, stopped when the eigenvalue settles to 1e-6."""
+    v = np.full(op.bounds[-1], 1.0 / np.sqrt(op.bounds[-1]), dtype=op.dtype)
+    av = np.empty_like(v)
+    rho = 0.0
+    for _ in range(steps):
+        op(v, av)
+        norm = float(np.linalg.norm(av))
+        if norm == 0.0 or not np.isfinite(norm):
+            return 0.0, v
+        v, av = av / norm, v
+        settled = abs(norm - rho) <= 1e-6 * norm
+        rho = norm
+        if settled:
+            break
+    return rho, v.astype(np.float32)
+
+
+def _deflated(
+    op: _BlockOperator,
+    d: np.ndarray,
+    perron: _Perron,
+    *,
+    transpose: bool,
+    rtol: float,
+    max_iter: int,
+    inner: _BlockOperator | None = None,
+    stall_rate: float = 0.5,
+) -> tuple[np.ndarray, int, bool]:
+    """The preconditioned Neumann (Richardson) iteration ``e <- e + M^-1 (r - (I - A) e)``
+    with the Perron direction deflated by ``M`` (:class:`_Perron`), as iterative refinement:
+    each sweep solves for a correction from the true float64 residual, in float32 when
+    ``inner`` is given. Returns ``(x, iterations, stalled)``; ``stalled`` means the residual
+    shrank by less than ``stall_rate`` per step on average, so another method should finish.
+    """
+    inner_op = inner or op
+    dtype = inner_op.dtype
+    floor = 2e-6 if dtype == np.float32 else 1e-14  # what one sweep in this precision can reach
+    n = d.size
+    x = np.zeros(n)
+    ax = np.empty(n)
+    e, ae, s = (np.empty(n, dtype=dtype) for _ in range(3))
+    dnorm = float(np.linalg.norm(d)) or 1.0
+    r, beta = d.copy(), dnorm
+    total = 0
+    while total < max_iter:
+        r_in = (r / beta).astype(dtype)  # unit norm
+        goal = max(rtol * dnorm / beta, floor)
+        np.copyto(e, r_in)
+        perron.precondition(e, transpose=transpose)
+        for step in range(1, max_iter - total + 1):
+            inner_op(e, ae)
+            np.subtract(r_in, e, out=s)
+            s += ae  # the sweep's residual r_in - (I - A) e
+            res = float(np.linalg.norm(s))
+            total += 1
+            e += perron.precondition(s, transpose=transpose)
+            if res <= goal:
+                break
+            if not np.isfinite(res) or (step >= 4 and res > stall_rate**step):
+                x += beta * e.astype(np.float64) if np.isfinite(res) else 0.0
+                return x, total, True
+        x += beta * e.astype(np.float64)
+        op(x, ax)
+        r = d - (x - ax)
+        beta = float(np.linalg.norm(r))
+        if beta <= rtol * dnorm:
+            return x, total, False
+        if not np.isfinite(beta) or beta > 1e12 * dnorm:
+            break
+    return x, total, True
 
 
 def _jacobi(op: _BlockOperator, d: np.ndarray, *, rtol: float, max_iter: int) -> tuple[np.ndarray, int]:
@@ -325,6 +477,7 @@ def _gmres(
     max_iter: int,
     restart: int,
     inner: _BlockOperator | None = None,
+    x0: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Restarted GMRES on (I - A) x = d with classical Gram-Schmidt, reorthogonalised when needed.
 
@@ -339,13 +492,18 @@ def _gmres(
     cycle_floor = 2e-6 if dtype == np.float32 else 0.0
     n = d.size
     m = restart
-    x = np.zeros(n)
     V = np.empty((m + 1, n), dtype=dtype)
     w = np.empty(n, dtype=dtype)
     ax = np.empty(n)
     dnorm = float(np.linalg.norm(d)) or 1.0
-    r = d.copy()
-    beta = dnorm
+    if x0 is None:
+        x, r = np.zeros(n), d.copy()
+    else:
+        x = x0.copy()
+        r = d - (x - op(x, ax))
+    beta = float(np.linalg.norm(r))
+    if beta <= rtol * dnorm:
+        return x, 0
     total = 0
     while total < max_iter:
         V[0] = r / beta
