@@ -128,3 +128,45 @@ def test_the_migration_creates_exactly_the_tables(tmp_path: Path) -> None:
         heads = {r[0] for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version")}
     assert "ctl0001" in heads
     db.dispose()
+
+
+def test_targets_and_coefficients_from_a_plan() -> None:
+    import numpy as np
+
+    from glasnost.compute import optimal_plan
+    from glasnost.control.planfiles import plan_for_control
+    from glasnost.control.reconcile import coefficient_check
+    from glasnost.data.demo import demo_economy
+
+    economy = demo_economy()
+    plan = optimal_plan(economy, "scale")
+    targets, coef = plan_for_control(economy, plan.activity, period=2, prices=plan.prices)
+    proc = economy.processes
+    outputs, inputs = proc.outputs.toarray(), proc.inputs.toarray()
+    ids = [str(x) for x in economy.commodities.ids]
+    # by hand, process by process
+    want: dict[tuple[str, str], float] = {}
+    for p in range(len(proc)):
+        for c in np.flatnonzero(outputs[p]):
+            key = (str(proc.workplaces[p]), ids[c])
+            want[key] = want.get(key, 0.0) + plan.activity[p] * outputs[p, c]
+    got = {(r["workplace"], r["product"]): r["quantity"] for r in targets.to_pylist()}
+    assert got.keys() == {k for k, v in want.items() if v > 0}
+    for k, v in got.items():
+        assert v == pytest.approx(want[k], rel=1e-12)
+    # a workplace with one single-output process: its coefficients are that process's inputs per unit
+    p = next(p for p in range(len(proc)) if plan.activity[p] > 0 and np.count_nonzero(outputs[p]) == 1
+             and sum(str(w) == str(proc.workplaces[p]) for w in proc.workplaces) == 1)
+    (c,) = np.flatnonzero(outputs[p])
+    mine = {r["input"]: r["per_unit"] for r in coef.to_pylist() if r["workplace"] == str(proc.workplaces[p])}
+    assert mine == pytest.approx({ids[i]: inputs[p, i] / outputs[p, c] for i in np.flatnonzero(inputs[p])})
+    # reports exactly as planned reconcile with the coefficients; one input 10% over is the one mismatch
+    wp = str(proc.workplaces[p])
+    made = got[(wp, ids[c])]
+    rows = [("output", 2, wp, ids[c], "", "", made, "", None)]
+    rows += [("input", 2, wp, i, "", "", per * made, "", None) for i, per in mine.items()]
+    first = rows[1]
+    assert coefficient_check(reports(rows), coef).num_rows == 0
+    rows[1] = (*first[:6], first[6] * 1.1, *first[7:])
+    (m,) = coefficient_check(reports(rows), coef).to_pylist()
+    assert m["input"] == first[3] and m["relative"] == pytest.approx(0.1)

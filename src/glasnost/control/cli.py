@@ -140,17 +140,29 @@ def plan_command(
                                                   "[, quality, price]")] = None,
     coefficients: Annotated[Path | None, typer.Option("--coefficients", help="CSV: workplace, product, input, "
                                                        "per_unit")] = None,
+    economy: Annotated[Path | None, typer.Option("--economy", help="economy directory: targets and coefficients "
+                                                  "from its optimal plan (scale objective)")] = None,
+    period: Annotated[int, typer.Option(help="with --economy: the period the targets are for")] = 0,
     database: DatabaseOpt = None,
     schema: SchemaOpt = None,
 ) -> None:
     """Store the plan's targets and technical coefficients that reports are checked against."""
-    from glasnost.control.planfiles import read_coefficients_csv, read_targets_csv
+    from glasnost.control.planfiles import plan_for_control, read_coefficients_csv, read_targets_csv
     from glasnost.control.store import open_database, store_coefficients, store_targets
 
-    if targets is None and coefficients is None:
-        raise typer.BadParameter("give --targets, --coefficients or both")
+    if targets is None and coefficients is None and economy is None:
+        raise typer.BadParameter("give --targets, --coefficients or --economy")
     tg = read_targets_csv(targets) if targets else None
     cf = read_coefficients_csv(coefficients) if coefficients else None
+    if economy is not None:
+        from glasnost.compute import optimal_plan
+        from glasnost.economy import load
+
+        eco = load(economy)
+        plan = optimal_plan(eco, "scale")
+        tg_e, cf_e = plan_for_control(eco, plan.activity, period=period, prices=plan.prices)
+        tg = tg if tg is not None else tg_e
+        cf = cf if cf is not None else cf_e
     db = open_database(_database_url(database), schema=schema)
     try:
         if tg is not None:

@@ -10,6 +10,7 @@ As with report lines, every bad value is reported with its line and column, all 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -19,7 +20,7 @@ import pyarrow.csv as pcsv
 from glasnost.control.errors import LineProblem, ReportError
 from glasnost.control.reports import _NUMBER, _WHOLE, _nonempty_line_numbers
 
-__all__ = ["read_coefficients_csv", "read_targets_csv"]
+__all__ = ["plan_for_control", "read_coefficients_csv", "read_targets_csv"]
 
 
 def _read_text_csv(path: Path) -> tuple[pa.Table, np.ndarray, list[LineProblem]]:
@@ -131,3 +132,64 @@ def read_targets_csv(path: str | Path) -> pa.Table:
 def read_coefficients_csv(path: str | Path) -> pa.Table:
     """Technical coefficients: workplace, product, input, per_unit (>= 0)."""
     return _checked(path, ("workplace", "product", "input"), {"per_unit": None}, key=("workplace", "product", "input"))
+
+
+def plan_for_control(economy: Any, activity: np.ndarray | None = None, *, period: int = 0,
+                     prices: np.ndarray | None = None) -> tuple[pa.Table, pa.Table]:
+    """Targets and technical coefficients per workplace from an economy and a plan's activity levels.
+
+    Parameters
+    ----------
+    economy
+        A :class:`glasnost.economy.Economy` (processes carry the workplace that runs them).
+    activity
+        Activity level of each process (e.g. ``optimal_plan(economy).activity``); default 1 each.
+    period
+        The period the targets are for.
+    prices
+        Plan price per commodity (e.g. the plan's shadow prices); default 1.
+
+    Returns
+    -------
+    (targets, coefficients)
+        Targets: period, workplace, product, quantity (activity x output coefficient, summed over the
+        workplace's processes), quality 1, price. Coefficients: workplace, product, input, per_unit
+        (input per unit of output, activity-weighted over the workplace's processes that make the
+        product alone; processes with joint outputs give no coefficient). Produced inputs and labour alike.
+    """
+    import scipy.sparse as sp
+
+    proc = economy.processes
+    n_p = len(proc)
+    act = np.ones(n_p) if activity is None else np.asarray(activity, float)
+    ids = np.array([str(x) for x in economy.commodities.ids], dtype=object)
+    wp_names, wp_index = np.unique(np.array([str(x) for x in proc.workplaces], dtype=object), return_inverse=True)
+    W = sp.csr_array((np.ones(n_p), (wp_index, np.arange(n_p))), shape=(wp_names.size, n_p))
+    made = (W @ sp.diags_array(act) @ sp.csr_array(proc.outputs)).tocoo()  # workplace x commodity
+    keep = made.data > 0
+    r, c, q = made.row[keep], made.col[keep], made.data[keep]
+    price = np.ones(ids.size) if prices is None else np.asarray(prices, float)
+    targets = pa.table({
+        "period": pa.array(np.full(r.size, period, np.int64)),
+        "workplace": pa.array(wp_names[r]), "product": pa.array(ids[c]), "quantity": pa.array(q),
+        "quality": pa.array(np.ones(r.size)), "price": pa.array(price[c]),
+    })
+    outputs = sp.csr_array(proc.outputs)
+    single = np.diff(outputs.indptr) == 1
+    single_idx = np.flatnonzero(single)
+    product = outputs.indices[outputs.indptr[single_idx]]
+    per = outputs.data[outputs.indptr[single_idx]]
+    # rows: (workplace, product) pairs of single-output processes; weighted input and output per pair
+    pair, pair_index = np.unique(np.stack([wp_index[single_idx], product], 1), axis=0, return_inverse=True)
+    pair_index = pair_index.ravel()
+    P = sp.csr_array((act[single_idx], (pair_index, single_idx)), shape=(pair.shape[0], n_p))
+    used = (P @ sp.csr_array(proc.inputs)).tocoo()
+    out_units = np.bincount(pair_index, weights=act[single_idx] * per, minlength=pair.shape[0])
+    ok = out_units[used.row] > 0
+    coefficients = pa.table({
+        "workplace": pa.array(wp_names[pair[used.row[ok], 0]]),
+        "product": pa.array(ids[pair[used.row[ok], 1]]),
+        "input": pa.array(ids[used.col[ok]]),
+        "per_unit": pa.array(used.data[ok] / out_units[used.row[ok]]),
+    })
+    return targets, coefficients
