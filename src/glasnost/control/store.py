@@ -132,7 +132,8 @@ def import_reports(
     source
         Where the lines came from (a file name), kept with the batch.
     sha256
-        The file's SHA-256 (hex); a batch with the same hash already stored is refused.
+        The file's SHA-256 (hex); a batch with the same hash already stored is refused. Default: the
+        SHA-256 of the lines in Arrow's IPC stream format.
 
     Raises
     ------
@@ -141,7 +142,10 @@ def import_reports(
         is stored).
     """
     if sha256 is None:
-        sha256 = hashlib.sha256(reports.table.to_string(show_metadata=False).encode()).hexdigest()
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, reports.table.schema) as writer:
+            writer.write_table(reports.table)
+        sha256 = hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
     if len(reports) == 0:
         raise ControlError("no report lines to import", where=source)
     try:
