@@ -201,3 +201,16 @@ def test_ratchet_and_audit_experiments_run_as_parallel_sweeps() -> None:
     a = audit(probabilities=(0.0, 0.5), years=5, seeds=(0,), enterprises=200).to_pandas().set_index("value")
     assert a.loc["0.0", "concealment"] > a.loc["0.5", "concealment"]
     assert a.loc["command", "concealment"] > 0
+
+
+def test_another_economy_gives_the_sectors() -> None:
+    from glasnost.data.synthetic import generate
+    from glasnost.simulate.state import sectors_of
+
+    economy = generate(30, seed=1)
+    sectors = sectors_of(economy)
+    assert sectors.size == 30
+    # base prices are labour values: v = v A + l
+    assert np.allclose(sectors.values, sectors.values @ sectors.A + sectors.labour)
+    table = simulate(["command", "market"], years=3, seeds=[0], enterprises=300, economy=economy)
+    assert table.num_rows == 6 and np.isfinite(table.column("output_true").to_numpy()).all()

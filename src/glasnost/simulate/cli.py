@@ -53,6 +53,9 @@ def simulate_command(
     enterprises: Annotated[int | None, typer.Option(help="enterprises (default 50 per sector, 20 sectors)")] = None,
     workers: Annotated[int, typer.Option(help="processes (default: all cores)")] = 0,
     calibration: Annotated[bool, typer.Option(help="add the calibration table to the report")] = True,
+    economy: Annotated[
+        Path | None, typer.Option(help="economy directory whose technology the sectors use (default: the demo)")
+    ] = None,
 ) -> None:
     """Run regimes on one economy year by year; Parquet and an HTML report with one band per regime."""
     import os
@@ -116,8 +119,13 @@ def simulate_command(
 
             regime_list = [r.strip() for r in regimes.split(",") if r.strip()]
             bar.update(job, description="regimes x seeds")
+            loaded = None
+            if economy is not None:
+                from glasnost.economy import load
+
+                loaded = load(economy)
             table = simulate(regime_list, years, seeds, params, enterprises=enterprises, workers=n_workers,
-                             progress=progress)
+                             progress=progress, economy=loaded)
             pq.write_table(table, out_dir / "simulation.parquet")
             rows = None
             if calibration:

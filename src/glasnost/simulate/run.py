@@ -93,7 +93,9 @@ def simulate(
     """Every regime for every seed: a table with ``regime``, ``seed``, ``year`` and the measures.
 
     ``workers > 1`` runs the (regime, seed) pairs in that many processes; the table is the same.
-    ``economy`` replaces the demo economy's sector technology (processes use the demo economy).
+    ``economy`` replaces the demo economy's sector technology (its default technique and
+    targets; run in this process). The democratic regime's planning rounds still come from the
+    participatory procedure on the demo economy.
     """
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     for r in regimes:
@@ -103,7 +105,10 @@ def simulate(
     results: list[dict[str, np.ndarray]] = []
     if economy is not None:
         sectors = sectors_of(economy)
-        results = [run_regime(r, y, s, p, enterprises=e, sectors=sectors) for r, y, s, p, e in tasks]
+        for i, (r, y, s, p, e) in enumerate(tasks):
+            results.append(run_regime(r, y, s, p, enterprises=e, sectors=sectors))
+            if progress:
+                progress(i + 1, len(tasks))
     elif workers > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1)) as pool:
             for i, res in enumerate(pool.map(_one, tasks)):
