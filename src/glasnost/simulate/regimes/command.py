@@ -171,7 +171,7 @@ class CommandRegime:
             "quality": float(np.average(st.quality, weights=np.maximum(output, 1e-12))),
             "light_share": _light_share(st, output),
             "unemployment": st.unemployed / st.labour_force,
-            "hours_worked": p.hours_per_year * employed / st.labour_force,
+            "hours_worked": p.hours_per_year * employed / (st.labour_force / (1.0 + p.labour_force_growth)),
             "gini": gini_,
             "wage_spread": spread,
             "closed": float(st.closed_total),
