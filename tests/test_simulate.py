@@ -66,6 +66,12 @@ def test_audit_probability_zero_brings_concealment_back() -> None:
     assert unaudited > 0.8 * command
 
 
+def test_without_cross_checks_padding_returns_under_democratic_planning() -> None:
+    assert np.all(run("democratic", years=5)["report_gap"] == 0.0)
+    assert run("democratic", years=5, cross_check_probability=0.0)["report_gap"][0] > 0.01
+    assert run("command", years=5)["report_gap"][1:].min() > 0.01  # padding, hidden inflation
+
+
 def test_new_soviet_incentive_model_removes_concealment_only_when_its_inequality_holds() -> None:
     assert np.all(run("command", years=3, new_incentive=True)["concealment"] == 0)
     broken = run("command", years=3, new_incentive=True, nsim_alpha=0.6)  # alpha > b: under-propose

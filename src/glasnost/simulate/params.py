@@ -149,6 +149,8 @@ class Params:
                                   "modelling choice (cross-checked public reports)")
     audit_penalty: float = _p(2.0, "bonus units/unit", "sanction per unit of concealment found",
                               "modelling choice")
+    cross_check_probability: float = _p(0.9, "probability", "chance that receivers' reports contradict a padded "
+                                        "one (reconciliation of open books)", "modelling choice")
     democratic_ratchet: float = _p(0.5, "lambda", "plans also build on last year's reports", "as ratchet")
     quality_feedback: float = _p(0.15, "1/yr", "quality gain from consumer ratings entering the plan",
                                  "modelling choice")

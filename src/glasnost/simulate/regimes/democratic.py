@@ -14,8 +14,10 @@ Rules (parameters and sources in :mod:`glasnost.simulate.params`):
 3. *Open books*: reports are public and cross-checked. Plans build on reports with a ratchet
    (``democratic_ratchet``), so a council may still wish to hide capacity; it hides only when
    ``(1 - p) (ratchet cost - 1) > p audit_penalty``, with ``p = audit_probability`` (a hidden
-   reserve found is fined and the plan resets to the truth). Padding output is contradicted by
-   the receivers' reports, so no council pads while ``p > 0``.
+   reserve found is fined and the plan resets to the truth). A short-falling council pads its
+   report (by up to ``padding_limit``) only if ``1 - q > q audit_penalty``, ``q =
+   cross_check_probability``: the chance that receivers' reports contradict it; caught pads are
+   corrected.
 4. *Use value*: quality and use, not tonnage, are measured, so the lighter, better variant is
    made; consumers' ratings enter the next plan (quality rises by ``quality_feedback``).
 5. *Labour* is reallocated by the plan: the plan retires the worst-equipped
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from glasnost.simulate.managers import conceals, next_target, ratchet_cost
+from glasnost.simulate.managers import conceals, next_target, pads, ratchet_cost
 from glasnost.simulate.measures import sector_sum
 from glasnost.simulate.params import Params, SimulationError
 from glasnost.simulate.regimes.common import (
@@ -97,6 +99,7 @@ class DemocraticRegime:
         self.cap_reported_prev = np.ones(state.n)
         self.plans = planning_years(p.procedure, p.round_cap, p.plan_samples, int(rng.integers(0, 2**31)))
         self.prev_true = 0.0
+        self.prev_reported = 0.0
         self.capital0 = float(state.capital.sum())
 
     def step(self, t: int) -> dict[str, float]:
@@ -125,9 +128,19 @@ class DemocraticRegime:
         output = np.where(hiding, np.minimum(cap, target * (1.0 + p.safety_margin)), cap)
         cap_reported = np.where(hiding, np.maximum(cap_reported, output), cap)
         self.cap_reported_prev = cap_reported
+        # padding a short-fall pays only if receivers' reports miss it (reconciliation)
+        q = p.cross_check_probability
+        if (1.0 - q) > q * p.audit_penalty:
+            padded = pads(output, target, p.padding_limit)
+            caught = self.rng.random(st.n) < q
+            reported = np.where(caught, output, padded)
+        else:
+            reported = output
 
         net = net_output(sec, st, output, p, 0.0)
         y_true = float(net @ sec.values)
+        y_rep = float(net_output(sec, st, reported, p, 0.0) @ sec.values)
+        growth_rep = y_rep / self.prev_reported - 1.0 if t else float("nan")
         s = p.democratic_investment_rate
         consumption = (1.0 - s) * np.maximum(net, 0.0) * sec.values
         made = np.maximum(sector_sum(st.sector, output, S), 1e-12)
@@ -153,16 +166,16 @@ class DemocraticRegime:
         st.capital = st.capital * (1.0 - p.depreciation) + funds * weight / max(weight.sum(), 1e-12)
         st.target = next_target(st.target, output, p.democratic_ratchet)
         st.quality = st.quality + p.quality_feedback * (1.0 - st.quality)
-        self.prev_true = y_true
+        self.prev_true, self.prev_reported = y_true, y_rep
         st.labour_force *= 1.0 + p.labour_force_growth
         return {
             "output_true": y_true,
-            "output_reported": y_true,
+            "output_reported": y_rep,
             "growth_true": growth,
-            "growth_reported": growth,
+            "growth_reported": growth_rep,
             "use_value": use_value,
             "fulfilment_true": float(output.sum() / target.sum()),
-            "fulfilment_reported": float(output.sum() / target.sum()),
+            "fulfilment_reported": float(reported.sum() / target.sum()),
             "shortage": unmet,
             "unused_capacity": 1.0 - float(output.sum()) / max(float((full * staffed).sum()), 1e-12),
             "concealment": 1.0 - float(cap_reported.sum()) / max(float(cap.sum()), 1e-12),
