@@ -170,3 +170,41 @@ def test_targets_and_coefficients_from_a_plan() -> None:
     rows[1] = (*first[:6], first[6] * 1.1, *first[7:])
     (m,) = coefficient_check(reports(rows), coef).to_pylist()
     assert m["input"] == first[3] and m["relative"] == pytest.approx(0.1)
+
+
+def test_reconciliation_agrees_with_a_plain_loop() -> None:
+    """Random reports: shipments and balances by dictionaries, line by line, give the same mismatches."""
+    import numpy as np
+
+    from glasnost.control.reconcile import material_balance, shipment_check
+
+    rng = np.random.default_rng(11)
+    wps, prods = ["a", "b", "c", "d"], ["x", "y"]
+    kinds = ["output", "input", "opening", "closing", "loss", "delivery", "receipt"]
+    seen, rows = set(), []
+    for _ in range(300):
+        k, p, w, g = rng.choice(kinds), int(rng.integers(0, 3)), rng.choice(wps), rng.choice(prods)
+        cp = rng.choice([v for v in wps if v != w]) if k in ("delivery", "receipt") else ""
+        key = (k, p, w, g, cp)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append((str(k), p, str(w), str(g), "", "", float(rng.integers(0, 20)), str(cp), None))
+    rep = reports(rows)
+    ship: dict[tuple, list[float]] = {}
+    bal: dict[tuple, float] = {}
+    sign = {"output": 1, "opening": 1, "receipt": 1, "input": -1, "closing": -1, "loss": -1, "delivery": -1}
+    for k, p, w, g, _v, _gr, q, cp, _r in rows:
+        if k == "delivery":
+            ship.setdefault((p, w, cp, g), [0.0, 0.0])[0] += q
+        if k == "receipt":
+            ship.setdefault((p, cp, w, g), [0.0, 0.0])[1] += q
+        bal[(p, w, g)] = bal.get((p, w, g), 0.0) + sign[k] * q
+    want_ship = {k: v[0] - v[1] for k, v in ship.items() if v[0] != v[1]}
+    got_ship = {(r["period"], r["supplier"], r["receiver"], r["product"]): r["difference"]
+                for r in shipment_check(rep).to_pylist()}
+    assert got_ship == want_ship
+    want_bal = {k: v for k, v in bal.items() if v != 0}
+    got_bal = {(r["period"], r["workplace"], r["product"]): r["difference"]
+               for r in material_balance(rep).to_pylist() if r["check"] == "balance"}
+    assert got_bal == pytest.approx(want_bal)

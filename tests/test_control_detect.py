@@ -166,3 +166,51 @@ def test_detector_on_the_regime_simulator() -> None:
     # one side only, the output history: padding that makes up a shortfall hides in it
     th_out = threshold_for(hs_scores(cal.values["output"]), cal.cheat == "honest", 0.0075)
     assert evaluate(hs_scores(test.values["output"]), test, th_out).detection < 0.5
+
+
+def _path_loglik(y: np.ndarray, states: tuple[int, ...], model: MultiStateModel, sigma: float) -> float:
+    """Exact log-likelihood of y[1:] given y[0] along one path of states: one Kalman filter, by hand."""
+    s2 = sigma**2
+    W = model.disturbance() * s2
+    F = np.array([[1.0, 1.0], [0.0, 1.0]])
+    x, P = np.array([y[0], 0.0]), np.diag([s2, 0.0])
+    ll = 0.0
+    for t, s in zip(range(1, len(y)), states, strict=True):
+        x, P = F @ x, F @ P @ F.T + W[s]
+        S = P[0, 0] + model.v_eps[s] * s2
+        e = y[t] - x[0]
+        ll += -0.5 * (np.log(2 * np.pi * S) + e * e / S)
+        k = P[:, 0] / S
+        x, P = x + k * e, P - np.outer(k, P[0, :])
+    return ll
+
+
+def test_the_mixture_matches_brute_force_over_every_path() -> None:
+    """Two updates from one start: 16 paths, each its own Kalman filter; the collapse is exact here."""
+    model = MultiStateModel()
+    y = np.array([0.0, 0.4, 3.1])
+    prior = np.log(np.asarray(model.prior))
+    logp = np.array([[prior[i] + prior[j] + _path_loglik(y, (i, j), model, 1.0) for j in range(4)]
+                     for i in range(4)])
+    post = np.exp(logp - logp.max())
+    post /= post.sum()
+    res = multi_state_filter(y[None, :], 1.0, model)
+    np.testing.assert_allclose(res.probability[0, 2], post.sum(axis=0), rtol=1e-10)  # state at t=2
+    np.testing.assert_allclose(res.previous[0, 2], post.sum(axis=1), rtol=1e-10)  # state at t=1, judged at t=2
+    # and at t=1 alone (4 paths)
+    lp1 = np.array([prior[i] + _path_loglik(y[:2], (i,), model, 1.0) for i in range(4)])
+    p1 = np.exp(lp1 - lp1.max())
+    np.testing.assert_allclose(res.probability[0, 1], p1 / p1.sum(), rtol=1e-10)
+
+
+def test_many_series_at_once_equal_each_alone() -> None:
+    rng = np.random.default_rng(8)
+    y = rng.normal(0, 1, (5, 30)).cumsum(axis=1)
+    y[2, 10:] += 5
+    y[3, [4, 17]] = np.nan
+    sigma = np.array([1.0, 0.5, 2.0, 1.5, 1.0])
+    together = multi_state_filter(y, sigma)
+    for k in range(5):
+        alone = multi_state_filter(y[k : k + 1], sigma[k])
+        np.testing.assert_allclose(together.probability[k], alone.probability[0], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(together.level[k], alone.level[0], rtol=1e-12)
