@@ -135,15 +135,20 @@ class Platform:
             return acc.id
 
     def login(self, username: str, password: str, *, address: str, kind: str = "cookie") -> str:
-        """Check the password; a new session token (cookie or bearer). Rate-limited per address and name."""
-        wait = self.login_limit.hit(f"{address}|{username}")
+        """Check the password; a new session token (cookie or bearer). Failed attempts are limited per
+        address and name (``Settings.login_rate``)."""
+        key = f"{address}|{username}"
+        wait = self.login_limit.wait(key)
         if wait is not None:
-            raise RateLimitedError(f"too many login attempts; try again in {wait:.0f} s", where="login")
-        with self.db.write() as s:
+            raise RateLimitedError(f"too many failed login attempts; try again in {wait:.0f} s", where="login")
+        with self.db.read() as s:
             acc = s.scalar(select(m.Account).where(m.Account.username == username))
-            if acc is None or not check_password(acc.password_hash, password):
+        if acc is None or not check_password(acc.password_hash, password):
+            self.login_limit.hit(key)
+            with self.db.write() as s:
                 self.audit(s, None, "login-failed", username)
-                raise UnauthorizedError("wrong user name or password", where="login")
+            raise UnauthorizedError("wrong user name or password", where="login")
+        with self.db.write() as s:
             return self._new_session(s, acc.id, kind)
 
     def _new_session(self, s: Session, account_id: int, kind: str) -> str:

@@ -64,6 +64,56 @@ def _deadline_ticker(platform: Platform, stop: threading.Event, every: float = 1
             log.exception("closing rounds at their deadline failed")
 
 
+class CsrfCookie:
+    """ASGI middleware: gives every visitor a random CSRF cookie (``request.state.csrf``) and sets a
+    few protective headers on every answer. (A plain ASGI middleware, so that errors raised while a
+    body is read reach the application's error handlers.)"""
+
+    def __init__(self, app, secure: bool = False) -> None:  # type: ignore[no-untyped-def]
+        self.app = app
+        self.secure = secure
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from http.cookies import SimpleCookie
+
+        token = None
+        for name, value in scope.get("headers", []):
+            if name == b"cookie":
+                jar: SimpleCookie = SimpleCookie()
+                try:
+                    jar.load(value.decode("latin-1"))
+                except Exception:
+                    continue
+                if CSRF_COOKIE in jar:
+                    token = jar[CSRF_COOKIE].value
+        fresh = token is None or len(token) < 20
+        scope.setdefault("state", {})["csrf"] = new_token() if fresh else token
+        cookie = (
+            f"{CSRF_COOKIE}={scope['state']['csrf']}; HttpOnly; Path=/; SameSite=lax{'; Secure' if self.secure else ''}"
+        )
+
+        async def send_with_headers(message) -> None:  # type: ignore[no-untyped-def]
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                for k, v in (
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"same-origin"),
+                ):
+                    if k not in present:
+                        headers.append((k, v))
+                if fresh:
+                    headers.append((b"set-cookie", cookie.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The platform as an ASGI application (migrations run and the log opens here)."""
     settings = settings or Settings.from_env()
@@ -103,20 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.state.page = page
 
-    @app.middleware("http")
-    async def csrf_cookie(request: Request, call_next):  # type: ignore[no-untyped-def]
-        token = request.cookies.get(CSRF_COOKIE)
-        fresh = token is None or len(token) < 20
-        request.state.csrf = new_token() if fresh else token
-        response = await call_next(request)
-        if fresh:
-            response.set_cookie(
-                CSRF_COOKIE, request.state.csrf, httponly=True, samesite="lax", secure=settings.secure_cookies, path="/"
-            )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    app.add_middleware(CsrfCookie, secure=settings.secure_cookies)
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> Response:

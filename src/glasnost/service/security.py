@@ -7,8 +7,8 @@
   authenticated by cookie (or anonymous) must repeat it in the form field ``csrf_token`` or the
   header ``X-CSRF-Token`` (double-submit cookie; together with SameSite cookies). Requests with a
   bearer token carry no ambient credentials and need no CSRF token.
-- Rate limits: a sliding window per key (address and user name for logins, council for
-  submissions), in memory.
+- Rate limits: a sliding window per key, in memory: failed logins per address and user name
+  (once over the limit, every attempt waits), submissions per council.
 - :class:`BodyLimit`: an ASGI middleware refusing bodies above a size with 413, before they are read.
 """
 
@@ -78,6 +78,15 @@ class RateLimiter:
         self.window = float(window)
         self._events: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+
+    def wait(self, key: str) -> float | None:
+        """None if an event for ``key`` would be allowed now, else the seconds to wait (records nothing)."""
+        now = time.monotonic()
+        with self._lock:
+            q = self._events.get(key)
+            while q and q[0] <= now - self.window:
+                q.popleft()
+            return q[0] + self.window - now if q and len(q) >= self.limit else None
 
     def hit(self, key: str) -> float | None:
         """Record an event for ``key``; None if allowed, else the seconds to wait."""

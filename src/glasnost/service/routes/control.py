@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
@@ -47,17 +48,20 @@ from glasnost.service.routes.deps import check_csrf, platform_of, render, see_ot
 
 router = APIRouter()
 
-_cache: dict[int, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+_cache: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
 _cache_lock = threading.Lock()
 SHOWN = 200
 
 
-def _version(db: Any) -> tuple[int, int, int]:
+def _version(db: Any) -> tuple[Any, ...]:
+    """What changes when reports, targets or coefficients change (batches are never deleted)."""
     with db.read() as s:
         return (
-            int(s.scalar(select(func.coalesce(func.max(Batch.id), 0))) or 0),
-            int(s.scalar(select(func.count(Target.id))) or 0),
-            int(s.scalar(select(func.count(Coefficient.id))) or 0),
+            s.scalar(select(func.max(Batch.id))),
+            *s.execute(select(func.count(Target.id), func.max(Target.id), func.sum(Target.quantity),
+                              func.sum(Target.price))).one(),
+            *s.execute(select(func.count(Coefficient.id), func.max(Coefficient.id),
+                              func.sum(Coefficient.per_unit))).one(),
         )
 
 
@@ -78,7 +82,7 @@ def _results(request: Request) -> dict[str, Any]:
         except ValueError:
             benford = None
         result = {"reports": reports, "reconciliation": rec, "fulfilment": ful, "benford": benford,
-                  "batches": version[0]}
+                  "batches": version[0] or 0}
         _cache[id(db)] = (version, result)
         return result
 
@@ -135,9 +139,12 @@ def workplace_page(request: Request, workplace: str) -> Response:
     ful, rec = r["fulfilment"], r["reconciliation"]
 
     def mine(table: pa.Table | None, *cols: str) -> list[dict[str, Any]]:
-        if table is None:
+        if table is None or table.num_rows == 0:
             return []
-        return [row for row in table.to_pylist() if any(row.get(c) == workplace for c in cols)][:SHOWN]
+        hit = pc.equal(table[cols[0]], workplace)
+        for c in cols[1:]:
+            hit = pc.or_(hit, pc.equal(table[c], workplace))
+        return table.filter(hit).slice(0, SHOWN).to_pylist()
 
     return render(
         request, "control_workplace.html", workplace=workplace,
