@@ -220,3 +220,14 @@ def test_another_economy_gives_the_sectors() -> None:
     assert np.allclose(sectors.values, sectors.values @ sectors.A + sectors.labour)
     table = simulate(["command", "market"], years=3, seeds=[0], enterprises=300, economy=economy)
     assert table.num_rows == 6 and np.isfinite(table.column("output_true").to_numpy()).all()
+
+
+def test_phases_continue_one_economy() -> None:
+    from glasnost.simulate.run import run_phases
+
+    both = run_phases([("command", 4), ("market", 3)], 0, Params(), enterprises=E)
+    alone = run("command", years=4)
+    assert both["output_true"].size == 7
+    # the command years are the command regime's own; the market starts from where it left off
+    assert np.allclose(both["output_true"][:4], alone["output_true"])
+    assert both["concealment"][4] == 0.0 and both["concealment"][3] > 0.0

@@ -141,6 +141,8 @@ class Params:
     unemployment_benefit: float = _p(0.3, "x mean wage", "income of an unemployed household", "modelling choice")
     credit_share: float = _p(0.05, "fraction", "bank credit for investment, share of value added a year",
                              "Law 1987 (Gosbank credits to self-financing enterprises); modelling choice")
+    spending_floor: float = _p(0.97, "ratio", "nominal spending falls at most to this share of last year's "
+                               "(the budget's deficit spending)", "modelling choice (USSR budget deficits 1987-90)")
     market_quality_response: float = _p(0.05, "1/yr", "quality gain under competition", "modelling choice")
     market_investment_share: float = _p(0.7, "fraction", "share of profit after bonuses the enterprise "
                                         "invests (the rest goes to the budget)", "Law 1987 (normatives)")

@@ -83,6 +83,7 @@ class State:
     fixed_price: np.ndarray  # (S,) fixed prices, base-price units (1 + profit rate) x average cost
     gdp0: float  # true net output of year 0 (for the complexity index)
     closed_total: int = 0
+    year: int = 0  # years since the start, across regimes (technical progress counts from it)
 
     @property
     def n(self) -> int:

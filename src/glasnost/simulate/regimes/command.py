@@ -81,7 +81,7 @@ class CommandRegime:
         full = capacity_of(sec, st, p)
         # labour: enterprises staff their whole capacity (labour hoarding); where the labour
         # force is short of that, every enterprise gets the same share of its need
-        per_unit = labour_per_unit(sec, st, p, t)
+        per_unit = labour_per_unit(sec, st, p, st.year)
         need = per_unit * full
         employed = st.labour_force - st.unemployed
         staffed = min(1.0, employed / max(float(need.sum()), 1e-12))

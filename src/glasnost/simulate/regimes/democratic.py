@@ -110,7 +110,7 @@ class DemocraticRegime:
         time_left = max(0.0, 1.0 - meeting / p.hours_per_year)
 
         full = capacity_of(sec, st, p)
-        per_unit = labour_per_unit(sec, st, p, t)
+        per_unit = labour_per_unit(sec, st, p, st.year)
         need = per_unit * full
         employed = st.labour_force * (1.0 - p.frictional_unemployment)
         st.unemployed = st.labour_force - employed

@@ -16,7 +16,8 @@ Rules (parameters and sources in :mod:`glasnost.simulate.params`):
    invested in the enterprise itself; losses are no longer covered. The bank lends
    ``credit_share`` of value added (new money) to solvent enterprises for investment, by capital
    and utilisation: without it, spending last year's income could never buy more than last
-   year's output.
+   year's output. The state budget keeps nominal spending at ``spending_floor`` of last year's
+   at least (deficit spending).
 4. *Closures*: with ``closures`` on, an enterprise with ``closure_years`` loss years in a row
    closes; its workers become unemployed.
 5. *Lay-offs and hiring*: workers beyond the need for what is sold (plus
@@ -74,7 +75,7 @@ class MarketRegime:
         S = sec.size
         s = st.sector
         capacity = capacity_of(sec, st, p)
-        per_unit = labour_per_unit(sec, st, p, t)
+        per_unit = labour_per_unit(sec, st, p, st.year)
         full = np.minimum(capacity, st.workers / per_unit)  # no more than its workers can make
         composition = sec.needs * sec.values / (sec.needs @ sec.values)
         subsidy_cut = p.subsidy_share * min(1.0, (t + 1) / max(p.subsidy_phase_years, 1)) if t else 0.0
@@ -167,7 +168,10 @@ class MarketRegime:
         st.capital = np.where(st.open, st.capital * (1.0 - p.depreciation) + invest, 0.0)
         st.quality = np.where(st.open, st.quality + p.market_quality_response * (1.0 - st.quality), st.quality)
         benefits = p.unemployment_benefit * st.wage * st.unemployed
-        self.income = float(np.where(st.open, wage_bill, 0.0).sum()) + benefits + public
+        income = float(np.where(st.open, wage_bill, 0.0).sum()) + benefits + public
+        # the state budget keeps nominal spending from falling more than spending_floor allows
+        floor = p.spending_floor * (self.income + self.investment)
+        self.income = max(income, floor - float(invest.sum()))
         self.investment = float(invest.sum())
         self.prev_true = y_true
         open_full = max(float(capacity.sum()), 1e-12)
