@@ -80,6 +80,10 @@ def test_plan_against_actual_and_mismatches_by_api(client: TestClient, tmp_path:
     assert [(r["supplier"], r["receiver"], r["difference"]) for r in m["shipments"]] == [
         ("mill", "bakery", 60.0), ("mill", "cafe", -40.0)]
     assert m["coefficients"][0]["expected"] == pytest.approx(150.0)  # 1.25 x 120 flour; 160 used
+    # new targets (same count) are seen at once
+    store_targets(client.app.state.platform.db, TARGETS.set_column(3, "quantity", pa.array([200.0, 10.0])))
+    flour = next(r for r in client.get("/api/control/fulfilment").json()["by_product"] if r["product"] == "flour")
+    assert flour["gross"] == pytest.approx(0.6)
     for page, marker in (("/control", "plan-actual"), ("/control/mismatches", "shipments"),
                          ("/control/workplaces/mill", "by-product")):
         r = client.get(page)
