@@ -33,8 +33,15 @@ from glasnost.economy import load
 economy = load(sys.argv[1])
 v = labour_values_mpi(economy)
 g = gross_output_mpi(economy)
+va = labour_values_mpi(economy, exchange="allgather")
+ga = gross_output_mpi(economy, exchange="allgather")
+vr = labour_values_mpi(economy, order="rcm")
 if MPI.COMM_WORLD.rank == 0:
-    np.savez(sys.argv[2], by_input=v.by_input, gross=g.gross, resid=max(v.report.residual, g.report.residual))
+    np.savez(
+        sys.argv[2], by_input=v.by_input, gross=g.gross, resid=max(v.report.residual, g.report.residual),
+        by_input_allgather=va.by_input, gross_allgather=ga.gross, by_input_rcm=vr.by_input,
+        method=v.report.method,
+    )
 """
 
 
@@ -60,8 +67,14 @@ def test_mpi_agrees_with_serial(economy_dir: Path, tmp_path: Path) -> None:
     v = labour_values(economy, method="direct")
     g = gross_output(economy, method="direct")
     assert float(got["resid"]) < 1e-12
+    assert str(got["method"]) == "mpi-deflated (2 ranks, halo)"
     np.testing.assert_allclose(got["by_input"], v.by_input, rtol=1e-12, atol=1e-12 * np.abs(v.by_input).max())
     np.testing.assert_allclose(got["gross"], g.gross, rtol=1e-12, atol=1e-12 * np.abs(g.gross).max())
+    np.testing.assert_allclose(got["by_input_rcm"], v.by_input, rtol=1e-12, atol=1e-12 * np.abs(v.by_input).max())
+    # the halo exchange delivers the same entries the allgather does, so every sum runs in the
+    # same order: the results are identical, not merely close
+    np.testing.assert_array_equal(got["by_input_allgather"], got["by_input"])
+    np.testing.assert_array_equal(got["gross_allgather"], got["gross"])
 
 
 def test_values_command_with_mpi(economy_dir: Path) -> None:
@@ -70,7 +83,7 @@ def test_values_command_with_mpi(economy_dir: Path) -> None:
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     assert len(lines) == 1  # rank 0 alone prints
     got = json.loads(lines[0])
-    assert got["method"] == "mpi-gmres (2 ranks)"
+    assert got["method"] == "mpi-deflated (2 ranks, halo)"
     economy = load(economy_dir)
     v = labour_values(economy, method="direct")
     np.testing.assert_allclose(np.array(list(got["labour_values"].values())), v.labour, rtol=1e-12)
@@ -88,3 +101,64 @@ def test_locality_order_shrinks_the_halo() -> None:
     assert halo_sizes(scrambled, 2).sum() > 500
     assert halo_sizes(ordered, 2).sum() <= 4  # a band split in two touches one neighbour each way
     assert row_cuts(ordered, 2)[[0, -1]].tolist() == [0, n]
+
+
+HALO_SCRIPT = """
+import json, sys
+import numpy as np
+import scipy.sparse as sp
+from mpi4py import MPI
+from glasnost.compute.mpi import DistributedMatrix
+
+comm = MPI.COMM_WORLD
+# rows 0-2 on rank 0, rows 3-5 on rank 1; M[i, j] = 10 i + j + 1 at the listed columns
+pattern = {0: [0, 4], 1: [1, 2, 5], 2: [3], 3: [0], 4: [2, 4], 5: [2, 5]}
+rows = [i for i, cols in pattern.items() for _ in cols]
+cols = [j for c in pattern.values() for j in c]
+M = sp.csr_array(([10.0 * i + j + 1 for i, j in zip(rows, cols)], (rows, cols)), shape=(6, 6))
+out = {}
+for exchange in ("halo", "allgather"):
+    D = DistributedMatrix.from_matrix(M, comm, cuts=np.array([0, 3, 6]), exchange=exchange)
+    x = np.arange(1.0, 7.0)[D.lo : D.hi]
+    out[exchange] = {
+        "matvec": D.gather(D.matvec(x)).tolist(),
+        "rmatvec": D.gather(D.rmatvec(x)).tolist(),
+        "matvec32": D.gather(D.matvec(x.astype(np.float32)).astype(np.float64)).tolist(),
+        "halo": D.halo,
+    }
+    if exchange == "halo":
+        p = D.plan
+        out["plan"] = [p.recv_global.tolist(), p.recv_counts.tolist(), p.send_local.tolist(), p.send_counts.tolist()]
+every = comm.gather(out, root=0)
+if comm.rank == 0:
+    json.dump(every, open(sys.argv[1], "w"))
+"""
+
+
+def test_halo_lists_on_a_hand_built_matrix(tmp_path: Path) -> None:
+    script = tmp_path / "halo.py"
+    script.write_text(HALO_SCRIPT)
+    result = _run(sys.executable, str(script), str(tmp_path / "out.json"))
+    assert result.returncode == 0, result.stderr
+    rank0, rank1 = json.loads((tmp_path / "out.json").read_text())
+    # by hand: rank 0's rows read columns 3, 4, 5 of rank 1; rank 1's rows read columns 0, 2 of rank 0
+    assert rank0["plan"] == [[3, 4, 5], [0, 3], [0, 2], [0, 2]]
+    assert rank1["plan"] == [[0, 2], [2, 0], [0, 1, 2], [3, 0]]
+    assert (rank0["halo"]["halo"], rank1["halo"]["halo"]) == (3, 2)
+    assert (rank0["allgather"]["halo"], rank1["allgather"]["halo"]) == (3, 3)
+    # products by hand: x = (1..6), M[i, j] = 10 i + j + 1
+    by_hand = [1 * 1 + 5 * 5, 12 * 2 + 13 * 3 + 16 * 6, 24 * 4, 31 * 1, 43 * 3 + 45 * 5, 53 * 3 + 56 * 6]
+    by_hand_t = [1 * 1 + 31 * 4, 12 * 2, 13 * 2 + 43 * 5 + 53 * 6, 24 * 3, 5 * 1 + 45 * 5, 16 * 2 + 56 * 6]
+    for exchange in ("halo", "allgather"):
+        for got in (rank0[exchange], rank1[exchange]):
+            assert got["matvec"] == by_hand
+            assert got["matvec32"] == by_hand
+            assert got["rmatvec"] == by_hand_t
+
+
+def test_receive_lists_without_mpi() -> None:
+    from glasnost.compute.mpi import HaloPlan
+
+    halo, counts = HaloPlan.receive_lists(np.array([0, 7, 2, 7, 9, 4, 1]), np.array([0, 3, 6, 10]), 1)
+    assert halo.tolist() == [0, 1, 2, 7, 9]  # rank 1 owns 3-5; 7 twice counts once
+    assert counts.tolist() == [3, 0, 2]

@@ -2,16 +2,26 @@
 
 Run with ``mpiexec -n N glasnost values DIR --mpi`` (``pip install 'glasnost[mpi]'``: mpi4py and
 the ``mpich`` wheel, whose ``mpiexec`` lands on the environment's PATH). Each rank holds a block
-of consecutive rows of ``I - A`` (or of its transpose, for values), cut so that every block
-has about the same number of nonzeros, and the matching slice of every vector. One iteration
-of restarted GMRES costs one ``Allgatherv`` of the iterate (8 bytes per product in all, each
-rank receiving what the others own) for the matrix-vector product, and two ``Allreduce`` of
-at most ``restart + 1`` numbers for the Gram-Schmidt step and the norm.
+of consecutive rows of ``M`` (``A`` for gross output, ``A^T`` for values), cut so that every
+block has about the same number of nonzeros, and the matching slice of every vector.
 
-The allgather moves the whole vector whatever the ordering; with a halo exchange only the
-entries a block reads from other blocks would travel, which is where an ordering for locality
-(reverse Cuthill-McKee, :func:`locality_order`) pays: :func:`halo_sizes` counts them. mpi4py is
-imported only when these functions run, so the core imports without it.
+:class:`DistributedMatrix` is the default engine. Its columns are renumbered into this rank's
+own entries followed by its *halo*: the entries owned by other ranks that its rows read. The
+send and receive index lists are computed once (one ``Alltoall`` of counts and one
+``Alltoallv`` of indices), after which a product ``M x`` costs one ``Neighbor_alltoallv`` on a
+distributed graph communicator (each rank receives only its halo) and a local sparse product;
+``exchange='allgather'`` gathers the whole vector instead (``Allgatherv``), for comparison. The
+solve is the serial solver's deflated Neumann iteration (:mod:`glasnost.compute.linear`): the
+Perron direction of ``M`` is removed by a rank-one preconditioner built from the right and left
+Perron vectors (found by a distributed power iteration, the left one through the transposed
+product, which sends the halo's contributions back to their owners), the sweeps run in float32
+(float32 matrix values, float32 halo) and are refined against float64 residuals. One sweep
+costs one halo exchange and **one** ``Allreduce`` of two numbers (``s . s`` and ``w . s``).
+When the contraction stalls, restarted GMRES (:class:`RowBlockSystem`) finishes the job.
+
+Products are not reordered unless asked (``order='rcm'``: reverse Cuthill-McKee,
+:func:`locality_order`); :func:`halo_sizes` counts what a halo exchange moves under an
+ordering. mpi4py is imported only when these functions run, so the core imports without it.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -167,20 +178,418 @@ class RowBlockSystem:
         return x, total, beta / dnorm
 
 
-def _system(economy: Economy, transpose: bool, comm: Any) -> RowBlockSystem:
-    key = ("mpi-system", transpose, id(comm))
+# ---- the halo-exchange engine -------------------------------------------------------------------
+
+
+def _mpi_type(dtype: np.dtype) -> Any:
+    from mpi4py import MPI
+
+    return MPI.FLOAT if np.dtype(dtype) == np.float32 else MPI.DOUBLE
+
+
+@dataclass(frozen=True)
+class HaloPlan:
+    """Which vector entries one rank receives from and sends to every other rank per product.
+
+    Attributes
+    ----------
+    recv_global : (halo,) int64, sorted
+        Global indices of the entries this rank's rows read from other ranks (grouped by owner,
+        since owners hold consecutive ranges).
+    recv_counts : (ranks,) int64
+        How many of them each rank owns.
+    send_local : (sent,) int64
+        This rank's entries (local indices) that other ranks read, grouped by destination rank.
+    send_counts : (ranks,) int64
+        How many go to each rank.
+    """
+
+    recv_global: np.ndarray
+    recv_counts: np.ndarray
+    send_local: np.ndarray
+    send_counts: np.ndarray
+
+    @staticmethod
+    def receive_lists(columns: np.ndarray, cuts: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
+        """The halo of a row block reading ``columns`` (global indices) and its count per owner."""
+        lo, hi = int(cuts[rank]), int(cuts[rank + 1])
+        cols = np.asarray(columns, dtype=np.int64)
+        halo = np.unique(cols[(cols < lo) | (cols >= hi)])
+        counts = np.diff(np.searchsorted(halo, cuts)).astype(np.int64)
+        return halo, counts
+
+    @classmethod
+    def build(cls, columns: np.ndarray, cuts: np.ndarray, comm: Any) -> HaloPlan:
+        """Every rank's lists, by one ``Alltoall`` of counts and one ``Alltoallv`` of indices."""
+        from mpi4py import MPI
+
+        rank = comm.Get_rank()
+        halo, recv_counts = cls.receive_lists(columns, cuts, rank)
+        send_counts = np.empty_like(recv_counts)
+        comm.Alltoall(recv_counts, send_counts)
+        wanted = np.empty(int(send_counts.sum()), dtype=np.int64)
+        comm.Alltoallv(
+            [halo, recv_counts, _displacements(recv_counts), MPI.INT64_T],
+            [wanted, send_counts, _displacements(send_counts), MPI.INT64_T],
+        )
+        return cls(halo, recv_counts, wanted - int(cuts[rank]), send_counts)
+
+
+def _displacements(counts: np.ndarray) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+
+
+class DistributedMatrix:
+    """Rows ``[lo, hi)`` of an (n x n) matrix ``M`` on this rank, for ``y = M x`` and ``y = M^T x``
+    with vectors distributed like the rows.
+
+    Parameters
+    ----------
+    block : (hi - lo, n) CSR matrix
+        This rank's rows, global column indices.
+    cuts : (ranks + 1,) int64
+        Row boundaries of all ranks.
+    comm : an mpi4py communicator.
+    exchange : ``'halo'`` (default: each rank receives only the entries its rows read, by
+        ``Neighbor_alltoallv``) or ``'allgather'`` (the whole vector, by ``Allgatherv``).
+
+    Vectors passed to :meth:`matvec` are this rank's slices (float64 or float32; the product
+    uses the matrix values of the same precision, float32 values are kept beside float64 ones).
+    """
+
+    def __init__(self, block: sp.csr_array, cuts: np.ndarray, comm: Any, *, exchange: str = "halo") -> None:
+        if exchange not in ("halo", "allgather"):
+            raise ValueError(f"unknown exchange {exchange!r} (halo or allgather)")
+        self.comm, self.exchange = comm, exchange
+        self.size, self.rank = comm.Get_size(), comm.Get_rank()
+        self.cuts = np.asarray(cuts, dtype=np.int64)
+        self.n = int(self.cuts[-1])
+        self.lo, self.hi = int(self.cuts[self.rank]), int(self.cuts[self.rank + 1])
+        self.nl = self.hi - self.lo
+        block = sp.csr_array(block)
+        if block.shape != (self.nl, self.n):
+            raise ValueError(f"rank {self.rank}: block has shape {block.shape}, expected ({self.nl}, {self.n})")
+        self.plan = HaloPlan.build(block.indices, self.cuts, comm) if exchange == "halo" else None
+        if self.plan is not None:
+            cols = block.indices.astype(np.int64)
+            own = (cols >= self.lo) & (cols < self.hi)
+            local = np.where(own, cols - self.lo, self.nl + np.searchsorted(self.plan.recv_global, cols))
+            width = self.nl + self.plan.recv_global.size
+            self.neighbours = self._graphs()
+        else:
+            local, width = block.indices, self.n
+        index = local.astype(np.int32 if width < 2**31 else np.int64)
+        indptr = block.indptr.astype(index.dtype)
+        data = np.asarray(block.data, dtype=np.float64)
+        self.width = width
+        self.local = {
+            np.dtype(np.float64): sp.csr_array((data, index, indptr), shape=(self.nl, width)),
+            np.dtype(np.float32): sp.csr_array((data.astype(np.float32), index, indptr), shape=(self.nl, width)),
+        }
+        self.ext = {dt: np.zeros(width, dtype=dt) for dt in self.local}
+        self.exchanges = 0
+
+    @classmethod
+    def from_matrix(
+        cls, M: sp.csr_array, comm: Any, *, cuts: np.ndarray | None = None, exchange: str = "halo"
+    ) -> DistributedMatrix:
+        """This rank's block of a matrix every rank holds (rows balanced by nonzeros by default)."""
+        M = sp.csr_array(M)
+        cuts = row_cuts(M, comm.Get_size()) if cuts is None else np.asarray(cuts, np.int64)
+        rank = comm.Get_rank()
+        block = sp.csr_array(M[int(cuts[rank]) : int(cuts[rank + 1])])
+        block.sort_indices()
+        return cls(block, cuts, comm, exchange=exchange)
+
+    def _graphs(self) -> tuple[Any, Any]:
+        """Graph communicators for the forward exchange (owners send to readers) and the reverse."""
+        plan = self.plan
+        sources = np.flatnonzero(plan.recv_counts).tolist()  # type: ignore[union-attr]
+        destinations = np.flatnonzero(plan.send_counts).tolist()  # type: ignore[union-attr]
+        forward = self.comm.Create_dist_graph_adjacent(sources, destinations, reorder=False)
+        reverse = self.comm.Create_dist_graph_adjacent(destinations, sources, reorder=False)
+        p = plan
+        self._fwd = (
+            p.send_counts[destinations], _displacements(p.send_counts[destinations]),  # type: ignore[union-attr]
+            p.recv_counts[sources], _displacements(p.recv_counts[sources]),  # type: ignore[union-attr]
+        )
+        self._send = {dt: np.empty(p.send_local.size, dtype=dt) for dt in (np.float32, np.float64)}  # type: ignore[union-attr]
+        self._back = {dt: np.empty(p.send_local.size, dtype=dt) for dt in (np.float32, np.float64)}  # type: ignore[union-attr]
+        return forward, reverse
+
+    @property
+    def halo(self) -> int:
+        """Entries this rank receives per product (``n - rows`` with the allgather)."""
+        return self.width - self.nl
+
+    def fill(self, x: np.ndarray) -> np.ndarray:
+        """The extended vector ``[own | halo]`` (or the whole vector) this rank's rows read."""
+        dt = np.dtype(x.dtype)
+        ext = self.ext[dt]
+        if self.exchange == "allgather":
+            if self.size == 1:
+                ext[:] = x
+            else:
+                self.comm.Allgatherv(
+                    np.ascontiguousarray(x), [ext, np.diff(self.cuts), self.cuts[:-1], _mpi_type(dt)]
+                )
+        else:
+            ext[: self.nl] = x
+            if self.size > 1:
+                forward = self.neighbours[0]
+                sendbuf = np.take(x, self.plan.send_local, out=self._send[dt.type])  # type: ignore[union-attr]
+                sc, sd, rc, rd = self._fwd
+                t = _mpi_type(dt)
+                forward.Neighbor_alltoallv([sendbuf, sc, sd, t], [ext[self.nl :], rc, rd, t])
+        self.exchanges += 1
+        return ext
+
+    def matvec(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """This rank's rows of ``M x`` (in ``x``'s precision)."""
+        ext = self.fill(x)
+        y = self.local[np.dtype(x.dtype)] @ ext
+        if out is None:
+            return y
+        out[:] = y
+        return out
+
+    def rmatvec(self, x: np.ndarray) -> np.ndarray:
+        """This rank's slice of ``M^T x``: the local transposed product, whose entries for other
+        ranks' products are sent back to their owners and added there (the halo reversed)."""
+        dt = np.dtype(x.dtype)
+        y = self.local[dt].T @ x
+        if self.size == 1:
+            return np.asarray(y[: self.nl], dtype=dt)
+        if self.exchange == "allgather":
+            out = np.empty(self.nl, dtype=dt)
+            self.comm.Reduce_scatter(np.ascontiguousarray(y, dtype=dt), out, recvcounts=np.diff(self.cuts).tolist())
+            return out
+        own = np.asarray(y[: self.nl], dtype=dt)
+        back = self._back[dt.type]
+        sc, sd, rc, rd = self._fwd
+        t = _mpi_type(dt)
+        halo = np.ascontiguousarray(y[self.nl :], dtype=dt)
+        self.neighbours[1].Neighbor_alltoallv([halo, rc, rd, t], [back, sc, sd, t])
+        own += np.bincount(self.plan.send_local, weights=back, minlength=self.nl).astype(dt)  # type: ignore[union-attr]
+        return own
+
+    def sum(self, *values: float) -> np.ndarray:
+        """The sums over ranks of a few numbers, in one ``Allreduce``."""
+        from mpi4py import MPI
+
+        local = np.array(values, dtype=np.float64)
+        if self.size == 1:
+            return local
+        total = np.empty_like(local)
+        self.comm.Allreduce(local, total, op=MPI.SUM)
+        return total
+
+    def norm(self, x: np.ndarray) -> float:
+        return float(np.sqrt(self.sum(float(np.dot(x, x)))[0]))
+
+    def gather(self, x: np.ndarray) -> np.ndarray:
+        """The whole vector on every rank (``Allgatherv``, float64)."""
+        from mpi4py import MPI
+
+        whole = np.empty(self.n)
+        if self.size == 1:
+            whole[:] = x
+            return whole
+        counts = np.diff(self.cuts)
+        self.comm.Allgatherv(np.ascontiguousarray(x, dtype=np.float64), [whole, counts, self.cuts[:-1], MPI.DOUBLE])
+        return whole
+
+
+@dataclass(frozen=True)
+class DistributedPerron:
+    """The Perron root of ``M`` and this rank's slices of its right and left vectors (float32),
+    scaled so that ``w . u = 1`` over all ranks; ``rho = 0`` means no deflation.
+
+    Like :class:`glasnost.compute.linear._Perron` they only build a preconditioner, so a
+    settled power iteration (40 steps at most) is accurate enough.
+    """
+
+    rho: float
+    u: np.ndarray
+    w: np.ndarray
+    steps: int
+
+    POWER_STEPS = 40
+
+    @classmethod
+    def of(cls, M: DistributedMatrix) -> DistributedPerron:
+        rho, u, su = _distributed_power(M, M.matvec)
+        _, w, sw = _distributed_power(M, M.rmatvec)
+        overlap = float(M.sum(float(np.dot(w.astype(np.float64), u)))[0])
+        if not (0.0 < rho < 1.0) or overlap <= 1e-12:
+            return cls(0.0, np.zeros_like(u), np.zeros_like(w), su + sw)
+        return cls(rho, u, (w / overlap).astype(np.float32), su + sw)
+
+
+def _distributed_power(M: DistributedMatrix, product: Any) -> tuple[float, np.ndarray, int]:
+    """Dominant eigenvalue and a unit eigenvector of a non-negative operator (float32), by the
+    power method from the all-ones vector, stopped when the eigenvalue settles to 1e-6."""
+    v = np.full(M.nl, 1.0 / np.sqrt(M.n), dtype=np.float32)
+    rho, steps = 0.0, 0
+    for steps in range(1, DistributedPerron.POWER_STEPS + 1):
+        av = product(v)
+        norm = M.norm(av)
+        if norm == 0.0 or not np.isfinite(norm):
+            return 0.0, v, steps
+        v = (av / np.float32(norm)).astype(np.float32)
+        settled = abs(norm - rho) <= 1e-6 * norm
+        rho = norm
+        if settled:
+            break
+    return rho, v, steps
+
+
+def deflated_solve(
+    M: DistributedMatrix,
+    d: np.ndarray,
+    perron: DistributedPerron,
+    *,
+    rtol: float = 1e-13,
+    max_iter: int = 2000,
+    mixed: bool = True,
+    stall_rate: float = 0.5,
+) -> tuple[np.ndarray, int, bool]:
+    """``(I - M) x = d`` over the ranks by the deflated Neumann iteration of the serial solver
+    (:func:`glasnost.compute.linear._deflated`): sweeps ``e <- e + P^-1 (r - (I - M) e)`` with
+    ``P^-1 s = s + rho / (1 - rho) u (w . s)``, in float32 when ``mixed``, each solving for a
+    correction from the true float64 residual. One sweep: one halo exchange and one
+    ``Allreduce`` of ``[s . s, w . s]``. Returns this rank's slice of x, the sweeps, and
+    whether the contraction stalled (another method should finish)."""
+    dtype = np.dtype(np.float32 if mixed else np.float64)
+    floor = 2e-6 if mixed else 1e-14
+    gain = np.float64(perron.rho / (1.0 - perron.rho)) if perron.rho > 0 else 0.0
+    u, w = perron.u.astype(dtype), perron.w.astype(dtype)
+    x = np.zeros(M.nl)
+    dnorm = M.norm(d) or 1.0
+    r, beta = d.copy(), dnorm
+    total = 0
+    while total < max_iter:
+        r_in = (r / beta).astype(dtype)
+        goal = max(rtol * dnorm / beta, floor)
+        e = r_in.copy()
+        if gain:
+            e += dtype.type(gain * M.sum(float(np.dot(w, r_in)))[0]) * u
+        s = np.empty_like(e)
+        first = 1.0
+        for step in range(1, max_iter - total + 1):
+            ae = M.matvec(e)
+            np.subtract(r_in, e, out=s)
+            s += ae  # this sweep's residual r_in - (I - M) e
+            ss, ws = M.sum(float(np.dot(s, s)), float(np.dot(w, s)))
+            res = float(np.sqrt(ss))
+            total += 1
+            e += s
+            if gain:
+                e += dtype.type(gain * ws) * u
+            if res <= goal:
+                break
+            first = res if step == 1 else first
+            # stalled: the residual shrank by less than stall_rate per sweep since the first
+            # (the first sweep may grow it: M is not normal, and nothing is peeled off here)
+            if not np.isfinite(res) or (step >= 4 and res > first * stall_rate ** (step - 1)):
+                if np.isfinite(res):
+                    x += beta * e.astype(np.float64)
+                return x, total, True
+        x += beta * e.astype(np.float64)
+        r = d - (x - M.matvec(x))
+        beta = M.norm(r)
+        if beta <= rtol * dnorm:
+            return x, total, False
+        if not np.isfinite(beta) or beta > 1e12 * dnorm:
+            break
+    return x, total, True
+
+
+class DistributedLeontief:
+    """``(I - M) x = d`` over the MPI ranks for a matrix ``M`` every rank holds (``A``, or
+    ``A^T`` for values), prepared once for repeated solves.
+
+    Parameters
+    ----------
+    M : (n, n) sparse matrix.
+    comm : an mpi4py communicator (default ``COMM_WORLD``).
+    exchange : ``'halo'`` or ``'allgather'`` (see :class:`DistributedMatrix`).
+    order : ``'natural'`` (as given) or ``'rcm'`` (reverse Cuthill-McKee, :func:`locality_order`,
+        so that row blocks read fewer entries of other blocks).
+    """
+
+    def __init__(self, M: object, comm: Any | None = None, *, exchange: str = "halo", order: str = "natural") -> None:
+        if order not in ("natural", "rcm"):
+            raise ValueError(f"unknown order {order!r} (natural or rcm)")
+        self.comm = _comm(comm)
+        M = sp.csr_array(M, dtype=np.float64)
+        self.perm = locality_order(M) if order == "rcm" else None
+        if self.perm is not None:
+            M = sp.csr_array(M[self.perm][:, self.perm])
+        M.sort_indices()
+        self.M = M
+        self.matrix = DistributedMatrix.from_matrix(M, self.comm, exchange=exchange)
+        self._perron: DistributedPerron | None = None
+
+    @property
+    def perron(self) -> DistributedPerron:
+        if self._perron is None:
+            self._perron = DistributedPerron.of(self.matrix)
+        return self._perron
+
+    def solve(self, d: np.ndarray, *, rtol: float = 1e-13, max_iter: int = 2000) -> tuple[np.ndarray, int, float, str]:
+        """The whole solution on every rank, the sweeps, the relative residual
+        ``||(I - M) x - d|| / ||d||`` (recomputed in float64) and the method used."""
+        d = np.asarray(d, dtype=np.float64)
+        dp = d if self.perm is None else d[self.perm]
+        m = self.matrix
+        d_local = dp[m.lo : m.hi]
+        with _one_blas_thread(m.size):
+            x, iters, stalled = deflated_solve(m, d_local, self.perron, rtol=rtol, max_iter=max_iter)
+            method = "deflated"
+            if stalled:  # finish with GMRES on the correction
+                r = d_local - (x - m.matvec(x))
+                gmres = RowBlockSystem(self.M, self.comm, m.cuts)
+                e, extra, _ = gmres.solve(r, rtol=rtol * (m.norm(d_local) or 1.0) / (m.norm(r) or 1.0))
+                x, iters, method = x + e, iters + extra, "deflated+gmres"
+            r = d_local - (x - m.matvec(x))
+            residual = m.norm(r) / (m.norm(d_local) or 1.0)
+        whole = m.gather(x)
+        if self.perm is not None:
+            out = np.empty_like(whole)
+            out[self.perm] = whole
+            whole = out
+        if not np.all(np.isfinite(whole)) or residual > 1e-6:
+            raise NotProductiveError([], float("nan"), where=f"MPI {method} iteration did not converge")
+        return whole, iters, residual, method
+
+
+def _system(economy: Economy, transpose: bool, comm: Any, exchange: str, order: str) -> DistributedLeontief:
+    key = ("mpi-system", transpose, id(comm), exchange, order)
     system = economy._meta.get(key)
     if system is None:
         A = sp.csr_array(economy.technique.A, dtype=np.float64)
-        system = RowBlockSystem(sp.csr_array(A.T) if transpose else A, comm)
+        system = DistributedLeontief(sp.csr_array(A.T) if transpose else A, comm, exchange=exchange, order=order)
         economy._meta[key] = system
     return system
 
 
+def _method(system: DistributedLeontief, used: str) -> str:
+    m = system.matrix
+    return f"mpi-{used} ({m.size} ranks, {m.exchange})"
+
+
 def gross_output_mpi(
-    economy: Economy, final_demand: object = None, *, comm: Any | None = None, rtol: float = 1e-13
+    economy: Economy,
+    final_demand: object = None,
+    *,
+    comm: Any | None = None,
+    rtol: float = 1e-13,
+    exchange: str = "halo",
+    order: str = "natural",
 ) -> GrossOutput:
-    """:func:`glasnost.compute.gross_output` with the matrix in row blocks over the MPI ranks.
+    """:func:`glasnost.compute.gross_output` with ``A`` in row blocks over the MPI ranks
+    (:class:`DistributedLeontief`; ``exchange`` and ``order`` as there).
 
     Every rank calls it with the same economy and demand; every rank gets the whole result.
     Units as in :class:`~glasnost.compute.GrossOutput`.
@@ -191,14 +600,15 @@ def gross_output_mpi(
     start = time.perf_counter()
     tech = economy.technique
     d = _final_demand(economy, final_demand, tech.produced)
-    system = _system(economy, False, comm)
-    x_local, iters, resid = system.solve(d[system.lo : system.hi], rtol=rtol)
-    x = system.gather(x_local).copy()
-    report = SolveReport(f"mpi-gmres ({comm.Get_size()} ranks)", iters, resid, time.perf_counter() - start)
+    system = _system(economy, False, comm, exchange, order)
+    x, iters, resid, used = system.solve(d, rtol=rtol)
+    report = SolveReport(_method(system, used), iters, resid, time.perf_counter() - start)
     return gross_output_result(economy, tech, d, x, report)
 
 
-def labour_values_mpi(economy: Economy, *, comm: Any | None = None, rtol: float = 1e-13) -> Values:
+def labour_values_mpi(
+    economy: Economy, *, comm: Any | None = None, rtol: float = 1e-13, exchange: str = "halo", order: str = "natural"
+) -> Values:
     """:func:`glasnost.compute.labour_values` with ``A^T`` in row blocks over the MPI ranks.
 
     Hours (or resource units) per unit of each product; every rank gets the whole result.
@@ -208,25 +618,26 @@ def labour_values_mpi(economy: Economy, *, comm: Any | None = None, rtol: float 
     comm = _comm(comm)
     start = time.perf_counter()
     tech = economy.technique
-    system = _system(economy, True, comm)
+    system = _system(economy, True, comm, exchange, order)
     L = sp.csr_array(tech.primary)
     by_input = np.zeros((L.shape[0], tech.size))
-    iters, resid = 0, 0.0
+    iters, resid, methods = 0, 0.0, []
     for k in range(L.shape[0]):
         lk = L[[k]].toarray().ravel()
         if not lk.any():
             continue
-        v_local, it, res = system.solve(lk[system.lo : system.hi], rtol=rtol)
-        by_input[k] = system.gather(v_local)
+        by_input[k], it, res, used = system.solve(lk, rtol=rtol)
         iters, resid = iters + it, max(resid, res)
+        methods.append(used)
     kinds = economy.commodities.kinds[tech.primary_index]
+    used = "+".join(dict.fromkeys(methods)) or "deflated"
     return Values(
         ids=economy.commodities.ids[tech.produced],
         primary_ids=economy.commodities.ids[tech.primary_index],
         primary_kinds=kinds,
         by_input=by_input,
         labour=by_input[kinds == Kind.LABOUR].sum(axis=0),
-        report=SolveReport(f"mpi-gmres ({comm.Get_size()} ranks)", iters, resid, time.perf_counter() - start),
+        report=SolveReport(_method(system, used), iters, resid, time.perf_counter() - start),
     )
 
 
