@@ -16,7 +16,7 @@ from glasnost.control.errors import ReportError
 from glasnost.control.planfiles import read_coefficients_csv, read_targets_csv
 from glasnost.control.reconcile import reconcile
 from glasnost.control.reports import COLUMNS, reports_from_simulation
-from glasnost.ledger import verify_log
+from glasnost.ledger import generate_signing_key, verify_log, write_keypair
 from glasnost.simulate.reports import workplace_reports
 
 runner = CliRunner()
@@ -34,10 +34,15 @@ def test_import_check_and_verify(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("period,workplace,product,quantity,price\n1,mill,flour,100,2\n")
     (tmp_path / "c.csv").write_text("workplace,product,input,per_unit\nmill,flour,grain,1.25\n")
     db = str(tmp_path / "p.sqlite")
-    r = runner.invoke(app, ["control", "import", str(tmp_path / "r.csv"), "-d", db, "--json"])
+    key, _pub = write_keypair(generate_signing_key(), tmp_path / "log-key")
+    r = runner.invoke(app, ["control", "import", str(tmp_path / "r.csv"), "-d", db, "--json",
+                            "--receipts", str(tmp_path / "receipts.jsonl"), "--key", str(key)])
     assert r.exit_code == 0, r.output
+    kept = [json.loads(x) for x in (tmp_path / "receipts.jsonl").read_text().splitlines()]
+    assert [(k["workplace"], k["period"], k["index"]) for k in kept] == [("bakery", 1, 0), ("mill", 1, 1)]
     summary = json.loads(r.output)
     assert summary["lines"] == 5 and summary["reports"] == 2 and summary["log_entries"] == [0, 2]
+    assert summary["checkpoint"] == 3
     r = runner.invoke(app, ["control", "plan", "--targets", str(tmp_path / "t.csv"), "--coefficients",
                             str(tmp_path / "c.csv"), "-d", db])
     assert r.exit_code == 0, r.output
@@ -48,7 +53,8 @@ def test_import_check_and_verify(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "fulfilment_by_product.parquet").exists()
     r = runner.invoke(app, ["control", "check", "-d", db])
     assert r.exit_code == 0 and "use" in r.output and "fulfilment by workplace" in r.output
-    assert verify_log(tmp_path / "p-log.sqlite").ok
+    report = verify_log(tmp_path / "p-log.sqlite", public_key=_pub, receipts=[k["leaf_hash"] for k in kept])
+    assert report.ok and report.receipts == 2 and report.checkpoints == 1
 
 
 def test_a_bad_file_prints_every_problem_and_stores_nothing(tmp_path: Path) -> None:

@@ -95,6 +95,8 @@ def import_command(
     schema: SchemaOpt = None,
     log: LogOpt = None,
     key: Annotated[Path | None, typer.Option("--key", help="private key (PEM) to sign a checkpoint after")] = None,
+    receipts: Annotated[Path | None, typer.Option("--receipts", help="write each report's receipt here "
+                                                   "(JSON lines: workplace, period, index, leaf_hash)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Import a CSV file of report lines: all of it or, if any line is bad, none (every bad line is listed)."""
@@ -114,6 +116,8 @@ def import_command(
     finally:
         db.dispose()
     seconds = time.perf_counter() - t0
+    if receipts is not None:
+        receipts.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in result.receipt_lines()))
     summary = {
         "batch": result.batch,
         "lines": result.lines,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,14 @@ class ImportResult:
     sha256: str
     reports: int
     receipts: list[Receipt]
+    keys: list[tuple[str, int]] = field(default_factory=list)
+
+    def receipt_lines(self) -> list[dict[str, Any]]:
+        """One receipt per report: workplace, period, log index and leaf hash (what a workplace keeps)."""
+        return [
+            {"workplace": w, "period": p, "index": r.index, "leaf_hash": r.leaf_hash.hex()}
+            for (w, p), r in zip(self.keys, self.receipts, strict=False)
+        ]
 
     @property
     def log_first(self) -> int:
@@ -165,7 +173,8 @@ def import_reports(
         raise
     except Exception as exc:  # database errors: nothing was committed
         raise ControlError(f"the import was refused and nothing was stored ({exc})", where=source) from exc
-    return ImportResult(batch_id, len(reports), sha256, len(receipts) - 1, receipts)
+    keys = [(e[1]["workplace"], e[1]["period"]) for e in entries if e[0] == "report"]
+    return ImportResult(batch_id, len(reports), sha256, len(receipts) - 1, receipts, keys)
 
 
 def _insert_lines(conn: Any, batch_id: int, table: pa.Table) -> None:
