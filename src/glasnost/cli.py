@@ -569,6 +569,7 @@ def participate(
     out_dir: Annotated[Path, typer.Option("--out", help="where to write rounds (Parquet) and the plot")] = Path(
         "glasnost-participate"
     ),
+    mpi: Annotated[bool, typer.Option("--mpi", help="councils over MPI ranks (run under mpiexec -n N)")] = False,
 ) -> None:
     """Let councils draw up the plan: Hahnel's participatory procedure or the labour-time procedure."""
     from glasnost.procedures import PROCEDURES
@@ -583,8 +584,15 @@ def participate(
         raise ValueError(f"threshold must be above 0 percent, got {threshold}")
     subject = _participation_subject(source)
 
+    quiet = False
+    if mpi:  # every rank proposes for its councils; rank 0 alone reports
+        from glasnost.compute.mpi import mpi_rank
+        from glasnost.procedures.mpi import participate_mpi as run_procedure  # type: ignore[assignment]
+
+        quiet = mpi_rank() != 0
+
     def progress(year: int, rnd) -> None:
-        if not as_json:
+        if not (as_json or quiet):
             console.print(
                 f"year {year} round {rnd.number:>3}: worst imbalance {100 * rnd.max_imbalance:9.4f}%"
                 f"  ({1000 * rnd.seconds:.2f} ms)",
@@ -603,6 +611,8 @@ def participate(
         responsiveness=responsiveness,
         on_round=progress,
     )
+    if quiet:
+        return
     paths = write_rounds(result.years, out_dir, title=f"{procedure} on {source.name}")
     summary = result.summary()
     if as_json:
