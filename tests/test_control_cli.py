@@ -51,6 +51,11 @@ def test_import_check_and_verify(tmp_path: Path) -> None:
     # mill shipped 120 flour, the bakery confirms 60; the mill used 160 grain where 1.25 x 120 = 150 was planned
     assert json.loads(r.output)["mismatches"] == {"shipments": 1, "balances": 2, "coefficients": 1}
     assert (tmp_path / "out" / "fulfilment_by_product.parquet").exists()
+    r = runner.invoke(app, ["control", "check", "-d", db, "--report", str(tmp_path / "rep"), "--json"])
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert "fulfilment.png" in page and "benford.png" not in page  # five figures are too few for Benford
+    assert (tmp_path / "rep" / "fulfilment.png").stat().st_size > 1000
     r = runner.invoke(app, ["control", "check", "-d", db])
     assert r.exit_code == 0 and "use" in r.output and "fulfilment by workplace" in r.output
     report = verify_log(tmp_path / "p-log.sqlite", public_key=_pub, receipts=[k["leaf_hash"] for k in kept])

@@ -236,3 +236,14 @@ def test_columns_canonicalise_as_item_by_item() -> None:
     careful: list[str] = []
     _write(value, "$", careful)
     assert canonical_json(value) == "".join(careful).encode("utf-8")
+
+
+def test_quoted_header_crlf_and_spaces(tmp_path: Path) -> None:
+    """As spreadsheets and pyarrow write CSV: quoted names and values, CRLF line ends, padded names; and
+    values that look like numbers stay text where text is meant (ids with leading zeros)."""
+    body = ('"kind","period", workplace ,"product","quantity"\r\n'
+            '"output",1,"007","0042",5\r\n\r\n"input",1,"007","x",2\r\n')
+    (tmp_path / "q.csv").write_bytes(body.encode())
+    t = read_reports_csv(tmp_path / "q.csv").table
+    assert t["workplace"].to_pylist() == ["007", "007"] and t["product"].to_pylist() == ["0042", "x"]
+    assert t["line"].to_pylist() == [2, 4]

@@ -186,6 +186,7 @@ def check_command(
     coefficient_tolerance: Annotated[float, typer.Option(help="for inputs against coefficients")] = 0.02,
     limit: Annotated[int, typer.Option(help="rows shown per table")] = 15,
     out_dir: Annotated[Path | None, typer.Option("--out", help="write every table as Parquet here")] = None,
+    report_dir: Annotated[Path | None, typer.Option("--report", help="write an HTML report with plots here")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Reconcile the stored reports, measure fulfilment in use value, and test first digits (Benford)."""
@@ -219,6 +220,11 @@ def check_command(
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, table in tables.items():
             pq.write_table(table, out_dir / f"{name}.parquet")
+    if report_dir is not None:
+        from glasnost.control.report import control_report
+
+        page = control_report(report_dir, lines=len(reports), reconciliation=rec, fulfilment=ful, benford=benford)
+        console.print(f"Report written to {escape(str(page))}", highlight=False, soft_wrap=True)
     if as_json:
         typer.echo(json.dumps({
             "lines": len(reports),

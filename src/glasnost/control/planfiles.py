@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from glasnost.control.errors import LineProblem, ReportError
-from glasnost.control.reports import _NUMBER, _WHOLE, _nonempty_line_numbers
+from glasnost.control.reports import _NUMBER, _WHOLE, _nonempty_line_numbers, header_names
 
 __all__ = ["plan_for_control", "read_coefficients_csv", "read_targets_csv"]
 
@@ -28,7 +28,7 @@ def _read_text_csv(path: Path) -> tuple[pa.Table, np.ndarray, list[LineProblem]]
     lines = _nonempty_line_numbers(data)
     if lines.size == 0:
         raise ReportError([LineProblem(1, "*", "", "the file is empty (no header)")], where=str(path))
-    header = data.split(b"\n", 1)[0].decode("utf-8", "replace").strip().split(",")
+    header = header_names(data.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r"))
     problems: list[LineProblem] = []
     skipped: list[int] = []
 
@@ -43,7 +43,7 @@ def _read_text_csv(path: Path) -> tuple[pa.Table, np.ndarray, list[LineProblem]]
             pa.py_buffer(data),
             read_options=pcsv.ReadOptions(use_threads=False),
             parse_options=pcsv.ParseOptions(invalid_row_handler=bad_row),
-            convert_options=pcsv.ConvertOptions(column_types={h.strip(): pa.string() for h in header},
+            convert_options=pcsv.ConvertOptions(column_types={h: pa.string() for h in header},
                                                 strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:

@@ -28,6 +28,7 @@ Validation is vectorised over the lines (pyarrow compute), so 100,000 lines take
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +109,12 @@ class Reports:
 # ---- reading a CSV file -----------------------------------------------------------------------
 
 
+def header_names(first_line: str) -> list[str]:
+    """Column names of a CSV header line (quoted or not), as the CSV reader will see them."""
+    return next(csv.reader([first_line]), [])
+
+
+
 def _nonempty_line_numbers(data: bytes) -> np.ndarray:
     """1-based numbers of the lines that are not empty (what a CSV reader counts as records)."""
     buf = np.frombuffer(data, dtype=np.uint8)
@@ -147,7 +154,7 @@ def read_reports_csv(path: str | Path) -> Reports:
     lines = _nonempty_line_numbers(data)
     if lines.size == 0:
         raise ReportError([LineProblem(1, "*", "", "the file is empty (no header)")], where=where)
-    header = [h.strip() for h in text_head.split(",")] if lines[0] == 1 else None
+    header = header_names(text_head) if lines[0] == 1 else None
     problems: list[LineProblem] = []
     skipped: list[int] = []
 
@@ -180,6 +187,7 @@ def read_reports_csv(path: str | Path) -> Reports:
         problems.append(LineProblem(1, "*", "", "a quoted value spans lines; line numbers cannot be given"))
         raise ReportError(problems, where=where)
     line_numbers = lines[record - 1]
+    table = table.rename_columns([c.strip() for c in table.column_names])
     table = table.append_column("line", pa.array(line_numbers, pa.int64()))
     return validate_table(table, where=where, problems=problems, header_line=int(lines[0]))
 
