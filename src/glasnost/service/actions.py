@@ -532,6 +532,15 @@ class Platform:
         )
         return out
 
+    def proposal(self, cycle_id: int, proposal_id: int) -> dict[str, Any]:
+        """One stored proposal with its log receipt."""
+        with self.db.read() as s:
+            row = s.get(m.Proposal, proposal_id)
+            view = None if row is None else self._proposal_view(s, row)
+        if view is None or view["cycle"] != cycle_id:
+            raise NotFoundError(f"cycle {cycle_id} has no proposal {proposal_id}")
+        return view
+
     def parse_csv(self, text: str, council: str) -> tuple[dict[str, str], dict[str, str]]:
         """A proposal from CSV: header ``commodity,supply,demand``, one row per commodity."""
         reader = csv.DictReader(io.StringIO(text))

@@ -160,6 +160,12 @@ async def api_submit_csv(
     )
 
 
+@router.get("/api/cycles/{cycle_id}/proposals/{proposal_id}", tags=["rounds"])
+def api_proposal(request: Request, cycle_id: int, proposal_id: int) -> dict[str, Any]:
+    """One proposal as stored, with its public-log receipt."""
+    return platform_of(request).proposal(cycle_id, proposal_id)
+
+
 @router.post("/api/cycles/{cycle_id}/rounds/close", tags=["rounds"])
 async def api_close(request: Request, cycle_id: int) -> dict[str, Any]:
     """Close the open round (board only): councils that did not answer get modelled proposals."""
