@@ -209,11 +209,19 @@ def test_a_log_that_refuses_the_batch_leaves_the_database_untouched(tmp_path: Pa
     db.dispose()
 
 
-def test_a_later_batch_replaces_a_figure(tmp_path: Path) -> None:
+def test_a_later_batch_is_a_correction_referring_to_the_earlier_report(tmp_path: Path) -> None:
     db = open_database(str(tmp_path / "db.sqlite"))
     with Ledger.open(tmp_path / "log.sqlite") as log:
-        import_reports_csv(db, write(tmp_path / "a.csv", GOOD), log)
-        import_reports_csv(db, write(tmp_path / "b.csv", ["output,1,mill,flour,,A,90,,"]), log)
+        first = import_reports_csv(db, write(tmp_path / "a.csv", GOOD), log)
+        second = import_reports_csv(db, write(tmp_path / "b.csv", ["output,1,mill,flour,,A,90,,"]), log)
+        mill_first = dict(zip(first.keys, first.receipts, strict=False))[("mill", 1)]
+        (correction,) = second.receipts[:-1]
+        entry = log.entry(correction.index)
+        assert entry.refers_to == mill_first.index  # the log names the report it corrects
+        assert log.entry(mill_first.index).payload["lines"]["quantity"][0] == 100.0  # and keeps it
+        bakery = dict(zip(first.keys, first.receipts, strict=False))[("bakery", 1)]
+        assert log.entry(bakery.index).refers_to is None
+    assert verify_log(tmp_path / "log.sqlite").ok
     t = load_reports(db).table
     assert len(t) == 6
     out = [q for k, q in zip(t["kind"].to_pylist(), t["quantity"].to_pylist(), strict=True) if k == "output"]

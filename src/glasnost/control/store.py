@@ -3,7 +3,10 @@
 An import is all or nothing: the lines are checked first (every bad line named), then written in
 one database transaction; inside that transaction the batch is appended to the public log (one
 ``report`` entry per workplace and period, and one ``report-batch`` entry), and only when the log
-has taken it is the transaction committed. On any error nothing is stored. (The log is a separate
+has taken it is the transaction committed. A report for a workplace and period that was reported
+before is a correction: its entry refers to the earlier report's entry (``refers_to``), and its
+figures replace the earlier ones in :func:`load_reports`; nothing is edited. On any error nothing
+is stored. (The log is a separate
 database or file; if the final commit itself failed after the log took the entries, the log would
 name a batch the database lacks: the batch's ``report-batch`` entry carries the file's SHA-256, so a
 re-import is recognisable.)
@@ -25,7 +28,7 @@ from sqlalchemy import delete, func, insert, select
 
 from glasnost.control.errors import ControlError
 from glasnost.control.reports import COLUMNS, KEY, SCHEMA, Reports, read_reports_csv
-from glasnost.control.tables import Batch, Coefficient, Line, Target
+from glasnost.control.tables import Batch, Coefficient, Line, Report, Target
 from glasnost.ledger import Ledger, Receipt
 from glasnost.service.db import Database, migrate
 from glasnost.service.settings import Settings
@@ -166,14 +169,27 @@ def import_reports(
             session.flush()
             _insert_lines(session.connection(), batch.id, reports.table)
             entries = list(report_entries(reports, batch=batch.id, source=Path(source).name, sha256=sha256))
-            receipts = ledger.append_many(entries)
+            keys = [(e[1]["workplace"], e[1]["period"]) for e in entries if e[0] == "report"]
+            previous = _latest_report_entries(session, keys)
+            items = [
+                (kind, payload, previous.get((payload.get("workplace"), payload.get("period"))))
+                if kind == "report"
+                else (kind, payload)
+                for kind, payload in entries
+            ]
+            receipts = ledger.append_many(items)
             batch.log_first, batch.log_count = receipts[0].index, len(receipts)
+            report_rows = [
+                {"batch_id": batch.id, "workplace": w, "period": p, "log_index": r.index,
+                 "leaf_hash": r.leaf_hash.hex(), "corrects": previous.get((w, p))}
+                for (w, p), r in zip(keys, receipts, strict=False)
+            ]
+            session.connection().execute(insert(Report), report_rows)
             batch_id = batch.id
     except ControlError:
         raise
     except Exception as exc:  # database errors: nothing was committed
         raise ControlError(f"the import was refused and nothing was stored ({exc})", where=source) from exc
-    keys = [(e[1]["workplace"], e[1]["period"]) for e in entries if e[0] == "report"]
     return ImportResult(batch_id, len(reports), sha256, len(receipts) - 1, receipts, keys)
 
 
@@ -193,6 +209,23 @@ def _insert_lines(conn: Any, batch_id: int, table: pa.Table) -> None:
     sql = f"INSERT INTO {target} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
     for lo in range(0, len(rows), _CHUNK):
         conn.exec_driver_sql(sql, rows[lo : lo + _CHUNK])
+
+
+def _latest_report_entries(session: Any, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """The log index of the latest earlier report of each (workplace, period) among ``keys``."""
+    if not keys:
+        return {}
+    workplaces = sorted({w for w, _ in keys})
+    wanted = set(keys)
+    found: dict[tuple[str, int], int] = {}
+    for lo in range(0, len(workplaces), 500):
+        rows = session.execute(
+            select(Report.workplace, Report.period, func.max(Report.log_index))
+            .where(Report.workplace.in_(workplaces[lo : lo + 500]))
+            .group_by(Report.workplace, Report.period)
+        ).all()
+        found.update({(w, int(p)): int(i) for w, p, i in rows if (w, int(p)) in wanted})
+    return found
 
 
 def import_reports_csv(database: Database, path: str | Path, ledger: Ledger) -> ImportResult:

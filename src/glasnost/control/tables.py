@@ -2,6 +2,8 @@
 
 * ``control_batches``: one row per imported file (its SHA-256, line count, the public log entries
   it was published as);
+* ``control_reports``: each workplace's report per period and batch, with its log entry (a later
+  one for the same workplace and period is a correction whose entry refers to the earlier one);
 * ``control_lines``: every report line (:mod:`glasnost.control.reports`), with the batch and the
   line number it came from;
 * ``control_targets``: the plan's targets per period, workplace and product (quantity, planned
@@ -9,8 +11,8 @@
 * ``control_coefficients``: the plan's technical coefficients per workplace (input per unit of output);
 * ``control_alerts``: anomalies found, first shown to the workplace, public after a response window.
 
-The Alembic revision ``ctl0001`` (``glasnost/control/migrations/versions``) creates them as its own
-branch off the platform's base revision; the platform runs ``upgrade heads``.
+The Alembic revisions ``ctl0001`` and ``ctl0002`` (``glasnost/control/migrations/versions``) create
+them as a branch of their own off the platform's base revision; the platform runs ``upgrade heads``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from glasnost.service.db import Base, utcnow
 
-__all__ = ["Alert", "Batch", "Coefficient", "Line", "Target"]
+__all__ = ["Alert", "Batch", "Coefficient", "Line", "Report", "Target"]
 
 
 class Batch(Base):
@@ -37,6 +39,25 @@ class Batch(Base):
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
     log_first: Mapped[int | None] = mapped_column(Integer, nullable=True)
     log_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Report(Base):
+    """One workplace's report for one period within a batch, and the public log entry it was published as.
+
+    A later batch with lines for the same workplace and period is a correction: its entry refers to
+    the entry of the report it corrects (the log is never edited).
+    """
+
+    __tablename__ = "control_reports"
+    __table_args__ = (Index("ix_control_reports_key", "workplace", "period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("control_batches.id", ondelete="CASCADE"))
+    workplace: Mapped[str] = mapped_column(String(200))
+    period: Mapped[int] = mapped_column(Integer)
+    log_index: Mapped[int] = mapped_column(Integer)
+    leaf_hash: Mapped[str] = mapped_column(String(64))
+    corrects: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Line(Base):
