@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from glasnost.service.routes.deps import check_csrf, client_address, platform_of, render, see_other, viewer_of
 from glasnost.service.security import SESSION_COOKIE
@@ -48,7 +49,7 @@ async def login_form(request: Request) -> Response:
     await check_csrf(request, form)
     username, password = str(form.get("username", "")), str(form.get("password", ""))
     nxt = str(form.get("next", "/"))
-    token = platform_of(request).login(username, password, address=client_address(request))
+    token = await run_in_threadpool(platform_of(request).login, username, password, address=client_address(request))
     response = see_other(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
     _set_session(request, response, token)
     return response
@@ -60,7 +61,7 @@ async def logout_form(request: Request) -> Response:
     await check_csrf(request, form)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        platform_of(request).logout(token)
+        await run_in_threadpool(platform_of(request).logout, token)
     response = see_other("/")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -77,10 +78,14 @@ async def invitation_form(request: Request, token: str) -> Response:
     viewer = await check_csrf(request, form)
     platform = platform_of(request)
     username, password = str(form.get("username", "")), str(form.get("password", ""))
-    platform.accept(token, username, password, viewer)
+    await run_in_threadpool(platform.accept, token, username, password, viewer)
     response = see_other("/")
     if viewer.anonymous:
-        _set_session(request, response, platform.login(username, password, address=client_address(request)))
+        _set_session(
+            request,
+            response,
+            await run_in_threadpool(platform.login, username, password, address=client_address(request)),
+        )
     return response
 
 
@@ -103,8 +108,10 @@ async def api_accept(request: Request, token: str, body: Credentials) -> TokenOu
         else viewer_of(request)
     )
     platform = platform_of(request)
-    platform.accept(token, body.username, body.password, viewer)
-    token_out = platform.login(body.username, body.password, address=client_address(request), kind="bearer")
+    await run_in_threadpool(platform.accept, token, body.username, body.password, viewer)
+    token_out = await run_in_threadpool(
+        platform.login, body.username, body.password, address=client_address(request), kind="bearer"
+    )
     return TokenOut(token=token_out, username=body.username)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from glasnost.service.errors import BadInputError
 from glasnost.service.routes.deps import check_csrf, platform_of, render, see_other, viewer_of
@@ -61,7 +62,7 @@ async def new_cycle_form(request: Request) -> Response:
     elif source == "directory":
         source = str(form.get("directory") or "").strip()
     deadline = _number(form, "deadline_seconds", 0.0)
-    cycle_id = platform_of(request).create_cycle(
+    cycle_id = await run_in_threadpool(platform_of(request).create_cycle,
         viewer,
         str(form.get("name") or ""),
         source,
@@ -100,7 +101,7 @@ async def invite_form(request: Request, cycle_id: int) -> Response:
     form = await request.form()
     viewer = await check_csrf(request, form)
     council = str(form.get("council") or "") or None
-    token = platform_of(request).invite(viewer, cycle_id, str(form.get("role") or ""), council)
+    token = await run_in_threadpool(platform_of(request).invite, viewer, cycle_id, str(form.get("role") or ""), council)
     return render(request, "invited.html", cycle_id=cycle_id, url=f"/invite/{token}", council=council)
 
 
@@ -108,7 +109,7 @@ async def invite_form(request: Request, cycle_id: int) -> Response:
 async def take_seat_form(request: Request, cycle_id: int, code: str) -> Response:
     form = await request.form()
     viewer = await check_csrf(request, form)
-    platform_of(request).take_seat(viewer, cycle_id, code)
+    await run_in_threadpool(platform_of(request).take_seat, viewer, cycle_id, code)
     return see_other(f"/cycles/{cycle_id}/councils/{code}")
 
 
@@ -125,7 +126,7 @@ async def api_create_cycle(request: Request, body: CycleIn) -> dict[str, Any]:
     """Create a cycle (board only): its councils from the economy, round 1 open at the initial prices."""
     viewer = await check_csrf(request)
     platform = platform_of(request)
-    cycle_id = platform.create_cycle(
+    cycle_id = await run_in_threadpool(platform.create_cycle,
         viewer,
         body.name,
         body.source,
@@ -150,7 +151,7 @@ def api_councils(request: Request, cycle_id: int) -> list[dict[str, Any]]:
 async def api_invite(request: Request, cycle_id: int, body: InvitationIn) -> dict[str, str]:
     """An invitation link (board only): a council's delegate or a member who votes."""
     viewer = await check_csrf(request)
-    token = platform_of(request).invite(viewer, cycle_id, body.role, body.council)
+    token = await run_in_threadpool(platform_of(request).invite, viewer, cycle_id, body.role, body.council)
     return {"token": token, "url": f"/invite/{token}"}
 
 
@@ -158,5 +159,5 @@ async def api_invite(request: Request, cycle_id: int, body: InvitationIn) -> dic
 async def api_take_seat(request: Request, cycle_id: int, code: str) -> dict[str, str]:
     """Demo cycles: take a council's seat nobody holds."""
     viewer = await check_csrf(request)
-    platform_of(request).take_seat(viewer, cycle_id, code)
+    await run_in_threadpool(platform_of(request).take_seat, viewer, cycle_id, code)
     return {"council": code, "delegate": str(viewer.username)}

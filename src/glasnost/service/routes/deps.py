@@ -38,7 +38,9 @@ async def check_csrf(request: Request, form: Any = None) -> Viewer:
 
     Bearer-token requests and anonymous API requests carry no ambient credentials and pass. Others must repeat the
     ``glasnost_csrf`` cookie in the form field ``csrf_token`` or the ``X-CSRF-Token`` header."""
-    viewer = viewer_of(request)
+    from starlette.concurrency import run_in_threadpool
+
+    viewer = await run_in_threadpool(viewer_of, request)  # a database read: off the event loop
     if viewer.via == "bearer" or (viewer.anonymous and request.url.path.startswith("/api/")):
         return viewer  # no ambient credentials: nothing to forge (anonymous API calls meet 401 where needed)
     sent = request.headers.get("x-csrf-token")

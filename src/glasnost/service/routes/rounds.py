@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
+from starlette.concurrency import run_in_threadpool
 
 from glasnost.service.errors import BadInputError
 from glasnost.service.routes.deps import check_csrf, platform_of, render, see_other, viewer_of
@@ -69,13 +70,13 @@ async def proposal_form(request: Request, cycle_id: int, code: str) -> Response:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise BadInputError("the CSV file is not UTF-8 text", where="CSV") from None
-        supply, demand = platform.parse_csv(text, code)
+        supply, demand = await run_in_threadpool(platform.parse_csv, text, code)
         source = "csv"
     else:
         supply, demand = _form_quantities(form, "supply:"), _form_quantities(form, "demand:")
         source = "form"
     round_raw = str(form.get("round") or "")
-    platform.submit(
+    await run_in_threadpool(platform.submit,
         viewer,
         cycle_id,
         code,
@@ -94,9 +95,9 @@ async def close_form(request: Request, cycle_id: int) -> Response:
     viewer = await check_csrf(request, form)
     platform = platform_of(request)
     if str(form.get("until") or "") == "converged":
-        platform.run_rounds(viewer, cycle_id, int(str(form.get("limit") or "200")))
+        await run_in_threadpool(platform.run_rounds, viewer, cycle_id, int(str(form.get("limit") or "200")))
     else:
-        platform.close_round(viewer, cycle_id)
+        await run_in_threadpool(platform.close_round, viewer, cycle_id)
     return see_other(f"/cycles/{cycle_id}")
 
 
@@ -126,7 +127,7 @@ async def api_submit(
     Repeating a request with the same ``Idempotency-Key`` header returns the first answer and
     stores nothing new."""
     viewer = await check_csrf(request)
-    return platform_of(request).submit(
+    return await run_in_threadpool(platform_of(request).submit,
         viewer,
         cycle_id,
         body.council,
@@ -154,8 +155,8 @@ async def api_submit_csv(
     except UnicodeDecodeError:
         raise BadInputError("the CSV body is not UTF-8 text", where="CSV") from None
     platform = platform_of(request)
-    supply, demand = platform.parse_csv(text, council)
-    return platform.submit(
+    supply, demand = await run_in_threadpool(platform.parse_csv, text, council)
+    return await run_in_threadpool(platform.submit,
         viewer, cycle_id, council, supply, demand, round_number=round, source="csv", idempotency_key=idempotency_key
     )
 
@@ -170,14 +171,14 @@ def api_proposal(request: Request, cycle_id: int, proposal_id: int) -> dict[str,
 async def api_close(request: Request, cycle_id: int) -> dict[str, Any]:
     """Close the open round (board only): councils that did not answer get modelled proposals."""
     viewer = await check_csrf(request)
-    return platform_of(request).close_round(viewer, cycle_id)
+    return await run_in_threadpool(platform_of(request).close_round, viewer, cycle_id)
 
 
 @router.post("/api/cycles/{cycle_id}/rounds/run", tags=["rounds"])
 async def api_run(request: Request, cycle_id: int, body: RunIn) -> dict[str, Any]:
     """Close rounds until convergence or ``limit`` rounds (board only)."""
     viewer = await check_csrf(request)
-    return platform_of(request).run_rounds(viewer, cycle_id, body.limit)
+    return await run_in_threadpool(platform_of(request).run_rounds, viewer, cycle_id, body.limit)
 
 
 @router.get("/api/cycles/{cycle_id}/rounds/{number}", tags=["rounds"])

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from glasnost.service import models as m
 from glasnost.service.routes.deps import check_csrf, platform_of, render, see_other, viewer_of
@@ -65,11 +66,11 @@ async def vote_form(request: Request, cycle_id: int) -> Response:
     platform = platform_of(request)
     action = str(form.get("action") or "ballot")
     if action == "variants":
-        platform.publish_variants(viewer, cycle_id)
+        await run_in_threadpool(platform.publish_variants, viewer, cycle_id)
     elif action == "open":
-        platform.open_vote(viewer, cycle_id)
+        await run_in_threadpool(platform.open_vote, viewer, cycle_id)
     elif action == "close":
-        platform.close_vote(viewer, cycle_id)
+        await run_in_threadpool(platform.close_vote, viewer, cycle_id)
     else:
         approve = [str(v) for v in form.getlist("approve")]
         ranks: dict[int, list[str]] = {}
@@ -81,7 +82,7 @@ async def vote_form(request: Request, cycle_id: int) -> Response:
                     level = 10**6
                 ranks.setdefault(level, []).append(key[5:])
         ranking = [ranks[k] for k in sorted(ranks)]
-        receipt = platform.cast(viewer, cycle_id, approve, ranking)
+        receipt = await run_in_threadpool(platform.cast, viewer, cycle_id, approve, ranking)
         return render(request, "receipt_new.html", cycle_id=cycle_id, receipt=receipt)
     return see_other(f"/cycles/{cycle_id}/vote")
 
@@ -103,13 +104,13 @@ def api_vote(request: Request, cycle_id: int) -> dict[str, Any]:
 async def api_variants(request: Request, cycle_id: int) -> list[dict[str, Any]]:
     """Publish the plan variants (board only, after convergence)."""
     viewer = await check_csrf(request)
-    return platform_of(request).publish_variants(viewer, cycle_id)
+    return await run_in_threadpool(platform_of(request).publish_variants, viewer, cycle_id)
 
 
 @router.post("/api/cycles/{cycle_id}/vote/open", tags=["votes"])
 async def api_open_vote(request: Request, cycle_id: int) -> dict[str, Any]:
     viewer = await check_csrf(request)
-    return platform_of(request).open_vote(viewer, cycle_id)
+    return await run_in_threadpool(platform_of(request).open_vote, viewer, cycle_id)
 
 
 @router.post("/api/cycles/{cycle_id}/vote/ballots", status_code=201, tags=["votes"])
@@ -117,13 +118,13 @@ async def api_cast(request: Request, cycle_id: int, body: BallotIn) -> dict[str,
     """Cast a member's ballot; the answer holds the receipt code (keep it: only its hash is stored)."""
     viewer = await check_csrf(request)
     ranking = [[g] if isinstance(g, str) else g for g in body.ranking]
-    return platform_of(request).cast(viewer, cycle_id, body.approve, ranking)
+    return await run_in_threadpool(platform_of(request).cast, viewer, cycle_id, body.approve, ranking)
 
 
 @router.post("/api/cycles/{cycle_id}/vote/close", tags=["votes"])
 async def api_close_vote(request: Request, cycle_id: int) -> dict[str, Any]:
     viewer = await check_csrf(request)
-    return platform_of(request).close_vote(viewer, cycle_id)
+    return await run_in_threadpool(platform_of(request).close_vote, viewer, cycle_id)
 
 
 @router.get("/api/receipts/{code}", tags=["votes"])
