@@ -240,6 +240,7 @@ def test_columns_canonicalise_as_item_by_item() -> None:
         "s": ["a", "é", "\x00\x1f\u2028", '"\\', "😀", ""],
         "i": [0, -5, 2**70],
         "mixed": [1, 2.5, None, "x", True],
+        "gaps": [None, 1.5, None, -0.0, 1e-7],
     }
     careful: list[str] = []
     _write(value, "$", careful)

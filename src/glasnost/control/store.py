@@ -184,7 +184,7 @@ def import_reports(
                  "leaf_hash": r.leaf_hash.hex(), "corrects": previous.get((w, p))}
                 for (w, p), r in zip(keys, receipts, strict=False)
             ]
-            session.connection().execute(insert(Report), report_rows)
+            _insert_rows(session.connection(), Report.__table__.name, report_rows)
             batch_id = batch.id
     except ControlError:
         raise
@@ -194,11 +194,21 @@ def import_reports(
 
 
 def _insert_lines(conn: Any, batch_id: int, table: pa.Table) -> None:
-    """Insert report lines straight through the driver: COPY on PostgreSQL, executemany on SQLite."""
+    """Insert report lines straight through the driver (see :func:`_insert_tuples`)."""
     names = ["batch_id", *SCHEMA.names]
     columns = [[batch_id] * table.num_rows, *(table[c].to_pylist() for c in SCHEMA.names)]
-    rows = list(zip(*columns, strict=True))
-    target = Line.__table__.name
+    _insert_tuples(conn, Line.__table__.name, names, list(zip(*columns, strict=True)))
+
+
+def _insert_rows(conn: Any, target: str, rows: list[dict[str, Any]]) -> None:
+    """Insert dictionaries (all with the same keys) straight through the driver."""
+    if rows:
+        names = list(rows[0])
+        _insert_tuples(conn, target, names, [tuple(r[n] for n in names) for r in rows])
+
+
+def _insert_tuples(conn: Any, target: str, names: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """COPY on PostgreSQL, executemany on SQLite, in the connection's transaction."""
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
         with raw.cursor() as cur, cur.copy(f"COPY {target} ({', '.join(names)}) FROM STDIN") as copy:

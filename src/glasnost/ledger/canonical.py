@@ -207,6 +207,8 @@ def _fast(value: Any, put: Any) -> None:
             put(f"[{text}]")
         elif kinds == {float}:
             put(f"[{','.join(map(format_float, value))}]")
+        elif kinds == {float, type(None)}:
+            put(f"[{','.join('null' if v is None else format_float(v) for v in value)}]")
         elif kinds == {int}:
             put(f"[{','.join(map(str, value))}]")
         else:
