@@ -145,7 +145,12 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
         result = import_reports_csv(db, tmp_path / "r.csv", log)
         leaf = result.receipts[0].leaf_hash.hex()
     store_targets(db, TARGETS)
+    raise_alerts(db, [Finding("mill", "flour", "gap", 1, "step", 0.97, 0.095)], window=timedelta(days=7))
     db.dispose()
+    env = {**os.environ, "GLASNOST_PASSWORD": "board-password-1"}
+    made = subprocess.run([sys.executable, "-m", "glasnost.cli", "admin", "create-board", "board", "--database",
+                           f"sqlite:///{db_file}"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert made.returncode == 0, made.stdout + made.stderr
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "glasnost.cli", "serve", "--port", str(port), "--database", f"sqlite:///{db_file}"],
@@ -191,6 +196,27 @@ def test_pages_in_a_real_browser(served: tuple[str, str]) -> None:
             page.click("button:text('check')")
             assert page.inner_text("#proof-ok") == "verified"
             assert "workplace" in page.inner_text("#receipt-result")
+            # the alert is private to the workplace (and the board) during its window
+            page.goto(url + "/control/alerts")
+            assert "No alerts" in page.inner_text("main")
+            page.goto(url + "/login")
+            page.fill("input[name=username]", "board")
+            page.fill("input[name=password]", "board-password-1")
+            page.click("#login-submit")
+            page.wait_for_load_state()
+            page.goto(url + "/control/alerts")
+            assert "private until" in page.inner_text("#alerts")
+            page.fill("#alerts input[name=text]", "the new line started this week")
+            page.click("#alerts button:text('answer')")
+            page.wait_for_url("**/control/alerts")
+            assert "the new line started this week" in page.inner_text("#alerts")
+            # a report by form, then its receipt checked
+            page.goto(url + "/control/report")
+            page.fill("#lines", "output,5,bread,40\ndelivery,5,bread,40,shop")
+            page.click("#submit")
+            assert "Stored as batch" in page.inner_text("#stored")
+            page.click("#stored a:text('check')")
+            assert page.inner_text("#proof-ok") == "verified"
         finally:
             browser.close()
 
