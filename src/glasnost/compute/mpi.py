@@ -211,10 +211,13 @@ class HaloPlan:
 
     @staticmethod
     def receive_lists(columns: np.ndarray, cuts: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
-        """The halo of a row block reading ``columns`` (global indices) and its count per owner."""
+        """The halo of a row block reading ``columns`` (global indices) and its count per owner
+        (one pass over the columns and a flag per product: no sort)."""
         lo, hi = int(cuts[rank]), int(cuts[rank + 1])
-        cols = np.asarray(columns, dtype=np.int64)
-        halo = np.unique(cols[(cols < lo) | (cols >= hi)])
+        read = np.zeros(int(cuts[-1]), dtype=bool)
+        read[columns] = True
+        read[lo:hi] = False
+        halo = np.flatnonzero(read)
         counts = np.diff(np.searchsorted(halo, cuts)).astype(np.int64)
         return halo, counts
 
@@ -271,14 +274,19 @@ class DistributedMatrix:
             raise ValueError(f"rank {self.rank}: block has shape {block.shape}, expected ({self.nl}, {self.n})")
         self.plan = HaloPlan.build(block.indices, self.cuts, comm) if exchange == "halo" else None
         if self.plan is not None:
-            cols = block.indices.astype(np.int64)
-            own = (cols >= self.lo) & (cols < self.hi)
-            local = np.where(own, cols - self.lo, self.nl + np.searchsorted(self.plan.recv_global, cols))
             width = self.nl + self.plan.recv_global.size
+            # global column -> position in [own | halo] (int32 where it fits: this map and the
+            # renumbered indices are the only arrays of the block's size made here)
+            dt = np.int32 if width < 2**31 else np.int64
+            position = np.zeros(self.n, dtype=dt)
+            position[self.lo : self.hi] = np.arange(self.nl, dtype=dt)
+            position[self.plan.recv_global] = np.arange(self.nl, width, dtype=dt)
+            local = position[block.indices]
+            del position
             self.neighbours = self._graphs()
         else:
             local, width = block.indices, self.n
-        index = local.astype(np.int32 if width < 2**31 else np.int64)
+        index = local.astype(np.int32 if width < 2**31 else np.int64, copy=False)
         indptr = block.indptr.astype(index.dtype)
         data = np.asarray(block.data, dtype=np.float64)
         self.width = width
