@@ -91,7 +91,9 @@ limit or the round limit is hit, the best certified plan found so far is returne
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -373,12 +375,12 @@ class Reference:
     process has reduced profit ``v``).
     """
 
-    def __init__(self, lp: ScaleLP, process: np.ndarray) -> None:
+    def __init__(self, lp: ScaleLP, process: np.ndarray, leontief: Callable[..., Any] = LeontiefSystem) -> None:
         self.process = np.asarray(process, dtype=np.int64)
         tech = choose_technique(lp.economy, self.process)
         if not np.array_equal(tech.produced, lp.produced):
             raise PlanError("technique and LP disagree on the produced goods")
-        self.system = LeontiefSystem(tech.A)
+        self.system = leontief(tech.A)
         self.out = lp.out[self.process]
         self.solves = 0
 
@@ -777,6 +779,7 @@ def large_plan(
     rtol: float = 1e-6,
     time_limit: float | None = 300.0,
     max_rounds: int = 60,
+    leontief: Callable[..., Any] = LeontiefSystem,
 ) -> Plan:
     """Certified optimal ``"scale"`` plan of a large Leontief-structured economy.
 
@@ -792,6 +795,8 @@ def large_plan(
     rtol : stop once ``gap = (dual_bound - z) / max(1, |z|) <= rtol``.
     time_limit : seconds; when reached, the best certified plan so far is returned.
     max_rounds : largest number of reduced LPs (pivoting rounds).
+    leontief : makes the Leontief solver from a technique's ``A`` (default
+        :class:`LeontiefSystem`; :func:`glasnost.compute.mpi.large_plan_mpi` passes one over MPI).
 
     Returns
     -------
@@ -810,7 +815,7 @@ def large_plan(
     """
     start = time.perf_counter()
     lp = scale_lp(economy, targets=targets, supply=supply)
-    ref = Reference(lp, first_technique(lp))
+    ref = Reference(lp, first_technique(lp), leontief)
     rows = np.zeros(0, dtype=np.int64)
     swaps = np.zeros(lp.n_goods, dtype=np.int64)
     best, factor = _Best(), 4.0
@@ -849,7 +854,7 @@ def large_plan(
             status = "stalled"  # every violated good already has its row: round-off only
             break
         rows = new_rows
-        ref = Reference(lp, process)
+        ref = Reference(lp, process, leontief)
         upper = _upper_bounds(lp, ref, factor)
     solves += ref.solves
     return _as_plan(lp, best, status, rounds, solves, iterations, time.perf_counter() - start)
