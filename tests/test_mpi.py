@@ -162,3 +162,28 @@ def test_receive_lists_without_mpi() -> None:
     halo, counts = HaloPlan.receive_lists(np.array([0, 7, 2, 7, 9, 4, 1]), np.array([0, 3, 6, 10]), 1)
     assert halo.tolist() == [0, 1, 2, 7, 9]  # rank 1 owns 3-5; 7 twice counts once
     assert counts.tolist() == [3, 0, 2]
+
+
+@pytest.fixture(scope="module")
+def plan_economy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # two processes per product, capacities and labour binding: the optimiser pivots
+    directory = tmp_path_factory.mktemp("mpi-plan") / "economy"
+    save(generate(4000, seed=3, processes_per_product=2, capacity_slack=1.5, labour_slack=1.0), directory)
+    return directory
+
+
+def test_plan_command_with_mpi(plan_economy_dir: Path) -> None:
+    from glasnost.compute.largeplan import large_plan
+
+    result = _run(sys.executable, "-m", "glasnost.cli", "plan", str(plan_economy_dir), "--mpi", "--json")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1  # rank 0 alone prints
+    got = json.loads(lines[0])
+    economy = load(plan_economy_dir)
+    serial = large_plan(economy, time_limit=None)
+    assert got["method"] == serial.method
+    assert got["objective"] == pytest.approx(serial.objective, rel=1e-12)
+    assert got["dual_bound"] == pytest.approx(serial.dual_bound, rel=1e-12)
+    activity = np.array(list(got["activity"].values()))
+    np.testing.assert_allclose(activity, serial.activity, rtol=1e-9, atol=1e-9 * np.abs(serial.activity).max())

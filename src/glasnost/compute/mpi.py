@@ -572,6 +572,65 @@ class DistributedLeontief:
         return whole, iters, residual, method
 
 
+
+class MpiLeontiefSystem:
+    """:class:`glasnost.compute.linear.LeontiefSystem`'s ``solve`` over the MPI ranks, for code
+    written against the serial solver (the large-scale plan optimiser, :func:`large_plan_mpi`).
+
+    Every rank holds ``A`` and calls :meth:`solve` with the same right-hand side in the same
+    order; every rank gets the whole solution. The row blocks of ``A`` and of ``A^T`` are
+    prepared on first use. ``exchange`` and ``order`` as in :class:`DistributedLeontief`.
+    """
+
+    def __init__(self, A: object, comm: Any | None = None, *, exchange: str = "halo", order: str = "natural") -> None:
+        self.A = sp.csr_array(A, dtype=np.float64)
+        self.n = self.A.shape[0]
+        self.comm = _comm(comm)
+        self.exchange, self.order = exchange, order
+        self._systems: dict[bool, DistributedLeontief] = {}
+
+    def _system(self, transpose: bool) -> DistributedLeontief:
+        if transpose not in self._systems:
+            M = sp.csr_array(self.A.T) if transpose else self.A
+            self._systems[transpose] = DistributedLeontief(M, self.comm, exchange=self.exchange, order=self.order)
+        return self._systems[transpose]
+
+    def solve(
+        self, d: np.ndarray, *, transpose: bool = False, rtol: float = 1e-11, max_iter: int = 2000, **_: object
+    ) -> tuple[np.ndarray, SolveReport]:
+        """``(I - A) x = d`` (or ``x (I - A) = d``) for a vector or an (n, k) matrix of
+        right-hand sides; other keywords of the serial ``solve`` are accepted and ignored."""
+        start = time.perf_counter()
+        d = np.asarray(d, dtype=np.float64)
+        if d.shape[0] != self.n:
+            raise ValueError(f"right-hand side has {d.shape[0]} rows for a system of {self.n}")
+        columns = d[:, None] if d.ndim == 1 else d
+        system = self._system(transpose)
+        x = np.zeros_like(columns)
+        iters, resid, used = 0, 0.0, "deflated"
+        for j in range(columns.shape[1]):
+            if not columns[:, j].any():
+                continue
+            x[:, j], it, res, used = system.solve(columns[:, j], rtol=rtol, max_iter=max_iter)
+            iters, resid = iters + it, max(resid, res)
+        if np.all(d >= 0) and x.min(initial=0.0) < -1e-9 * max(np.abs(x).max(initial=0.0), 1.0):
+            raise NotProductiveError([], float("nan"), where="technology")
+        out = x[:, 0] if d.ndim == 1 else x
+        return out, SolveReport(_method(system, used), iters, resid, time.perf_counter() - start)
+
+
+def large_plan_mpi(economy: Economy, *, comm: Any | None = None, **options: Any) -> Any:
+    """:func:`glasnost.compute.largeplan.large_plan` with its Leontief solves over the MPI ranks
+    (:class:`MpiLeontiefSystem`). Every rank runs the pivoting rounds and the small reduced LP
+    itself (they are the same on every rank, being computed from the same solves) and gets the
+    same plan. The time limit is not applied (``time_limit=None``): ranks timing themselves could
+    take different branches and wait on each other for ever."""
+    from glasnost.compute.largeplan import large_plan
+
+    comm = _comm(comm)
+    options["time_limit"] = None
+    return large_plan(economy, leontief=lambda A: MpiLeontiefSystem(A, comm), **options)
+
 def _system(economy: Economy, transpose: bool, comm: Any, exchange: str, order: str) -> DistributedLeontief:
     key = ("mpi-system", transpose, id(comm), exchange, order)
     system = economy._meta.get(key)
