@@ -445,6 +445,7 @@ def plan(
     time_limit: Annotated[float | None, typer.Option(help="seconds")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     report_dir: Annotated[Path | None, typer.Option("--report", help="write an HTML report here")] = None,
+    mpi: Annotated[bool, typer.Option("--mpi", help="method large, solves over MPI ranks (under mpiexec)")] = False,
 ) -> None:
     """An optimal plan (one period), or a multi-year plan for 5yearplan tables."""
     if (directory / "flows.csv").exists():
@@ -452,11 +453,22 @@ def plan(
         return
     from glasnost.compute import gross_output, labour_values, optimal_plan
 
+    if mpi:  # every rank runs the rounds with its row blocks; rank 0 alone reports
+        from glasnost.compute.mpi import large_plan_mpi, mpi_rank
+
+        if objective != "scale":
+            raise ValueError("--mpi plans the scale objective only (method large)")
+        if mpi_rank() != 0:
+            large_plan_mpi(_load(directory))
+            return
     with steps(2, quiet=as_json) as step:
         step("loading")
         economy = _load(directory)
         step(f"solving ({objective})")
-        result = optimal_plan(economy, objective, method=method, time_limit=time_limit)  # type: ignore[arg-type]
+        if mpi:
+            result = large_plan_mpi(economy)
+        else:
+            result = optimal_plan(economy, objective, method=method, time_limit=time_limit)  # type: ignore[arg-type]
     if as_json:
         c = economy.commodities
         print(
