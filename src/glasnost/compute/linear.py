@@ -212,8 +212,13 @@ class LeontiefSystem:
 
     def _iterative(
         self, d: np.ndarray, transpose: bool, method: str, mixed: bool, **options: float
-    ) -> tuple[np.ndarray, int, str]:
-        """Peeled products by substitution, the core by an iteration (see :class:`_Split`)."""
+    ) -> tuple[np.ndarray, int, str, float | None]:
+        """Peeled products by substitution, the core by an iteration (see :class:`_Split`).
+
+        Returns the solution, the iterations, the method used and, when the iteration ended on
+        a float64 residual of the core (``'deflated'``), its norm: the peeled rows hold by
+        substitution, so it is the whole system's residual up to rounding.
+        """
         split, p = self._split, self._perm
         x = np.zeros(self.n)
         if not transpose:
@@ -227,9 +232,9 @@ class LeontiefSystem:
             options["rtol"] = options["rtol"] * float(np.linalg.norm(d)) / rhs_norm
         op = self._op_t if transpose else self._op
         inner = (self._op32_t if transpose else self._op32) if mixed else None
-        used = method
+        used, core_residual = method, None
         if method == "deflated":
-            xp, iterations, stalled = _deflated(
+            xp, iterations, stalled, core_residual = _deflated(
                 op, rhs, self._perron, transpose=transpose, inner=inner,
                 rtol=options["rtol"], max_iter=int(options["max_iter"]),
             )
@@ -237,7 +242,7 @@ class LeontiefSystem:
                 more = dict(options, max_iter=options["max_iter"] - iterations)
                 xp, extra = _gmres(op, rhs, inner=inner, x0=xp, **more)  # type: ignore[arg-type]
                 iterations += extra
-                used = "deflated+gmres"
+                used, core_residual = "deflated+gmres", None
         elif method == "gmres":
             xp, iterations = _gmres(op, rhs, inner=inner, **options)  # type: ignore[arg-type]
         else:
@@ -245,7 +250,7 @@ class LeontiefSystem:
         x[p] = xp
         if transpose:
             split.solve_peeled(x, d, transpose=True)
-        return x, iterations, used
+        return x, iterations, used, core_residual
 
     def _residual(self, x: np.ndarray, d: np.ndarray, transpose: bool) -> float:
         """||(I - A) x - d|| / ||d|| (or the transpose), recomputed from the matrix.
@@ -326,12 +331,16 @@ class LeontiefSystem:
             iterations = 0
         elif method in ("deflated", "gmres", "jacobi"):
             mixed = precision == "mixed" or (precision == "auto" and self.n > DIRECT_MAX)
-            x, iterations, method = self._iterative(
+            x, iterations, method, core_residual = self._iterative(
                 d, transpose, method, mixed, rtol=rtol, max_iter=max_iter, restart=restart
             )
         else:
             raise ValueError(f"unknown method {method!r} (auto, direct, deflated, gmres, jacobi)")
-        residual = self._residual(x, d, transpose)
+        if method != "direct" and core_residual is not None:
+            dnorm = float(np.linalg.norm(d))
+            residual = core_residual / dnorm if dnorm > 0 else core_residual
+        else:
+            residual = self._residual(x, d, transpose)
         if not np.all(np.isfinite(x)) or (
             np.all(d >= 0) and x.min(initial=0.0) < -1e-9 * max(np.abs(x).max(initial=0.0), 1.0)
         ):
@@ -412,8 +421,9 @@ def _deflated(
     """The preconditioned Neumann (Richardson) iteration ``e <- e + M^-1 (r - (I - A) e)``
     with the Perron direction deflated by ``M`` (:class:`_Perron`), as iterative refinement:
     each sweep solves for a correction from the true float64 residual, in float32 when
-    ``inner`` is given. Returns ``(x, iterations, stalled)``; ``stalled`` means the residual
-    shrank by less than ``stall_rate`` per step on average, so another method should finish.
+    ``inner`` is given. Returns ``(x, iterations, stalled, residual)``: ``stalled`` means the
+    residual shrank by less than ``stall_rate`` per step on average, so another method should
+    finish; ``residual`` is ``||d - (I - A) x||`` computed in float64 from the final ``x``.
     """
     inner_op = inner or op
     dtype = inner_op.dtype
@@ -441,16 +451,16 @@ def _deflated(
                 break
             if not np.isfinite(res) or (step >= 4 and res > stall_rate**step):
                 x += beta * e.astype(np.float64) if np.isfinite(res) else 0.0
-                return x, total, True
+                return x, total, True, float("nan")
         x += beta * e.astype(np.float64)
         op(x, ax)
         r = d - (x - ax)
         beta = float(np.linalg.norm(r))
         if beta <= rtol * dnorm:
-            return x, total, False
+            return x, total, False, beta
         if not np.isfinite(beta) or beta > 1e12 * dnorm:
             break
-    return x, total, True
+    return x, total, True, beta
 
 
 def _jacobi(op: _BlockOperator, d: np.ndarray, *, rtol: float, max_iter: int) -> tuple[np.ndarray, int]:
