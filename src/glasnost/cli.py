@@ -209,8 +209,15 @@ def _print_plan_summary(economy: Economy, plan: Plan, values: Values, harmony: H
         f"gap {plan.gap:.1e}, {plan.method}, {plan.seconds:.3f} s)"
     )
     if harmony is not None and plan.scale:
+        from glasnost.compute.harmony import harmony as harmony_of
+
+        targeted = c.targets > 0
+        lp_harmony = float(harmony_of(plan.net_output[targeted] / c.targets[targeted] - 1.0).sum())
         out.print(
-            f"Harmony algorithm: {harmony.scale:.6g} sets ({100 * harmony.scale / plan.scale:.2f}% of the optimum)"
+            f"Harmony algorithm (a different criterion): total harmony {harmony.harmony:.4g} against the "
+            f"optimum's {lp_harmony:.4g}; its worst product gets {harmony.scale:.3g} of its "
+            f"target (the optimum gives every product at least {plan.scale:.3g}): harmony trades the worst-off "
+            "product for surpluses"
         )
     for i in c.labour:
         out.print(f"  {c.names[i]!s}: uses {-plan.net_output[i]:.4g} of {c.supply[i]:.4g} {c.units[i]!s}")
