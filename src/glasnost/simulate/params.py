@@ -27,6 +27,10 @@ Sources cited (short keys used in the table):
   less than a wage-paying firm.
 - *Yugoslavia*: social-sector unemployment 4.9% (1957), 7.6% (1967), 12.1% (1977); Woodward
   1995, Socialist Unemployment, table A.1.
+- *Ericson 1988*: R. Ericson, "The New Enterprise Law", Harriman Institute Forum 1(2): state
+  orders (goszakaz) replace plan targets for a part of output, a part meant to shrink.
+- *Gregory-Stuart 2001*: P. Gregory and R. Stuart, Russian and Soviet Economic Performance and
+  Structure: the state order a guaranteed purchase of part of a plant's output, declining.
 - *Hahnel*: R. Hahnel, participatory annual planning (``glasnost.procedures.hahnel``).
 """
 
@@ -133,14 +137,26 @@ class Params:
     hiring_rate: float = _p(0.5, "1/yr", "share of vacancies filled from the unemployed each year",
                             "modelling choice")
     ward_vanek: bool = _p(False, "-", "labour-managed firms maximise income per worker", "Ward 1958, Vanek 1970")
-    ward_vanek_hiring: float = _p(0.1371, "fraction", "share of vacancies a labour-managed firm fills",
+    ward_vanek_hiring: float = _p(0.1691, "fraction", "share of vacancies a labour-managed firm fills",
                                   "calibrated: Yugoslav unemployment 1957-77")
     labour_force_growth: float = _p(0.012, "1/yr", "growth of the labour force",
                                     "Easterly-Fischer 1995 (USSR 1960-89); Yugoslav runs: calibrate.YUGOSLAV (fitted)")
-    initial_unemployment: float = _p(0.0, "fraction", "unemployment at the start", "USSR 1987: none officially")
-    unemployment_benefit: float = _p(0.3, "x mean wage", "income of an unemployed household", "modelling choice")
+    initial_unemployment: float = _p(0.0, "fraction", "unemployment at the start",
+                                     "USSR 1987: none officially; Yugoslav runs: calibrate.YUGOSLAV (fitted)")
+    unemployment_benefit: float = _p(0.3, "x mean wage paid", "income of an unemployed household (replacement "
+                                     "rate of the mean wage enterprises actually paid last year)",
+                                     "modelling choice: the RSFSR employment law of 1991 paid the registered "
+                                     "unemployed 75%/60%/45% of their former wage (about 0.57 over a first year); "
+                                     "many were not registered")
     credit_share: float = _p(0.05, "fraction", "bank credit for investment, share of value added a year",
                              "Law 1987 (Gosbank credits to self-financing enterprises); modelling choice")
+    goszakaz: bool = _p(True, "-", "state orders (goszakaz) buy a share of each enterprise's last output "
+                        "in the first reform years (switch)", "Law 1987 art. 10; Ericson 1988")
+    goszakaz_share: float = _p(0.6, "fraction", "share of last year's output the state orders in the first "
+                               "reform year, falling linearly to 0 after goszakaz_years",
+                               "modelling choice: state orders were to cover most output in 1988 and shrink "
+                               "(Ericson 1988; Gregory-Stuart 2001)")
+    goszakaz_years: int = _p(3, "years", "years of state orders (1988-90)", "Law 1987; Gregory-Stuart 2001")
     spending_floor: float = _p(0.97, "ratio", "nominal spending falls at most to this share of last year's "
                                "(the budget's deficit spending)", "modelling choice (USSR budget deficits 1987-90)")
     market_quality_response: float = _p(0.05, "1/yr", "quality gain under competition", "modelling choice")

@@ -155,6 +155,7 @@ class CommandRegime:
             st.investment_rate = float(np.clip(rate, p.investment_rate, p.investment_rate_max))
         st.quality = st.quality - p.quality_decay * (st.quality - 0.2)
         self.prev_true, self.prev_reported = y_true, y_rep
+        st.output_prev = output  # what a regime that follows starts from (state orders)
         st.labour_force *= 1.0 + p.labour_force_growth
         open_full = float(full.sum())
         return {

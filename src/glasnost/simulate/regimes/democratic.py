@@ -167,6 +167,7 @@ class DemocraticRegime:
         st.target = next_target(st.target, output, p.democratic_ratchet)
         st.quality = st.quality + p.quality_feedback * (1.0 - st.quality)
         self.prev_true, self.prev_reported = y_true, y_rep
+        st.output_prev = output  # what a regime that follows starts from (state orders)
         st.labour_force *= 1.0 + p.labour_force_growth
         return {
             "output_true": y_true,

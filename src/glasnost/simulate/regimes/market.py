@@ -56,19 +56,23 @@ class MarketRegime:
         # profit per unit of capacity: the light variant sells for (1 + betterness) of the use
         # and saves lightness of the materials; make it where it earns more
         s = state.sector
-        heavy = state.price - sectors.material_value[s]
-        light = state.price * (1.0 + params.betterness) - sectors.material_value[s] * (1.0 - params.lightness)
+        material = _material_cost(sectors, state)
+        heavy = state.price - material
+        light = state.price * (1.0 + params.betterness) - material * (1.0 - params.lightness)
         choose_variant(state, heavy, light)
         full = capacity_of(sectors, state, params)
         # year 0 spends the value added at capacity at the fixed prices, investment_rate of it
         # on investment
-        added = float(((state.price - sectors.material_value[s]) * full).sum())
+        added = float(((state.price - material) * full).sum())
         self.investment = params.investment_rate * added
         self.income = added - self.investment
         self.price_level = float((state.price * full).sum() / (sectors.values[s] * full).sum())
         self.prev_true = 0.0
         self.need_prev = state.workers.copy()
         self.closure_layoffs = 0.0
+        # last year's output (the state orders a share of it) and the mean wage paid (benefits)
+        self.made_prev = np.minimum(state.output_prev, full)
+        self.mean_wage = state.wage
 
     def step(self, t: int) -> dict[str, float]:
         sec, st, p = self.sectors, self.state, self.params
@@ -91,8 +95,16 @@ class MarketRegime:
         wanted = _allocate(s, S, gross_units, weight, capacity)  # what it could sell, fully staffed
         unmet = np.maximum(gross_units - sector_sum(s, sales, S), 0.0)
         short = float(unmet @ sec.values) / max(float(gross_units @ sec.values), 1e-12)
+        # state orders: the budget buys what the market leaves of the ordered share of last
+        # year's output (a guaranteed sale, for state use)
+        ordered = _state_orders(p, t) * self.made_prev
+        state_bought = np.where(st.open, np.maximum(np.minimum(ordered, full) - sales, 0.0), 0.0)
+        sales = sales + state_bought
+        wanted = np.maximum(wanted, np.minimum(ordered, capacity))
 
-        material = sec.material_value[s] * (1.0 - p.lightness * st.light * st.has_variant)
+        # inputs are bought at the prices their makers charge, so what buyers pay is what
+        # sellers receive (at base prices, money would vanish whenever prices fell below values)
+        material = _material_cost(sec, st) * (1.0 - p.lightness * st.light * st.has_variant)
         revenue = st.price * sales * (1.0 + p.betterness * st.light * st.has_variant)
         depreciation = p.depreciation * st.capital
         base_wages = st.wage * st.workers
@@ -115,7 +127,8 @@ class MarketRegime:
         solvent = np.where(st.open & (profit >= 0), st.capital * sales / np.maximum(full, 1e-12), 0.0)
         if solvent.sum() > 0:
             invest = invest + p.credit_share * added * solvent / solvent.sum()
-        gini_, spread = income_measures(st, wages, p.unemployment_benefit * st.wage)
+        benefit = p.unemployment_benefit * self.mean_wage
+        gini_, spread = income_measures(st, wages, benefit)
 
         net = net_output(sec, st, sales, p, 0.0)
         y_true = float(net @ sec.values)
@@ -167,13 +180,17 @@ class MarketRegime:
         self.price_level = sold_value / max(base_value, 1e-12)
         st.capital = np.where(st.open, st.capital * (1.0 - p.depreciation) + invest, 0.0)
         st.quality = np.where(st.open, st.quality + p.market_quality_response * (1.0 - st.quality), st.quality)
-        benefits = p.unemployment_benefit * st.wage * st.unemployed
-        income = float(np.where(st.open, wage_bill, 0.0).sum()) + benefits + public
+        paid = float(np.where(st.open, wage_bill, 0.0).sum())
+        self.mean_wage = paid / max(float(st.workers.sum()), 1e-12) if st.workers.sum() > 0 else self.mean_wage
+        benefits = p.unemployment_benefit * self.mean_wage * st.unemployed
+        income = paid + benefits + public
         # the state budget keeps nominal spending from falling more than spending_floor allows
         floor = p.spending_floor * (self.income + self.investment)
         self.income = max(income, floor - float(invest.sum()))
         self.investment = float(invest.sum())
         self.prev_true = y_true
+        self.made_prev = np.where(st.open, sales, 0.0)
+        st.output_prev = self.made_prev
         open_full = max(float(capacity.sum()), 1e-12)
         return {
             "output_true": y_true,
@@ -202,6 +219,25 @@ class MarketRegime:
             "efficiency": 1.0,
             "staffed": float(np.minimum(st.workers, need).sum() / max(float(need.sum()), 1e-12)),
         }
+
+
+def _state_orders(params: Params, t: int) -> float:
+    """Share of last year's output the state orders in reform year ``t`` (0 when switched off):
+    ``goszakaz_share`` in the first year, falling linearly to 0 after ``goszakaz_years``."""
+    if not params.goszakaz or params.goszakaz_years < 1 or t >= params.goszakaz_years:
+        return 0.0
+    return params.goszakaz_share * (1.0 - t / params.goszakaz_years)
+
+
+def _material_cost(sectors: Sectors, state: State) -> np.ndarray:
+    """Cost of the inputs per unit of each enterprise's (heavy) product at the sector prices in
+    force: ``(P A)_s``, ``P_i`` the capacity-weighted mean price of the open enterprises of ``i``."""
+    S = sectors.size
+    weight = np.where(state.open, state.capital * state.tfp, 0.0)
+    paid = sector_sum(state.sector, weight * state.price, S)
+    total = sector_sum(state.sector, weight, S)
+    index = np.where(total > 0, paid / np.maximum(total, 1e-300), state.fixed_price)
+    return (index @ sectors.A)[state.sector]
 
 
 def _allocate(
