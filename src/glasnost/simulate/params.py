@@ -173,6 +173,9 @@ class Params:
     quality_feedback: float = _p(0.15, "1/yr", "quality gain from consumer ratings entering the plan",
                                  "modelling choice")
     procedure: str = _p("hahnel", "-", "participatory procedure for the annual plan", "Hahnel")
+    council_returns: float = _p(0.80, "sum of exponents", "returns to scale of each simulated worker council in "
+                                "Hahnel's procedure (sum of its input exponents, capped at this)",
+                                "the published experiments (pequod dep1ex01-03): 0.76-0.84, mean 0.80")
     round_cap: int = _p(60, "rounds", "cap on planning rounds a year", "modelling choice")
     meeting_hours_per_round: float = _p(1.0, "hours/worker", "meeting time each planning round costs",
                                         "modelling choice")

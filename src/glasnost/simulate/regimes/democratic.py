@@ -4,9 +4,10 @@ Rules (parameters and sources in :mod:`glasnost.simulate.params`):
 
 1. *The annual plan* is drawn up by the participatory procedure (``procedure``, Hahnel's by
    default, :func:`glasnost.procedures.participate`) on the sector economy, with at most
-   ``round_cap`` rounds. ``plan_samples`` planning years are run (the base year and years with
-   one published year-to-year change of the councils' exponents) and each simulated year draws
-   one of them. Every round costs
+   ``round_cap`` rounds. ``plan_samples`` consecutive planning years are run (the first plan,
+   then yearly replans, each with one published year-to-year change of the councils' exponents
+   and starting from last year's prices, :func:`planning_years`); the regime's first year uses
+   the first plan, each later year draws one of the replans. Every round costs
    each worker ``meeting_hours_per_round`` hours, taken from production; the demand the last
    round leaves unmet is the year's shortage.
 2. *Coordination*: the calculator balances every product, so the complexity loss of command
@@ -44,34 +45,46 @@ from glasnost.simulate.regimes.common import (
 )
 from glasnost.simulate.state import Sectors, State, capacity_of, labour_per_unit, unit_cost
 
-_PLANS: dict[tuple[str, int, int, int], list[tuple[int, float]]] = {}
+_PLANS: dict[tuple[str, int, int, int, float], list[tuple[int, float]]] = {}
 
 
-def planning_years(procedure: str, round_cap: int, samples: int, seed: int) -> list[tuple[int, float]]:
-    """(rounds, unmet share of demand) for ``samples`` planning years of the demo economy.
+def planning_years(
+    procedure: str, round_cap: int, samples: int, seed: int, council_returns: float = 0.80
+) -> list[tuple[int, float]]:
+    """(rounds, unmet share of demand) for ``samples`` consecutive planning years of the demo
+    economy: the first plan, then yearly replans.
 
-    Runs the real participatory procedure; cached per (procedure, cap, samples, seed).
+    Runs the real participatory procedure over ``samples`` years, as the published experiments
+    ran their second year: each year perturbs the councils' exponents (one published
+    year-to-year change) and starts from the previous year's final prices and board state. The
+    first year starts every price at the consumers' total income over the hours of labour
+    available (the price of an hour if all income were wages), on this economy's scale; the
+    published start of 700 is the experiments' scale, about 80 times this economy's prices, and
+    the price rule needs some 30 rounds just to walk the price level down from it. Worker
+    councils have decreasing returns ``council_returns``. Cached per arguments.
     """
-    key = (procedure, round_cap, samples, seed)
+    key = (procedure, round_cap, samples, seed, council_returns)
     if key in _PLANS:
         return _PLANS[key]
     from glasnost.data.demo import demo_economy
     from glasnost.procedures import participate
-    from glasnost.procedures.hahnel import HahnelEconomy, perturb_exponents
+    from glasnost.procedures.hahnel import HahnelEconomy, run_hahnel
 
     if procedure not in ("hahnel", "labour-time"):
         raise SimulationError(f"parameter procedure: {procedure!r} is not hahnel or labour-time")
-    rng = np.random.default_rng([seed, 99])
-    economy = demo_economy()
-    base = HahnelEconomy.from_economy(economy)
+    he = HahnelEconomy.from_economy(demo_economy(), returns=council_returns)
+    years = max(samples, 1)
+    if procedure == "hahnel":
+        start = float(he.consumers.income.sum() / he.fixed_supply.sum())
+        histories = run_hahnel(
+            he, years=years, seed=seed, prices=start, max_rounds=round_cap, keep_proposals=False
+        ).years
+    else:
+        histories = participate(
+            he, procedure=procedure, years=years, seed=seed, max_rounds=round_cap, keep_proposals=False
+        ).years
     out: list[tuple[int, float]] = []
-    for k in range(max(samples, 1)):
-        he = perturb_exponents(base, rng) if k else base  # one year's published change each
-        subject = he if procedure == "hahnel" else he.economy
-        run = participate(
-            subject, procedure=procedure, years=1, seed=seed + k, max_rounds=round_cap, keep_proposals=False
-        )
-        history = run.years[-1]
+    for history in histories:
         last = history.last
         watched = history.watched
         demand, supply = last.demand[watched], last.supply[watched]
@@ -97,7 +110,9 @@ class DemocraticRegime:
         choose_variant(state, *variant_indicator(p.with_(indicator="use"), material_share))
         state.target = np.where(self.concealing, state.target * (1.0 - p.safety_reserve), state.target)
         self.cap_reported_prev = np.ones(state.n)
-        self.plans = planning_years(p.procedure, p.round_cap, p.plan_samples, int(rng.integers(0, 2**31)))
+        self.plans = planning_years(
+            p.procedure, p.round_cap, p.plan_samples, int(rng.integers(0, 2**31)), p.council_returns
+        )
         self.prev_true = 0.0
         self.prev_reported = 0.0
         self.capital0 = float(state.capital.sum())
@@ -105,7 +120,10 @@ class DemocraticRegime:
     def step(self, t: int) -> dict[str, float]:
         sec, st, p = self.sectors, self.state, self.params
         S = sec.size
-        rounds, unmet = self.plans[int(self.rng.integers(0, len(self.plans)))]
+        # the regime's first year draws up the first plan; later years replan from last year's
+        # prices (one of the yearly replans, drawn)
+        k = 0 if t == 0 or len(self.plans) == 1 else 1 + int(self.rng.integers(0, len(self.plans) - 1))
+        rounds, unmet = self.plans[k]
         meeting = rounds * p.meeting_hours_per_round
         time_left = max(0.0, 1.0 - meeting / p.hours_per_year)
 
