@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from glasnost.simulate.params import Params, SimulationError
 from glasnost.simulate.regimes.common import variant_indicator
-from glasnost.simulate.run import simulate, sweep
+from glasnost.simulate.run import run_phases, simulate, sweep
 
 __all__ = ["EXPERIMENTS", "audit", "closures", "complexity", "pipe", "pipe_plant", "ratchet", "run_experiment"]
 
@@ -96,13 +96,38 @@ def complexity(
 
 def closures(
     params: Params | None = None, years: int = 30, seeds: Sequence[int] = (0, 1, 2), enterprises: int | None = None,
-    progress: Progress = None,
+    progress: Progress = None, reform_after: int = 37,
 ) -> pa.Table:
-    """Market regime with closures on and off: per year mean unemployment, wage spread, Gini,
-    enterprises closed."""
+    """Market regime with closures on and off: per year mean unemployment, closure lay-offs, wage
+    spread, Gini, enterprises closed, true net output.
+
+    ``value`` is ``True``/``False`` for the market from year 0 (the economy of year 0), and
+    ``True``/``False after N command years`` for the 1987 reform proper: ``reform_after`` years of
+    command planning, then ``years`` of the market on the same state (:func:`run_phases`; only
+    the market years are kept, numbered from 0). ``reform_after=0`` leaves that part out.
+    """
+    measures = ("unemployment", "closure_layoffs", "wage_spread", "gini", "closed", "output_true")
     table = sweep("closures", [True, False], "market", years, seeds, params, enterprises=enterprises,
                   progress=progress)
-    return _mean_by(table, "value", ("unemployment", "closure_layoffs", "wage_spread", "gini", "closed", "output_true"))
+    fresh = _mean_by(table, "value", measures)
+    if reform_after < 1:
+        return fresh
+    base = params or Params()
+    parts: list[pa.Table] = [fresh]
+    for on in (True, False):
+        runs = [
+            run_phases([("command", reform_after), ("market", years)], int(seed), base.with_(closures=on),
+                       enterprises=enterprises)
+            for seed in seeds
+        ]
+        columns: dict[str, object] = {
+            "value": [f"{on} after {reform_after} command years"] * years,
+            "year": np.arange(years, dtype=np.int32),
+        }
+        for m in measures:
+            columns[m] = np.mean([r[m][reform_after:] for r in runs], axis=0)
+        parts.append(pa.table(columns).cast(fresh.schema))
+    return pa.concat_tables(parts)
 
 
 def audit(

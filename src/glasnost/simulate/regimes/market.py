@@ -231,9 +231,11 @@ def _state_orders(params: Params, t: int) -> float:
 
 def _material_cost(sectors: Sectors, state: State) -> np.ndarray:
     """Cost of the inputs per unit of each enterprise's (heavy) product at the sector prices in
-    force: ``(P A)_s``, ``P_i`` the capacity-weighted mean price of the open enterprises of ``i``."""
+    force: ``(P A)_s``, ``P_i`` the mean price of the open enterprises of ``i`` weighted by what
+    they sold last year (so one that sells nothing sets no one's input prices); the fixed price
+    where a sector sold nothing."""
     S = sectors.size
-    weight = np.where(state.open, state.capital * state.tfp, 0.0)
+    weight = np.where(state.open, state.output_prev, 0.0)
     paid = sector_sum(state.sector, weight * state.price, S)
     total = sector_sum(state.sector, weight, S)
     index = np.where(total > 0, paid / np.maximum(total, 1e-300), state.fixed_price)
