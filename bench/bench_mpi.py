@@ -272,11 +272,15 @@ def _solve_cells(r: dict) -> str:
     return f"{r['solve_s']:.2f} | {steps} | {r['residual']:.1e}"
 
 
+def _seconds(r: dict) -> str:
+    return f"{r['solve_s']:.2f}" if "solve_s" in r else "-"
+
+
 def _threads(s: dict) -> str:
     return f" (solve: glasnost serial, {s['threads']} threads)" if "threads" in s else ""
 
 
-def run(root: Path, sizes: list[int], reps: int, solve: bool) -> None:
+def run(root: Path, sizes: list[int], reps: int, solve: bool, solve_sizes: list[int] | None = None) -> None:
     print(f"load average before: {loadavg()}")
     print(
         "\n| n | engine | A @ x f64 (ms) | Jacobi step (ms) | product f32 (ms) | of which exchange (ms) "
@@ -287,14 +291,15 @@ def run(root: Path, sizes: list[int], reps: int, solve: bool) -> None:
     results: dict[tuple[int, int], dict] = {}
     for n in sizes:
         directory = matrix_dir(root, n)
-        s = run_serial(directory, reps, solve)
+        solve_n = solve and (solve_sizes is None or n in solve_sizes)
+        s = run_serial(directory, reps, solve_n)
         results[(n, 0)] = s
         print(
             f"| {n:,} | serial scipy{_threads(s)} | {s['product_ms']:.1f} | "
             f"{s['jacobi_ms']:.1f} | {s['product32_ms']:.1f} | - | - | - | - | {_solve_cells(s)} | {s['peak_mb']:.0f} |"
         )
         for ranks in (1, 2):
-            r = run_ranks(ranks, directory, reps, solve)
+            r = run_ranks(ranks, directory, reps, solve_n)
             results[(n, ranks)] = r
             mem = "/".join(f"{m:.0f}" for m in r["peak_mb_per_rank"])
             print(
@@ -310,7 +315,7 @@ def run(root: Path, sizes: list[int], reps: int, solve: bool) -> None:
             f"{s['product_ms']:.1f} ms ({s['product_ms'] / r2['sweep_ms']:.2f}x) and a Jacobi step "
             f"{s['jacobi_ms']:.1f} ms ({s['jacobi_ms'] / r2['sweep_ms']:.2f}x)"
         )
-        if solve:
+        if "solve_s" in s and "solve_s" in r2:
             line += f"; whole solve {s['solve_s'] / r2['solve_s']:.2f}x the serial solver's speed"
         print(line)
     pairs = [(a, b) for a in sizes for b in sizes if b == 2 * a]
@@ -319,11 +324,8 @@ def run(root: Path, sizes: list[int], reps: int, solve: bool) -> None:
         print("| ranks | n | one sweep (ms) | efficiency | whole solve (s) |\n|---|---|---|---|---|")
         for a, b in pairs:
             one, two = results[(a, 1)], results[(b, 2)]
-            print(f"| 1 | {a:,} | {one['sweep_ms']:.1f} | 1.00 | {one.get('solve_s', float('nan')):.2f} |")
-            print(
-                f"| 2 | {b:,} | {two['sweep_ms']:.1f} | {one['sweep_ms'] / two['sweep_ms']:.2f} | "
-                f"{two.get('solve_s', float('nan')):.2f} |"
-            )
+            print(f"| 1 | {a:,} | {one['sweep_ms']:.1f} | 1.00 | {_seconds(one)} |")
+            print(f"| 2 | {b:,} | {two['sweep_ms']:.1f} | {one['sweep_ms'] / two['sweep_ms']:.2f} | {_seconds(two)} |")
     print(f"\nload average after: {loadavg()}")
 
 
@@ -387,6 +389,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--no-solve", action="store_true")
+    ap.add_argument("--solve-sizes", type=int, nargs="+", help="run: whole solves at these sizes only")
     ap.add_argument("--rcm", action="store_true", help="ordering: also reverse Cuthill-McKee on the generated matrix")
     args = ap.parse_args()
     if args.what == "_worker":
@@ -397,7 +400,7 @@ def main() -> None:
         prepare(args.dir, args.sizes)
     elif args.what == "run":
         prepare(args.dir, args.sizes)
-        run(args.dir, args.sizes, args.reps, not args.no_solve)
+        run(args.dir, args.sizes, args.reps, not args.no_solve, args.solve_sizes)
     else:
         ordering(args.dir, args.n, args.reps, args.rcm)
 
