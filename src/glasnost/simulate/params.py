@@ -151,7 +151,7 @@ class Params:
     credit_share: float = _p(0.05, "fraction", "bank credit for investment, share of value added a year",
                              "Law 1987 (Gosbank credits to self-financing enterprises); modelling choice")
     goszakaz: bool = _p(True, "-", "state orders (goszakaz) buy a share of each enterprise's last output "
-                        "in the first reform years (switch)", "Law 1987 art. 10; Ericson 1988")
+                        "in the first reform years (switch)", "Law 1987; Ericson 1988")
     goszakaz_share: float = _p(0.6, "fraction", "share of last year's output the state orders in the first "
                                "reform year, falling linearly to 0 after goszakaz_years",
                                "modelling choice: state orders were to cover most output in 1988 and shrink "

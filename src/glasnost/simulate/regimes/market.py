@@ -2,7 +2,8 @@
 
 Rules (parameters and sources in :mod:`glasnost.simulate.params`):
 
-1. *Demand*: households spend last year's wages and benefits, enterprises last year's
+1. *Demand*: households spend last year's wages actually paid, the budget's share of profit
+   and benefits (``unemployment_benefit`` x the mean wage paid), enterprises last year's
    investment funds, in the composition of the needs; consumer prices rise as subsidies on
    food, transport and housing (``subsidy_share`` of household spending) are phased out over
    ``subsidy_phase_years``. Sector demand for gross output follows from the input-output
@@ -11,7 +12,11 @@ Rules (parameters and sources in :mod:`glasnost.simulate.params`):
 2. *Prices*: each enterprise moves its price (speed ``price_adjustment``) towards ``markup``
    over unit cost, raised when it sells out and cut when stocks pile up. Year 0 sells at the
    fixed prices of the command economy (where ``loss_making`` is the reform's starting figure).
-3. *Self-financing*: profit = revenue - materials - base wages - depreciation; a share
+   State orders (``goszakaz``): in the first ``goszakaz_years`` the budget buys what the market
+   leaves of ``goszakaz_share`` (falling linearly to 0) of each enterprise's last output.
+3. *Self-financing*: inputs are bought at the prices their makers charge (the sector's mean
+   price, by last year's sales), so what buyers pay is what sellers receive; profit = revenue -
+   materials - base wages - depreciation; a share
    ``retained_share`` of profit is paid as wage bonus, ``market_investment_share`` of the rest
    invested in the enterprise itself; losses are no longer covered. The bank lends
    ``credit_share`` of value added (new money) to solvent enterprises for investment, by capital
