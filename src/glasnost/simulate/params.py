@@ -137,7 +137,7 @@ class Params:
     hiring_rate: float = _p(0.5, "1/yr", "share of vacancies filled from the unemployed each year",
                             "modelling choice")
     ward_vanek: bool = _p(False, "-", "labour-managed firms maximise income per worker", "Ward 1958, Vanek 1970")
-    ward_vanek_hiring: float = _p(0.1691, "fraction", "share of vacancies a labour-managed firm fills",
+    ward_vanek_hiring: float = _p(0.1727, "fraction", "share of vacancies a labour-managed firm fills",
                                   "calibrated: Yugoslav unemployment 1957-77")
     labour_force_growth: float = _p(0.012, "1/yr", "growth of the labour force",
                                     "Easterly-Fischer 1995 (USSR 1960-89); Yugoslav runs: calibrate.YUGOSLAV (fitted)")
