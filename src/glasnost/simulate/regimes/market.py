@@ -142,6 +142,10 @@ class MarketRegime:
         use_value = delivered_use(sec, consumption, use_s, p.substitution_use) / st.labour_force
         growth = y_true / self.prev_true - 1.0 if t else float("nan")
 
+        # wages of this year are paid by every enterprise open during it, closing ones included
+        paid = float(np.where(st.open, wage_bill, 0.0).sum())
+        working = float(np.where(st.open, st.workers, 0.0).sum())
+        mean_wage = paid / working if working > 0 else self.mean_wage
         # closures, lay-offs, hiring
         closed_now = 0
         if p.closures:
@@ -151,6 +155,7 @@ class MarketRegime:
             st.unemployed += float(st.workers[closing].sum())
             st.open &= ~closing
             st.workers = np.where(closing, 0.0, st.workers)
+            public += float(invest[closing].sum())  # a closed enterprise's funds go to the budget
             invest = np.where(closing, 0.0, invest)
             st.capital = np.where(closing, 0.0, st.capital)
         st.closed_total += closed_now
@@ -185,8 +190,7 @@ class MarketRegime:
         self.price_level = sold_value / max(base_value, 1e-12)
         st.capital = np.where(st.open, st.capital * (1.0 - p.depreciation) + invest, 0.0)
         st.quality = np.where(st.open, st.quality + p.market_quality_response * (1.0 - st.quality), st.quality)
-        paid = float(np.where(st.open, wage_bill, 0.0).sum())
-        self.mean_wage = paid / max(float(st.workers.sum()), 1e-12) if st.workers.sum() > 0 else self.mean_wage
+        self.mean_wage = mean_wage
         benefits = p.unemployment_benefit * self.mean_wage * st.unemployed
         income = paid + benefits + public
         # the state budget keeps nominal spending from falling more than spending_floor allows
