@@ -187,3 +187,35 @@ def test_plan_command_with_mpi(plan_economy_dir: Path) -> None:
     assert got["dual_bound"] == pytest.approx(serial.dual_bound, rel=1e-12)
     activity = np.array(list(got["activity"].values()))
     np.testing.assert_allclose(activity, serial.activity, rtol=1e-9, atol=1e-9 * np.abs(serial.activity).max())
+
+
+STALL_SCRIPT = """
+import sys
+import numpy as np
+import scipy.sparse as sp
+from mpi4py import MPI
+from glasnost.compute.mpi import DistributedLeontief
+
+rng = np.random.default_rng(4)
+def block(m):
+    B = sp.random_array((m, m), density=0.05, rng=rng, format="csc") + sp.eye_array(m, k=1) + sp.eye_array(m, k=1 - m)
+    return B @ sp.diags_array(0.9 / np.asarray(B.sum(axis=0)).ravel())  # every column sums to 0.9: rho = 0.9
+# two such industries barely trading: two eigenvalues near 0.9, only one of which deflation removes
+A = sp.csr_array(sp.block_diag([block(400), block(500)]) + 1e-4 * sp.random_array((900, 900), density=0.01, rng=rng))
+d = rng.random(900)
+x, sweeps, residual, method = DistributedLeontief(A).solve(d)
+if MPI.COMM_WORLD.rank == 0:
+    np.savez(sys.argv[1], A=A.toarray(), d=d, x=x, residual=residual, method=method)
+"""
+
+
+def test_stalled_deflation_finishes_with_gmres(tmp_path: Path) -> None:
+    script = tmp_path / "stall.py"
+    script.write_text(STALL_SCRIPT)
+    result = _run(sys.executable, str(script), str(tmp_path / "out.npz"))
+    assert result.returncode == 0, result.stderr
+    got = np.load(tmp_path / "out.npz")
+    assert str(got["method"]) == "deflated+gmres"
+    want = np.linalg.solve(np.eye(900) - got["A"], got["d"])
+    assert float(got["residual"]) < 1e-12
+    np.testing.assert_allclose(got["x"], want, rtol=1e-11)

@@ -85,15 +85,18 @@ class RowBlockSystem:
     M : (n, n) CSR matrix (``A`` or ``A.T``); only rows ``[lo, hi)`` are kept.
     comm : an mpi4py communicator (default ``COMM_WORLD``).
     cuts : row boundaries of all ranks (default: balanced by nonzeros).
+    local : ``M`` is already this rank's block (rows ``[lo, hi)``, global columns; needs ``cuts``).
     """
 
-    def __init__(self, M: sp.csr_array, comm: Any | None = None, cuts: np.ndarray | None = None) -> None:
+    def __init__(
+        self, M: sp.csr_array, comm: Any | None = None, cuts: np.ndarray | None = None, *, local: bool = False
+    ) -> None:
         self.comm = _comm(comm)
         size, rank = self.comm.Get_size(), self.comm.Get_rank()
-        self.n = M.shape[0]
+        self.n = M.shape[1]
         self.cuts = row_cuts(M, size) if cuts is None else np.asarray(cuts, np.int64)
         self.lo, self.hi = int(self.cuts[rank]), int(self.cuts[rank + 1])
-        self.block = sp.csr_array(M[self.lo : self.hi])
+        self.block = sp.csr_array(M if local else M[self.lo : self.hi])
         self.block.sort_indices()
         self.counts = np.diff(self.cuts).astype(np.int64)
         self.x_global = np.empty(self.n)
@@ -325,6 +328,14 @@ class DistributedMatrix:
         self._back = {dt: np.empty(p.send_local.size, dtype=dt) for dt in (np.float32, np.float64)}  # type: ignore[union-attr]
         return forward, reverse
 
+    def global_block(self) -> sp.csr_array:
+        """This rank's rows with global column indices (float64), as they came in."""
+        local = self.local[np.dtype(np.float64)]
+        if self.plan is None:
+            return local
+        columns = np.concatenate([np.arange(self.lo, self.hi), self.plan.recv_global])
+        return sp.csr_array((local.data, columns[local.indices], local.indptr), shape=(self.nl, self.n))
+
     @property
     def halo(self) -> int:
         """Entries this rank receives per product (``n - rows`` with the allgather)."""
@@ -535,7 +546,6 @@ class DistributedLeontief:
         if self.perm is not None:
             M = sp.csr_array(M[self.perm][:, self.perm])
         M.sort_indices()
-        self.M = M
         self.matrix = DistributedMatrix.from_matrix(M, self.comm, exchange=exchange)
         self._perron: DistributedPerron | None = None
 
@@ -557,7 +567,7 @@ class DistributedLeontief:
             method = "deflated"
             if stalled:  # finish with GMRES on the correction
                 r = d_local - (x - m.matvec(x))
-                gmres = RowBlockSystem(self.M, self.comm, m.cuts)
+                gmres = RowBlockSystem(m.global_block(), self.comm, m.cuts, local=True)
                 e, extra, _ = gmres.solve(r, rtol=rtol * (m.norm(d_local) or 1.0) / (m.norm(r) or 1.0))
                 x, iters, method = x + e, iters + extra, "deflated+gmres"
             r = d_local - (x - m.matvec(x))
