@@ -12,11 +12,12 @@ import hashlib
 import io
 import json
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import DateTime, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,6 +33,7 @@ from glasnost.service.errors import (
     RateLimitedError,
     UnauthorizedError,
 )
+from glasnost.service.intake import Intake, IntakeItem
 from glasnost.service.openbooks import OpenBooks, Publication
 from glasnost.service.planning import CycleEngine, economy_from_source, economy_from_zip, economy_to_zip
 from glasnost.service.security import RateLimiter, check_password, hash_password, hash_token, new_token
@@ -39,7 +41,18 @@ from glasnost.service.settings import Settings
 
 __all__ = ["Platform", "Viewer"]
 
+_VIEWER_SQL = text(
+    "SELECT accounts.id, accounts.username, accounts.is_board, session_tokens.expires_at "
+    "FROM session_tokens JOIN accounts ON accounts.id = session_tokens.account_id "
+    "WHERE session_tokens.token_hash = :h"
+).columns(expires_at=DateTime)
+_DELEGATE_SQL = text(
+    "SELECT id FROM memberships WHERE account_id = :a AND council_id = :c AND role = 'delegate' LIMIT 1"
+)
+
 SESSION_DAYS = 14
+VIEWER_TTL = 10.0
+"""Seconds a token's account is cached in memory (a deleted session is dropped at once by logout)."""
 
 
 @dataclass(frozen=True)
@@ -93,10 +106,27 @@ class Platform:
         self.submit_limit = RateLimiter(*settings.submit_rate)
         self._engines: dict[int, CycleEngine] = {}
         self._councils: dict[tuple[int, str], tuple[int, str]] = {}
+        self._council_cycles: set[int] = set()
         self._close_lock = threading.Lock()
+        self._delegate_cache: set[tuple[int, int]] = set()
+        self._open_rounds: dict[int, tuple[int, int, dict[str, float], Any] | None] = {}
+        self._viewers: dict[str, tuple[Viewer, float]] = {}
         self.recovered = self.recover()
+        self.intake = Intake(self)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Load the engines and councils of cycles whose rounds are running, so that the first
+        proposals of a round do not wait for an economy to be read."""
+        with self.db.read() as s:
+            running = list(s.scalars(select(m.Cycle.id).where(m.Cycle.status == "rounds")))
+        for cycle_id in running[-4:]:
+            self.engine(cycle_id)
+            with contextlib.suppress(NotFoundError):
+                self.council(cycle_id, "")
 
     def close(self) -> None:
+        self.intake.close()
         self.books.close()
         self.db.dispose()
 
@@ -165,6 +195,7 @@ class Platform:
         return token
 
     def logout(self, token: str) -> None:
+        self._viewers.pop(hash_token(token), None)
         with self.db.write() as s:
             row = s.scalar(select(m.SessionToken).where(m.SessionToken.token_hash == hash_token(token)))
             if row is not None:
@@ -172,17 +203,26 @@ class Platform:
                 s.delete(row)
 
     def viewer(self, token: str | None, via: str) -> Viewer:
+        """The account behind a session or API token (cached for a few seconds; logging out drops it)."""
         if not token:
             return Viewer()
-        with self.db.read() as s:
-            row = s.execute(
-                select(m.Account.id, m.Account.username, m.Account.is_board, m.SessionToken.expires_at)
-                .join(m.SessionToken, m.SessionToken.account_id == m.Account.id)
-                .where(m.SessionToken.token_hash == hash_token(token))
-            ).first()
+        key = hash_token(token)
+        hit = self._viewers.get(key)
+        if hit is not None and hit[1] > time.monotonic() and hit[0].via == via:
+            return hit[0]
+        viewer = self._lookup_viewer(token, via)
+        if not viewer.anonymous:
+            if len(self._viewers) > 100_000:
+                self._viewers.clear()
+            self._viewers[key] = (viewer, time.monotonic() + VIEWER_TTL)
+        return viewer
+
+    def _lookup_viewer(self, token: str, via: str) -> Viewer:
+        with self.db.engine.connect() as conn:  # the hot path of every request: plain SQL, no ORM
+            row = conn.execute(_VIEWER_SQL, {"h": hash_token(token)}).first()
         if row is None or row.expires_at < utcnow():
             return Viewer()
-        return Viewer(row.id, row.username, row.is_board, via)
+        return Viewer(row.id, row.username, bool(row.is_board), via)
 
     # ---- cycles ------------------------------------------------------------------------------------
 
@@ -293,18 +333,21 @@ class Platform:
         return cycle
 
     def council(self, cycle_id: int, code: str) -> tuple[int, str]:
-        """(council row id, kind) of a council code in a cycle (cached; councils never change)."""
+        """(council row id, kind) of a council code in a cycle (every council of the cycle is read
+        into memory at the first miss; councils never change)."""
         key = (cycle_id, code)
         hit = self._councils.get(key)
         if hit is None:
-            with self.db.read() as s:
-                row = s.execute(
-                    select(m.Council.id, m.Council.kind).where(m.Council.cycle_id == cycle_id, m.Council.code == code)
-                ).first()
-            if row is None:
+            if cycle_id not in self._council_cycles:
+                with self.db.engine.connect() as conn:
+                    rows = conn.execute(
+                        select(m.Council.code, m.Council.id, m.Council.kind).where(m.Council.cycle_id == cycle_id)
+                    ).all()
+                self._councils.update({(cycle_id, r.code): (r.id, r.kind) for r in rows})
+                self._council_cycles.add(cycle_id)
+            hit = self._councils.get(key)
+            if hit is None:
                 raise NotFoundError(f"cycle {cycle_id} has no council {code!r}", where="council")
-            hit = (row.id, row.kind)
-            self._councils[key] = hit
         return hit
 
     def open_round(self, s: Session, cycle_id: int) -> m.Round | None:
@@ -442,82 +485,105 @@ class Platform:
     ) -> dict[str, Any]:
         """Store a council's proposal for the open round and publish it; returns it with its receipt.
 
+        See :meth:`prepare_submit` for the checks."""
+        item = self.prepare_submit(
+            viewer,
+            cycle_id,
+            council,
+            supply,
+            demand,
+            round_number=round_number,
+            source=source,
+            idempotency_key=idempotency_key,
+        )
+        return item if isinstance(item, dict) else self.intake.submit(item)
+
+    def prepare_submit(
+        self,
+        viewer: Viewer,
+        cycle_id: int,
+        council: str,
+        supply: Any,
+        demand: Any,
+        *,
+        round_number: int | None = None,
+        source: str = "api",
+        idempotency_key: str | None = None,
+    ) -> IntakeItem | dict[str, Any]:
+        """Check a proposal; the item to hand to :attr:`intake`, or the stored answer of a repeated key.
+
         Only the council's delegates may submit. A proposal for a round that is not open is refused
         with the number of the open round. The same ``idempotency_key`` from the same council
-        returns the stored proposal and adds nothing."""
+        returns the stored proposal and adds nothing. The answer comes once the proposal is committed
+        to the database and appended to the public log (both group-committed with whatever other
+        proposals arrived meanwhile: see :class:`Intake`)."""
         viewer.require()
-        self.close_due(cycle_id)
         council_id, kind = self.council(cycle_id, council)
         if idempotency_key is not None and not (1 <= len(idempotency_key) <= 100):
             raise BadInputError("an idempotency key has 1 to 100 characters", where="Idempotency-Key")
-        with self.db.read() as s:
-            if idempotency_key is not None:
-                old = s.scalar(
-                    select(m.Proposal).where(
-                        m.Proposal.council_id == council_id, m.Proposal.idempotency_key == idempotency_key
-                    )
-                )
-                if old is not None:
-                    return self._proposal_view(s, old, repeated=True)
-            allowed = s.scalar(
-                select(m.Membership.id).where(
-                    m.Membership.account_id == viewer.account_id,
-                    m.Membership.council_id == council_id,
-                    m.Membership.role == "delegate",
-                )
+        if idempotency_key is not None:
+            repeated = self._keyed(council_id, idempotency_key)
+            if repeated is not None:
+                return repeated
+        if not self._is_delegate(viewer, council_id):
+            raise ForbiddenError(
+                f"{viewer.username} is not a delegate of council {council}", where=f"council {council}"
             )
-            if allowed is None:
-                raise ForbiddenError(
-                    f"{viewer.username} is not a delegate of council {council}", where=f"council {council}"
-                )
-            rnd = self.open_round(s, cycle_id)
-            if rnd is None:
-                raise ConflictError("no round is open in this cycle (the rounds have ended)", where=f"cycle {cycle_id}")
-            if round_number is not None and round_number != rnd.number:
-                state = "closed" if round_number < rnd.number else "not open yet"
-                raise ConflictError(
-                    f"round {round_number} is {state}; round {rnd.number} is open", where=f"council {council}"
-                )
-            round_id, prices = rnd.id, rnd.prices
+        rnd = self._current_round(cycle_id)
+        if rnd is None:
+            raise ConflictError("no round is open in this cycle (the rounds have ended)", where=f"cycle {cycle_id}")
+        round_id, number, prices, deadline = rnd
+        if round_number is not None and round_number != number:
+            state = "closed" if round_number < number else "not open yet"
+            raise ConflictError(f"round {round_number} is {state}; round {number} is open", where=f"council {council}")
+        if deadline is not None and utcnow() >= deadline:
+            raise ConflictError(f"round {number} is past its deadline and closing", where=f"council {council}")
         wait = self.submit_limit.hit(f"{cycle_id}|{council}")
         if wait is not None:
             raise RateLimitedError(f"too many submissions; try again in {wait:.0f} s", where=f"council {council}")
         clean_s, clean_d = self.engine(cycle_id).check(council, kind, supply, demand, prices)
-        try:
-            with self.db.write() as s:
-                rnd = s.get(m.Round, round_id)
-                if rnd is None or rnd.status != "open":
-                    raise ConflictError(
-                        f"round {round_number or ''} closed while you were submitting".replace("  ", " ")
-                    )
-                row = m.Proposal(
-                    round_id=round_id,
-                    council_id=council_id,
-                    author_id=viewer.account_id,
-                    supply=clean_s,
-                    demand=clean_d,
-                    source=source,
-                    idempotency_key=idempotency_key,
-                )
-                s.add(row)
-                s.flush()
-                self.audit(s, viewer, "submit", f"cycle {cycle_id} round {rnd.number}: {council} proposal {row.id}")
-                payload = _proposal_payload(row)
-                payload.update(council=council, round=rnd.number, cycle=cycle_id)
-        except IntegrityError:  # the same key raced in twice: the first one counts
-            with self.db.read() as s:
-                old = s.scalar(
-                    select(m.Proposal).where(
-                        m.Proposal.council_id == council_id, m.Proposal.idempotency_key == idempotency_key
-                    )
-                )
-                if old is None:
-                    raise
-                return self._proposal_view(s, old, repeated=True)
-        [receipt] = self.books.publish([Publication("proposal", payload, m.Proposal.__table__, row.id)])
-        payload["receipt"] = receipt.to_json()
-        payload["repeated"] = False
-        return payload
+        item = IntakeItem(
+            round_id=round_id,
+            round_number=number,
+            cycle_id=cycle_id,
+            council_id=council_id,
+            council=council,
+            author_id=int(viewer.account_id),  # type: ignore[arg-type]
+            supply=clean_s,
+            demand=clean_d,
+            source=source,
+            key=idempotency_key,
+        )
+        return item
+
+    def _keyed(self, council_id: int, key: str) -> dict[str, Any] | None:
+        with self.db.read() as s:
+            old = s.scalar(
+                select(m.Proposal).where(m.Proposal.council_id == council_id, m.Proposal.idempotency_key == key)
+            )
+            return None if old is None else self._proposal_view(s, old, repeated=True)
+
+    def _is_delegate(self, viewer: Viewer, council_id: int) -> bool:
+        """Whether the viewer is a delegate of the council (positive answers cached: seats are never revoked)."""
+        key = (int(viewer.account_id), council_id)  # type: ignore[arg-type]
+        if key in self._delegate_cache:
+            return True
+        with self.db.engine.connect() as conn:
+            ok = conn.execute(_DELEGATE_SQL, {"a": viewer.account_id, "c": council_id}).first() is not None
+        if ok:
+            self._delegate_cache.add(key)
+        return ok
+
+    def _current_round(self, cycle_id: int) -> tuple[int, int, dict[str, float], Any] | None:
+        """(id, number, prices, deadline) of the open round, cached until a round of the cycle closes."""
+        if cycle_id in self._open_rounds:
+            return self._open_rounds[cycle_id]
+        with self.db.read() as s:
+            self.cycle(s, cycle_id)
+            rnd = self.open_round(s, cycle_id)
+            value = None if rnd is None else (rnd.id, rnd.number, rnd.prices, rnd.deadline)
+        self._open_rounds[cycle_id] = value
+        return value
 
     def _proposal_view(self, s: Session, row: m.Proposal, *, repeated: bool = False) -> dict[str, Any]:
         rnd = s.get(m.Round, row.round_id)
@@ -643,6 +709,7 @@ class Platform:
                 rnd = s.get(m.Round, round_id)
                 if rnd is None or rnd.status != "open":
                     raise ConflictError(f"round {number} was closed meanwhile", where=f"cycle {cycle_id}")
+                self._open_rounds.pop(cycle_id, None)
                 rnd.status, rnd.closed_at = "closed", utcnow()
                 rnd.closed_by = None if viewer is None else viewer.account_id
                 rnd.result, rnd.max_imbalance = result, out.max_imbalance
@@ -662,6 +729,7 @@ class Platform:
                         )
                     )
                 self.audit(s, viewer, "close-round", f"cycle {cycle_id} round {number} ({reason})")
+            self._open_rounds.pop(cycle_id, None)
             self.books.publish([Publication("round-result", {"id": round_id, **result}, m.Round.__table__, round_id)])
         return result
 

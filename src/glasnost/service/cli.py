@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -38,6 +39,9 @@ def serve(
 
     from glasnost.service.app import create_app
 
+    # the writer threads (proposal intake, public log) release the GIL for every database call;
+    # a short switch interval lets them take it back quickly while the event loop is busy
+    sys.setswitchinterval(0.0005)
     app = create_app(_settings(database, schema, demo))
     typer.echo(f"glasnost platform on http://{host}:{port}/ (database {database})", err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

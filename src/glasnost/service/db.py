@@ -68,8 +68,11 @@ class Database:
             if file is not None:
                 file.parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            if file is not None:  # one connection per worker thread, kept: opening one costs the pragmas
+                kwargs["pool_size"] = 48
+                kwargs["max_overflow"] = 16
         else:
-            kwargs["pool_size"] = 20
+            kwargs["pool_size"] = 40
             kwargs["max_overflow"] = 20
             kwargs["pool_pre_ping"] = True
             if settings.schema:

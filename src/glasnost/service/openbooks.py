@@ -3,14 +3,15 @@
 The log has one writer, a thread that owns the :class:`~glasnost.ledger.Ledger` (a SQLite
 connection belongs to one thread). Requests hand it entries and wait for their receipts; the
 thread appends whatever has queued up in one transaction (group commit), then stores each entry's
-index and leaf hash on the row it publishes (outbox pattern). Rows whose ``ledger_index`` is still
-empty after a crash are found at start-up and published then; an entry already in the log (the
-crash came between the append and the update) is recognised by its kind and row id and not
-appended twice.
+index and leaf hash on the row it publishes (outbox pattern), after answering the requests.
+Rows whose ``ledger_index`` is still empty after a crash are found at start-up and published
+then; an entry already in the log (the crash came between the append and the update) is
+recognised by its kind and row id and not appended twice.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -27,6 +28,8 @@ from glasnost.ledger.keys import generate_signing_key, public_key_hex
 from glasnost.service.db import Database
 
 __all__ = ["OpenBooks", "Publication"]
+
+log = logging.getLogger("glasnost.service")
 
 T = TypeVar("T")
 
@@ -101,24 +104,25 @@ class OpenBooks:
     def _serve(self, jobs: list[tuple[str, Any, Future]]) -> None:
         publications = [(arg, fut) for op, arg, fut in jobs if op == "publish"]
         if publications:
+            items = [p for p, _ in publications]
             try:
-                receipts = self._publish([p for p, _ in publications])
-                for (_, fut), receipt in zip(publications, receipts, strict=True):
-                    fut.set_result(receipt)
+                receipts = self.ledger.append_many([(p.kind, p.payload) for p in items])
             except BaseException as exc:
                 for _, fut in publications:
                     fut.set_exception(exc)
+            else:
+                for (_, fut), receipt in zip(publications, receipts, strict=True):
+                    fut.set_result(receipt)
+                try:  # after answering: a lost update is repaired by recover() at the next start
+                    self._record(items, receipts)
+                except Exception:
+                    log.exception("recording log receipts on %d rows failed", len(items))
         for op, arg, fut in jobs:
             if op == "call":
                 try:
                     fut.set_result(arg(self.ledger))
                 except BaseException as exc:
                     fut.set_exception(exc)
-
-    def _publish(self, items: Sequence[Publication]) -> list[Receipt]:
-        receipts = self.ledger.append_many([(p.kind, p.payload) for p in items])
-        self._record(items, receipts)
-        return receipts
 
     def _record(self, items: Sequence[Publication], receipts: Sequence[Receipt]) -> None:
         by_table: dict[Table, list[dict[str, Any]]] = {}

@@ -172,8 +172,6 @@ class CycleEngine:
             other = sorted(set(s) - {product})
             if other:
                 raise BadInputError(f"offers {other[0]!r}, but it makes {product!r} only", where=where)
-            if product in d:
-                raise BadInputError(f"asks for {product!r}, which it makes itself", where=where)
         else:
             if any(v > 0 for v in s.values()):
                 raise BadInputError("a consumer council offers nothing; leave supply empty", where=where)

@@ -58,10 +58,12 @@ def _version(db: Any) -> tuple[Any, ...]:
     with db.read() as s:
         return (
             s.scalar(select(func.max(Batch.id))),
-            *s.execute(select(func.count(Target.id), func.max(Target.id), func.sum(Target.quantity),
-                              func.sum(Target.price))).one(),
-            *s.execute(select(func.count(Coefficient.id), func.max(Coefficient.id),
-                              func.sum(Coefficient.per_unit))).one(),
+            *s.execute(
+                select(func.count(Target.id), func.max(Target.id), func.sum(Target.quantity), func.sum(Target.price))
+            ).one(),
+            *s.execute(
+                select(func.count(Coefficient.id), func.max(Coefficient.id), func.sum(Coefficient.per_unit))
+            ).one(),
         )
 
 
@@ -81,8 +83,13 @@ def _results(request: Request) -> dict[str, Any]:
             benford = benford_test(reports.table["quantity"].to_numpy(zero_copy_only=False))
         except ValueError:
             benford = None
-        result = {"reports": reports, "reconciliation": rec, "fulfilment": ful, "benford": benford,
-                  "batches": version[0] or 0}
+        result = {
+            "reports": reports,
+            "reconciliation": rec,
+            "fulfilment": ful,
+            "benford": benford,
+            "batches": version[0] or 0,
+        }
         _cache[id(db)] = (version, result)
         return result
 
@@ -111,9 +118,17 @@ def _alerts_for(request: Request, workplace: str | None = None) -> list[dict[str
 
 def _alert_json(a: Alert, now: datetime) -> dict[str, Any]:
     return {
-        "id": a.id, "workplace": a.workplace, "indicator": a.indicator, "period": a.period, "state": a.state,
-        "probability": a.probability, "change": a.change, "raised_at": a.raised_at.isoformat(),
-        "public_from": a.public_from.isoformat(), "public": a.public_from <= now, "response": a.response,
+        "id": a.id,
+        "workplace": a.workplace,
+        "indicator": a.indicator,
+        "period": a.period,
+        "state": a.state,
+        "probability": a.probability,
+        "change": a.change,
+        "raised_at": a.raised_at.isoformat(),
+        "public_from": a.public_from.isoformat(),
+        "public": a.public_from <= now,
+        "response": a.response,
         "log_index": a.log_index,
     }
 
@@ -126,9 +141,13 @@ def control_page(request: Request) -> Response:
     r = _results(request)
     ful = r["fulfilment"]
     return render(
-        request, "control_index.html",
-        lines=len(r["reports"]), batches=r["batches"], rec=r["reconciliation"],
-        by_workplace=_rows(ful.by_workplace if ful else None), benford=r["benford"],
+        request,
+        "control_index.html",
+        lines=len(r["reports"]),
+        batches=r["batches"],
+        rec=r["reconciliation"],
+        by_workplace=_rows(ful.by_workplace if ful else None),
+        benford=r["benford"],
         alerts=_alerts_for(request)[:20],
     )
 
@@ -147,10 +166,14 @@ def workplace_page(request: Request, workplace: str) -> Response:
         return table.filter(hit).slice(0, SHOWN).to_pylist()
 
     return render(
-        request, "control_workplace.html", workplace=workplace,
+        request,
+        "control_workplace.html",
+        workplace=workplace,
         by_product=mine(ful.by_product if ful else None, "workplace"),
-        shipments=mine(rec.shipments, "supplier", "receiver"), balances=mine(rec.balances, "workplace"),
-        coefficients=mine(rec.coefficients, "workplace"), alerts=_alerts_for(request, workplace),
+        shipments=mine(rec.shipments, "supplier", "receiver"),
+        balances=mine(rec.balances, "workplace"),
+        coefficients=mine(rec.coefficients, "workplace"),
+        alerts=_alerts_for(request, workplace),
         can_answer=_may_see_private(viewer_of(request), workplace),
     )
 
@@ -158,8 +181,15 @@ def workplace_page(request: Request, workplace: str) -> Response:
 @router.get("/control/mismatches", include_in_schema=False)
 def mismatches_page(request: Request) -> Response:
     rec = _results(request)["reconciliation"]
-    return render(request, "control_mismatches.html", rec=rec, shipments=_rows(rec.shipments),
-                  balances=_rows(rec.balances), coefficients=_rows(rec.coefficients), shown=SHOWN)
+    return render(
+        request,
+        "control_mismatches.html",
+        rec=rec,
+        shipments=_rows(rec.shipments),
+        balances=_rows(rec.balances),
+        coefficients=_rows(rec.coefficients),
+        shown=SHOWN,
+    )
 
 
 @router.get("/control/alerts", include_in_schema=False)
@@ -212,8 +242,12 @@ def _check_receipt(request: Request, leaf: str) -> dict[str, Any]:
             return {"error": "no entry of the public log has this leaf hash"}
         entry = ledger.entry(index)
         cp = ledger.latest_checkpoint()
-        out: dict[str, Any] = {"index": index, "kind": entry.kind, "payload": entry.payload,
-                               "entry_matches": hashlib.sha256(b"\x00" + entry.data).digest() == wanted}
+        out: dict[str, Any] = {
+            "index": index,
+            "kind": entry.kind,
+            "payload": entry.payload,
+            "entry_matches": hashlib.sha256(b"\x00" + entry.data).digest() == wanted,
+        }
         if cp is not None and cp.tree_size > index:
             proof = ledger.inclusion_proof(index, cp)
             out["checkpoint"] = {"tree_size": cp.tree_size, "time": cp.time, "root_hash": cp.root_hash.hex()}
@@ -255,8 +289,11 @@ def api_mismatches(request: Request, limit: int = Query(1000, ge=1, le=100_000))
         "shipments": _finite(_rows(rec.shipments, limit)),
         "balances": _finite(_rows(rec.balances, limit)),
         "coefficients": _finite(_rows(rec.coefficients, limit)),
-        "counts": {"shipments": rec.shipments.num_rows, "balances": rec.balances.num_rows,
-                   "coefficients": None if rec.coefficients is None else rec.coefficients.num_rows},
+        "counts": {
+            "shipments": rec.shipments.num_rows,
+            "balances": rec.balances.num_rows,
+            "coefficients": None if rec.coefficients is None else rec.coefficients.num_rows,
+        },
     }
 
 
@@ -297,9 +334,13 @@ def _import_csv(request: Request, viewer: Any, body: bytes, *, own: str | None) 
     result = platform.books.call(
         lambda ledger: import_reports(platform.db, reports, ledger, source=f"upload by {viewer.username}", sha256=sha)
     )
-    return {"batch": result.batch, "lines": result.lines, "reports": result.reports,
-            "log_entries": [result.log_first, result.receipts[-1].index],
-            "receipts": [r.leaf_hash.hex() for r in result.receipts[:-1]]}
+    return {
+        "batch": result.batch,
+        "lines": result.lines,
+        "reports": result.reports,
+        "log_entries": [result.log_first, result.receipts[-1].index],
+        "receipts": [r.leaf_hash.hex() for r in result.receipts[:-1]],
+    }
 
 
 @router.post("/api/control/reports", tags=["control"], status_code=201)
@@ -337,11 +378,25 @@ async def report_submit(request: Request) -> Response:
         result = _import_csv(request, viewer, body.encode("utf-8"), own=workplace)
     except ReportError as exc:
         problems = [f"line {p.line - 1}, {p.column}: {p.message} (got {p.value!r})" for p in exc.problems]
-        return render(request, "control_report.html", status_code=422, workplace=workplace, text=text, result=None,
-                      problems=problems)
+        return render(
+            request,
+            "control_report.html",
+            status_code=422,
+            workplace=workplace,
+            text=text,
+            result=None,
+            problems=problems,
+        )
     except ControlError as exc:
-        return render(request, "control_report.html", status_code=422, workplace=workplace, text=text, result=None,
-                      problems=[str(exc)])
+        return render(
+            request,
+            "control_report.html",
+            status_code=422,
+            workplace=workplace,
+            text=text,
+            result=None,
+            problems=[str(exc)],
+        )
     return render(request, "control_report.html", workplace=workplace, text="", result=result, problems=[])
 
 

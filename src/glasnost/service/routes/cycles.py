@@ -62,7 +62,8 @@ async def new_cycle_form(request: Request) -> Response:
     elif source == "directory":
         source = str(form.get("directory") or "").strip()
     deadline = _number(form, "deadline_seconds", 0.0)
-    cycle_id = await run_in_threadpool(platform_of(request).create_cycle,
+    cycle_id = await run_in_threadpool(
+        platform_of(request).create_cycle,
         viewer,
         str(form.get("name") or ""),
         source,
@@ -126,7 +127,8 @@ async def api_create_cycle(request: Request, body: CycleIn) -> dict[str, Any]:
     """Create a cycle (board only): its councils from the economy, round 1 open at the initial prices."""
     viewer = await check_csrf(request)
     platform = platform_of(request)
-    cycle_id = await run_in_threadpool(platform.create_cycle,
+    cycle_id = await run_in_threadpool(
+        platform.create_cycle,
         viewer,
         body.name,
         body.source,

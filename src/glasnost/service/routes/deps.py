@@ -11,7 +11,7 @@ from glasnost.service.actions import Platform, Viewer
 from glasnost.service.errors import ForbiddenError
 from glasnost.service.security import CSRF_COOKIE, SESSION_COOKIE, same_token
 
-__all__ = ["check_csrf", "client_address", "platform_of", "render", "see_other", "viewer_of"]
+__all__ = ["check_csrf", "client_address", "csrf_viewer", "platform_of", "render", "see_other", "viewer_of"]
 
 
 def platform_of(request: Request) -> Platform:
@@ -34,13 +34,19 @@ def viewer_of(request: Request) -> Viewer:
 
 
 async def check_csrf(request: Request, form: Any = None) -> Viewer:
+    """:func:`csrf_viewer` with the account's lookup off the event loop."""
+    from starlette.concurrency import run_in_threadpool
+
+    viewer = await run_in_threadpool(viewer_of, request)  # a database read: off the event loop
+    return csrf_viewer(request, form, viewer)
+
+
+def csrf_viewer(request: Request, form: Any = None, viewer: Viewer | None = None) -> Viewer:
     """Refuse a state-changing request that rides on cookies without the CSRF token.
 
     Bearer-token requests and anonymous API requests carry no ambient credentials and pass. Others must repeat the
     ``glasnost_csrf`` cookie in the form field ``csrf_token`` or the ``X-CSRF-Token`` header."""
-    from starlette.concurrency import run_in_threadpool
-
-    viewer = await run_in_threadpool(viewer_of, request)  # a database read: off the event loop
+    viewer = viewer or viewer_of(request)
     if viewer.via == "bearer" or (viewer.anonymous and request.url.path.startswith("/api/")):
         return viewer  # no ambient credentials: nothing to forge (anonymous API calls meet 401 where needed)
     sent = request.headers.get("x-csrf-token")

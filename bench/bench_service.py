@@ -1,0 +1,319 @@
+"""Benchmark: the planning platform under a round's load, on loopback.
+
+N councils (default 10,000: 5,000 worker and 5,000 consumer councils of a generated experiment)
+each submit one proposal for the open round through the JSON API (bearer tokens), at a fixed
+concurrency (default 100); then the board closes the round (every proposal in, the engine's step,
+the round result stored and published to the public log). Measured: throughput (requests per
+second), latency p50/p99/max (milliseconds, from the client's send to the full answer), failed
+requests, and the time to close the round.
+
+The peer, in the same run and with the same client, requests and concurrency: a bare FastAPI
+endpoint under the same uvicorn that parses the same JSON body and does nothing, the floor any
+FastAPI service on this machine pays. Runs are interleaved: peer, platform, peer.
+
+Servers run as subprocesses (``glasnost serve`` for the platform, one uvicorn worker each); the
+client is one asyncio process (httpx) on the same machine, so client, server and database share
+its cores. Setup (accounts, memberships, tokens) is written straight into the database and not
+timed; the proposals are what the modelled councils would propose at the posted prices.
+
+Run: python bench/bench_service.py [--councils 10000] [--concurrency 100]
+                                   [--database postgresql+psycopg://postgres@127.0.0.1:5432/test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+console = Console()
+
+PEER_APP = """
+import sys, uvicorn
+from fastapi import FastAPI, Request
+app = FastAPI()
+@app.post("/api/cycles/{cycle_id}/proposals", status_code=201)
+async def proposals(cycle_id: int, request: Request) -> dict:
+    body = await request.json()
+    return {"ok": True, "council": body.get("council")}
+@app.get("/healthz")
+def healthz() -> dict:
+    return {"status": "ok"}
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit(f"server at {url} did not start")
+
+
+def setup_platform(database: str, schema: str | None, councils: int, workdir: Path) -> dict[str, Any]:
+    """A cycle over a generated experiment, one delegate per council with a bearer token (written
+    straight into the database), and each council's modelled proposal at the posted prices."""
+    from sqlalchemy import select
+
+    from glasnost.procedures import RoundContext
+    from glasnost.service import models as m
+    from glasnost.service.actions import Platform, Viewer
+    from glasnost.service.security import hash_password, hash_token, new_token
+    from glasnost.service.settings import Settings
+
+    settings = Settings(database_url=database, schema=schema, key_path=str(workdir / "key"))
+    platform = Platform(settings)
+    try:
+        board_id = platform.create_account("bench-board", "bench-board-password", board=True)
+        board = Viewer(board_id, "bench-board", True, "system")
+        cycle = platform.create_cycle(board, "bench", f"generated:{councils // 2}")
+        eng = platform.engine(cycle)
+        p = eng.price_vector(eng.initial_prices())
+        ctx = RoundContext(1, p, np.zeros_like(p), {})
+        ws, wd = eng.workers_model.propose(ctx).matrices()
+        _, cd = eng.consumers_model.propose(ctx).matrices()
+        ids = eng.commodity_ids
+
+        def row(M: Any, i: int, scale: float = 1.0) -> dict[str, float]:
+            lo, hi = M.indptr[i], M.indptr[i + 1]
+            return {str(ids[j]): float(v) * scale for j, v in zip(M.indices[lo:hi], M.data[lo:hi], strict=True)}
+
+        bodies = [{"council": str(c), "supply": row(ws, i), "demand": row(wd, i)} for i, c in enumerate(eng.worker_ids)]
+        # consumers ask for 99% of their modelled demand, inside their budget whatever the rounding
+        bodies += [{"council": str(c), "demand": row(cd, i, 0.99)} for i, c in enumerate(eng.consumer_ids)]
+        shared_hash = hash_password("delegate-password")
+        tokens = [new_token() for _ in bodies]
+        with platform.db.write() as s:
+            council_ids = dict(s.execute(select(m.Council.code, m.Council.id).where(m.Council.cycle_id == cycle)).all())
+            s.execute(
+                m.Account.__table__.insert(),
+                [{"username": f"d{i}", "password_hash": shared_hash, "is_board": False} for i in range(len(bodies))],
+            )
+            account_ids = dict(s.execute(select(m.Account.username, m.Account.id)).all())
+            expires = __import__("datetime").datetime(2100, 1, 1)
+            s.execute(
+                m.SessionToken.__table__.insert(),
+                [
+                    {
+                        "token_hash": hash_token(t),
+                        "account_id": account_ids[f"d{i}"],
+                        "kind": "bearer",
+                        "expires_at": expires,
+                    }
+                    for i, t in enumerate(tokens)
+                ],
+            )
+            s.execute(
+                m.Membership.__table__.insert(),
+                [
+                    {
+                        "account_id": account_ids[f"d{i}"],
+                        "cycle_id": cycle,
+                        "council_id": council_ids[b["council"]],
+                        "role": r,
+                    }
+                    for i, b in enumerate(bodies)
+                    for r in ("delegate",)
+                ],
+            )
+        board_token = platform.login("bench-board", "bench-board-password", address="bench", kind="bearer")
+    finally:
+        platform.close()
+    return {"cycle": cycle, "bodies": bodies, "tokens": tokens, "board": board_token}
+
+
+async def _connection(host: str, port: int, jobs: asyncio.Queue, request_of, latencies, status, advance) -> None:
+    """One keep-alive HTTP/1.1 connection sending requests one after another (a minimal client, so
+    that the load generator costs little of the machine the servers share)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while True:
+            try:
+                i = jobs.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            start = time.perf_counter()
+            try:
+                writer.write(request_of(i))
+                await writer.drain()
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                await reader.readexactly(length)
+                status[i] = int(head[9:12])
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                status[i] = -1
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
+            latencies[i] = time.perf_counter() - start
+            advance()
+    finally:
+        writer.close()
+
+
+async def load(url: str, cycle: int, bodies: list[dict], tokens: list[str], concurrency: int, label: str) -> dict:
+    import json
+
+    host, port = url.removeprefix("http://").split(":")
+    latencies = np.zeros(len(bodies))
+    status = np.zeros(len(bodies), dtype=np.int32)
+    jobs: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(len(bodies)):
+        jobs.put_nowait(i)
+    path = f"/api/cycles/{cycle}/proposals"
+
+    def request_of(i: int) -> bytes:
+        body = json.dumps(bodies[i]).encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {tokens[i]}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        return head.encode() + body
+
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(label, total=len(bodies))
+        t0 = time.perf_counter()
+        await asyncio.gather(
+            *(
+                _connection(host, int(port), jobs, request_of, latencies, status, lambda: progress.advance(task))
+                for _ in range(concurrency)
+            )
+        )
+        wall = time.perf_counter() - t0
+    ms = latencies * 1000
+    return {
+        "label": label,
+        "requests": len(bodies),
+        "failed": int((status != 201).sum()),
+        "statuses": sorted({int(s) for s in status}),
+        "throughput": len(bodies) / wall,
+        "p50": float(np.percentile(ms, 50)),
+        "p99": float(np.percentile(ms, 99)),
+        "max": float(ms.max()),
+        "wall": wall,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--councils", type=int, default=10_000)
+    ap.add_argument("--concurrency", type=int, default=100)
+    ap.add_argument("--database", default=None, help="default: a SQLite file in a temporary folder")
+    args = ap.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="glasnost-bench-service-"))
+    database = args.database or f"sqlite:///{workdir / 'platform.sqlite'}"
+    schema = None if database.startswith("sqlite") else f"bench_{uuid.uuid4().hex[:10]}"
+    console.print(f"setting up {args.councils:,} councils with delegates in {database} ...")
+    t = time.perf_counter()
+    state = setup_platform(database, schema, args.councils, workdir)
+    console.print(f"setup {time.perf_counter() - t:.1f} s (not timed below)")
+
+    peer_port, port = free_port(), free_port()
+    peer = subprocess.Popen([sys.executable, "-c", PEER_APP, str(peer_port)])
+    cmd = [sys.executable, "-c", "import sys; from glasnost.cli import app; sys.exit(app())", "serve"]
+    cmd += ["--port", str(port), "--database", database] + (["--schema", schema] if schema else [])
+    server = subprocess.Popen(cmd, cwd=workdir, env={**os.environ})
+    peer_url, url = f"http://127.0.0.1:{peer_port}", f"http://127.0.0.1:{port}"
+    results = []
+    try:
+        wait_up(peer_url, peer)
+        wait_up(url, server)
+        bodies, tokens = state["bodies"], state["tokens"]
+        results.append(
+            asyncio.run(load(peer_url, state["cycle"], bodies, tokens, args.concurrency, "bare FastAPI (1)"))
+        )
+        results.append(asyncio.run(load(url, state["cycle"], bodies, tokens, args.concurrency, "glasnost platform")))
+        results.append(
+            asyncio.run(load(peer_url, state["cycle"], bodies, tokens, args.concurrency, "bare FastAPI (2)"))
+        )
+        t = time.perf_counter()
+        r = httpx.post(
+            f"{url}/api/cycles/{state['cycle']}/rounds/close",
+            headers={"Authorization": f"Bearer {state['board']}"},
+            timeout=120,
+        )
+        close_s = time.perf_counter() - t
+        closed = r.json() if r.status_code == 200 else {"detail": r.text}
+    finally:
+        for proc in (server, peer):
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    table = Table(
+        title=f"{args.councils:,} proposals at concurrency {args.concurrency} on loopback ({os.cpu_count()} cores)"
+    )
+    for col in ("server", "requests", "failed", "req/s", "p50 ms", "p99 ms", "max ms"):
+        table.add_column(col, justify="right" if col != "server" else "left")
+    for res in results:
+        table.add_row(
+            res["label"],
+            f"{res['requests']:,}",
+            f"{res['failed']} {[x for x in res['statuses'] if x != 201] or ''}",
+            f"{res['throughput']:.0f}",
+            f"{res['p50']:.1f}",
+            f"{res['p99']:.1f}",
+            f"{res['max']:.1f}",
+        )
+    console.print(table)
+    platform_run = results[1]
+    floor_p99 = statistics.median([results[0]["p99"], results[2]["p99"]])
+    floor_rps = statistics.median([results[0]["throughput"], results[2]["throughput"]])
+    answered = len(closed.get("answered", []))
+    console.print(
+        f"close round: {close_s:.2f} s (HTTP {r.status_code}; {answered:,} councils answered, "
+        f"{closed.get('modelled', '?')} modelled)"
+    )
+    console.print(
+        f"platform / bare FastAPI: throughput {platform_run['throughput'] / floor_rps:.2f}x, "
+        f"p99 {platform_run['p99'] / floor_p99:.1f}x"
+    )
+    targets = {
+        "p99 < 250 ms": platform_run["p99"] < 250,
+        "close < 2 s": close_s < 2 and r.status_code == 200,
+        "no failed request": platform_run["failed"] == 0 and answered == args.councils,
+    }
+    console.print("targets: " + ", ".join(f"{k}: {'met' if ok else 'MISSED'}" for k, ok in targets.items()))
+    if schema:
+        import psycopg
+
+        plain = database.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""Group commit of proposals: one thread writes whatever proposals have queued up in one database
+transaction, appends them to the public log in one more, and then answers every waiting request.
+
+A round's rush (thousands of councils answering at once) thus costs a few commits per batch
+rather than a few per proposal, while every answer still means "committed and in the log". The
+batch re-checks what may have changed since the request was checked: the round may have closed
+(the proposal is refused with the open round's number) and a repeated idempotency key may have
+raced in (the first one counts; the others get it back).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select, tuple_
+
+from glasnost.service import models as m
+from glasnost.service.db import utcnow
+from glasnost.service.errors import ConflictError
+from glasnost.service.openbooks import Publication
+
+if TYPE_CHECKING:
+    from glasnost.service.actions import Platform
+
+__all__ = ["Intake", "IntakeItem"]
+
+log = logging.getLogger("glasnost.service")
+
+BATCH = 500
+
+
+@dataclass
+class IntakeItem:
+    """One checked proposal waiting to be stored."""
+
+    round_id: int
+    round_number: int
+    cycle_id: int
+    council_id: int
+    council: str
+    author_id: int
+    supply: dict[str, float]
+    demand: dict[str, float]
+    source: str
+    key: str | None
+    future: Future = field(default_factory=Future)
+
+
+class Intake:
+    """The proposal writer thread of a :class:`~glasnost.service.actions.Platform`."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self._queue: queue.Queue[IntakeItem | None] = queue.Queue()
+        self.stats: list[tuple[int, float]] = []  # (batch size, seconds) of every batch
+        self._thread = threading.Thread(target=self._run, name="glasnost-intake", daemon=True)
+        self._thread.start()
+
+    def submit(self, item: IntakeItem, timeout: float = 60.0) -> dict[str, Any]:
+        """Queue a proposal and wait until it is committed and logged; its stored form with receipt."""
+        self._queue.put(item)
+        return item.future.result(timeout=timeout)
+
+    def enqueue(self, item: IntakeItem) -> Future:
+        """Queue a proposal; the future answers like :meth:`submit` (await it with asyncio.wrap_future)."""
+        self._queue.put(item)
+        return item.future
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+        if self.stats and os.environ.get("GLASNOST_INTAKE_STATS"):
+            n = sum(b for b, _ in self.stats)
+            busy = sum(t for _, t in self.stats)
+            log.warning(
+                "intake: %d proposals in %d batches, %.3f s writing (%.2f ms each)",
+                n,
+                len(self.stats),
+                busy,
+                1000 * busy / n,
+            )
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            started = time.perf_counter()
+            try:
+                self._store(batch)
+                self.stats.append((len(batch), time.perf_counter() - started))
+            except BaseException as exc:  # answer every waiting request; the thread carries on
+                log.exception("storing %d proposals failed", len(batch))
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(exc)
+            if stop:
+                return
+
+    def _store(self, batch: list[IntakeItem]) -> None:
+        platform = self.platform
+        now = utcnow()
+        accepted: list[IntakeItem] = []
+        repeats: list[IntakeItem] = []
+        with platform.db.write() as s:
+            open_ids = set(
+                s.scalars(
+                    select(m.Round.id).where(m.Round.id.in_({i.round_id for i in batch}), m.Round.status == "open")
+                )
+            )
+            keyed = [(i.council_id, i.key) for i in batch if i.key is not None]
+            taken: set[tuple[int, str]] = set()
+            if keyed:
+                taken = set(
+                    s.execute(
+                        select(m.Proposal.council_id, m.Proposal.idempotency_key).where(
+                            tuple_(m.Proposal.council_id, m.Proposal.idempotency_key).in_(keyed)
+                        )
+                    ).all()
+                )
+            for item in batch:
+                if item.round_id not in open_ids:
+                    item.future.set_exception(
+                        ConflictError(
+                            f"round {item.round_number} closed while the proposal was on its way; "
+                            "the next round is open",
+                            where=f"council {item.council}",
+                        )
+                    )
+                elif item.key is not None and (item.council_id, item.key) in taken:
+                    repeats.append(item)
+                else:
+                    if item.key is not None:
+                        taken.add((item.council_id, item.key))
+                    accepted.append(item)
+            if accepted:
+                table = m.Proposal.__table__
+                ids = list(
+                    s.connection().scalars(
+                        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                        [
+                            {
+                                "round_id": i.round_id,
+                                "council_id": i.council_id,
+                                "author_id": i.author_id,
+                                "supply": i.supply,
+                                "demand": i.demand,
+                                "source": i.source,
+                                "idempotency_key": i.key,
+                                "created_at": now,
+                            }
+                            for i in accepted
+                        ],
+                    )
+                )
+                s.connection().execute(
+                    insert(m.AuditEvent.__table__),
+                    [
+                        {
+                            "account_id": i.author_id,
+                            "action": "submit",
+                            "target": f"cycle {i.cycle_id} round {i.round_number}: {i.council} proposal {pid}",
+                            "at": now,
+                        }
+                        for i, pid in zip(accepted, ids, strict=True)
+                    ],
+                )
+        if accepted:
+            at = now.isoformat(timespec="seconds") + "Z"
+            payloads = [
+                {
+                    "id": pid,
+                    "round_id": i.round_id,
+                    "council_id": i.council_id,
+                    "supply": i.supply,
+                    "demand": i.demand,
+                    "source": i.source,
+                    "at": at,
+                    "council": i.council,
+                    "round": i.round_number,
+                    "cycle": i.cycle_id,
+                }
+                for i, pid in zip(accepted, ids, strict=True)
+            ]
+            receipts = platform.books.publish(
+                [Publication("proposal", p, m.Proposal.__table__, p["id"]) for p in payloads]
+            )
+            assert receipts is not None
+            for item, payload, receipt in zip(accepted, payloads, receipts, strict=True):
+                item.future.set_result({**payload, "receipt": receipt.to_json(), "repeated": False})
+        for item in repeats:
+            try:
+                item.future.set_result(platform._keyed(item.council_id, item.key))  # type: ignore[arg-type]
+            except BaseException as exc:
+                item.future.set_exception(exc)
