@@ -3,6 +3,7 @@ the procedure exactly, plan variants, a vote with receipts, and a public log tha
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -164,3 +165,32 @@ def test_csv_upload_and_pages_are_public(client: TestClient) -> None:
         r = anonymous.get(page)
         assert r.status_code == 200, page
     assert "3.5" in anonymous.get(f"/cycles/{cycle}/rounds/1").text
+
+
+def test_rounds_close_at_their_deadline_and_demo_seats_can_be_taken(backend: Backend) -> None:
+    from glasnost.service.app import create_app
+    from glasnost.service.demo import ensure_demo
+
+    app = create_app(backend.settings())
+    platform = app.state.platform
+    platform.create_account("visitor", "visitor-password")
+    with TestClient(app) as client:
+        visitor = bearer(client, "visitor", "visitor-password")
+        cycle = ensure_demo(platform, round_seconds=3.0)
+        assert ensure_demo(platform) == cycle  # only one demo cycle
+        r = client.post(f"/api/cycles/{cycle}/councils/neighbourhood-2/seat", headers=visitor)
+        assert r.status_code == 200, r.text
+        r = client.post(f"/api/cycles/{cycle}/councils/neighbourhood-2/seat", headers=visitor)
+        assert r.status_code == 409 and "taken" in r.json()["detail"]
+        r = client.post(
+            f"/api/cycles/{cycle}/proposals",
+            json={"council": "neighbourhood-2", "demand": {"energy": 0.01}},
+            headers=visitor,
+        )
+        assert r.status_code == 201, r.text
+        deadline = time.monotonic() + 20
+        while client.get(f"/api/cycles/{cycle}").json()["round"]["number"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        first = client.get(f"/api/cycles/{cycle}/rounds/1").json()
+        assert first["status"] == "closed" and first["result"]["closed_by"] == "deadline"
+        assert first["result"]["answered"] == ["neighbourhood-2"] and first["result"]["modelled"] == 45
