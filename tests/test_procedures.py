@@ -210,11 +210,15 @@ def test_save_and_load_restore_the_experiment(small, tmp_path: Path) -> None:
     a = hahnel_board(small, threshold=0.05).run()
     b = hahnel_board(back, threshold=0.05).run()
     np.testing.assert_array_equal(a.stack("next_prices"), b.stack("next_prices"))
-    # without the workers file: councils calibrated from the linear processes (exponents kept,
-    # since every council here has decreasing returns)
+    # without the workers file: councils calibrated from the linear processes (exponents kept
+    # where their sum is under the cap: every council here has returns of at most 0.85; at the
+    # default cap of 0.80 the councils above it are scaled down to it)
     (tmp_path / "eco" / "hahnel-workers.parquet").unlink()
-    calibrated = load_hahnel(tmp_path / "eco")
+    calibrated = load_hahnel(tmp_path / "eco", returns=0.85)
     np.testing.assert_allclose(calibrated.workers.exponents.toarray(), small.workers.exponents.toarray(), rtol=1e-15)
+    capped = load_hahnel(tmp_path / "eco").workers.exponents
+    sums = np.asarray(small.workers.exponents.sum(axis=1)).ravel()
+    np.testing.assert_allclose(np.asarray(capped.sum(axis=1)).ravel(), np.minimum(sums, 0.80), rtol=1e-12)
     assert (calibrated.workers.scale == 5.0).all()
 
 
@@ -387,3 +391,14 @@ def test_core_imports_no_plotting_web_or_database() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_councils_of_a_saved_economy_converge_year_after_year() -> None:
+    # councils built from the demo economy's processes (returns capped at 0.80, the published
+    # councils' mean); at 0.85 the fourth year cycled between two prices of a public good
+    from glasnost.data.demo import demo_economy
+    from glasnost.procedures import HahnelEconomy, run_hahnel
+
+    run = run_hahnel(HahnelEconomy.from_economy(demo_economy()), years=4, max_rounds=400)
+    assert all(year.converged for year in run.years)
+    assert all(len(year.rounds) < 50 for year in run.years[1:])  # later years start from last year's prices
