@@ -242,7 +242,7 @@ class HaloPlan:
 
 
 def _displacements(counts: np.ndarray) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    return (np.cumsum(counts) - counts).astype(np.int64)
 
 
 class DistributedMatrix:
