@@ -182,6 +182,17 @@ def test_rounds_close_at_their_deadline_and_demo_seats_can_be_taken(backend: Bac
         assert r.status_code == 200, r.text
         r = client.post(f"/api/cycles/{cycle}/councils/neighbourhood-2/seat", headers=visitor)
         assert r.status_code == 409 and "taken" in r.json()["detail"]
+        # a visitor without an account names one on the council's page and holds the seat at once
+        browser = TestClient(app)
+        browser.get(f"/cycles/{cycle}/councils/make-fishing-0")
+        form = {
+            "username": "walk-in",
+            "password": "walk-in-password",
+            "csrf_token": browser.cookies.get("glasnost_csrf"),
+        }
+        r = browser.post(f"/cycles/{cycle}/councils/make-fishing-0/seat", data=form, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        assert "proposal-form" in browser.get(f"/cycles/{cycle}/councils/make-fishing-0").text
         r = client.post(
             f"/api/cycles/{cycle}/proposals",
             json={"council": "neighbourhood-2", "demand": {"energy": 0.01}},

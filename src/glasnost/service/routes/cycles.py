@@ -9,8 +9,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from glasnost.service.errors import BadInputError
-from glasnost.service.routes.deps import check_csrf, platform_of, render, see_other, viewer_of
+from glasnost.service.actions import Viewer
+from glasnost.service.errors import BadInputError, ForbiddenError
+from glasnost.service.routes.deps import check_csrf, client_address, platform_of, render, see_other, viewer_of
 
 router = APIRouter()
 
@@ -108,10 +109,28 @@ async def invite_form(request: Request, cycle_id: int) -> Response:
 
 @router.post("/cycles/{cycle_id}/councils/{code}/seat", include_in_schema=False)
 async def take_seat_form(request: Request, cycle_id: int, code: str) -> Response:
+    """Take a seat in a demo cycle; a visitor without an account names one here (created on the spot)."""
     form = await request.form()
     viewer = await check_csrf(request, form)
-    await run_in_threadpool(platform_of(request).take_seat, viewer, cycle_id, code)
-    return see_other(f"/cycles/{cycle_id}/councils/{code}")
+    platform = platform_of(request)
+    token = None
+    if viewer.anonymous:
+        with platform.db.read() as s:
+            if not platform.cycle(s, cycle_id).demo:
+                raise ForbiddenError(
+                    "seats are taken by invitation in this cycle; ask the board", where=f"council {code}"
+                )
+        username, password = str(form.get("username") or ""), str(form.get("password") or "")
+        account_id = await run_in_threadpool(platform.create_account, username, password)
+        token = await run_in_threadpool(platform.login, username, password, address=client_address(request))
+        viewer = Viewer(account_id, username, False, "cookie")
+    await run_in_threadpool(platform.take_seat, viewer, cycle_id, code)
+    response = see_other(f"/cycles/{cycle_id}/councils/{code}")
+    if token is not None:
+        from glasnost.service.routes.auth import _set_session
+
+        _set_session(request, response, token)
+    return response
 
 
 # ---- API -------------------------------------------------------------------------------------------
