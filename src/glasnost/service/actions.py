@@ -645,6 +645,17 @@ class Platform:
         rows = s.scalars(select(m.Proposal).where(m.Proposal.id.in_(latest)))
         return {p.council_id: p for p in rows}
 
+    def _latest_proposals(self, s: Session, round_id: int) -> list[Any]:
+        """(council id, supply, demand, log index) of the latest proposal of every council in a round,
+        read as plain rows (closing a round of many councils must not build ORM objects)."""
+        p = m.Proposal.__table__
+        latest = select(func.max(p.c.id)).where(p.c.round_id == round_id).group_by(p.c.council_id).scalar_subquery()
+        return list(
+            s.connection().execute(
+                select(p.c.council_id, p.c.supply, p.c.demand, p.c.ledger_index).where(p.c.id.in_(latest))
+            )
+        )
+
     # ---- closing rounds ----------------------------------------------------------------------------
 
     def close_due(self, cycle_id: int | None = None) -> int:
@@ -678,13 +689,9 @@ class Platform:
                         select(m.Council.id, m.Council.code, m.Council.kind).where(m.Council.cycle_id == cycle_id)
                     )
                 }
-                submitted = {
-                    councils[cid][0]: (councils[cid][1], p.supply, p.demand)
-                    for cid, p in self.proposals_of_round(s, rnd.id).items()
-                }
-                proposal_receipts = {
-                    councils[cid][0]: p.ledger_index for cid, p in self.proposals_of_round(s, rnd.id).items()
-                }
+                latest = self._latest_proposals(s, rnd.id)
+                submitted = {councils[cid][0]: (councils[cid][1], sup, dem) for cid, sup, dem, _ in latest}
+                proposal_receipts = {councils[cid][0]: idx for cid, _, _, idx in latest}
                 threshold, max_rounds, number, round_id = cycle.threshold, cycle.max_rounds, rnd.number, rnd.id
                 deadline_gap = None if rnd.deadline is None else (rnd.deadline - rnd.opened_at)
             out = eng.close(rnd.prices, rnd.state, submitted)
