@@ -229,6 +229,7 @@ def main() -> None:
     ap.add_argument("--councils", type=int, default=10_000)
     ap.add_argument("--concurrency", type=int, default=100)
     ap.add_argument("--database", default=None, help="default: a SQLite file in a temporary folder")
+    ap.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"], help="SQLite's synchronous mode")
     args = ap.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="glasnost-bench-service-"))
@@ -242,7 +243,8 @@ def main() -> None:
     peer_port, port = free_port(), free_port()
     peer = subprocess.Popen([sys.executable, "-c", PEER_APP, str(peer_port)])
     cmd = [sys.executable, "-c", "import sys; from glasnost.cli import app; sys.exit(app())", "serve"]
-    cmd += ["--port", str(port), "--database", database] + (["--schema", schema] if schema else [])
+    cmd += ["--port", str(port), "--database", database, "--synchronous", args.synchronous]
+    cmd += ["--schema", schema] if schema else []
     server = subprocess.Popen(cmd, cwd=workdir, env={**os.environ})
     peer_url, url = f"http://127.0.0.1:{peer_port}", f"http://127.0.0.1:{port}"
     results = []

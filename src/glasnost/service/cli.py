@@ -33,6 +33,10 @@ def serve(
     schema: Annotated[str | None, typer.Option(help="PostgreSQL: keep the tables in this schema")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="preload a demo cycle whose seats visitors can take")] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
+    synchronous: Annotated[
+        str,
+        typer.Option(help="SQLite: FULL (a commit is on disk before the answer) or NORMAL (survives a killed server)"),
+    ] = "FULL",
 ) -> None:
     """Run the planning platform (pages, JSON API with its OpenAPI document at /docs, public log)."""
     import uvicorn
@@ -42,7 +46,11 @@ def serve(
     # the writer threads (proposal intake, public log) release the GIL for every database call;
     # a short switch interval lets them take it back quickly while the event loop is busy
     sys.setswitchinterval(0.0005)
-    app = create_app(_settings(database, schema, demo))
+    if synchronous.upper() not in ("FULL", "NORMAL"):
+        raise typer.BadParameter("choose FULL or NORMAL", param_hint="--synchronous")
+    settings = _settings(database, schema, demo)
+    settings.sqlite_synchronous = synchronous.upper()
+    app = create_app(settings)
     typer.echo(f"glasnost platform on http://{host}:{port}/ (database {database})", err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
 
