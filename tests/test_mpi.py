@@ -117,16 +117,22 @@ rows = [i for i, cols in pattern.items() for _ in cols]
 cols = [j for c in pattern.values() for j in c]
 M = sp.csr_array(([10.0 * i + j + 1 for i, j in zip(rows, cols)], (rows, cols)), shape=(6, 6))
 out = {}
-for exchange in ("halo", "allgather"):
-    D = DistributedMatrix.from_matrix(M, comm, cuts=np.array([0, 3, 6]), exchange=exchange)
+for name in ("halo", "allgather", "halo-blocked", "allgather-blocked"):
+    exchange, _, blocked = name.partition("-")
+    # "blocked": the local product in column blocks of 2 (the cache blocking of large matrices)
+    D = DistributedMatrix.from_matrix(
+        M, comm, cuts=np.array([0, 3, 6]), exchange=exchange, column_block=2 if blocked else 10**6
+    )
     x = np.arange(1.0, 7.0)[D.lo : D.hi]
-    out[exchange] = {
+    out[name] = {
+        "blocks": len(D.local[np.dtype(np.float64)].parts),
+        "whole": D.global_block().toarray().tolist(),
         "matvec": D.gather(D.matvec(x)).tolist(),
         "rmatvec": D.gather(D.rmatvec(x)).tolist(),
         "matvec32": D.gather(D.matvec(x.astype(np.float32)).astype(np.float64)).tolist(),
         "halo": D.halo,
     }
-    if exchange == "halo":
+    if name == "halo":
         p = D.plan
         out["plan"] = [p.recv_global.tolist(), p.recv_counts.tolist(), p.send_local.tolist(), p.send_counts.tolist()]
 every = comm.gather(out, root=0)
@@ -141,6 +147,10 @@ def test_halo_lists_on_a_hand_built_matrix(tmp_path: Path) -> None:
     result = _run(sys.executable, str(script), str(tmp_path / "out.json"))
     assert result.returncode == 0, result.stderr
     rank0, rank1 = json.loads((tmp_path / "out.json").read_text())
+    rows = [0, 0, 1, 1, 1, 2, 3, 4, 4, 5, 5]
+    cols = [0, 4, 1, 2, 5, 3, 0, 2, 4, 2, 5]
+    M = np.zeros((6, 6))
+    M[rows, cols] = [10.0 * i + j + 1 for i, j in zip(rows, cols, strict=True)]
     # by hand: rank 0's rows read columns 3, 4, 5 of rank 1; rank 1's rows read columns 0, 2 of rank 0
     assert rank0["plan"] == [[3, 4, 5], [0, 3], [0, 2], [0, 2]]
     assert rank1["plan"] == [[0, 2], [2, 0], [0, 1, 2], [3, 0]]
@@ -149,11 +159,16 @@ def test_halo_lists_on_a_hand_built_matrix(tmp_path: Path) -> None:
     # products by hand: x = (1..6), M[i, j] = 10 i + j + 1
     by_hand = [1 * 1 + 5 * 5, 12 * 2 + 13 * 3 + 16 * 6, 24 * 4, 31 * 1, 43 * 3 + 45 * 5, 53 * 3 + 56 * 6]
     by_hand_t = [1 * 1 + 31 * 4, 12 * 2, 13 * 2 + 43 * 5 + 53 * 6, 24 * 3, 5 * 1 + 45 * 5, 16 * 2 + 56 * 6]
-    for exchange in ("halo", "allgather"):
-        for got in (rank0[exchange], rank1[exchange]):
+    for name in ("halo", "allgather", "halo-blocked", "allgather-blocked"):
+        for rank, got in enumerate((rank0[name], rank1[name])):
             assert got["matvec"] == by_hand
             assert got["matvec32"] == by_hand
             assert got["rmatvec"] == by_hand_t
+            # this rank's rows back with global columns, whatever the blocking
+            np.testing.assert_array_equal(got["whole"], M[3 * rank : 3 * rank + 3])
+    # widths 6 (rank 0: 3 own + 3 halo) and 5 (rank 1) or 6 (allgather) in blocks of 2 columns
+    assert [rank0["halo-blocked"]["blocks"], rank1["halo-blocked"]["blocks"]] == [3, 3]
+    assert rank0["halo"]["blocks"] == 1 and rank0["allgather-blocked"]["blocks"] == 3
 
 
 def test_receive_lists_without_mpi() -> None:

@@ -30,6 +30,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -245,6 +246,63 @@ def _displacements(counts: np.ndarray) -> np.ndarray:
     return (np.cumsum(counts) - counts).astype(np.int64)
 
 
+COLUMN_BLOCK = 2_500_000
+"""Columns per block of a rank's local product: the vector entries one block reads (10 MB in
+float32) stay in cache while its nonzeros stream by. Measured on a 10^7-product row block
+(4.9 x 10^7 nonzeros, 10^7 columns): 854 ms unblocked, 586 ms in 4 blocks, 646 ms in 16."""
+
+
+class _ColumnBlocks:
+    """A rank's local matrix as CSR blocks of consecutive columns, in float64 or float32.
+
+    ``y = M x`` adds the blocks' products (each reading one slice of ``x``); ``M^T x`` puts the
+    blocks' transposed products side by side. One block when the matrix is narrow.
+    """
+
+    def __init__(self, parts: list[tuple[int, int, sp.csr_array]], shape: tuple[int, int]) -> None:
+        self.parts, self.shape = parts, shape
+        self.dtype = parts[0][2].dtype
+
+    @classmethod
+    def pair(
+        cls, data: np.ndarray, index: np.ndarray, indptr: np.ndarray, shape: tuple[int, int], column_block: int
+    ) -> tuple[_ColumnBlocks, _ColumnBlocks]:
+        """The float64 and float32 forms (sharing their index arrays)."""
+        rows, width = shape
+        k = max(1, -(-width // max(1, column_block)))
+        edges = np.linspace(0, width, k + 1).astype(np.int64)
+        p64, p32 = [], []
+        for a, b in pairwise(edges.tolist()):
+            if k == 1:
+                d, i, ptr = data, index, indptr
+            else:
+                keep = (index >= a) & (index < b)
+                ptr = np.concatenate([[0], np.cumsum(keep, dtype=indptr.dtype)])[indptr]
+                d, i = data[keep], (index[keep] - a).astype(index.dtype, copy=False)
+                del keep
+            p64.append((a, b, sp.csr_array((d, i, ptr), shape=(rows, b - a))))
+            p32.append((a, b, sp.csr_array((d.astype(np.float32), i, ptr), shape=(rows, b - a))))
+        return cls(p64, shape), cls(p32, shape)
+
+    def matvec(self, x: np.ndarray) -> np.ndarray:
+        a, b, first = self.parts[0]
+        y = first @ x[a:b]
+        for a, b, part in self.parts[1:]:
+            y += part @ x[a:b]
+        return y
+
+    def rmatvec(self, x: np.ndarray) -> np.ndarray:
+        out = np.empty(self.shape[1], dtype=np.result_type(self.dtype, x.dtype))
+        for a, b, part in self.parts:
+            out[a:b] = part.T @ x
+        return out
+
+    def whole(self) -> sp.csr_array:
+        if len(self.parts) == 1:
+            return self.parts[0][2]
+        return sp.csr_array(sp.hstack([part for _, _, part in self.parts], format="csr"))
+
+
 class DistributedMatrix:
     """Rows ``[lo, hi)`` of an (n x n) matrix ``M`` on this rank, for ``y = M x`` and ``y = M^T x``
     with vectors distributed like the rows.
@@ -258,12 +316,21 @@ class DistributedMatrix:
     comm : an mpi4py communicator.
     exchange : ``'halo'`` (default: each rank receives only the entries its rows read, by
         ``Neighbor_alltoallv``) or ``'allgather'`` (the whole vector, by ``Allgatherv``).
+    column_block : columns per block of the local product (:data:`COLUMN_BLOCK`).
 
     Vectors passed to :meth:`matvec` are this rank's slices (float64 or float32; the product
     uses the matrix values of the same precision, float32 values are kept beside float64 ones).
     """
 
-    def __init__(self, block: sp.csr_array, cuts: np.ndarray, comm: Any, *, exchange: str = "halo") -> None:
+    def __init__(
+        self,
+        block: sp.csr_array,
+        cuts: np.ndarray,
+        comm: Any,
+        *,
+        exchange: str = "halo",
+        column_block: int = COLUMN_BLOCK,
+    ) -> None:
         if exchange not in ("halo", "allgather"):
             raise ValueError(f"unknown exchange {exchange!r} (halo or allgather)")
         self.comm, self.exchange = comm, exchange
@@ -293,16 +360,20 @@ class DistributedMatrix:
         indptr = block.indptr.astype(index.dtype)
         data = np.asarray(block.data, dtype=np.float64)
         self.width = width
-        self.local = {
-            np.dtype(np.float64): sp.csr_array((data, index, indptr), shape=(self.nl, width)),
-            np.dtype(np.float32): sp.csr_array((data.astype(np.float32), index, indptr), shape=(self.nl, width)),
-        }
+        blocks = _ColumnBlocks.pair(data, index, indptr, (self.nl, width), column_block)
+        self.local = {np.dtype(np.float64): blocks[0], np.dtype(np.float32): blocks[1]}
         self.ext = {dt: np.zeros(width, dtype=dt) for dt in self.local}
         self.exchanges = 0
 
     @classmethod
     def from_matrix(
-        cls, M: sp.csr_array, comm: Any, *, cuts: np.ndarray | None = None, exchange: str = "halo"
+        cls,
+        M: sp.csr_array,
+        comm: Any,
+        *,
+        cuts: np.ndarray | None = None,
+        exchange: str = "halo",
+        column_block: int = COLUMN_BLOCK,
     ) -> DistributedMatrix:
         """This rank's block of a matrix every rank holds (rows balanced by nonzeros by default)."""
         M = sp.csr_array(M)
@@ -310,7 +381,7 @@ class DistributedMatrix:
         rank = comm.Get_rank()
         block = sp.csr_array(M[int(cuts[rank]) : int(cuts[rank + 1])])
         block.sort_indices()
-        return cls(block, cuts, comm, exchange=exchange)
+        return cls(block, cuts, comm, exchange=exchange, column_block=column_block)
 
     def _graphs(self) -> tuple[Any, Any]:
         """Graph communicators for the forward exchange (owners send to readers) and the reverse."""
@@ -330,7 +401,7 @@ class DistributedMatrix:
 
     def global_block(self) -> sp.csr_array:
         """This rank's rows with global column indices (float64), as they came in."""
-        local = self.local[np.dtype(np.float64)]
+        local = self.local[np.dtype(np.float64)].whole()
         if self.plan is None:
             return local
         columns = np.concatenate([np.arange(self.lo, self.hi), self.plan.recv_global])
@@ -366,7 +437,7 @@ class DistributedMatrix:
     def matvec(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """This rank's rows of ``M x`` (in ``x``'s precision)."""
         ext = self.fill(x)
-        y = self.local[np.dtype(x.dtype)] @ ext
+        y = self.local[np.dtype(x.dtype)].matvec(ext)
         if out is None:
             return y
         out[:] = y
@@ -376,7 +447,7 @@ class DistributedMatrix:
         """This rank's slice of ``M^T x``: the local transposed product, whose entries for other
         ranks' products are sent back to their owners and added there (the halo reversed)."""
         dt = np.dtype(x.dtype)
-        y = self.local[dt].T @ x
+        y = self.local[dt].rmatvec(x)
         if self.size == 1:
             return np.asarray(y[: self.nl], dtype=dt)
         if self.exchange == "allgather":
