@@ -12,6 +12,10 @@ from typing import Any
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PG_PLAIN = "postgresql://postgres@127.0.0.1:5432/test"
 BOARD = ("board", "board-password")
+# argon2id at a test cost (time 1, 64 KiB, 1 lane): production keeps argon2-cffi's defaults (3 passes,
+# 64 MiB, 4 lanes), checked once in test_service_security.py; a hash stores its own parameters
+TEST_ARGON2 = (1, 64, 1)
+TEST_ARGON2_ENV = {"GLASNOST_ARGON2": ",".join(map(str, TEST_ARGON2))}
 
 
 @dataclass
@@ -26,6 +30,7 @@ class Backend:
     def settings(self, **extra: Any):  # -> Settings
         from glasnost.service.settings import Settings
 
+        extra.setdefault("password_cost", TEST_ARGON2)
         return Settings(
             database_url=self.url,
             schema=self.schema,

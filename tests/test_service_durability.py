@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from service_support import BOARD, Backend, make_backend
+from service_support import BOARD, TEST_ARGON2_ENV, Backend, make_backend
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -32,6 +32,7 @@ def _free_port() -> int:
 
 def _glasnost(*args: str, cwd: Path, **kw) -> subprocess.Popen:  # type: ignore[no-untyped-def]
     code = "import sys; from glasnost.cli import app; sys.exit(app())"
+    kw["env"] = {**kw.get("env", os.environ), **TEST_ARGON2_ENV}
     return subprocess.Popen([sys.executable, "-c", code, *args], cwd=cwd, **kw)
 
 

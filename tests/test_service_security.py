@@ -306,3 +306,25 @@ def test_submissions_are_rate_limited_per_council(backend: Backend) -> None:
         body = {"council": WORKER, "supply": {"agriculture": 1.0}}
         codes = [c.post(f"/api/cycles/{cycle}/proposals", json=body, headers=worker).status_code for _ in range(4)]
         assert codes == [201, 201, 201, 429]
+
+
+def test_production_password_hashes_keep_argon2_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests hash at a cheap cost; production keeps argon2id at RFC 9106's low-memory profile
+    (t=3 passes, m=64 MiB, p=4 lanes), and a hash verifies whatever cost the verifier was built with."""
+    from glasnost.service.security import check_password, hash_password, password_hasher
+    from glasnost.service.settings import Settings, password_cost_from_env
+
+    monkeypatch.delenv("GLASNOST_ARGON2", raising=False)
+    assert Settings().password_cost is None and Settings.from_env().password_cost is None
+    production = hash_password("s3cret-pass", password_hasher(Settings().password_cost))
+    assert production.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    cheap = hash_password("s3cret-pass", password_hasher((1, 64, 1)))
+    assert cheap.startswith("$argon2id$v=19$m=64,t=1,p=1$")
+    for stored in (production, cheap):
+        for hasher in (password_hasher(None), password_hasher((1, 64, 1))):
+            assert check_password(stored, "s3cret-pass", hasher) and not check_password(stored, "wrong", hasher)
+    monkeypatch.setenv("GLASNOST_ARGON2", "2,128,2")
+    assert password_cost_from_env() == (2, 128, 2) and Settings.from_env().password_cost == (2, 128, 2)
+    monkeypatch.setenv("GLASNOST_ARGON2", "1,64")
+    with pytest.raises(ValueError, match="GLASNOST_ARGON2='1,64': expected time_cost,memory_kib,parallelism"):
+        password_cost_from_env()

@@ -36,7 +36,14 @@ from glasnost.service.errors import (
 from glasnost.service.intake import Intake, IntakeItem
 from glasnost.service.openbooks import OpenBooks, Publication
 from glasnost.service.planning import CycleEngine, economy_from_source, economy_from_zip, economy_to_zip
-from glasnost.service.security import RateLimiter, check_password, hash_password, hash_token, new_token
+from glasnost.service.security import (
+    RateLimiter,
+    check_password,
+    hash_password,
+    hash_token,
+    new_token,
+    password_hasher,
+)
 from glasnost.service.settings import Settings
 
 __all__ = ["Platform", "Viewer"]
@@ -104,6 +111,7 @@ class Platform:
         self.books = OpenBooks(self.db, settings.ledger_source(), settings.signing_key_path(), schema=settings.schema)
         self.login_limit = RateLimiter(*settings.login_rate)
         self.submit_limit = RateLimiter(*settings.submit_rate)
+        self.hasher = password_hasher(settings.password_cost)
         self._engines: dict[int, CycleEngine] = {}
         self._councils: dict[tuple[int, str], tuple[int, str]] = {}
         self._council_cycles: set[int] = set()
@@ -158,7 +166,7 @@ class Platform:
         with self.db.write() as s:
             if s.scalar(select(m.Account.id).where(m.Account.username == username)) is not None:
                 raise ConflictError(f"the user name {username!r} is taken", where="username")
-            acc = m.Account(username=username, password_hash=hash_password(password), is_board=board)
+            acc = m.Account(username=username, password_hash=hash_password(password, self.hasher), is_board=board)
             s.add(acc)
             s.flush()
             self.audit(s, acc.id, "create-account", f"{username}{' (board)' if board else ''}")
@@ -173,7 +181,7 @@ class Platform:
             raise RateLimitedError(f"too many failed login attempts; try again in {wait:.0f} s", where="login")
         with self.db.read() as s:
             acc = s.scalar(select(m.Account).where(m.Account.username == username))
-        if acc is None or not check_password(acc.password_hash, password):
+        if acc is None or not check_password(acc.password_hash, password, self.hasher):
             self.login_limit.hit(key)
             with self.db.write() as s:
                 self.audit(s, None, "login-failed", username)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from glasnost.service.settings import DEFAULT_DATABASE, Settings
+from glasnost.service.settings import DEFAULT_DATABASE, Settings, password_cost_from_env
 
 __all__ = ["admin_app", "serve"]
 
@@ -17,7 +17,7 @@ admin_app = typer.Typer(help="Administer the planning platform.", no_args_is_hel
 
 
 def _settings(database: str, schema: str | None, demo: bool = False) -> Settings:
-    return Settings(database_url=database, schema=schema, demo=demo)
+    return Settings(database_url=database, schema=schema, demo=demo, password_cost=password_cost_from_env())
 
 
 def serve(

@@ -33,6 +33,7 @@ __all__ = [
     "hash_password",
     "hash_token",
     "new_token",
+    "password_hasher",
     "same_token",
 ]
 
@@ -42,15 +43,24 @@ CSRF_COOKIE = "glasnost_csrf"
 _hasher = PasswordHasher()
 
 
-def hash_password(password: str) -> str:
-    """An argon2id hash of ``password`` (with its own salt and parameters)."""
-    return _hasher.hash(password)
+def password_hasher(cost: tuple[int, int, int] | None = None) -> PasswordHasher:
+    """An argon2id hasher: argon2-cffi's defaults (RFC 9106 low-memory profile) when ``cost`` is None,
+    else ``(time_cost, memory_cost in KiB, parallelism)``."""
+    if cost is None:
+        return _hasher
+    time_cost, memory_kib, parallelism = (int(x) for x in cost)
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
 
 
-def check_password(stored: str, password: str) -> bool:
-    """Whether ``password`` matches the stored argon2 hash."""
+def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
+    """An argon2id hash of ``password`` (with its own salt; its parameters are in the hash)."""
+    return (hasher or _hasher).hash(password)
+
+
+def check_password(stored: str, password: str, hasher: PasswordHasher | None = None) -> bool:
+    """Whether ``password`` matches the stored argon2 hash (verified with the parameters stored in it)."""
     try:
-        return _hasher.verify(stored, password)
+        return (hasher or _hasher).verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -40,6 +40,10 @@ class Settings:
     sqlite_synchronous : str
         ``FULL`` (default: a commit is on disk before the answer) or ``NORMAL`` (survives a
         killed server but not a power cut).
+    password_cost : tuple of (int, int, int), optional
+        argon2id ``(time_cost, memory_cost in KiB, parallelism)`` for new password hashes. None
+        (default, for production): argon2-cffi's defaults (3, 65536, 4). Tests use a cheap cost;
+        environment variable ``GLASNOST_ARGON2=t,m,p``. Stored hashes carry their own parameters.
     demo : bool
         Preload a demo cycle whose councils are modelled unless a person takes their seat.
     """
@@ -53,16 +57,18 @@ class Settings:
     login_rate: tuple[int, float] = (10, 60.0)
     submit_rate: tuple[int, float] = (30, 60.0)
     sqlite_synchronous: str = "FULL"
+    password_cost: tuple[int, int, int] | None = None
     demo: bool = False
     extra: dict[str, object] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Settings from ``GLASNOST_DATABASE``, ``GLASNOST_SCHEMA`` and ``GLASNOST_DEMO``."""
+        """Settings from ``GLASNOST_DATABASE``, ``GLASNOST_SCHEMA``, ``GLASNOST_DEMO`` and ``GLASNOST_ARGON2``."""
         return cls(
             database_url=os.environ.get("GLASNOST_DATABASE", DEFAULT_DATABASE),
             schema=os.environ.get("GLASNOST_SCHEMA") or None,
             demo=os.environ.get("GLASNOST_DEMO", "") not in ("", "0"),
+            password_cost=password_cost_from_env(),
         )
 
     @property
@@ -95,3 +101,20 @@ class Settings:
         if file is not None:
             return file.with_name(file.stem + "-key")
         return Path("glasnost-service-key")
+
+
+def password_cost_from_env() -> tuple[int, int, int] | None:
+    """``GLASNOST_ARGON2="time_cost,memory_kib,parallelism"`` as a tuple, or None when unset."""
+    raw = os.environ.get("GLASNOST_ARGON2", "").strip()
+    if not raw:
+        return None
+    parts = raw.split(",")
+    try:
+        cost = tuple(int(p) for p in parts)
+    except ValueError:
+        cost = ()
+    if len(cost) != 3 or cost[0] < 1 or cost[1] < 8 * cost[2] or cost[2] < 1:
+        raise ValueError(
+            f"GLASNOST_ARGON2={raw!r}: expected time_cost,memory_kib,parallelism (memory >= 8 x parallelism)"
+        )
+    return cost  # type: ignore[return-value]
