@@ -7,7 +7,10 @@ Everything here is public. ``glasnost verify URL`` (the client side lives in
 - ``GET /api/log/checkpoint``: the latest signed checkpoint (a new one is signed when entries
   came since, at most once a second); ``GET /api/log/checkpoints``: all of them;
 - ``GET /api/log/entries?start=&stop=`` (at most 1000): each entry's index, kind, payload, its
-  canonical JSON (``entry``, the exact bytes hashed) and leaf hash;
+  stored bytes (``entry_base64``, exactly the bytes hashed; ``entry``, the same as text when they
+  are UTF-8) and leaf hash. Rows are served as stored, unparsed: a tampered row that is no longer
+  canonical JSON is served too (``payload`` null, ``problem`` saying why), so ``glasnost verify URL``
+  names it instead of the server failing;
 - ``GET /api/log/entries/{index}``;
 - ``GET /api/log/proof/inclusion?index=&size=``: RFC 9162 audit path (size: a checkpoint's tree size,
   default the latest checkpoint);
@@ -18,6 +21,7 @@ Everything here is public. ``glasnost verify URL`` (the client side lives in
 
 from __future__ import annotations
 
+import base64
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,22 +30,41 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
-from glasnost.ledger import Ledger, LedgerError, key_id
+from glasnost.ledger import Ledger, LedgerError, key_id, parse_canonical
 from glasnost.service.errors import BadInputError, NotFoundError
 from glasnost.service.routes.deps import platform_of, render
 
 router = APIRouter()
 
 
-def _entry_json(e: Any) -> dict[str, Any]:
-    return {
-        "index": e.index,
-        "kind": e.kind,
-        "payload": e.payload,
-        "entry": e.data.decode("utf-8", errors="replace"),
-        "leaf_hash": e.leaf_hash.hex(),
-        "refers_to": e.refers_to,
+def _entry_json(row: tuple[int, str, bytes, bytes]) -> dict[str, Any]:
+    """One stored row as JSON: its bytes as stored (base64, and as text when UTF-8), the recorded leaf
+    hash, and the payload when the bytes still parse as canonical JSON (else ``problem``)."""
+    index, kind, data, stored_hash = row
+    out: dict[str, Any] = {
+        "index": index,
+        "kind": kind,
+        "payload": None,
+        "entry": None,
+        "entry_base64": base64.b64encode(data).decode("ascii"),
+        "leaf_hash": stored_hash.hex(),
+        "refers_to": None,
     }
+    try:
+        out["entry"] = data.decode("utf-8")
+        obj = parse_canonical(data, where=f"entry {index}")
+        out["payload"] = obj["payload"]
+        refers = obj.get("refers_to")
+        out["refers_to"] = None if refers is None else int(refers["index"])
+    except (UnicodeDecodeError, LedgerError, KeyError, TypeError, ValueError) as exc:
+        out["problem"] = f"the stored bytes are not a canonical log entry ({exc})"
+    return out
+
+
+def _stored_rows(ledger: Ledger, start: int, stop: int) -> list[tuple[int, str, bytes, bytes]]:
+    """Rows ``start <= index < stop`` exactly as stored, unchecked (as :meth:`Ledger.export` copies them)."""
+    ledger.size  # noqa: B018 (catch up with entries appended elsewhere)
+    return ledger._store.rows(start, stop)
 
 
 def _log_info(request: Request) -> dict[str, Any]:
@@ -86,7 +109,7 @@ def api_entries(request: Request, start: int = Query(0, ge=0), stop: int | None 
         return {
             "size": size,
             "start": start,
-            "entries": [_entry_json(e) for e in ledger.entries(start, max(start, end))],
+            "entries": [_entry_json(row) for row in _stored_rows(ledger, start, max(start, end))],
         }
 
     return platform_of(request).books.call(read)
@@ -94,10 +117,13 @@ def api_entries(request: Request, start: int = Query(0, ge=0), stop: int | None 
 
 @router.get("/api/log/entries/{index}", tags=["log"])
 def api_entry(request: Request, index: int) -> dict[str, Any]:
-    try:
-        return platform_of(request).books.call(lambda lg: _entry_json(lg.entry(index)))
-    except LedgerError as exc:
-        raise NotFoundError(str(exc)) from None
+    def read(ledger: Ledger) -> dict[str, Any]:
+        rows = _stored_rows(ledger, index, index + 1) if index >= 0 else []
+        if not rows:
+            raise NotFoundError(f"no such entry (the log has {ledger.size})", where=f"entry {index}")
+        return _entry_json(rows[0])
+
+    return platform_of(request).books.call(read)
 
 
 @router.get("/api/log/proof/inclusion", tags=["log"])
@@ -162,5 +188,5 @@ def log_page(request: Request, start: int = Query(-1)) -> Response:
     books = platform_of(request).books
     info = _log_info(request)
     begin = max(0, info["size"] - 50) if start < 0 else start
-    entries = books.call(lambda lg: [_entry_json(e) for e in lg.entries(begin, min(lg.size, begin + 50))])
+    entries = books.call(lambda lg: [_entry_json(r) for r in _stored_rows(lg, begin, min(lg.size, begin + 50))])
     return render(request, "log.html", info=info, entries=entries, begin=begin)
