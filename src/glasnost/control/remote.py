@@ -15,6 +15,8 @@ with one published elsewhere).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import shutil
 import tempfile
@@ -98,9 +100,10 @@ def _fetch_entries(base: str, log: LogContents, timeout: float) -> None:
         for e in entries:
             try:
                 index = int(e["index"])
-                data = e["entry"].encode("utf-8")
+                raw = e.get("entry_base64")  # the stored bytes exactly (servers since the raw-row change)
+                data = base64.b64decode(raw, validate=True) if raw is not None else e["entry"].encode("utf-8")
                 stored = bytes.fromhex(e["leaf_hash"])
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
                 log.problems.append(Problem(f"entry near {start}", f"malformed entry from the server ({exc})"))
                 continue
             log.rows.append(StoredEntry(index, e.get("kind"), data, stored, f"{base} entry {index}"))
