@@ -230,6 +230,9 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=100)
     ap.add_argument("--database", default=None, help="default: a SQLite file in a temporary folder")
     ap.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"], help="SQLite's synchronous mode")
+    ap.add_argument(
+        "--profile", default=None, help="record the platform server with py-spy during its load (collapsed stacks file)"
+    )
     args = ap.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="glasnost-bench-service-"))
@@ -255,7 +258,18 @@ def main() -> None:
         results.append(
             asyncio.run(load(peer_url, state["cycle"], bodies, tokens, args.concurrency, "bare FastAPI (1)"))
         )
+        spy = None
+        if args.profile:
+            spy = subprocess.Popen(
+                ["py-spy", "record", "--pid", str(server.pid), "-f", "raw", "-o", args.profile, "-r", "200"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(1.0)
         results.append(asyncio.run(load(url, state["cycle"], bodies, tokens, args.concurrency, "glasnost platform")))
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
         results.append(
             asyncio.run(load(peer_url, state["cycle"], bodies, tokens, args.concurrency, "bare FastAPI (2)"))
         )
