@@ -14,10 +14,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,14 +48,18 @@ from glasnost.service.settings import Settings
 
 __all__ = ["Platform", "Viewer"]
 
-_VIEWER_SQL = text(
-    "SELECT accounts.id, accounts.username, accounts.is_board, session_tokens.expires_at "
+_DELEGATE_SQL = "SELECT id FROM memberships WHERE account_id = ? AND council_id = ? AND role = 'delegate' LIMIT 1"
+_VIEWER_SEATS_SQL = (
+    "SELECT accounts.id, accounts.username, accounts.is_board, session_tokens.expires_at, memberships.council_id "
     "FROM session_tokens JOIN accounts ON accounts.id = session_tokens.account_id "
-    "WHERE session_tokens.token_hash = :h"
-).columns(expires_at=DateTime)
-_DELEGATE_SQL = text(
-    "SELECT id FROM memberships WHERE account_id = :a AND council_id = :c AND role = 'delegate' LIMIT 1"
+    "LEFT JOIN memberships ON memberships.account_id = accounts.id AND memberships.role = 'delegate' "
+    "WHERE session_tokens.token_hash = ?"
 )
+
+
+def _as_datetime(value: Any) -> datetime:
+    """A DBAPI's timestamp: a datetime (PostgreSQL) or SQLAlchemy's SQLite text ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 SESSION_DAYS = 14
 VIEWER_TTL = 10.0
@@ -226,11 +230,16 @@ class Platform:
         return viewer
 
     def _lookup_viewer(self, token: str, via: str) -> Viewer:
-        with self.db.engine.connect() as conn:  # the hot path of every request: plain SQL, no ORM
-            row = conn.execute(_VIEWER_SQL, {"h": hash_token(token)}).first()
-        if row is None or row.expires_at < utcnow():
+        # the hot path of every request: one plain query (no ORM, no SQLAlchemy statement) that also
+        # brings the account's delegate seats, so the seat check of a submission needs no second one
+        rows = self.db.lookup(_VIEWER_SEATS_SQL, (hash_token(token),))
+        if not rows:
             return Viewer()
-        return Viewer(row.id, row.username, bool(row.is_board), via)
+        account_id, username, is_board, expires_at = rows[0][:4]
+        if _as_datetime(expires_at) < utcnow():
+            return Viewer()
+        self._delegate_cache.update((int(account_id), int(r[4])) for r in rows if r[4] is not None)
+        return Viewer(int(account_id), username, bool(is_board), via)
 
     # ---- cycles ------------------------------------------------------------------------------------
 
@@ -576,8 +585,7 @@ class Platform:
         key = (int(viewer.account_id), council_id)  # type: ignore[arg-type]
         if key in self._delegate_cache:
             return True
-        with self.db.engine.connect() as conn:
-            ok = conn.execute(_DELEGATE_SQL, {"a": viewer.account_id, "c": council_id}).first() is not None
+        ok = bool(self.db.lookup(_DELEGATE_SQL, (int(viewer.account_id), council_id)))  # type: ignore[arg-type]
         if ok:
             self._delegate_cache.add(key)
         return ok

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -82,6 +83,36 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas(settings.sqlite_synchronous))
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = threading.Lock() if settings.is_sqlite else None
+        self._lookups = threading.local()
+
+    def lookup(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """Rows of one read-only query (``?`` placeholders) on this thread's own DBAPI connection,
+        without SQLAlchemy's per-statement work: the hot checks of every request (whose token, which
+        seats). The connection reads in autocommit mode, so each query sees the latest commits."""
+        conn = getattr(self._lookups, "conn", None)
+        if conn is None:
+            conn = self._lookup_connection()
+        try:
+            cur = conn.cursor()
+            try:
+                cur.execute(sql if self.settings.is_sqlite else sql.replace("?", "%s"), params)
+                return [tuple(r) for r in cur.fetchall()]
+            finally:
+                cur.close()
+        except Exception:
+            self._lookups.conn = self._lookups.pooled = None  # broken (e.g. the server restarted): a new one next
+            raise
+
+    def _lookup_connection(self) -> Any:
+        pooled = self.engine.raw_connection()  # kept by this thread (pragmas / search_path applied)
+        raw = pooled.driver_connection
+        if self.settings.is_sqlite:
+            raw.isolation_level = None  # autocommit: no transaction left open between lookups
+        else:
+            raw.rollback()
+            raw.autocommit = True
+        self._lookups.conn, self._lookups.pooled = raw, pooled
+        return raw
 
     def create_schema(self) -> None:
         """PostgreSQL: create the configured schema if it is missing."""

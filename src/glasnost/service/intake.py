@@ -1,5 +1,8 @@
 """Group commit of proposals: one thread writes whatever proposals have queued up in one database
-transaction, appends them to the public log in one more, and then answers every waiting request.
+transaction, hands them to the public log's writer (which appends them in one more and then answers
+every waiting request) and goes on with the next batch, so the two commits of consecutive batches
+overlap. A proposal committed but not yet logged when the server dies is published at the next start
+(:meth:`glasnost.service.openbooks.OpenBooks.recover`); it was not acknowledged.
 
 A round's rush (thousands of councils answering at once) thus costs a few commits per batch
 rather than a few per proposal, while every answer still means "committed and in the log". The
@@ -200,14 +203,40 @@ class Intake:
                 }
                 for i, pid in zip(accepted, ids, strict=True)
             ]
-            receipts = platform.books.publish(
+            # the log's writer answers each request once its entry is committed there too; meanwhile
+            # this thread goes on to the next batch (the two commits of consecutive batches overlap)
+            futures = platform.books.publish_futures(
                 [Publication("proposal", p, m.Proposal.__table__, p["id"]) for p in payloads]
             )
-            assert receipts is not None
-            for item, payload, receipt in zip(accepted, payloads, receipts, strict=True):
-                item.future.set_result({**payload, "receipt": receipt.to_json(), "repeated": False})
+            for item, payload, fut in zip(accepted, payloads, futures, strict=True):
+                fut.add_done_callback(_answer(item, payload))
+        if repeats:
+            answer_repeats = _answer_repeats(platform, repeats)
+            if accepted:  # after this batch's entries are in the log (the log answers in order)
+                futures[-1].add_done_callback(lambda _f: answer_repeats())
+            else:
+                answer_repeats()
+
+
+def _answer(item: IntakeItem, payload: dict[str, Any]) -> Any:
+    """A callback answering ``item`` with its stored form and log receipt (or the log's error)."""
+
+    def done(fut: Future) -> None:
+        exc = fut.exception()
+        if exc is not None:  # committed but not logged: recover() publishes it at the next start
+            item.future.set_exception(exc)
+        else:
+            item.future.set_result({**payload, "receipt": fut.result().to_json(), "repeated": False})
+
+    return done
+
+
+def _answer_repeats(platform: Platform, repeats: list[IntakeItem]) -> Any:
+    def answer() -> None:
         for item in repeats:
             try:
                 item.future.set_result(platform._keyed(item.council_id, item.key))  # type: ignore[arg-type]
             except BaseException as exc:
                 item.future.set_exception(exc)
+
+    return answer

@@ -145,14 +145,20 @@ class OpenBooks:
 
     def publish(self, items: Sequence[Publication], *, wait: bool = True) -> list[Receipt] | None:
         """Append ``items`` (group-committed with whatever else is queued); with ``wait``, their receipts."""
+        futures = self.publish_futures(items)
+        if not wait:
+            return None
+        return [f.result(timeout=60) for f in futures]
+
+    def publish_futures(self, items: Sequence[Publication]) -> list[Future]:
+        """Queue ``items`` for the log; one future per item, answered with its receipt (on the writer
+        thread, in order) once the entries are committed to the log."""
         futures = []
         for item in items:
             fut: Future = Future()
             self._queue.put(("publish", item, fut))
             futures.append(fut)
-        if not wait:
-            return None
-        return [f.result(timeout=60) for f in futures]
+        return futures
 
     def call(self, fn: Callable[[Ledger], T]) -> T:
         """Run ``fn(ledger)`` on the writer thread (reads, proofs, checkpoints) and return its result."""
