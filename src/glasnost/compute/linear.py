@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -26,6 +27,13 @@ from itertools import pairwise
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+
+try:  # y += A x into a given vector; scipy's public product always allocates the result
+    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
+except ImportError:  # pragma: no cover - a future scipy without it
+
+    def _csr_matvec(n_row: int, n_col: int, indptr, indices, data, x, y) -> None:  # type: ignore[no-untyped-def]
+        y += sp.csr_array((data, indices, indptr), shape=(n_row, n_col)) @ x
 
 from glasnost.economy import NotProductiveError
 
@@ -70,6 +78,41 @@ class _BlockOperator:
         ]
         twin.bounds, twin.pool, twin.dtype = self.bounds, self.pool, np.dtype(np.float32)
         return twin
+
+    def _map(self, work: Callable[[int], tuple[float, float]]) -> tuple[float, float]:
+        if self.pool is None:
+            return work(0)
+        parts = list(self.pool.map(work, range(len(self.blocks))))
+        return sum(p[0] for p in parts), sum(p[1] for p in parts)
+
+    def residual_into(self, r: np.ndarray, x: np.ndarray, out: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+        """``out = r - (I - M) x`` in one pass per row block, with ``||out||^2`` and ``w @ out``.
+
+        The product accumulates straight into ``out`` (no temporary vector), and each thread
+        takes the sums over the rows it has just written, while they are in its cache.
+        """
+
+        def work(i: int) -> tuple[float, float]:
+            a, b = self.bounds[i], self.bounds[i + 1]
+            block, part = self.blocks[i], out[a:b]
+            np.subtract(r[a:b], x[a:b], out=part)
+            _csr_matvec(block.shape[0], block.shape[1], block.indptr, block.indices, block.data, x, part)
+            return float(np.dot(part, part)), float(np.dot(w[a:b], part))
+
+        return self._map(work)
+
+    def add_scaled(self, e: np.ndarray, s: np.ndarray, u: np.ndarray, c: float) -> None:
+        """``e += s + c u`` over the same row blocks."""
+        c32 = e.dtype.type(c)
+
+        def work(i: int) -> tuple[float, float]:
+            a, b = self.bounds[i], self.bounds[i + 1]
+            e[a:b] += s[a:b]
+            if c:
+                e[a:b] += c32 * u[a:b]
+            return 0.0, 0.0
+
+        self._map(work)
 
     def __call__(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         if self.pool is None:
@@ -431,7 +474,10 @@ def _deflated(
     n = d.size
     x = np.zeros(n)
     ax = np.empty(n)
-    e, ae, s = (np.empty(n, dtype=dtype) for _ in range(3))
+    e, s = np.empty(n, dtype=dtype), np.empty(n, dtype=dtype)
+    u, w = (perron.w, perron.u) if transpose else (perron.u, perron.w)
+    u, w = u.astype(dtype, copy=False), w.astype(dtype, copy=False)
+    gain = perron.rho / (1.0 - perron.rho)  # M^-1 s = s + gain * u (w @ s)
     dnorm = float(np.linalg.norm(d)) or 1.0
     r, beta = d.copy(), dnorm
     total = 0
@@ -441,12 +487,10 @@ def _deflated(
         np.copyto(e, r_in)
         perron.precondition(e, transpose=transpose)
         for step in range(1, max_iter - total + 1):
-            inner_op(e, ae)
-            np.subtract(r_in, e, out=s)
-            s += ae  # the sweep's residual r_in - (I - A) e
-            res = float(np.linalg.norm(s))
+            sumsq, w_s = inner_op.residual_into(r_in, e, s, w)  # s = r_in - (I - A) e
+            res = float(np.sqrt(sumsq))
             total += 1
-            e += perron.precondition(s, transpose=transpose)
+            inner_op.add_scaled(e, s, u, gain * w_s)  # e += M^-1 s
             if res <= goal:
                 break
             if not np.isfinite(res) or (step >= 4 and res > stall_rate**step):
