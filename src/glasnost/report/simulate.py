@@ -122,11 +122,18 @@ def parameters_section(report: HtmlReport, params: Params) -> None:
     report.table(["parameter", "value", "default", "unit", "meaning", "source"], parameter_table(params))
 
 
-def experiment_report(name: str, table: pa.Table, params: Params) -> HtmlReport:
-    """Report of a named experiment (:mod:`glasnost.simulate.experiments`)."""
+def experiment_report(
+    name: str, table: pa.Table, params: Params, headline: tuple[str, pa.Table] | None = None
+) -> HtmlReport:
+    """Report of a named experiment (:mod:`glasnost.simulate.experiments`): the ``headline``
+    table first (a caption and a table, e.g. the pipe plant's exact numbers), the figure, the
+    experiment's whole table and the parameters used."""
     report = HtmlReport(f"glasnost simulate: the {name} experiment")
+    if headline is not None:
+        caption, small = headline
+        head = small.to_pandas()
+        report.table(list(head.columns), [list(r) for r in head.itertuples(index=False)], caption=caption)
     frame = table.to_pandas()
-    report.table(list(frame.columns), [list(r) for r in frame.itertuples(index=False)])
     fig, ax = new_figure(7.0, 3.4)
     if "year" in frame.columns:
         measure = {"pipe": "use_value", "closures": "unemployment"}.get(name, frame.columns[-1])
@@ -150,6 +157,7 @@ def experiment_report(name: str, table: pa.Table, params: Params) -> HtmlReport:
         ax.set_xlabel({"audit": "audit probability", "ratchet": "ratchet lambda"}.get(name, "value"))
         ax.set_ylabel("concealment (share of capacity)")
     report.figure(fig, f"exp-{name}", f"the {name} experiment")
+    report.table(list(frame.columns), [list(r) for r in frame.itertuples(index=False)], caption=f"the {name} runs")
     parameters_section(report, params)
     return report
 

@@ -13,6 +13,12 @@ import typer
 
 from glasnost.simulate.params import Params, SimulationError
 
+PIPE_CAPTION = (
+    "one plant, 1,000 m of pipe a year, 100 workers: the heavy pipe weighs 1 t/m and gives 1 unit of use per "
+    "metre, the light one is lighter and better (params lightness, betterness); 'chosen' is what the plant makes "
+    "under each indicator"
+)
+
 
 def parse_params(items: list[str] | None) -> dict[str, str]:
     """``["ratchet=0.3", "closures=false"]`` -> dict; malformed items raise SimulationError."""
@@ -71,6 +77,7 @@ def simulate_command(
     out_dir.mkdir(parents=True, exist_ok=True)
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn())
+    headline = None
     with Progress(*columns, console=console, transient=True) as bar:
         job = bar.add_task("runs", total=None)
 
@@ -84,11 +91,13 @@ def simulate_command(
             table = run_experiment(experiment, params=params, seeds=list(range(seeds)), enterprises=enterprises,
                                    progress=progress)
             pq.write_table(table, out_dir / f"{experiment}.parquet")
-            path = experiment_report(experiment, table, params).write(out_dir)
             if experiment == "pipe":
                 from glasnost.simulate.experiments import pipe_plant
 
-                pq.write_table(pipe_plant(params), out_dir / "pipe_plant.parquet")
+                plant = pipe_plant(params)
+                pq.write_table(plant, out_dir / "pipe_plant.parquet")
+                headline = (PIPE_CAPTION, plant)
+            path = experiment_report(experiment, table, params, headline=headline).write(out_dir)
         elif sweep is not None:
             from glasnost.simulate.run import sweep as run_sweep
 
@@ -134,7 +143,20 @@ def simulate_command(
                 bar.update(job, description="calibration targets")
                 rows = calibration_table(model_values(params))
             path = simulation_report(table, params, calibration=rows).write(out_dir)
+    if headline is not None:
+        _print_table(out, *headline)
     out.print(f"{table.num_rows} rows written to {out_dir}; report: {path}")
+
+
+def _print_table(out: Any, caption: str, table: Any) -> None:
+    from rich.table import Table
+
+    shown = Table(caption=caption)
+    for name in table.column_names:
+        shown.add_column(name, justify="left" if table.schema.field(name).type in ("string", "bool") else "right")
+    for row in table.to_pylist():
+        shown.add_row(*(f"{v:,.4g}" if isinstance(v, float) else str(v) for v in row.values()))
+    out.print(shown)
 
 
 def register(app: typer.Typer) -> None:
