@@ -208,3 +208,32 @@ def test_reconciliation_agrees_with_a_plain_loop() -> None:
     got_bal = {(r["period"], r["workplace"], r["product"]): r["difference"]
                for r in material_balance(rep).to_pylist() if r["check"] == "balance"}
     assert got_bal == pytest.approx(want_bal)
+
+
+def test_latency_alert_when_capability_falls_behind_potentiality() -> None:
+    # Beer's latency = capability / potentiality; one of forty workplaces lets a third of its
+    # potential capacity go unbuilt in the last two periods (its capability steps down by log(2/3));
+    # alerts look at the latest periods, as they run each period
+    import numpy as np
+    import pyarrow as pa
+
+    from glasnost.control.alerts import find_anomalies
+    from glasnost.control.reports import reports_from_table
+
+    rng = np.random.default_rng(4)
+    periods, shops = 12, 40
+    p = np.repeat(np.arange(periods), shops)
+    w = np.tile(np.array([f"w{i:02d}" for i in range(shops)]), periods)
+    potential = np.full(p.size, 100.0)
+    capability = 90.0 * np.exp(0.01 * rng.standard_normal(p.size))
+    capability[(w == "w07") & (p >= periods - 2)] *= 2 / 3
+    lines = {
+        "kind": ["potential"] * p.size + ["capacity"] * p.size,
+        "period": np.concatenate([p, p]),
+        "workplace": np.concatenate([w, w]),
+        "product": ["steel"] * (2 * p.size),
+        "quantity": np.concatenate([potential, capability]),
+    }
+    found = [f for f in find_anomalies(reports_from_table(pa.table(lines))) if f.indicator == "latency"]
+    assert {f.workplace for f in found} == {"w07"}
+    assert found[0].change == pytest.approx(np.log(2 / 3), abs=0.05)

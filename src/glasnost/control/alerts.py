@@ -4,6 +4,8 @@ From stored report lines, one series per workplace and product and indicator:
 
 * ``gap``: log of what the workplace says it delivered over what its receivers confirm (needs both);
 * ``productivity``: Beer's actuality / capability, log of output over reported capacity;
+* ``latency``: Beer's capability / potentiality, log of reported capacity over reported potential
+  (for workplaces that report a ``potential``);
 * ``output``: log of output.
 
 The Harrison-Stevens filter (:mod:`glasnost.control.cyberstride`) runs over all series at once; a
@@ -50,7 +52,8 @@ class Finding:
 def _series(reports: Reports) -> tuple[pa.Table, np.ndarray, dict[str, np.ndarray]]:
     """(workplace, product) keys, periods, and indicator arrays (keys x periods)."""
     t = reports.table
-    out = t.filter(pc.equal(t["kind"], "output"))
+    # a series for every workplace and product it reports about itself
+    out = t.filter(pc.is_in(t["kind"], pa.array(["output", "capacity", "potential", "delivery"])))
     keys_t = out.group_by(["workplace", "product"], use_threads=False).aggregate([]).sort_by(
         [("workplace", "ascending"), ("product", "ascending")]
     )
@@ -78,11 +81,13 @@ def _series(reports: Reports) -> tuple[pa.Table, np.ndarray, dict[str, np.ndarra
         return g
 
     output, capacity = grid("output", "workplace"), grid("capacity", "workplace")
+    potential = grid("potential", "workplace")
     delivered, confirmed = grid("delivery", "workplace"), grid("receipt", "counterparty")
     with np.errstate(divide="ignore", invalid="ignore"):
         values = {
             "gap": np.log(delivered / confirmed),
             "productivity": np.log(output / capacity),
+            "latency": np.log(capacity / potential),
             "output": np.log(output),
         }
     for v in values.values():

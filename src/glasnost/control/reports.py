@@ -5,7 +5,9 @@ A report line is one figure. The columns (a CSV file has a header naming them, i
 =============  ==========================================================================================
 ``kind``       ``output`` (made), ``input`` (used up in production), ``opening`` / ``closing`` (stock at
                the start / end of the period), ``loss`` (spoilt, lost), ``capacity`` (the most it could
-               have made in the period with what it had: Beer's capability), ``delivery`` (shipped to the
+               have made in the period with what it had: Beer's capability), ``potential`` (what it
+               could make with the means it could have, e.g. its planned capacity once its investment is
+               installed: Beer's potentiality), ``delivery`` (shipped to the
                receiver named in ``counterparty``), ``receipt`` (a receiver confirms what it got from
                the supplier named in ``counterparty``), ``rating`` (a consumer rates the quality of what it
                got from ``counterparty``)
@@ -53,7 +55,7 @@ __all__ = [
     "validate_table",
 ]
 
-KINDS = ("output", "input", "opening", "closing", "loss", "capacity", "delivery", "receipt", "rating")
+KINDS = ("output", "input", "opening", "closing", "loss", "capacity", "potential", "delivery", "receipt", "rating")
 FLOWS = ("delivery", "receipt", "rating")  # kinds that name a counterparty
 COLUMNS = ("kind", "period", "workplace", "product", "variant", "grade", "quantity", "counterparty", "rating")
 REQUIRED = ("kind", "period", "workplace", "product", "quantity")
