@@ -694,6 +694,7 @@ class Platform:
             viewer.require_board()
         eng = self.engine(cycle_id)
         with self._close_lock:
+            self.books.sync()  # the proposals' log receipts are on their rows
             with self.db.read() as s:
                 cycle = self.cycle(s, cycle_id)
                 rnd = self.open_round(s, cycle_id)

@@ -33,6 +33,11 @@ log = logging.getLogger("glasnost.service")
 
 T = TypeVar("T")
 
+RECORD_ROWS = 5000
+RECORD_SECONDS = 0.5
+"""Receipts are recorded on their rows when the writer is idle, or at the latest after this many
+rows or seconds (one transaction for several batches instead of one per batch)."""
+
 
 @dataclass(frozen=True)
 class Publication:
@@ -57,6 +62,8 @@ class OpenBooks:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._last_checkpoint = 0.0
+        self._pending: list[tuple[Publication, Receipt]] = []  # appended, not yet recorded on their rows
+        self._pending_since = 0.0
         self._thread = threading.Thread(target=self._run, name="glasnost-ledger", daemon=True)
         self._thread.start()
         self._ready.wait()
@@ -90,6 +97,7 @@ class OpenBooks:
                 try:
                     first = self._queue.get(timeout=0.2)
                 except queue.Empty:
+                    self._flush_records()
                     continue
                 jobs = [first]
                 while len(jobs) < 1000:
@@ -98,7 +106,12 @@ class OpenBooks:
                     except queue.Empty:
                         break
                 self._serve(jobs)
+                if self._queue.empty() or len(self._pending) >= RECORD_ROWS or (
+                    time.monotonic() - self._pending_since >= RECORD_SECONDS
+                ):
+                    self._flush_records()
         finally:
+            self._flush_records()
             self.ledger.close()
 
     def _serve(self, jobs: list[tuple[str, Any, Future]]) -> None:
@@ -113,16 +126,29 @@ class OpenBooks:
             else:
                 for (_, fut), receipt in zip(publications, receipts, strict=True):
                     fut.set_result(receipt)
-                try:  # after answering: a lost update is repaired by recover() at the next start
-                    self._record(items, receipts)
-                except Exception:
-                    log.exception("recording log receipts on %d rows failed", len(items))
+                # recorded on the rows after answering, several batches in one transaction (a lost
+                # update is repaired by recover() at the next start)
+                if not self._pending:
+                    self._pending_since = time.monotonic()
+                self._pending.extend(zip(items, receipts, strict=True))
+        if any(op == "call" for op, _, _ in jobs):
+            self._flush_records()  # what a call reads (e.g. a closing round) sees every receipt recorded
         for op, arg, fut in jobs:
             if op == "call":
                 try:
                     fut.set_result(arg(self.ledger))
                 except BaseException as exc:
                     fut.set_exception(exc)
+
+    def _flush_records(self) -> None:
+        """Record the receipts of every entry appended since the last flush on their rows."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        try:
+            self._record([p for p, _ in pending], [r for _, r in pending])
+        except Exception:
+            log.exception("recording log receipts on %d rows failed", len(pending))
 
     def _record(self, items: Sequence[Publication], receipts: Sequence[Receipt]) -> None:
         by_table: dict[Table, list[dict[str, Any]]] = {}
@@ -165,6 +191,10 @@ class OpenBooks:
         fut: Future = Future()
         self._queue.put(("call", fn, fut))
         return fut.result(timeout=60)
+
+    def sync(self) -> None:
+        """Wait until every receipt of the entries appended so far is recorded on its row."""
+        self.call(lambda _ledger: None)
 
     def checkpoint(self, *, min_interval: float = 1.0) -> Checkpoint | None:
         """The latest signed checkpoint, signing a new one first if entries came since (at most one
