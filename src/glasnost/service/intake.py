@@ -13,13 +13,14 @@ raced in (the first one counts; the others get it back).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import queue
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, tuple_
@@ -30,6 +31,7 @@ from glasnost.service.errors import ConflictError
 from glasnost.service.openbooks import Publication
 
 if TYPE_CHECKING:
+    from glasnost.ledger import Receipt
     from glasnost.service.actions import Platform
 
 __all__ = ["Intake", "IntakeItem"]
@@ -39,9 +41,13 @@ log = logging.getLogger("glasnost.service")
 BATCH = 500
 
 
-@dataclass
+@dataclass(eq=False)
 class IntakeItem:
-    """One checked proposal waiting to be stored."""
+    """One checked proposal waiting to be stored.
+
+    It is answered either through ``future`` (a thread waiting in :meth:`Intake.submit`) or, when
+    queued with :meth:`Intake.enqueue_async`, through ``waiter`` on its event loop: the answers of a
+    batch reach a loop in one ``call_soon_threadsafe`` (one wake-up per batch, not per request)."""
 
     round_id: int
     round_number: int
@@ -53,7 +59,9 @@ class IntakeItem:
     demand: dict[str, float]
     source: str
     key: str | None
-    future: Future = field(default_factory=Future)
+    future: Future | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    waiter: asyncio.Future | None = None
 
 
 class Intake:
@@ -68,13 +76,21 @@ class Intake:
 
     def submit(self, item: IntakeItem, timeout: float = 60.0) -> dict[str, Any]:
         """Queue a proposal and wait until it is committed and logged; its stored form with receipt."""
-        self._queue.put(item)
-        return item.future.result(timeout=timeout)
+        return self.enqueue(item).result(timeout=timeout)
 
     def enqueue(self, item: IntakeItem) -> Future:
-        """Queue a proposal; the future answers like :meth:`submit` (await it with asyncio.wrap_future)."""
+        """Queue a proposal; the future answers like :meth:`submit`."""
+        item.future = Future()
         self._queue.put(item)
         return item.future
+
+    def enqueue_async(self, item: IntakeItem) -> asyncio.Future:
+        """Queue a proposal from a coroutine; the asyncio future (of the running loop) answers like
+        :meth:`submit`."""
+        item.loop = asyncio.get_running_loop()
+        item.waiter = item.loop.create_future()
+        self._queue.put(item)
+        return item.waiter
 
     def close(self) -> None:
         self._queue.put(None)
@@ -112,9 +128,7 @@ class Intake:
                 self.stats.append((len(batch), time.perf_counter() - started))
             except BaseException as exc:  # answer every waiting request; the thread carries on
                 log.exception("storing %d proposals failed", len(batch))
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(exc)
+                _settle([(item, None, exc) for item in batch], only_pending=True)
             if stop:
                 return
 
@@ -123,6 +137,7 @@ class Intake:
         now = utcnow()
         accepted: list[IntakeItem] = []
         repeats: list[IntakeItem] = []
+        refused: list[tuple[IntakeItem, None, BaseException]] = []
         with platform.db.write() as s:
             open_ids = set(
                 s.scalars(
@@ -141,11 +156,15 @@ class Intake:
                 )
             for item in batch:
                 if item.round_id not in open_ids:
-                    item.future.set_exception(
-                        ConflictError(
-                            f"round {item.round_number} closed while the proposal was on its way; "
-                            "the next round is open",
-                            where=f"council {item.council}",
+                    refused.append(
+                        (
+                            item,
+                            None,
+                            ConflictError(
+                                f"round {item.round_number} closed while the proposal was on its way; "
+                                "the next round is open",
+                                where=f"council {item.council}",
+                            ),
                         )
                     )
                 elif item.key is not None and (item.council_id, item.key) in taken:
@@ -186,57 +205,90 @@ class Intake:
                         for i, pid in zip(accepted, ids, strict=True)
                     ],
                 )
-        if accepted:
-            at = now.isoformat(timespec="seconds") + "Z"
-            payloads = [
-                {
-                    "id": pid,
-                    "round_id": i.round_id,
-                    "council_id": i.council_id,
-                    "supply": i.supply,
-                    "demand": i.demand,
-                    "source": i.source,
-                    "at": at,
-                    "council": i.council,
-                    "round": i.round_number,
-                    "cycle": i.cycle_id,
-                }
-                for i, pid in zip(accepted, ids, strict=True)
-            ]
-            # the log's writer answers each request once its entry is committed there too; meanwhile
-            # this thread goes on to the next batch (the two commits of consecutive batches overlap)
-            futures = platform.books.publish_futures(
-                [Publication("proposal", p, m.Proposal.__table__, p["id"]) for p in payloads]
-            )
-            for item, payload, fut in zip(accepted, payloads, futures, strict=True):
-                fut.add_done_callback(_answer(item, payload))
-        if repeats:
-            answer_repeats = _answer_repeats(platform, repeats)
-            if accepted:  # after this batch's entries are in the log (the log answers in order)
-                futures[-1].add_done_callback(lambda _f: answer_repeats())
+        if refused:
+            _settle(refused)
+        if not accepted:
+            if repeats:
+                _answer_repeats(platform, repeats)
+            return
+        at = now.isoformat(timespec="seconds") + "Z"
+        payloads = [
+            {
+                "id": pid,
+                "round_id": i.round_id,
+                "council_id": i.council_id,
+                "supply": i.supply,
+                "demand": i.demand,
+                "source": i.source,
+                "at": at,
+                "council": i.council,
+                "round": i.round_number,
+                "cycle": i.cycle_id,
+            }
+            for i, pid in zip(accepted, ids, strict=True)
+        ]
+
+        def logged(receipts: list[Receipt] | None, exc: BaseException | None) -> None:
+            # on the log's writer thread, once the batch's entries are committed there (in order)
+            if exc is not None:  # committed but not logged: recover() publishes it at the next start
+                _settle([(item, None, exc) for item in accepted])
             else:
-                answer_repeats()
+                _settle(
+                    [
+                        (item, {**payload, "receipt": r.to_json(), "repeated": False}, None)
+                        for item, payload, r in zip(accepted, payloads, receipts, strict=True)  # type: ignore[arg-type]
+                    ]
+                )
+            if repeats:  # after this batch's entries are in the log
+                _answer_repeats(platform, repeats)
+
+        # the log's writer answers the whole batch once its entries are committed there too; meanwhile
+        # this thread goes on to the next batch (the two commits of consecutive batches overlap)
+        platform.books.publish_batch(
+            [Publication("proposal", p, m.Proposal.__table__, p["id"]) for p in payloads], logged
+        )
 
 
-def _answer(item: IntakeItem, payload: dict[str, Any]) -> Any:
-    """A callback answering ``item`` with its stored form and log receipt (or the log's error)."""
-
-    def done(fut: Future) -> None:
-        exc = fut.exception()
-        if exc is not None:  # committed but not logged: recover() publishes it at the next start
-            item.future.set_exception(exc)
-        else:
-            item.future.set_result({**payload, "receipt": fut.result().to_json(), "repeated": False})
-
-    return done
+Outcome = tuple[IntakeItem, "dict[str, Any] | None", "BaseException | None"]
 
 
-def _answer_repeats(platform: Platform, repeats: list[IntakeItem]) -> Any:
-    def answer() -> None:
-        for item in repeats:
-            try:
-                item.future.set_result(platform._keyed(item.council_id, item.key))  # type: ignore[arg-type]
-            except BaseException as exc:
+def _settle(outcomes: list[Outcome], *, only_pending: bool = False) -> None:
+    """Answer items with (result, error): threads through their futures, coroutines through one
+    ``call_soon_threadsafe`` per event loop for all of them."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for outcome in outcomes:
+        item, result, exc = outcome
+        if item.loop is not None:
+            by_loop.setdefault(item.loop, []).append(outcome)
+        elif item.future is not None and not (only_pending and item.future.done()):
+            if exc is not None:
                 item.future.set_exception(exc)
+            else:
+                item.future.set_result(result)
+    for loop, group in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_on_loop, group)
+        except RuntimeError:  # the loop has closed: nobody waits any more
+            log.warning("%d answers for a closed event loop dropped", len(group))
 
-    return answer
+
+def _settle_on_loop(outcomes: list[Outcome]) -> None:
+    for item, result, exc in outcomes:
+        waiter = item.waiter
+        if waiter is None or waiter.done():  # e.g. the request was cancelled (client gone)
+            continue
+        if exc is not None:
+            waiter.set_exception(exc)
+        else:
+            waiter.set_result(result)
+
+
+def _answer_repeats(platform: Platform, repeats: list[IntakeItem]) -> None:
+    """Answer repeated idempotency keys with the stored proposal (read now)."""
+    outcomes: list[Outcome] = []
+    for item in repeats:
+        try:
+            outcomes.append((item, platform._keyed(item.council_id, item.key), None))  # type: ignore[arg-type]
+        except BaseException as exc:
+            outcomes.append((item, None, exc))
+    _settle(outcomes)

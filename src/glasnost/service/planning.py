@@ -121,6 +121,9 @@ class CycleEngine:
         self.commodity_ids = np.array([str(x) for x in c.ids], dtype=object)
         self.position = {cid: j for j, cid in enumerate(self.commodity_ids)}
         self.kinds = np.asarray(c.kinds)
+        self.consumer_goods = frozenset(  # what a consumer council may ask for (one set lookup per commodity)
+            cid for cid, k in zip(self.commodity_ids, self.kinds, strict=True) if k in (Kind.GOOD, Kind.PUBLIC_GOOD)
+        )
         self.units = [str(u) for u in c.units] if hasattr(c, "units") else [""] * len(self.commodity_ids)
         self.public = he.public
         self.worker_ids = np.array([str(x) for x in he.workers.ids], dtype=object)
@@ -176,9 +179,9 @@ class CycleEngine:
             if any(v > 0 for v in s.values()):
                 raise BadInputError("a consumer council offers nothing; leave supply empty", where=where)
             s = {}
-            for cid in d:
-                if self.kinds[self.position[cid]] not in (Kind.GOOD, Kind.PUBLIC_GOOD):
-                    raise BadInputError(f"asks for {cid!r}, which is not a consumer good", where=where)
+            other = [cid for cid in d if cid not in self.consumer_goods]
+            if other:
+                raise BadInputError(f"asks for {other[0]!r}, which is not a consumer good", where=where)
             cost = self.cost(d, prices, consumer=True)
             budget = self.income[council]
             if cost > budget * (1 + 1e-9):

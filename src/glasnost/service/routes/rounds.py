@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from typing import Any
@@ -144,7 +143,7 @@ async def api_submit(
     )
     if isinstance(item, dict):
         return JSONResponse(item, status_code=201)
-    return JSONResponse(await asyncio.wrap_future(platform.intake.enqueue(item)), status_code=201)
+    return JSONResponse(await platform.intake.enqueue_async(item), status_code=201)
 
 
 @router.post("/api/cycles/{cycle_id}/proposals.csv", status_code=201, tags=["rounds"])
