@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import bindparam, insert, select, tuple_
 
 from glasnost.service import models as m
 from glasnost.service.db import utcnow
@@ -39,6 +39,15 @@ __all__ = ["Intake", "IntakeItem"]
 log = logging.getLogger("glasnost.service")
 
 BATCH = 500
+
+# built once (SQLAlchemy caches their compiled form); run on a Core connection, not an ORM session
+_ROUNDS = m.Round.__table__
+_PROPOSALS = m.Proposal.__table__
+_OPEN_ROUNDS = select(_ROUNDS.c.id).where(
+    _ROUNDS.c.id.in_(bindparam("ids", expanding=True)), _ROUNDS.c.status == "open"
+)
+_INSERT_PROPOSALS = insert(_PROPOSALS).returning(_PROPOSALS.c.id, sort_by_parameter_order=True)
+_INSERT_AUDIT = insert(m.AuditEvent.__table__)
 
 
 @dataclass(eq=False)
@@ -138,19 +147,15 @@ class Intake:
         accepted: list[IntakeItem] = []
         repeats: list[IntakeItem] = []
         refused: list[tuple[IntakeItem, None, BaseException]] = []
-        with platform.db.write() as s:
-            open_ids = set(
-                s.scalars(
-                    select(m.Round.id).where(m.Round.id.in_({i.round_id for i in batch}), m.Round.status == "open")
-                )
-            )
+        with platform.db.write_connection() as conn:
+            open_ids = set(conn.scalars(_OPEN_ROUNDS, {"ids": sorted({i.round_id for i in batch})}))
             keyed = [(i.council_id, i.key) for i in batch if i.key is not None]
             taken: set[tuple[int, str]] = set()
             if keyed:
                 taken = set(
-                    s.execute(
-                        select(m.Proposal.council_id, m.Proposal.idempotency_key).where(
-                            tuple_(m.Proposal.council_id, m.Proposal.idempotency_key).in_(keyed)
+                    conn.execute(
+                        select(_PROPOSALS.c.council_id, _PROPOSALS.c.idempotency_key).where(
+                            tuple_(_PROPOSALS.c.council_id, _PROPOSALS.c.idempotency_key).in_(keyed)
                         )
                     ).all()
                 )
@@ -174,10 +179,9 @@ class Intake:
                         taken.add((item.council_id, item.key))
                     accepted.append(item)
             if accepted:
-                table = m.Proposal.__table__
                 ids = list(
-                    s.connection().scalars(
-                        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                    conn.scalars(
+                        _INSERT_PROPOSALS,
                         [
                             {
                                 "round_id": i.round_id,
@@ -193,8 +197,8 @@ class Intake:
                         ],
                     )
                 )
-                s.connection().execute(
-                    insert(m.AuditEvent.__table__),
+                conn.execute(
+                    _INSERT_AUDIT,
                     [
                         {
                             "account_id": i.author_id,
