@@ -1,0 +1,146 @@
+"""The proposal writer (:class:`glasnost.service.intake.Intake`) on SQLite and PostgreSQL, without
+HTTP: requests awaiting on an event loop are answered per batch (one hand-off per loop), each with
+its own entry in the public log; a key repeated while the first is still on its way counts once; a
+proposal for a round that closed on its way is refused and not stored."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from service_support import BOARD, make_backend
+from sqlalchemy import func, select
+
+from glasnost.procedures import RoundContext
+from glasnost.service import models as m
+from glasnost.service.actions import Platform, Viewer
+from glasnost.service.errors import ConflictError
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A platform with a generated cycle (100 worker and 100 consumer councils) and one delegate for each
+    of 30 worker councils (seats written straight into the database), and the councils' modelled proposals."""
+    for backend in make_backend(request.param, tmp_path):
+        platform = Platform(backend.settings())
+        try:
+            board_id = platform.create_account(*BOARD, board=True)
+            board = Viewer(board_id, BOARD[0], True, "system")
+            cycle = platform.create_cycle(board, "intake", "generated:100")
+            eng = platform.engine(cycle)
+            p = eng.price_vector(eng.initial_prices())
+            ws, wd = eng.workers_model.propose(RoundContext(1, p, np.zeros_like(p), {})).matrices()
+            ids = eng.commodity_ids
+
+            def row(M: Any, i: int, ids: Any = ids) -> dict[str, float]:
+                lo, hi = M.indptr[i], M.indptr[i + 1]
+                return {str(ids[j]): float(v) for j, v in zip(M.indices[lo:hi], M.data[lo:hi], strict=True)}
+
+            councils = [str(c) for c in eng.worker_ids[:30]]
+            bodies = {c: (row(ws, i), row(wd, i)) for i, c in enumerate(councils)}
+            with platform.db.write() as s:
+                seat = dict(s.execute(select(m.Council.code, m.Council.id).where(m.Council.cycle_id == cycle)).all())
+                s.execute(
+                    m.Account.__table__.insert(),
+                    [{"username": f"d-{c}", "password_hash": "x", "is_board": False} for c in councils],
+                )
+                account = dict(s.execute(select(m.Account.username, m.Account.id)).all())
+                s.execute(
+                    m.Membership.__table__.insert(),
+                    [
+                        {"account_id": account[f"d-{c}"], "cycle_id": cycle, "council_id": seat[c], "role": "delegate"}
+                        for c in councils
+                    ],
+                )
+            viewers = {c: Viewer(account[f"d-{c}"], f"d-{c}", False, "bearer") for c in councils}
+            yield {"platform": platform, "board": board, "cycle": cycle, "bodies": bodies, "viewers": viewers}
+        finally:
+            platform.close()
+
+
+def _items(setup: dict[str, Any], councils: list[str], key: str | None = None) -> list[Any]:
+    platform, cycle = setup["platform"], setup["cycle"]
+    return [
+        platform.prepare_submit(setup["viewers"][c], cycle, c, *setup["bodies"][c], idempotency_key=key)
+        for c in councils
+    ]
+
+
+def test_awaiting_requests_get_each_their_own_logged_entry(setup: dict[str, Any]) -> None:
+    platform = setup["platform"]
+    councils = sorted(setup["bodies"])
+    items = _items(setup, councils)
+
+    async def submit_all() -> list[dict[str, Any]]:
+        return await asyncio.gather(*(platform.intake.enqueue_async(item) for item in items))
+
+    answers = asyncio.run(submit_all())
+    assert [a["council"] for a in answers] == councils
+    assert all(a["repeated"] is False for a in answers)
+    indices = [a["receipt"]["index"] for a in answers]
+    assert len(set(indices)) == len(councils)
+    # read back independently: each receipt's log entry is this council's proposal, as stored
+    entries = platform.books.call(lambda ledger: {i: ledger.entry(i) for i in indices})
+    for a in answers:
+        entry = entries[a["receipt"]["index"]]
+        assert entry.leaf_hash.hex() == a["receipt"]["leaf_hash"]
+        assert entry.payload["id"] == a["id"] and entry.payload["council"] == a["council"]
+        assert entry.payload["supply"] == pytest.approx(setup["bodies"][a["council"]][0])
+    platform.books.sync()  # the receipts are recorded on the rows (lazily, in one transaction)
+    with platform.db.read() as s:
+        recorded = dict(s.execute(select(m.Proposal.id, m.Proposal.ledger_index)).all())
+    assert recorded == {a["id"]: a["receipt"]["index"] for a in answers}
+
+
+def test_a_thread_and_coroutines_share_the_writer(setup: dict[str, Any]) -> None:
+    platform = setup["platform"]
+    councils = sorted(setup["bodies"])
+    first, rest = councils[0], councils[1:]
+    items = _items(setup, rest)
+
+    async def submit_all() -> list[Any]:
+        waiting = [platform.intake.enqueue_async(item) for item in items]
+        blocking = asyncio.to_thread(
+            platform.submit, setup["viewers"][first], setup["cycle"], first, *setup["bodies"][first]
+        )
+        return await asyncio.gather(blocking, *waiting)
+
+    answers = asyncio.run(submit_all())
+    assert sorted(a["council"] for a in answers) == councils
+    assert len({a["receipt"]["index"] for a in answers}) == len(councils)
+
+
+def test_a_key_repeated_on_its_way_counts_once(setup: dict[str, Any]) -> None:
+    platform = setup["platform"]
+    council = sorted(setup["bodies"])[3]
+    twice = _items(setup, [council, council], key="same-key")  # both checked before either is stored
+
+    async def submit_both() -> list[dict[str, Any]]:
+        return await asyncio.gather(*(platform.intake.enqueue_async(item) for item in twice))
+
+    a, b = asyncio.run(submit_both())
+    assert a["id"] == b["id"]
+    assert sorted([a["repeated"], b["repeated"]]) == [False, True]
+    with platform.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(m.Proposal)) == 1
+
+
+def test_a_round_closed_on_the_way_refuses_and_stores_nothing(setup: dict[str, Any]) -> None:
+    platform = setup["platform"]
+    council = sorted(setup["bodies"])[0]
+    [item] = _items(setup, [council])
+    platform.close_round(setup["board"], setup["cycle"])
+
+    async def submit() -> Any:
+        return await platform.intake.enqueue_async(item)
+
+    with pytest.raises(ConflictError, match="round 1 closed while the proposal was on its way"):
+        asyncio.run(submit())
+    with platform.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(m.Proposal)) == 0
+        assert isinstance(s.scalar(select(m.Round.closed_at).where(m.Round.number == 1)), datetime)
