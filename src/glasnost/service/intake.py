@@ -1,14 +1,17 @@
 """Group commit of proposals: one thread writes whatever proposals have queued up in one database
-transaction, hands them to the public log's writer (which appends them in one more and then answers
-every waiting request) and goes on with the next batch, so the two commits of consecutive batches
-overlap. A proposal committed but not yet logged when the server dies is published at the next start
-(:meth:`glasnost.service.openbooks.OpenBooks.recover`); it was not acknowledged.
+transaction, hands them to the public log's writer as one job (which appends them in one more and
+then answers every waiting request) and goes on with the next batch, so the two commits of
+consecutive batches overlap. A proposal committed but not yet logged when the server dies is
+published at the next start (:meth:`glasnost.service.openbooks.OpenBooks.recover`); it was not
+acknowledged.
 
 A round's rush (thousands of councils answering at once) thus costs a few commits per batch
 rather than a few per proposal, while every answer still means "committed and in the log". The
-batch re-checks what may have changed since the request was checked: the round may have closed
-(the proposal is refused with the open round's number) and a repeated idempotency key may have
-raced in (the first one counts; the others get it back).
+hand-offs are per batch too: requests awaiting on the event loop (:meth:`Intake.enqueue_async`) get
+their answers in one ``call_soon_threadsafe`` per batch, not one wake-up per request. The batch
+re-checks what may have changed since the request was checked: the round may have closed (the
+proposal is refused with the open round's number) and a repeated idempotency key may have raced in
+(the first one counts; the others get it back).
 """
 
 from __future__ import annotations
