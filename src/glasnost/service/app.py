@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import sys
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -117,12 +116,6 @@ class CsrfCookie:
         await self.app(scope, receive, send_with_headers)
 
 
-SWITCH_INTERVAL = 0.0005
-"""Seconds a thread may hold the GIL while another waits for it (Python's default: 0.005). The
-proposal and log writers give up the GIL for every database call and then wait for it to come back;
-with the event loop busy and the default, each such call cost up to 5 ms of a batch's latency."""
-
-
 def _gc_watch() -> None:
     if not os.environ.get("GLASNOST_GC_STATS"):
         return
@@ -142,7 +135,6 @@ def _gc_watch() -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The platform as an ASGI application (migrations run and the log opens here)."""
     settings = settings or Settings.from_env()
-    sys.setswitchinterval(float(os.environ.get("GLASNOST_SWITCH_INTERVAL", SWITCH_INTERVAL)))
     platform = Platform(settings)
     if settings.demo:
         from glasnost.service.demo import ensure_demo
