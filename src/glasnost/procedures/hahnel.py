@@ -35,6 +35,7 @@ from glasnost.procedures._kernels import LazyColumns, SparseProducts, canonical_
 from glasnost.procedures.engine import (
     Balance,
     Board,
+    History,
     ProcedureError,
     Proposal,
     Round,
@@ -643,6 +644,42 @@ def run_hahnel(
     random draws come from one generator seeded with ``seed``. ``on_round(year, round)`` is
     called after every round.
     """
+
+    def play_year(he: HahnelEconomy, start: float | np.ndarray, state: np.ndarray | None, label: str,
+                  callback: Callable[[Round], None] | None) -> History:
+        board = hahnel_board(
+            he,
+            threshold=threshold,
+            prices=start,
+            state=state,
+            max_rounds=max_rounds,
+            keep_proposals=keep_proposals,
+            effort=effort,
+            label=label,
+        )
+        return board.run(callback)
+
+    return run_years(
+        he, play_year, years=years, seed=seed, with_increasing_returns=with_increasing_returns, prices=prices,
+        on_round=on_round,
+    )
+
+
+def run_years(
+    he: HahnelEconomy,
+    play_year: Callable[
+        [HahnelEconomy, float | np.ndarray, np.ndarray | None, str, Callable[[Round], None] | None], History
+    ],
+    *,
+    years: int,
+    seed: int | np.random.Generator | None,
+    with_increasing_returns: bool,
+    prices: float | np.ndarray,
+    on_round: Callable[[int, Round], None] | None,
+) -> HahnelRun:
+    """The yearly loop of :func:`run_hahnel`, for any way of playing one year's rounds:
+    ``play_year(economy, prices, state, label, callback)`` returns the year's history (serial
+    boards here, boards over MPI ranks in :mod:`glasnost.procedures.mpi`)."""
     if years < 1:
         raise ProcedureError(f"years must be at least 1, got {years}")
     rng = _generator(seed)
@@ -654,18 +691,8 @@ def run_hahnel(
     for year in range(1, years + 1):
         if year > 1:
             he = perturb_exponents(he, rng)
-        board = hahnel_board(
-            he,
-            threshold=threshold,
-            prices=start_prices,
-            state=start_state,
-            max_rounds=max_rounds,
-            keep_proposals=keep_proposals,
-            effort=effort,
-            label=f"hahnel year {year}",
-        )
         callback = None if on_round is None else (lambda r, y=year: on_round(y, r))
-        history = board.run(callback)
+        history = play_year(he, start_prices, start_state, f"hahnel year {year}", callback)
         run.economies.append(he)
         run.years.append(history)
         start_prices, start_state = history.final_prices, history.final_state

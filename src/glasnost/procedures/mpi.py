@@ -39,9 +39,7 @@ from glasnost.procedures.hahnel import (
     HahnelPriceRule,
     HahnelRun,
     WorkerCouncils,
-    _generator,
-    increasing_returns,
-    perturb_exponents,
+    run_years,
 )
 from glasnost.procedures.participate import Participation
 
@@ -201,34 +199,26 @@ def run_hahnel_mpi(
     seed (the yearly perturbations are drawn identically on every rank); every rank gets the
     same prices and balances, rank 0 the complete per-council columns."""
     comm = _comm(comm)
-    if years < 1:
-        raise ProcedureError(f"years must be at least 1, got {years}")
-    rng = _generator(seed)
-    if with_increasing_returns:
-        he = increasing_returns(he, rng)
-    run = HahnelRun()
-    start_prices: float | np.ndarray = prices
-    start_state: np.ndarray | None = None
-    for year in range(1, years + 1):
-        if year > 1:
-            he = perturb_exponents(he, rng)
+
+    def play_year(he: HahnelEconomy, start: float | np.ndarray, state: np.ndarray | None, label: str,
+                  callback: Callable[[Round], None] | None) -> History:
         board = hahnel_board_mpi(
             he,
             comm,
             threshold=threshold,
-            prices=start_prices,
-            state=start_state,
+            prices=start,
+            state=state,
             max_rounds=max_rounds,
             keep_proposals=keep_proposals,
             effort=effort,
-            label=f"hahnel year {year}",
+            label=label,
         )
-        callback = None if on_round is None else (lambda r, y=year: on_round(y, r))
-        history = gather_councils(board.run(callback), comm)
-        run.economies.append(he)
-        run.years.append(history)
-        start_prices, start_state = history.final_prices, history.final_state
-    return run
+        return gather_councils(board.run(callback), comm)
+
+    return run_years(
+        he, play_year, years=years, seed=seed, with_increasing_returns=with_increasing_returns, prices=prices,
+        on_round=on_round,
+    )
 
 
 def participate_mpi(
