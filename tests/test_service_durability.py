@@ -109,6 +109,7 @@ def test_sigkill_mid_round_loses_no_acknowledged_proposal(backend: Backend, tmp_
         a = http.post(f"/api/cycles/{cycle}/proposals", json=keyed, headers={**tokens[first], "Idempotency-Key": "k-1"})
         b = http.post(f"/api/cycles/{cycle}/proposals", json=keyed, headers={**tokens[first], "Idempotency-Key": "k-1"})
         assert a.status_code == b.status_code == 201 and a.json()["id"] == b.json()["id"] and b.json()["repeated"]
+        assert a.json()["receipt"] is not None and b.json()["receipt"] == a.json()["receipt"]  # sent back to back
 
         acknowledged: list[dict] = []
         lock = threading.Lock()
@@ -150,6 +151,7 @@ def test_sigkill_mid_round_loses_no_acknowledged_proposal(backend: Backend, tmp_
         # the same key after the restart still counts once
         c = http.post(f"/api/cycles/{cycle}/proposals", json=keyed, headers={**tokens[first], "Idempotency-Key": "k-1"})
         assert c.status_code == 201 and c.json()["id"] == a.json()["id"] and c.json()["repeated"]
+        assert c.json()["receipt"] == a.json()["receipt"]
         # the round is still open at round 1 and closes with the latest acknowledged proposal of each council
         latest = {}
         for ack in sorted(acknowledged, key=lambda x: x["id"]):

@@ -126,6 +126,8 @@ def test_a_key_repeated_on_its_way_counts_once(setup: dict[str, Any]) -> None:
     a, b = asyncio.run(submit_both())
     assert a["id"] == b["id"]
     assert sorted([a["repeated"], b["repeated"]]) == [False, True]
+    # the repeat says what the first said, receipt included (not yet recorded on the row when answered)
+    assert a["receipt"] is not None and {**a, "repeated": None} == {**b, "repeated": None}
     with platform.db.read() as s:
         assert s.scalar(select(func.count()).select_from(m.Proposal)) == 1
 

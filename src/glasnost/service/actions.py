@@ -502,7 +502,8 @@ class Platform:
     ) -> dict[str, Any]:
         """Store a council's proposal for the open round and publish it; returns it with its receipt.
 
-        See :meth:`prepare_submit` for the checks."""
+        See :meth:`prepare_submit` for the checks; a repeated key's answer waits for its receipt
+        (:meth:`Intake.with_receipt`)."""
         item = self.prepare_submit(
             viewer,
             cycle_id,
@@ -513,7 +514,7 @@ class Platform:
             source=source,
             idempotency_key=idempotency_key,
         )
-        return item if isinstance(item, dict) else self.intake.submit(item)
+        return self.intake.with_receipt(item) if isinstance(item, dict) else self.intake.submit(item)
 
     def prepare_submit(
         self,

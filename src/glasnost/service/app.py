@@ -183,7 +183,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> Response:
-        return _error_response(request, exc.status, exc.message)
+        response = _error_response(request, exc.status, exc.message)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(GlasnostError)
     async def glasnost_error(request: Request, exc: GlasnostError) -> Response:

@@ -12,13 +12,16 @@ __all__ = [
     "RateLimitedError",
     "ServiceError",
     "UnauthorizedError",
+    "UnavailableError",
 ]
 
 
 class ServiceError(GlasnostError):
-    """A request the platform refuses; ``status`` is the HTTP status it answers with."""
+    """A request the platform refuses; ``status`` is the HTTP status it answers with, and
+    ``retry_after`` (seconds, when set) the ``Retry-After`` header it sends along."""
 
     status = 400
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, where: str | None = None) -> None:
         self.where = where
@@ -56,3 +59,11 @@ class ConflictError(ServiceError):
 
 class RateLimitedError(ServiceError):
     status = 429
+
+
+class UnavailableError(ServiceError):
+    """Not now, but the same request should succeed later: e.g. a repeated idempotency key whose
+    proposal is stored but whose public-log receipt is not written yet. Answered with ``Retry-After``."""
+
+    status = 503
+    retry_after = 5

@@ -12,6 +12,12 @@ their answers in one ``call_soon_threadsafe`` per batch, not one wake-up per req
 re-checks what may have changed since the request was checked: the round may have closed (the
 proposal is refused with the open round's number) and a repeated idempotency key may have raced in
 (the first one counts; the others get it back).
+
+A repeated key answers exactly what the first answer said, receipt included. The receipt is recorded
+on the stored row lazily, a little after the row is committed (:data:`~glasnost.service.openbooks.RECORD_IDLE`),
+so a repeat that reads the row in between finds no receipt yet: it waits for it
+(:meth:`Intake.with_receipt`, bounded by :data:`REPEAT_WAIT`, then 503 with ``Retry-After``). A repeat
+in the same batch as its first is answered with the first's own answer.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from sqlalchemy import bindparam, insert, select, tuple_
 
 from glasnost.service import models as m
 from glasnost.service.db import utcnow
-from glasnost.service.errors import ConflictError
+from glasnost.service.errors import ConflictError, UnavailableError
 from glasnost.service.openbooks import Publication
 
 if TYPE_CHECKING:
@@ -42,6 +48,11 @@ __all__ = ["Intake", "IntakeItem"]
 log = logging.getLogger("glasnost.service")
 
 BATCH = 500
+REPEAT_WAIT = 10.0
+"""Seconds a repeated idempotency key waits for its proposal's log receipt before answering 503 (the
+receipt normally comes within milliseconds; it never comes when the log write failed, until
+:meth:`~glasnost.service.openbooks.OpenBooks.recover` publishes the row at the next start)."""
+_RECEIPT_SQL = "SELECT ledger_index, leaf_hash FROM proposals WHERE id = ?"
 
 # built once (SQLAlchemy caches their compiled form); run on a Core connection, not an ORM session
 _ROUNDS = m.Round.__table__
@@ -83,12 +94,49 @@ class Intake:
         self.platform = platform
         self._queue: queue.Queue[IntakeItem | None] = queue.Queue()
         self.stats: list[tuple[int, float]] = []  # (batch size, seconds) of every batch
+        self.repeat_wait = REPEAT_WAIT  # seconds a repeated key waits for its receipt (:meth:`with_receipt`)
         self._thread = threading.Thread(target=self._run, name="glasnost-intake", daemon=True)
         self._thread.start()
 
     def submit(self, item: IntakeItem, timeout: float = 60.0) -> dict[str, Any]:
         """Queue a proposal and wait until it is committed and logged; its stored form with receipt."""
-        return self.enqueue(item).result(timeout=timeout)
+        return self.with_receipt(self.enqueue(item).result(timeout=timeout))
+
+    def with_receipt(self, answer: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        """``answer`` (a proposal as stored, e.g. the stored answer of a repeated key) with its log
+        receipt, waiting at most ``timeout`` seconds (default :attr:`repeat_wait`) for the receipt to
+        be recorded on the row when it is not yet; :class:`UnavailableError` (503, ``Retry-After``)
+        if it does not come.
+
+        Returns at once when ``answer`` has its receipt (every first answer has). Blocks: call it
+        from a worker thread, not on the event loop."""
+        if answer["receipt"] is not None:
+            return answer
+        pid = answer["id"]
+        timeout = self.repeat_wait if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        pause = 0.002  # seconds; doubled up to 0.1 while the row is not even handed to the log yet
+        left = timeout
+        while True:
+            try:
+                # everything queued for the log so far appended, and its receipts recorded on the rows
+                self.platform.books.sync(timeout=max(left, 0.001))
+            except TimeoutError:
+                break
+            rows = self.platform.db.lookup(_RECEIPT_SQL, (pid,))
+            if rows and rows[0][0] is not None:
+                index, leaf_hash = rows[0]
+                return {**answer, "receipt": {"index": index, "kind": "proposal", "leaf_hash": leaf_hash}}
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(pause, left))  # committed, but its batch not handed to the log yet (or the log failed)
+            pause = min(2 * pause, 0.1)
+        raise UnavailableError(
+            f"proposal {pid} is stored but its public-log receipt was not written within {timeout:g} s; "
+            "repeat the request later",
+            where=f"council {answer.get('council')}",
+        )
 
     def enqueue(self, item: IntakeItem) -> Future:
         """Queue a proposal; the future answers like :meth:`submit`."""
@@ -148,12 +196,14 @@ class Intake:
         platform = self.platform
         now = utcnow()
         accepted: list[IntakeItem] = []
-        repeats: list[IntakeItem] = []
+        repeats: list[IntakeItem] = []  # of a key stored by an earlier batch: read back from its row
+        echoes: list[tuple[IntakeItem, IntakeItem]] = []  # (repeat, its first in this batch)
         refused: list[tuple[IntakeItem, None, BaseException]] = []
         with platform.db.write_connection() as conn:
             open_ids = set(conn.scalars(_OPEN_ROUNDS, {"ids": sorted({i.round_id for i in batch})}))
             keyed = [(i.council_id, i.key) for i in batch if i.key is not None]
             taken: set[tuple[int, str]] = set()
+            firsts: dict[tuple[int, str], IntakeItem] = {}  # keys first stored by this batch
             if keyed:
                 taken = set(
                     conn.execute(
@@ -176,10 +226,15 @@ class Intake:
                         )
                     )
                 elif item.key is not None and (item.council_id, item.key) in taken:
-                    repeats.append(item)
+                    first = firsts.get((item.council_id, item.key))
+                    if first is None:
+                        repeats.append(item)
+                    else:
+                        echoes.append((item, first))
                 else:
                     if item.key is not None:
                         taken.add((item.council_id, item.key))
+                        firsts[(item.council_id, item.key)] = item
                     accepted.append(item)
             if accepted:
                 ids = list(
@@ -238,13 +293,29 @@ class Intake:
         def logged(receipts: list[Receipt] | None, exc: BaseException | None) -> None:
             # on the log's writer thread, once the batch's entries are committed there (in order)
             if exc is not None:  # committed but not logged: recover() publishes it at the next start
-                _settle([(item, None, exc) for item in accepted])
-            else:
                 _settle(
-                    [
-                        (item, {**payload, "receipt": r.to_json(), "repeated": False}, None)
-                        for item, payload, r in zip(accepted, payloads, receipts, strict=True)  # type: ignore[arg-type]
+                    [(item, None, exc) for item in accepted]
+                    + [
+                        (
+                            item,
+                            None,
+                            UnavailableError(
+                                "the proposal is stored but not yet in the public log; repeat the request later",
+                                where=f"council {item.council}",
+                            ),
+                        )
+                        for item, _ in echoes
                     ]
+                )
+            else:
+                answers = {
+                    item: {**payload, "receipt": r.to_json(), "repeated": False}
+                    for item, payload, r in zip(accepted, payloads, receipts, strict=True)  # type: ignore[arg-type]
+                }
+                # a repeat in the batch of its first gets the first's answer (the row has no receipt yet)
+                _settle(
+                    [(item, answer, None) for item, answer in answers.items()]
+                    + [(item, {**answers[first], "repeated": True}, None) for item, first in echoes]
                 )
             if repeats:  # after this batch's entries are in the log
                 _answer_repeats(platform, repeats)
@@ -291,7 +362,8 @@ def _settle_on_loop(outcomes: list[Outcome]) -> None:
 
 
 def _answer_repeats(platform: Platform, repeats: list[IntakeItem]) -> None:
-    """Answer repeated idempotency keys with the stored proposal (read now)."""
+    """Answer repeated idempotency keys with the stored proposal (read now; its receipt may not be
+    recorded yet, which the requests then wait for: :meth:`Intake.with_receipt`)."""
     outcomes: list[Outcome] = []
     for item in repeats:
         try:

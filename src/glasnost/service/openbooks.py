@@ -218,15 +218,17 @@ class OpenBooks:
         entry and one call instead of a future per item."""
         self._queue.put(("batch", list(items), done))
 
-    def call(self, fn: Callable[[Ledger], T]) -> T:
-        """Run ``fn(ledger)`` on the writer thread (reads, proofs, checkpoints) and return its result."""
+    def call(self, fn: Callable[[Ledger], T], *, timeout: float = 60.0) -> T:
+        """Run ``fn(ledger)`` on the writer thread (reads, proofs, checkpoints) and return its result
+        (waiting at most ``timeout`` seconds: :class:`TimeoutError` after that)."""
         fut: Future = Future()
         self._queue.put(("call", fn, fut))
-        return fut.result(timeout=60)
+        return fut.result(timeout=timeout)
 
-    def sync(self) -> None:
-        """Wait until every receipt of the entries appended so far is recorded on its row."""
-        self.call(lambda _ledger: None)
+    def sync(self, *, timeout: float = 60.0) -> None:
+        """Wait (at most ``timeout`` seconds) until every entry queued so far is appended and its
+        receipt recorded on its row."""
+        self.call(lambda _ledger: None, timeout=timeout)
 
     def checkpoint(self, *, min_interval: float = 1.0) -> Checkpoint | None:
         """The latest signed checkpoint, signing a new one first if entries came since (at most one

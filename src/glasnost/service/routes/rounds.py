@@ -125,8 +125,9 @@ async def api_submit(
 ) -> Response:
     """Submit (or revise) a council's proposal for the open round; answers with its log receipt.
 
-    Repeating a request with the same ``Idempotency-Key`` header returns the first answer and
-    stores nothing new."""
+    Repeating a request with the same ``Idempotency-Key`` header returns the first answer (its
+    receipt included, waited for if it is still being written: 503 with ``Retry-After`` if it does not
+    come) and stores nothing new."""
     # the hottest path: the checks run right here (a cached or one-row lookup each), and the wait for
     # the group commit is awaited, so no worker thread is held while a batch is written
     platform = platform_of(request)
@@ -141,9 +142,10 @@ async def api_submit(
         source="api",
         idempotency_key=idempotency_key,
     )
-    if isinstance(item, dict):
-        return JSONResponse(item, status_code=201)
-    return JSONResponse(await platform.intake.enqueue_async(item), status_code=201)
+    answer = item if isinstance(item, dict) else await platform.intake.enqueue_async(item)
+    if answer["receipt"] is None:  # a repeated key, read back before its receipt was recorded on the row
+        answer = await run_in_threadpool(platform.intake.with_receipt, answer)
+    return JSONResponse(answer, status_code=201)
 
 
 @router.post("/api/cycles/{cycle_id}/proposals.csv", status_code=201, tags=["rounds"])
