@@ -10,23 +10,28 @@ bulk of the spectrum, the best any polynomial method can do on a disk, with no i
 to orthogonalise. When the bulk is not small (the contraction stalls), the solve continues
 with restarted GMRES (``'gmres'``), which needs no such structure. Products are reordered by
 how many others use them (the heavily used core first) so that the vector entries most read
-by the matrix-vector product share cache lines, and the product runs on all cores through row
-blocks (scipy's sparse kernels release the GIL).
+by the matrix-vector product share cache lines. Each sweep is one pass of a compiled kernel
+(``glasnost.compute._kernels``, built by setup.py where a C compiler is found) that forms the
+residual and its two sums on all cores with OpenMP; without it, scipy's product runs over row
+blocks on a thread pool.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from itertools import pairwise
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from threadpoolctl import ThreadpoolController
 
 try:  # y += A x into a given vector; scipy's public product always allocates the result
     from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
@@ -35,7 +40,48 @@ except ImportError:  # pragma: no cover - a future scipy without it
     def _csr_matvec(n_row: int, n_col: int, indptr, indices, data, x, y) -> None:  # type: ignore[no-untyped-def]
         y += sp.csr_array((data, indices, indptr), shape=(n_row, n_col)) @ x
 
+
 from glasnost.economy import NotProductiveError
+
+try:  # the optional compiled kernel (setup.py); scipy's kernels do the same work without it
+    from glasnost.compute import _kernels
+except ImportError:  # pragma: no cover - installed without a C compiler
+    _kernels = None
+
+COMPILED_KERNELS = _kernels is not None
+"""Whether the fused OpenMP kernel of ``glasnost.compute._kernels`` is in use."""
+
+_kernel_threads_cap = os.cpu_count() or 1
+
+
+def _one_kernel_thread_after_fork() -> None:
+    # GNU OpenMP cannot start threads in a child forked after the parent ran a parallel
+    # region (the child hangs); a one-thread region never starts any
+    global _kernel_threads_cap
+    _kernel_threads_cap = 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_one_kernel_thread_after_fork)
+
+
+@cache
+def _blas_threads() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """BLAS on one thread while the iteration's own threads run.
+
+    The few BLAS calls of an iteration (norms, dot products) otherwise wake OpenBLAS's
+    threads, which then wait busily for work and take the cores from the sparse kernel's
+    threads: on the 2-core benchmark machine, the four solves of 10^5 products took 35 ms with
+    BLAS on one thread and 57-190 ms without (10^6: 0.46 s against 0.69 s).
+    """
+    with _blas_threads().limit(limits=1, user_api="blas"):
+        yield
+
 
 DIRECT_MAX = 3000
 """Largest system solved by the sparse direct method in ``method='auto'``."""
@@ -55,11 +101,24 @@ class SolveReport:
 
 
 class _BlockOperator:
-    """y = M @ x computed over row blocks on a thread pool."""
+    """Products with a sparse matrix M for the iterations below.
+
+    With glasnost's compiled kernel (:data:`COMPILED_KERNELS`) the whole matrix is one block
+    whose rows the kernel spreads over ``threads`` OpenMP threads. Without it, the rows are cut
+    into blocks of about equal nonzeros, the first done by the calling thread and the others
+    by pool threads through scipy's kernel, each block with at least :attr:`MIN_BLOCK_NNZ`
+    nonzeros: on the 2-core machine the benchmarks ran on, handing a smaller block to a Python
+    thread cost more than it saved.
+    """
+
+    MIN_BLOCK_NNZ = 1_000_000
 
     def __init__(self, M: sp.csr_array, threads: int) -> None:
         n = M.shape[0]
-        if threads <= 1 or M.nnz < 200_000:
+        self.threads = max(1, threads)
+        self.compiled = _kernels is not None and M.indices.dtype == M.indptr.dtype == np.int32
+        threads = 1 if self.compiled else min(threads, M.nnz // self.MIN_BLOCK_NNZ)
+        if threads <= 1:
             self.blocks = [M]
         else:
             # split rows so each block holds about the same number of nonzeros
@@ -67,62 +126,51 @@ class _BlockOperator:
             bounds = [0, *cuts.tolist(), n]
             self.blocks = [sp.csr_array(M[a:b]) for a, b in pairwise(bounds) if b > a]
         self.bounds = np.cumsum([0] + [b.shape[0] for b in self.blocks])
-        self.pool = ThreadPoolExecutor(len(self.blocks)) if len(self.blocks) > 1 else None
+        self.pool = ThreadPoolExecutor(len(self.blocks) - 1) if len(self.blocks) > 1 else None
         self.dtype = self.blocks[0].dtype
 
     def as_float32(self) -> _BlockOperator:
         """The same operator with float32 values (index arrays shared, not copied)."""
-        twin = object.__new__(_BlockOperator)
+        twin = copy.copy(self)
         twin.blocks = [
             sp.csr_array((b.data.astype(np.float32), b.indices, b.indptr), shape=b.shape) for b in self.blocks
         ]
-        twin.bounds, twin.pool, twin.dtype = self.bounds, self.pool, np.dtype(np.float32)
+        twin.dtype = np.dtype(np.float32)
         return twin
 
     def _map(self, work: Callable[[int], tuple[float, float]]) -> tuple[float, float]:
         if self.pool is None:
             return work(0)
-        parts = list(self.pool.map(work, range(len(self.blocks))))
+        # the calling thread takes the first block itself: one hand-over less per product
+        others = [self.pool.submit(work, i) for i in range(1, len(self.blocks))]
+        parts = [work(0), *(f.result() for f in others)]
         return sum(p[0] for p in parts), sum(p[1] for p in parts)
 
     def residual_into(self, r: np.ndarray, x: np.ndarray, out: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-        """``out = r - (I - M) x`` in one pass per row block, with ``||out||^2`` and ``w @ out``.
-
-        The product accumulates straight into ``out`` (no temporary vector), and each thread
-        takes the sums over the rows it has just written, while they are in its cache.
-        """
+        """``out = r - (I - M) x`` in one pass over M, with ``||out||^2`` and ``w @ out``
+        (0 when ``w`` is empty). All vectors are of the operator's dtype."""
+        if self.compiled:
+            M, sums = self.blocks[0], np.empty(2)
+            if not (
+                x.dtype == r.dtype == out.dtype == w.dtype == self.dtype and x.size == r.size == out.size == M.shape[0]
+            ):
+                raise ValueError(f"operator of {M.shape} {self.dtype}: vector {x.shape} {x.dtype}")
+            threads = min(self.threads, _kernel_threads_cap)
+            _kernels.residual(M.indptr, M.indices, M.data, x, r, w, out, sums, threads)
+            return float(sums[0]), float(sums[1])
 
         def work(i: int) -> tuple[float, float]:
             a, b = self.bounds[i], self.bounds[i + 1]
             block, part = self.blocks[i], out[a:b]
             np.subtract(r[a:b], x[a:b], out=part)
             _csr_matvec(block.shape[0], block.shape[1], block.indptr, block.indices, block.data, x, part)
-            return float(np.dot(part, part)), float(np.dot(w[a:b], part))
+            return float(np.dot(part, part)), float(np.dot(w[a:b], part)) if w.size else 0.0
 
         return self._map(work)
 
-    def add_scaled(self, e: np.ndarray, s: np.ndarray, u: np.ndarray, c: float) -> None:
-        """``e += s + c u`` over the same row blocks."""
-        c32 = e.dtype.type(c)
-
-        def work(i: int) -> tuple[float, float]:
-            a, b = self.bounds[i], self.bounds[i + 1]
-            e[a:b] += s[a:b]
-            if c:
-                e[a:b] += c32 * u[a:b]
-            return 0.0, 0.0
-
-        self._map(work)
-
     def __call__(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        if self.pool is None:
-            out[:] = self.blocks[0] @ x
-            return out
-
-        def work(i: int) -> None:
-            out[self.bounds[i] : self.bounds[i + 1]] = self.blocks[i] @ x
-
-        list(self.pool.map(work, range(len(self.blocks))))
+        """``out = M @ x`` (the residual of ``x`` against itself: ``x - x`` is exactly 0)."""
+        self.residual_into(x, x, out, np.empty(0, self.dtype))
         return out
 
 
@@ -251,7 +299,8 @@ class LeontiefSystem:
 
     @cached_property
     def _perron(self) -> _Perron:
-        return _Perron.of(self._op32, self._op32_t)
+        with _one_blas_thread():
+            return _Perron.of(self._op32, self._op32_t)
 
     def _iterative(
         self, d: np.ndarray, transpose: bool, method: str, mixed: bool, **options: float
@@ -278,8 +327,13 @@ class LeontiefSystem:
         used, core_residual = method, None
         if method == "deflated":
             xp, iterations, stalled, core_residual = _deflated(
-                op, rhs, self._perron, transpose=transpose, inner=inner,
-                rtol=options["rtol"], max_iter=int(options["max_iter"]),
+                op,
+                rhs,
+                self._perron,
+                transpose=transpose,
+                inner=inner,
+                rtol=options["rtol"],
+                max_iter=int(options["max_iter"]),
             )
             if stalled:  # the bulk of the spectrum is not small: finish with GMRES from here
                 more = dict(options, max_iter=options["max_iter"] - iterations)
@@ -340,9 +394,23 @@ class LeontiefSystem:
         ``'gmres'`` or ``'jacobi'`` (the plain Neumann series x <- d + A x). ``precision``
         (iterations other than Jacobi): ``'double'``, or ``'mixed'`` (the iteration in float32,
         refined against float64 residuals; the result is float64-accurate); ``'auto'`` mixes
-        above the direct-solver size. Raises :class:`NotProductiveError` when the iteration
+        above the direct-solver size. BLAS runs on one thread meanwhile (see
+        :func:`_one_blas_thread`). Raises :class:`NotProductiveError` when the iteration
         diverges or a solution has negative entries for a non-negative ``d``.
         """
+        with _one_blas_thread():
+            return self._solve(d, transpose, method, rtol, max_iter, restart, precision)
+
+    def _solve(
+        self,
+        d: np.ndarray,
+        transpose: bool,
+        method: str,
+        rtol: float,
+        max_iter: int,
+        restart: int,
+        precision: str,
+    ) -> tuple[np.ndarray, SolveReport]:
         start = time.perf_counter()
         d = np.asarray(d, dtype=np.float64)
         if d.shape[0] != self.n:
@@ -471,8 +539,7 @@ def _deflated(
     floor = 2e-6 if dtype == np.float32 else 1e-14  # what one sweep in this precision can reach
     n = d.size
     x = np.zeros(n)
-    ax = np.empty(n)
-    e, s = np.empty(n, dtype=dtype), np.empty(n, dtype=dtype)
+    e, s, scratch = (np.empty(n, dtype=dtype) for _ in range(3))
     u, w = (perron.w, perron.u) if transpose else (perron.u, perron.w)
     u, w = u.astype(dtype, copy=False), w.astype(dtype, copy=False)
     gain = perron.rho / (1.0 - perron.rho)  # M^-1 s = s + gain * u (w @ s)
@@ -488,16 +555,18 @@ def _deflated(
             sumsq, w_s = inner_op.residual_into(r_in, e, s, w)  # s = r_in - (I - A) e
             res = float(np.sqrt(sumsq))
             total += 1
-            inner_op.add_scaled(e, s, u, gain * w_s)  # e += M^-1 s
+            e += s  # e += M^-1 s
+            if gain:
+                np.multiply(u, dtype.type(gain * w_s), out=scratch)
+                e += scratch
             if res <= goal:
                 break
             if not np.isfinite(res) or (step >= 4 and res > stall_rate**step):
                 x += beta * e.astype(np.float64) if np.isfinite(res) else 0.0
                 return x, total, True, float("nan")
         x += beta * e.astype(np.float64)
-        op(x, ax)
-        r = d - (x - ax)
-        beta = float(np.linalg.norm(r))
+        sumsq, _ = op.residual_into(d, x, r, np.empty(0))  # r = d - (I - A) x, in float64
+        beta = float(np.sqrt(sumsq))
         if beta <= rtol * dnorm:
             return x, total, False, beta
         if not np.isfinite(beta) or beta > 1e12 * dnorm:
