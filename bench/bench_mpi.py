@@ -176,11 +176,8 @@ def worker(directory: Path, reps: int, solve: bool) -> None:
     r32, s32 = x32.copy(), np.empty_like(x32)
     w32 = rng.random(D.nl).astype(np.float32)
 
-    def sweep() -> None:
-        ae = D.matvec(x32)
-        np.subtract(r32, x32, out=s32)
-        s32.__iadd__(ae)
-        D.sum(float(np.dot(s32, s32)), float(np.dot(w32, s32)))
+    def sweep() -> None:  # the solver's sweep: exchange, residual, one Allreduce of its sums
+        D.residual_into(r32, x32, s32, w32)
 
     bar = comm.Barrier
     out = {

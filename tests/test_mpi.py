@@ -71,10 +71,12 @@ def test_mpi_agrees_with_serial(economy_dir: Path, tmp_path: Path) -> None:
     np.testing.assert_allclose(got["by_input"], v.by_input, rtol=1e-12, atol=1e-12 * np.abs(v.by_input).max())
     np.testing.assert_allclose(got["gross"], g.gross, rtol=1e-12, atol=1e-12 * np.abs(g.gross).max())
     np.testing.assert_allclose(got["by_input_rcm"], v.by_input, rtol=1e-12, atol=1e-12 * np.abs(v.by_input).max())
-    # the halo exchange delivers the same entries the allgather does, so every sum runs in the
-    # same order: the results are identical, not merely close
-    np.testing.assert_array_equal(got["by_input_allgather"], got["by_input"])
-    np.testing.assert_array_equal(got["gross_allgather"], got["gross"])
+    # the halo exchange delivers the entries the allgather does (the halo sweep runs glasnost's
+    # fused kernel where it is built, the allgather one scipy's product: close, not identical)
+    np.testing.assert_allclose(
+        got["by_input_allgather"], got["by_input"], rtol=1e-12, atol=1e-12 * np.abs(v.by_input).max()
+    )
+    np.testing.assert_allclose(got["gross_allgather"], got["gross"], rtol=1e-12, atol=1e-12 * np.abs(g.gross).max())
 
 
 def test_values_command_with_mpi(economy_dir: Path) -> None:
