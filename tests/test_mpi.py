@@ -16,8 +16,9 @@ import scipy.sparse as sp
 pytest.importorskip("mpi4py")
 
 from glasnost.compute import gross_output, labour_values
+from glasnost.compute.linear import COMPILED_KERNELS
 from glasnost.compute.mpi import halo_sizes, locality_order, row_cuts
-from glasnost.data.synthetic import generate
+from glasnost.data.synthetic import generate, random_technology
 from glasnost.economy import load, save
 
 MPIEXEC = shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
@@ -236,3 +237,57 @@ def test_stalled_deflation_finishes_with_gmres(tmp_path: Path) -> None:
     want = np.linalg.solve(np.eye(900) - got["A"], got["d"])
     assert float(got["residual"]) < 1e-12
     np.testing.assert_allclose(got["x"], want, rtol=1e-11)
+
+
+SWEEP_SCRIPT = """
+import json, sys
+import numpy as np
+import scipy.sparse as sp
+from mpi4py import MPI
+from glasnost.compute.mpi import DistributedMatrix, row_cuts
+from glasnost.data.synthetic import random_technology
+
+comm = MPI.COMM_WORLD
+M = sp.csr_array(random_technology(20_000, 10, seed=9))
+cuts = row_cuts(M, comm.Get_size())
+lo, hi = int(cuts[comm.Get_rank()]), int(cuts[comm.Get_rank() + 1])
+rng = np.random.default_rng(0)
+x, r, w = (rng.random(20_000) for _ in range(3))
+out = {}
+for dtype in (np.float64, np.float32):
+    for block in (1_000_000, 3_000):  # one column block, and seven
+        D = DistributedMatrix.from_matrix(M, comm, cuts=cuts, column_block=block)
+        s = np.empty(hi - lo, dtype)
+        sums = D.residual_into(r[lo:hi].astype(dtype), x[lo:hi].astype(dtype), s, w[lo:hi].astype(dtype))
+        whole = np.empty(20_000)
+        comm.Allgatherv(s.astype(np.float64), [whole, np.diff(cuts), cuts[:-1], MPI.DOUBLE])
+        key = f"{np.dtype(dtype).name}/{block}"
+        parts = len(D.local[np.dtype(dtype)].parts)
+        out[key] = {"fused": D.fused, "parts": parts, "s": whole.tolist(), "sums": list(sums)}
+if comm.Get_rank() == 0:
+    json.dump(out, open(sys.argv[1], "w"))
+"""
+
+
+def test_the_sweep_over_column_blocks_equals_the_residual(tmp_path: Path) -> None:
+    # a rank's sweep in one fused pass per column block, on both ranks, against scipy serially
+    script = tmp_path / "sweep.py"
+    script.write_text(SWEEP_SCRIPT)
+    result = _run(sys.executable, str(script), str(tmp_path / "out.json"))
+    assert result.returncode == 0, result.stderr
+    got = json.loads((tmp_path / "out.json").read_text())
+    M = sp.csr_array(random_technology(20_000, 10, seed=9))
+    rng = np.random.default_rng(0)
+    x, r, w = (rng.random(20_000) for _ in range(3))
+    expect = r - x + M @ x
+    for key, rtol in (
+        ("float64/1000000", 1e-13),
+        ("float64/3000", 1e-13),
+        ("float32/1000000", 1e-5),
+        ("float32/3000", 1e-5),
+    ):
+        one = got[key]
+        assert one["parts"] == (1 if key.endswith("1000000") else 7)
+        assert one["fused"] == COMPILED_KERNELS
+        np.testing.assert_allclose(one["s"], expect, rtol=rtol, atol=rtol * np.abs(expect).max())
+        np.testing.assert_allclose(one["sums"], [expect @ expect, w @ expect], rtol=10 * rtol)

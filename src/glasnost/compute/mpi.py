@@ -277,7 +277,7 @@ class _ColumnBlocks:
                 d, i, ptr = data, index, indptr
             else:
                 keep = (index >= a) & (index < b)
-                ptr = np.concatenate([[0], np.cumsum(keep, dtype=indptr.dtype)])[indptr]
+                ptr = np.concatenate([np.zeros(1, indptr.dtype), np.cumsum(keep, dtype=indptr.dtype)])[indptr]
                 d, i = data[keep], (index[keep] - a).astype(index.dtype, copy=False)
                 del keep
             p64.append((a, b, sp.csr_array((d, i, ptr), shape=(rows, b - a))))
@@ -365,7 +365,11 @@ class DistributedMatrix:
         self.ext = {dt: np.zeros(width, dtype=dt) for dt in self.local}
         self._zeros = {dt: np.zeros(self.nl, dtype=dt) for dt in self.local}
         # the fused kernel reads own entries first in [own | halo], with 32-bit indices
-        self.fused = _kernels is not None and exchange == "halo" and index.dtype == np.int32
+        self.fused = (
+            _kernels is not None
+            and exchange == "halo"
+            and all(p.indices.dtype == p.indptr.dtype == np.int32 for _, _, p in blocks[1].parts)
+        )
         self.exchanges = 0
 
     @classmethod
