@@ -13,7 +13,10 @@
  * be the same array (a product accumulated over column blocks). data, x, x_rows, r, w and out
  * are all float32 or all float64; indptr and indices are int32. The Python caller checks
  * shapes and dtypes and that indices lie within x; scipy's CSR format checks keep them so.
- * The loop runs without the GIL on ``threads`` OpenMP threads.
+ * Each row is summed in double precision, also for float32 values: rows of heavily used
+ * products hold thousands of entries, and a float32 sum of them can be off by 5e-6 of its
+ * value, more than the float32 sweeps of the iteration must resolve (2e-6). The loop runs
+ * without the GIL on ``threads`` OpenMP threads.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -36,12 +39,13 @@
             double sq = 0, wo = 0;                                                         \
             const Py_ssize_t end = (q + 1) * CHUNK < m ? (q + 1) * CHUNK : m;              \
             for (Py_ssize_t i = q * CHUNK; i < end; i++) {                                 \
-                T acc = r[i] - xr[i];                                                      \
+                double acc = (double)r[i] - (double)xr[i];                                 \
                 for (int32_t p = indptr[i]; p < indptr[i + 1]; p++)                        \
-                    acc += data[p] * x[indices[p]];                                        \
-                out[i] = acc;                                                              \
-                sq += (double)acc * acc;                                                   \
-                if (w) wo += (double)w[i] * acc;                                           \
+                    acc += (double)data[p] * (double)x[indices[p]];                        \
+                const T o = (T)acc;                                                        \
+                out[i] = o;                                                                \
+                sq += (double)o * o;                                                       \
+                if (w) wo += (double)w[i] * o;                                             \
             }                                                                              \
             part[2 * q] = sq;                                                              \
             part[2 * q + 1] = wo;                                                          \
