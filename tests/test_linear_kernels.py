@@ -41,7 +41,7 @@ def test_kernel_residual_equals_scipy(dtype: type, rtol: float, threads: int) ->
     rng = np.random.default_rng(7)
     x, r, w = (rng.standard_normal(n).astype(dtype) for _ in range(3))
     out, sums = np.empty(n, dtype), np.empty(2)
-    linear._kernels.residual(M.indptr, M.indices, M.data, x, x, r, w, out, sums, threads)
+    linear._kernels.residual(M.indptr, M.indices, M.data, x, r, w, out, sums, threads)
     # the same in float64 with scipy's product
     expect = r.astype(np.float64) - x + M.astype(np.float64) @ x.astype(np.float64)
     np.testing.assert_allclose(out, expect, rtol=rtol, atol=rtol * np.abs(expect).max())
@@ -53,10 +53,10 @@ def test_kernel_refuses_inconsistent_buffers() -> None:
     M = _random_csr(100, np.float64, seed=1)
     x, out, sums = np.ones(100), np.empty(100), np.empty(2)
     with pytest.raises(ValueError, match="inconsistent"):  # a vector one entry short
-        linear._kernels.residual(M.indptr, M.indices, M.data, x, x[:99], x, x, out, sums, 1)
+        linear._kernels.residual(M.indptr, M.indices, M.data, x[:99], x, x, out, sums, 1)
     with pytest.raises(ValueError, match="inconsistent"):  # float32 vectors for float64 values
         x32 = x.astype(np.float32)
-        linear._kernels.residual(M.indptr, M.indices, M.data, x32, x32, x32, x32, out.astype(np.float32), sums, 1)
+        linear._kernels.residual(M.indptr, M.indices, M.data, x32, x32, x32, out.astype(np.float32), sums, 1)
 
 
 def test_the_same_solution_with_and_without_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,18 +1,16 @@
 /* The fused sparse residual of the Leontief iteration (glasnost.compute.linear).
  *
- * residual(indptr, indices, data, x, x_rows, r, w, out, sums, threads)
+ * residual(indptr, indices, data, x, r, w, out, sums, threads)
  *
- *     out[i]  = r[i] - x_rows[i] + sum_p data[p] * x[indices[p]]
- *               for the m rows i of a CSR matrix, p in indptr[i] .. indptr[i + 1]
+ *     out[i]  = r[i] - x[i] + sum_p data[p] * x[indices[p]]
+ *               for the rows i of a square CSR matrix, p in indptr[i] .. indptr[i + 1]
  *     sums[0] = sum_i out[i]^2
  *     sums[1] = sum_i w[i] * out[i]    (0 when w is empty)
  *
  * One pass over the matrix and the vectors does what would otherwise be a product, a
- * subtraction and two dot products. For a square matrix x_rows is x; a rank's rows of a
- * distributed matrix read x = [own entries | halo] with x_rows its own entries. r and out may
- * be the same array (a product accumulated over column blocks). data, x, x_rows, r, w and out
- * are all float32 or all float64; indptr and indices are int32. The Python caller checks
- * shapes and dtypes and that indices lie within x; scipy's CSR format checks keep them so.
+ * subtraction and two dot products. data, x, r, w and out are all float32 or all float64;
+ * indptr and indices are int32. The Python caller checks shapes and dtypes; scipy's CSR
+ * format checks keep indices within bounds.
  * Each row is summed in double precision, also for float32 values: rows of heavily used
  * products hold thousands of entries, and a float32 sum of them can be off by 5e-6 of its
  * value, more than the float32 sweeps of the iteration must resolve (2e-6). The loop runs
@@ -31,15 +29,15 @@
 #define DEFINE_RESIDUAL(NAME, T)                                                           \
     static void NAME(Py_ssize_t m, const int32_t *restrict indptr,                         \
                      const int32_t *restrict indices, const T *restrict data,              \
-                     const T *restrict x, const T *restrict xr, const T *r,                \
-                     const T *restrict w, T *out, double *restrict part, int threads) {    \
+                     const T *restrict x, const T *restrict r, const T *restrict w,        \
+                     T *restrict out, double *restrict part, int threads) {                \
         const Py_ssize_t chunks = (m + CHUNK - 1) / CHUNK;                                 \
         _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)")              \
         for (Py_ssize_t q = 0; q < chunks; q++) {                                          \
             double sq = 0, wo = 0;                                                         \
             const Py_ssize_t end = (q + 1) * CHUNK < m ? (q + 1) * CHUNK : m;              \
             for (Py_ssize_t i = q * CHUNK; i < end; i++) {                                 \
-                double acc = (double)r[i] - (double)xr[i];                                 \
+                double acc = (double)r[i] - (double)x[i];                                  \
                 for (int32_t p = indptr[i]; p < indptr[i + 1]; p++)                        \
                     acc += (double)data[p] * (double)x[indices[p]];                        \
                 const T o = (T)acc;                                                        \
@@ -56,19 +54,19 @@ DEFINE_RESIDUAL(residual_f32, float)
 DEFINE_RESIDUAL(residual_f64, double)
 
 static PyObject *residual(PyObject *Py_UNUSED(self), PyObject *args) {
-    Py_buffer indptr, indices, data, x, xr, r, w, out, sums;
+    Py_buffer indptr, indices, data, x, r, w, out, sums;
     int threads;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*w*w*i", &indptr, &indices, &data, &x, &xr, &r, &w,
-                          &out, &sums, &threads))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*w*w*i", &indptr, &indices, &data, &x, &r, &w, &out,
+                          &sums, &threads))
         return NULL;
     PyObject *result = NULL;
     double *part = NULL;
     const Py_ssize_t m = indptr.len / (Py_ssize_t)sizeof(int32_t) - 1;
     const Py_ssize_t item = data.itemsize;
     if (threads < 1 || m < 0 || indptr.itemsize != 4 || indices.itemsize != 4 ||
-        (item != 4 && item != 8) || x.itemsize != item || xr.itemsize != item ||
-        r.itemsize != item || w.itemsize != item || out.itemsize != item ||
-        xr.len != m * item || r.len != m * item || out.len != m * item ||
+        (item != 4 && item != 8) || x.itemsize != item || r.itemsize != item ||
+        w.itemsize != item || out.itemsize != item || x.len != m * item || r.len != m * item ||
+        out.len != m * item ||
         (w.len != 0 && w.len != m * item) ||
         sums.len < 2 * (Py_ssize_t)sizeof(double)) {
         PyErr_SetString(PyExc_ValueError, "residual: inconsistent buffer sizes or types");
@@ -83,11 +81,11 @@ static PyObject *residual(PyObject *Py_UNUSED(self), PyObject *args) {
     const void *wbuf = w.len ? w.buf : NULL;
     Py_BEGIN_ALLOW_THREADS
     if (item == 4)
-        residual_f32(m, indptr.buf, indices.buf, data.buf, x.buf, xr.buf, r.buf, wbuf, out.buf,
-                     part, threads);
+        residual_f32(m, indptr.buf, indices.buf, data.buf, x.buf, r.buf, wbuf, out.buf, part,
+                     threads);
     else
-        residual_f64(m, indptr.buf, indices.buf, data.buf, x.buf, xr.buf, r.buf, wbuf, out.buf,
-                     part, threads);
+        residual_f64(m, indptr.buf, indices.buf, data.buf, x.buf, r.buf, wbuf, out.buf, part,
+                     threads);
     Py_END_ALLOW_THREADS
     double *s = sums.buf;
     s[0] = s[1] = 0.0;
@@ -103,7 +101,6 @@ done:
     PyBuffer_Release(&indices);
     PyBuffer_Release(&data);
     PyBuffer_Release(&x);
-    PyBuffer_Release(&xr);
     PyBuffer_Release(&r);
     PyBuffer_Release(&w);
     PyBuffer_Release(&out);
@@ -113,8 +110,8 @@ done:
 
 static PyMethodDef methods[] = {
     {"residual", residual, METH_VARARGS,
-     "residual(indptr, indices, data, x, x_rows, r, w, out, sums, threads): the fused CSR "
-     "residual out = r - x_rows + M x with ||out||^2 and w @ out; see the module source."},
+     "residual(indptr, indices, data, x, r, w, out, sums, threads): the fused CSR residual "
+     "out = r - x + M x with ||out||^2 and w @ out; see the module source."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -156,7 +156,7 @@ class _BlockOperator:
             ):
                 raise ValueError(f"operator of {M.shape} {self.dtype}: vector {x.shape} {x.dtype}")
             threads = min(self.threads, _kernel_threads_cap)
-            _kernels.residual(M.indptr, M.indices, M.data, x, x, r, w, out, sums, threads)
+            _kernels.residual(M.indptr, M.indices, M.data, x, r, w, out, sums, threads)
             return float(sums[0]), float(sums[1])
 
         def work(i: int) -> tuple[float, float]:
