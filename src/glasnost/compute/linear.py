@@ -51,7 +51,15 @@ except ImportError:  # pragma: no cover - installed without a C compiler
 COMPILED_KERNELS = _kernels is not None
 """Whether the fused OpenMP kernel of ``glasnost.compute._kernels`` is in use."""
 
-_kernel_threads_cap = os.cpu_count() or 1
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, e.g. under taskset or an MPI binding)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+_kernel_threads_cap = _usable_cpus()
 
 
 def _one_kernel_thread_after_fork() -> None:
@@ -242,7 +250,7 @@ class LeontiefSystem:
     Parameters
     ----------
     A : (n, n) sparse matrix, ``A[i, j]`` = input of i per unit of j.
-    threads : threads for the matrix-vector product (default: the machine's cores).
+    threads : threads for the matrix-vector product (default: the CPUs this process may use).
     reorder : reorder products by use count for cache locality (large systems only).
 
     Examples
@@ -257,7 +265,7 @@ class LeontiefSystem:
     def __init__(self, A: object, *, threads: int | None = None, reorder: bool = True) -> None:
         self.A = sp.csr_array(A, dtype=np.float64)
         self.n = self.A.shape[0]
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or _usable_cpus()
         self.reorder = reorder and self.n > DIRECT_MAX
 
     @cached_property
