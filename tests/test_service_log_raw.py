@@ -103,3 +103,20 @@ def test_every_page_links_to_implementation_control(running: tuple[str, Path]) -
         r = httpx.get(url + page)
         assert r.status_code == 200 and '<a href="/control">implementation control</a>' in r.text, page
     assert httpx.get(url + "/control").status_code == 200
+
+
+def test_a_fresh_entry_is_proved_at_once(running: tuple[str, Path]) -> None:
+    # a checkpoint signed just now, then a new entry: asking for its inclusion proof must sign a
+    # checkpoint covering it, not refuse until the next one is due (one per second otherwise)
+    url, _ = running
+    http = httpx.Client(base_url=url, timeout=30)
+    token = http.post("/api/login", json={"username": BOARD[0], "password": BOARD[1]}).json()["token"]
+    assert http.get("/api/log/checkpoint").status_code == 200
+    r = http.post("/api/cycles", json={"name": "fresh"}, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 201, r.text
+    index = http.get("/api/log").json()["size"] - 1
+    proof = http.get("/api/log/proof/inclusion", params={"index": index})
+    assert proof.status_code == 200, proof.text
+    checkpoint = http.get("/api/log/checkpoint").json()
+    assert proof.json()["tree_size"] == checkpoint["tree_size"] > index
+    assert proof.json()["root_hash"] == checkpoint["root_hash"]

@@ -230,15 +230,18 @@ class OpenBooks:
         receipt recorded on its row."""
         self.call(lambda _ledger: None, timeout=timeout)
 
-    def checkpoint(self, *, min_interval: float = 1.0) -> Checkpoint | None:
+    def checkpoint(self, *, min_interval: float = 1.0, cover: int | None = None) -> Checkpoint | None:
         """The latest signed checkpoint, signing a new one first if entries came since (at most one
-        new checkpoint per ``min_interval`` seconds)."""
+        new checkpoint per ``min_interval`` seconds, except that entry ``cover``, when given and in
+        the log, is always covered: someone is about to check its inclusion proof)."""
 
         def latest(ledger: Ledger) -> Checkpoint | None:
             cp = ledger.latest_checkpoint()
             size = ledger.size
             now = time.monotonic()
-            if size and (cp is None or cp.tree_size < size) and now - self._last_checkpoint >= min_interval:
+            uncovered = cover is not None and cover < size and (cp is None or cp.tree_size <= cover)
+            due = now - self._last_checkpoint >= min_interval
+            if size and (cp is None or cp.tree_size < size) and (due or uncovered):
                 self._last_checkpoint = now
                 cp = ledger.checkpoint(self.key)
             return cp

@@ -234,7 +234,7 @@ def _check_receipt(request: Request, leaf: str) -> dict[str, Any]:
     except ValueError:
         return {"error": "a receipt is the entry's leaf hash: 64 hexadecimal digits"}
     books = platform_of(request).books
-    books.checkpoint()
+    books.checkpoint(cover=books.call(lambda ledger: ledger.find(wanted)))
 
     def find(ledger: Ledger) -> dict[str, Any]:
         index = ledger.find(wanted)

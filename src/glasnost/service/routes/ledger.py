@@ -132,7 +132,7 @@ def api_inclusion(request: Request, index: int = Query(ge=0), size: int | None =
     latest checkpoint, which is included)."""
     books = platform_of(request).books
     if size is None:
-        books.checkpoint()
+        books.checkpoint(cover=index)
 
     def prove(ledger: Ledger) -> dict[str, Any]:
         if index >= ledger.size:
