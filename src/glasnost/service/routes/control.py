@@ -378,26 +378,13 @@ async def report_submit(request: Request) -> Response:
         result = _import_csv(request, viewer, body.encode("utf-8"), own=workplace)
     except ReportError as exc:
         problems = [f"line {p.line - 1}, {p.column}: {p.message} (got {p.value!r})" for p in exc.problems]
-        return render(
-            request,
-            "control_report.html",
-            status_code=422,
-            workplace=workplace,
-            text=text,
-            result=None,
-            problems=problems,
-        )
     except ControlError as exc:
-        return render(
-            request,
-            "control_report.html",
-            status_code=422,
-            workplace=workplace,
-            text=text,
-            result=None,
-            problems=[str(exc)],
-        )
-    return render(request, "control_report.html", workplace=workplace, text="", result=result, problems=[])
+        problems = [str(exc)]
+    else:
+        return render(request, "control_report.html", workplace=workplace, text="", result=result, problems=[])
+    return render(
+        request, "control_report.html", status_code=422, workplace=workplace, text=text, result=None, problems=problems
+    )
 
 
 def _form_line(raw: str, workplace: str) -> str:
