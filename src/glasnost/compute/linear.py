@@ -427,16 +427,7 @@ class LeontiefSystem:
             method = "direct" if self.n <= DIRECT_MAX else "deflated"
         if d.ndim == 2:
             cols = [
-                self.solve(
-                    d[:, j],
-                    transpose=transpose,
-                    method=method,
-                    rtol=rtol,
-                    max_iter=max_iter,
-                    restart=restart,
-                    precision=precision,
-                )
-                for j in range(d.shape[1])
+                self._solve(d[:, j], transpose, method, rtol, max_iter, restart, precision) for j in range(d.shape[1])
             ]
             x = np.column_stack([c[0] for c in cols]) if cols else np.zeros_like(d)
             iters = sum(c[1].iterations for c in cols)
