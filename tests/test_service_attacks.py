@@ -217,6 +217,10 @@ def test_no_table_and_no_log_entry_links_a_ballot_to_its_voter(backend: Backend)
         assert all("ballot" not in platform.votes.check_receipt(r["code"]) for r in receipts)
 
         tally = platform.votes.close(board, cycle)
+        if backend.kind == "sqlite":  # the sealed ballots are gone from the files, not only from the table
+            files = [f for f in backend.directory.glob("platform.sqlite*") if f.is_file()]
+            stored = b"".join(f.read_bytes() for f in files)
+            assert files and not any(blob[12:44] in stored for blob in sealed)
         cast_order = [str({"approval": [r[0][0]], "ranking": r}) for r in ballots]
 
         with platform.db.read() as s:
@@ -371,3 +375,16 @@ def test_demo_rounds_leave_a_person_time(backend: Backend) -> None:
         assert rnd.deadline - rnd.opened_at >= timedelta(minutes=10)
     finally:
         platform.close()
+
+
+def test_a_refused_form_keeps_what_was_typed(app_client: tuple[TestClient, Any]) -> None:
+    client, platform = app_client
+    board = bearer(client, *BOARD)
+    cycle = client.post("/api/cycles", json={"name": "form"}, headers=board).json()["id"]
+    consumer = delegate(client, board, cycle, "neighbourhood-1", "bob")
+    typed = {"demand:fishing": "123456789", "demand:agriculture": "2.5", "round": "1"}
+    r = client.post(f"/cycles/{cycle}/councils/neighbourhood-1/proposal", data=typed, headers=consumer)
+    assert r.status_code == 422
+    assert 'id="form-error"' in r.text and "its budget is" in r.text
+    assert 'id="demand-fishing" value="123456789"' in r.text and 'id="demand-agriculture" value="2.5"' in r.text
+    assert platform.views.council_position(cycle, "neighbourhood-1")["history"] == []  # nothing stored

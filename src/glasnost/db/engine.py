@@ -50,7 +50,6 @@ def _sqlite_pragmas(synchronous: str):
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA secure_delete=ON")  # a deleted row's bytes are overwritten (the emptied ballot box)
         cur.close()
 
     return on_connect
@@ -176,13 +175,30 @@ class Database:
             if self._write_lock is not None:
                 self._write_lock.release()
 
+    @staticmethod
+    def delete_for_good(conn: Connection, statement: Any) -> None:
+        """Run a DELETE whose rows must not stay readable in the database file: SQLite overwrites
+        their bytes (``secure_delete``, on for this statement only: it costs every write);
+        PostgreSQL keeps them until a vacuum (:meth:`forget_deleted`)."""
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA secure_delete=ON")
+        try:
+            conn.execute(statement)
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA secure_delete=OFF")
+
     def forget_deleted(self, table: str) -> None:
-        """Make deleted rows of ``table`` unrecoverable from the database files: PostgreSQL keeps
-        them until a vacuum (run now); SQLite overwrites them on delete (``secure_delete``)."""
-        if self.settings.is_sqlite:
-            return
+        """After :meth:`delete_for_good`: PostgreSQL vacuums ``table`` (an emptied table's file is
+        truncated); SQLite checkpoints and truncates its write-ahead log, which still held the
+        rows' earlier pages. (Either server's own logs and backups are the operator's to keep or
+        not: ``docs/ballots.md``.)"""
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'VACUUM "{table}"'))
+            if self.settings.is_sqlite:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                conn.execute(text(f'VACUUM "{table}"'))
 
     def dispose(self) -> None:
         self.engine.dispose()

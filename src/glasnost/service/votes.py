@@ -223,7 +223,7 @@ class Votes:
                 )
             if receipts:
                 s.execute(m.VoteReceipt.__table__.insert(), [{"receipt_hash": r, "vote_id": vote.id} for r in receipts])
-            s.execute(delete(m.BallotBox).where(m.BallotBox.vote_id == vote.id))
+            self.p.db.delete_for_good(s.connection(), delete(m.BallotBox).where(m.BallotBox.vote_id == vote.id))
             tally = {
                 "ballots": len(opened),
                 "schulze": sch.to_json(),

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from glasnost.service.errors import BadInputError
+from glasnost.service.errors import BadInputError, ConflictError, RateLimitedError
 from glasnost.service.routes.deps import (
     MAX_ROUND,
     CouncilCode,
@@ -62,43 +62,56 @@ def _form_quantities(form: Any, prefix: str) -> dict[str, str]:
 # ---- pages -----------------------------------------------------------------------------------------
 
 
+def _council_context(request: Request, cycle_id: int, code: str) -> dict[str, Any]:
+    platform = platform_of(request)
+    return {
+        "cycle": platform.views.cycle_summary(cycle_id),
+        "position": platform.views.council_position(cycle_id, code),
+        "mine": code in platform.cycles.seats(viewer_of(request), cycle_id),
+    }
+
+
 @router.get("/cycles/{cycle_id}/councils/{code}", include_in_schema=False)
 def council_page(request: Request, cycle_id: CycleId, code: CouncilCode) -> Response:
-    platform = platform_of(request)
-    summary = platform.views.cycle_summary(cycle_id)
-    position = platform.views.council_position(cycle_id, code)
-    mine = code in platform.cycles.seats(viewer_of(request), cycle_id)
-    return render(request, "council.html", cycle=summary, position=position, mine=mine)
+    return render(request, "council.html", typed={}, **_council_context(request, cycle_id, code))
 
 
 @router.post("/cycles/{cycle_id}/councils/{code}/proposal", include_in_schema=False)
 async def proposal_form(request: Request, cycle_id: CycleId, code: CouncilCode) -> Response:
+    """A proposal by form or CSV upload. A refusal (a bad quantity, over budget, the round closed
+    meanwhile) shows the council's page again with the message on the form and what was typed in
+    its fields, so nothing typed is lost."""
     form = await request.form()
     viewer = await check_csrf(request, form)
     platform = platform_of(request)
-    upload = form.get("csv")
-    if upload is not None and not isinstance(upload, str) and upload.filename:
-        raw = await upload.read()
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise BadInputError("the CSV file is not UTF-8 text", where="CSV") from None
-        supply, demand = await run_in_threadpool(platform.rounds.parse_csv, text)
-        source = "csv"
-    else:
-        supply, demand = _form_quantities(form, "supply:"), _form_quantities(form, "demand:")
-        source = "form"
-    await run_in_threadpool(
-        platform.rounds.submit,
-        viewer,
-        cycle_id,
-        code,
-        supply,
-        demand,
-        round_number=form_int(form, "round", None, low=1, high=MAX_ROUND, required=False),
-        source=source,
-        idempotency_key=str(form.get("idempotency_key") or "") or None,
-    )
+    typed = {k: str(v) for k, v in form.multi_items() if k.startswith(("supply:", "demand:")) and isinstance(v, str)}
+    try:
+        upload = form.get("csv")
+        if upload is not None and not isinstance(upload, str) and upload.filename:
+            raw = await upload.read()
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise BadInputError(f"the CSV file is not UTF-8 text (byte {exc.start})", where="CSV") from None
+            supply, demand = await run_in_threadpool(platform.rounds.parse_csv, text)
+            source = "csv"
+        else:
+            supply, demand = _form_quantities(form, "supply:"), _form_quantities(form, "demand:")
+            source = "form"
+        await run_in_threadpool(
+            platform.rounds.submit,
+            viewer,
+            cycle_id,
+            code,
+            supply,
+            demand,
+            round_number=form_int(form, "round", None, low=1, high=MAX_ROUND, required=False),
+            source=source,
+            idempotency_key=str(form.get("idempotency_key") or "")[:100] or None,
+        )
+    except (BadInputError, ConflictError, RateLimitedError) as exc:
+        page = await run_in_threadpool(_council_context, request, cycle_id, code)
+        return render(request, "council.html", status_code=exc.status, form_error=exc.message, typed=typed, **page)
     return see_other(f"/cycles/{cycle_id}/councils/{code}?submitted=1")
 
 
