@@ -667,36 +667,44 @@ def verify(
         str, typer.Argument(help="exported log (.jsonl), SQLite log file, postgresql:// URL, or http(s):// server")
     ],
     key: Annotated[
-        str | None, typer.Option("--key", help="the log's public key: 64 hex digits, or a file (hex or PEM)")
+        list[str] | None,
+        typer.Option("--key", help="the log's public key: 64 hex digits, or a file (hex or PEM); repeat for a "
+                     "rotated key"),
     ] = None,
     receipt: Annotated[
         list[str] | None,
-        typer.Option("--receipt", help="a leaf hash (64 hex digits) or receipt file that must be in the log"),
+        typer.Option("--receipt", help="a leaf hash (64 hex digits) or receipt file (JSON, or JSON lines as "
+                     "control import --receipts writes) whose entries must be in the log"),
     ] = None,
     checkpoint: Annotated[
         list[Path] | None, typer.Option("--checkpoint", help="a checkpoint file kept from earlier (repeatable)")
     ] = None,
     schema: Annotated[str | None, typer.Option(help="PostgreSQL: the schema holding the log")] = None,
 ) -> None:
-    """Check a public log: every entry, checkpoint roots and signatures, consistency, receipts.
+    """Check a public log: every entry, checkpoint roots and signatures, coverage, consistency, receipts.
 
-    Prints one line per problem (naming the entry or checkpoint) and exits 1 if there is any, 0 if
-    everything holds. Needs no account. A server (``http://...``) is checked through its public endpoints.
+    Prints one line per problem (naming the entry, span or checkpoint). Exit codes: 0 everything
+    holds and checkpoints signed by a given --key cover every entry; 1 a problem was found (or the
+    log cannot be read); 3 no problem was found but no --key was given, so the log is
+    unauthenticated (anyone could have written and signed it); 2 a mistake in the command line.
+    Needs no account. A server (``http://...``) is checked through its public endpoints.
     """
     from glasnost.control.remote import is_url, verify_remote
     from glasnost.ledger import verify_log
 
+    keys = key or None
     if is_url(source):  # a running server, through its public endpoints
-        report = verify_remote(source, public_key=key, receipts=receipt or [], checkpoints=checkpoint or [])
+        report = verify_remote(source, public_key=keys, receipts=receipt or [], checkpoints=checkpoint or [])
     else:
-        report = verify_log(source, public_key=key, receipts=receipt or [], checkpoints=checkpoint or [], schema=schema)
+        report = verify_log(source, public_key=keys, receipts=receipt or [], checkpoints=checkpoint or [],
+                            schema=schema)
     for problem in report.problems:
         typer.echo(str(problem))
     for note in report.notes:
         console.print(f"note: {escape(note)}", highlight=False, soft_wrap=True)
     typer.echo(report.summary())
-    if not report.ok:
-        raise typer.Exit(1)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
 
 
 # ---- the planning platform (glasnost.service.cli) ----------------------------------------------

@@ -67,6 +67,25 @@ def _log_source(url: str, log: str | None, schema: str | None) -> tuple[str, str
     return source, schema if source.startswith("postgresql") else None
 
 
+def _signing_key(url: str, key: Path | None, schema: str | None) -> tuple[Any, str | None]:
+    """The key that signs the log's checkpoint after a write: ``--key``, else the platform's own key
+    (the one ``glasnost serve`` signs with), created now if there is none yet. Returns the key and,
+    when it was created, a line saying where it is and what its public half is."""
+    from glasnost.ledger import load_or_create_signing_key, load_signing_key, public_key_hex
+    from glasnost.service.settings import Settings
+
+    if key is not None:
+        return load_signing_key(key), None
+    full = url if "://" in url else f"sqlite:///{url}"
+    path = Settings(database_url=full, schema=schema).signing_key_path()
+    signing, created = load_or_create_signing_key(path)
+    if not created:
+        return signing, None
+    return signing, (f"created the log's signing key {path} (keep it secret); its public key, which anyone "
+                     f"checks the log with (glasnost verify --key), is {public_key_hex(signing)} "
+                     f"(also in {path}.pub)")
+
+
 def _print_table(title: str, table: Any, limit: int) -> None:
     shown = table.slice(0, limit).to_pylist()
     t = Table(title=f"{title} ({table.num_rows}{', first ' + str(limit) if table.num_rows > limit else ''})")
@@ -94,7 +113,8 @@ def import_command(
     database: DatabaseOpt = None,
     schema: SchemaOpt = None,
     log: LogOpt = None,
-    key: Annotated[Path | None, typer.Option("--key", help="private key (PEM) to sign a checkpoint after")] = None,
+    key: Annotated[Path | None, typer.Option("--key", help="private key (PEM) that signs the checkpoint after the "
+                                              "import (default: the platform's key, created if missing)")] = None,
     receipts: Annotated[Path | None, typer.Option("--receipts", help="write each report's receipt here "
                                                    "(JSON lines: workplace, period, index, leaf_hash)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -103,18 +123,21 @@ def import_command(
     import time
 
     from glasnost.control.store import import_reports_csv, open_database
-    from glasnost.ledger import Ledger, load_signing_key
+    from glasnost.ledger import Ledger
 
     url = _database_url(database)
     t0 = time.perf_counter()
+    signing, created = _signing_key(url, key, schema)
     db = open_database(url, schema=schema)
     source, log_schema = _log_source(url, log, schema)
     try:
         with Ledger.open(source, schema=log_schema) as ledger:
             result = import_reports_csv(db, file, ledger)
-            checkpoint = ledger.checkpoint(load_signing_key(key)) if key is not None else None
+            checkpoint = ledger.checkpoint(signing)
     finally:
         db.dispose()
+    if created:
+        console.print(escape(created), highlight=False, soft_wrap=True)
     seconds = time.perf_counter() - t0
     if receipts is not None:
         receipts.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in result.receipt_lines()))
@@ -124,7 +147,7 @@ def import_command(
         "reports": result.reports,
         "log_entries": [result.log_first, result.receipts[-1].index],
         "sha256": result.sha256,
-        "checkpoint": checkpoint.tree_size if checkpoint else None,
+        "checkpoint": checkpoint.tree_size,
         "seconds": round(seconds, 3),
     }
     if as_json:
@@ -133,7 +156,7 @@ def import_command(
     out.print(
         f"Imported batch {result.batch}: {result.lines} lines, {result.reports} reports, published as log entries "
         f"{result.log_first}..{result.receipts[-1].index} of {escape(source)} in {seconds:.2f} s"
-        + (f"; checkpoint signed at size {checkpoint.tree_size}" if checkpoint else "")
+        + f"; checkpoint signed at size {checkpoint.tree_size}"
     )
 
 
@@ -248,6 +271,8 @@ def alerts_command(
     database: DatabaseOpt = None,
     schema: SchemaOpt = None,
     log: LogOpt = None,
+    key: Annotated[Path | None, typer.Option("--key", help="private key (PEM) that signs the checkpoint after "
+                                              "publishing (default: the platform's key, created if missing)")] = None,
     threshold: Annotated[float, typer.Option(help="probability of a change that raises an alert")] = 0.9,
     window_days: Annotated[float, typer.Option(help="days an alert is shown to its workplace only")] = 7.0,
 ) -> None:
@@ -259,13 +284,19 @@ def alerts_command(
     url = _database_url(database)
     db = open_database(url, schema=schema)
     source, log_schema = _log_source(url, log, schema)
+    created = None
     try:
         findings = find_anomalies(load_reports(db), threshold=threshold)
         new = raise_alerts(db, findings, window=timedelta(days=window_days))
         with Ledger.open(source, schema=log_schema) as ledger:
             published = publish_due(db, ledger)
+            if published:  # every write to the log is covered by a signed checkpoint
+                signing, created = _signing_key(url, key, schema)
+                ledger.checkpoint(signing)
     finally:
         db.dispose()
+    if created:
+        console.print(escape(created), highlight=False, soft_wrap=True)
     for f in findings:
         out.print(f"{escape(f.workplace)} {escape(f.product)}: {f.indicator} {f.state} in period {f.period} "
                   f"(p = {f.probability:.3f}, level moved {f.change:+.4g})", soft_wrap=True)

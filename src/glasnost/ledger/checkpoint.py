@@ -75,6 +75,10 @@ class Checkpoint:
             {"key_id": self.key_id, "root_hash": self.root_hash.hex(), "time": self.time, "tree_size": self.tree_size}
         )
 
+    def signed_by(self, public_key: Ed25519PublicKey) -> bool:
+        """True when the checkpoint names ``public_key`` as its signer (whether or not the signature holds)."""
+        return self.key_id == key_id_of(public_key)
+
     def verify_signature(self, public_key: Ed25519PublicKey) -> bool:
         """True when the signature is ``public_key``'s over :meth:`message`."""
         try:

@@ -22,7 +22,10 @@ through its public endpoints by :mod:`glasnost.control.remote` and checked by :f
 
 from __future__ import annotations
 
+import itertools
 import json
+import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,9 +40,25 @@ from glasnost.ledger.log import EXPORT_FORMAT, KIND_PATTERN
 from glasnost.ledger.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
 from glasnost.ledger.store import is_database_url, open_store
 
-__all__ = ["LogContents", "Problem", "StoredEntry", "VerifyReport", "check_log", "read_export", "verify_log"]
+__all__ = [
+    "EXIT_CODES",
+    "LogContents",
+    "Problem",
+    "StoredEntry",
+    "VerifyReport",
+    "check_log",
+    "read_export",
+    "verify_log",
+]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+
+EXIT_CODES = {
+    0: "ok: every entry, checkpoint and receipt holds, and signed checkpoints (by a given key) cover every entry",
+    1: "failed: at least one problem (each named on its own line), or the log could not be read at all",
+    3: "unauthenticated: no problem found, but no public key was given, so nothing shows who signed the log",
+}
+"""Exit codes of ``glasnost verify`` (2 is a mistake in the command line itself)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,9 @@ class VerifyReport:
         Everything that does not hold, in the order found; empty when the log is sound.
     notes
         What was not checked and why (e.g. no public key given).
+    authenticated
+        True when the checkpoints were checked against keys given by the caller (not by whoever
+        serves the log), so that a sound log is also known to be the log those keys signed.
     """
 
     source: str
@@ -76,17 +98,40 @@ class VerifyReport:
     receipts: int = 0
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    authenticated: bool = False
+
+    @property
+    def sound(self) -> bool:
+        """True when no problem was found (whether or not signatures could be checked)."""
+        return not self.problems
 
     @property
     def ok(self) -> bool:
-        """True when there is no problem."""
-        return not self.problems
+        """True when there is no problem and the log was checked against a given key."""
+        return not self.problems and self.authenticated
+
+    @property
+    def status(self) -> str:
+        """``"ok"``, ``"unauthenticated"`` (nothing wrong found, but no key to check who signed) or ``"failed"``."""
+        if self.problems:
+            return "failed"
+        return "ok" if self.authenticated else "unauthenticated"
+
+    @property
+    def exit_code(self) -> int:
+        """What ``glasnost verify`` exits with: 0 ok, 1 failed, 3 unauthenticated (see :data:`EXIT_CODES`)."""
+        return {"ok": 0, "failed": 1, "unauthenticated": 3}[self.status]
 
     def summary(self) -> str:
         """One line: what was checked and whether it holds."""
         what = f"{self.entries} entries, {self.checkpoints} checkpoints, {self.receipts} receipts"
-        if self.ok:
-            return f"ok: {self.source}: {what}; everything holds"
+        if self.status == "ok":
+            return f"ok: {self.source}: {what}; everything holds and is covered by signed checkpoints"
+        if self.status == "unauthenticated":
+            return (
+                f"UNAUTHENTICATED: {self.source}: {what}; the entries and roots agree, but no public key was given "
+                "(--key), so nothing shows who wrote or signed them"
+            )
         return f"FAILED: {self.source}: {what}; {len(self.problems)} problems"
 
 
@@ -125,6 +170,8 @@ def _short(h: bytes) -> str:
 def read_export(path: Path) -> LogContents:
     """Read an export file (JSON lines) without checking it (:func:`check_log` checks it)."""
     log = LogContents(str(path))
+    if path.stat().st_size == 0:
+        raise LedgerError("the file is empty: not a glasnost log (an export has a header line)", where=str(path))
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             place = f"{path.name} line {lineno}"
@@ -167,6 +214,14 @@ def read_export(path: Path) -> LogContents:
 
 
 def _read_database(source: str | Path, schema: str | None) -> LogContents:
+    try:
+        return _read_store(source, schema)
+    except sqlite3.Error as exc:  # a damaged file: the driver's own error, before any transaction
+        message = f"not a readable SQLite log ({exc}; the file is damaged or truncated)"
+        raise LedgerError(message, where=str(source)) from None
+
+
+def _read_store(source: str | Path, schema: str | None) -> LogContents:
     store = open_store(source, schema=schema, create=False, read_only=True)
     try:
         log = LogContents(store.where)
@@ -288,23 +343,38 @@ def _check_structure(i: int, row: StoredEntry, hashes: list[bytes | None], probl
             )
 
 
+Keys = Sequence[Ed25519PublicKey]
+
+
+def _keys(public_key: Any) -> list[Ed25519PublicKey]:
+    """None, one key (any form :func:`load_public_key` reads) or several, as a list of keys."""
+    if public_key is None:
+        return []
+    if isinstance(public_key, list | tuple):
+        return [load_public_key(k) for k in public_key]
+    return [load_public_key(public_key)]
+
+
 def _check_checkpoint(
     label: str,
     cp: Checkpoint,
     tree: MerkleTree,
     n_entries: int,
-    public_key: Ed25519PublicKey | None,
+    keys: Keys,
     problems: list[Problem],
-) -> bool:
-    """Signature and root of one checkpoint; True when its root matches the entries."""
+) -> tuple[bool, bool]:
+    """Signature and root of one checkpoint: (its root matches the entries, it is signed by a given key)."""
     where = f"{label} (size {cp.tree_size}, {cp.time})"
-    if public_key is not None:
-        if cp.key_id != key_id(public_key):
-            problems.append(
-                Problem(where, f"signed by key {cp.key_id[:16]}..., not by the given key {key_id(public_key)[:16]}...")
-            )
-        elif not cp.verify_signature(public_key):
+    signed = False
+    if keys:
+        matching = [k for k in keys if cp.signed_by(k)]
+        if not matching:
+            named = ", ".join(f"{key_id(k)[:16]}..." for k in keys)
+            problems.append(Problem(where, f"signed by key {cp.key_id[:16]}..., not by the given key ({named})"))
+        elif not cp.verify_signature(matching[0]):
             problems.append(Problem(where, "signature does not verify against the given public key"))
+        else:
+            signed = True
     if cp.tree_size > len(tree):
         problems.append(
             Problem(
@@ -313,7 +383,7 @@ def _check_checkpoint(
                 f"(entry {len(tree)} is missing; {n_entries} present)",
             )
         )
-        return False
+        return False, signed
     root = tree.root(cp.tree_size)
     if root != cp.root_hash:
         problems.append(
@@ -323,24 +393,39 @@ def _check_checkpoint(
                 f"checkpoint says {_short(cp.root_hash)}",
             )
         )
-        return False
-    return True
+        return False, signed
+    return True, signed
 
 
-def _read_receipt(spec: str) -> tuple[str, dict[str, Any]]:
+def _read_receipts(spec: str) -> list[tuple[str, dict[str, Any]]]:
+    """A leaf hash, a receipt file (one JSON object), or JSON lines of receipts (``control import --receipts``)."""
     text = spec.strip()
     if len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text) and not Path(text).exists():
-        return f"receipt {text[:16]}...", {"leaf_hash": text}
+        return [(f"receipt {text[:16]}...", {"leaf_hash": text})]
     path = Path(spec)
     if not path.exists():
         raise FileNotFoundError(f"no such receipt file (nor a 64-digit hex leaf hash): {spec}")
     try:
-        obj = json.loads(path.read_text("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        content = path.read_text("utf-8")
+    except UnicodeDecodeError as exc:
         raise LedgerError(f"not a JSON receipt ({exc})", where=str(path)) from None
-    if not isinstance(obj, dict) or "leaf_hash" not in obj:
-        raise LedgerError("a receipt needs at least a leaf_hash", where=str(path))
-    return f"receipt {path.name}", obj
+    try:
+        objs = [(f"receipt {path.name}", json.loads(content))]
+    except ValueError:  # JSON lines: one receipt per line
+        objs = []
+        for n, line in enumerate(content.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                objs.append((f"receipt {path.name} line {n}", json.loads(line)))
+            except ValueError as exc:
+                raise LedgerError(f"line {n} is not a JSON receipt ({exc})", where=str(path)) from None
+    if not objs:
+        raise LedgerError("the receipt file is empty", where=str(path))
+    for label, obj in objs:
+        if not isinstance(obj, dict) or "leaf_hash" not in obj:
+            raise LedgerError("a receipt needs at least a leaf_hash", where=label.removeprefix("receipt "))
+    return objs
 
 
 def _check_receipt(
@@ -349,7 +434,7 @@ def _check_receipt(
     hashes: list[bytes | None],
     tree: MerkleTree,
     valid: list[Checkpoint],
-    public_key: Ed25519PublicKey | None,
+    keys: Keys,
     problems: list[Problem],
 ) -> None:
     try:
@@ -374,7 +459,8 @@ def _check_receipt(
         return
     covering = [cp for cp in valid if cp.tree_size > index]
     if not covering:
-        problems.append(Problem(label, f"entry {index} is not covered by any valid checkpoint", index))
+        kind = "signed checkpoint" if keys else "checkpoint"
+        problems.append(Problem(label, f"entry {index} is not covered by any valid {kind}", index))
     else:
         cp = covering[-1]
         proof = tree.inclusion_proof(index, cp.tree_size)
@@ -411,7 +497,7 @@ def _check_receipt(
                 return
             if cp.tree_size != size or cp.root_hash != root:
                 problems.append(Problem(label, "its checkpoint is not the tree its proof is for", index))
-            if public_key is not None and not cp.verify_signature(public_key):
+            if keys and not any(cp.signed_by(k) and cp.verify_signature(k) for k in keys):
                 problems.append(
                     Problem(label, "its checkpoint's signature does not verify against the given key", index)
                 )
@@ -420,22 +506,24 @@ def _check_receipt(
 def verify_log(
     source: str | Path,
     *,
-    public_key: str | Path | bytes | Ed25519PublicKey | None = None,
+    public_key: Any = None,
     receipts: list[str] | tuple[str, ...] = (),
     checkpoints: list[str | Path] | tuple[str | Path, ...] = (),
     schema: str | None = None,
 ) -> VerifyReport:
-    """Check a log: entries, checkpoint roots, signatures, consistency, receipts (see the module).
+    """Check a log: entries, checkpoint roots, signatures, coverage, consistency, receipts (see the module).
 
     Parameters
     ----------
     source
         An export file (JSON lines), a SQLite log file, or a ``postgresql://`` URL.
     public_key
-        The log's Ed25519 public key (hex, file, bytes or key). Without it signatures are not
-        checked, and the report's notes say so.
+        The log's Ed25519 public key (hex, file, bytes or key), or a list of them (a log whose key
+        was rotated). With a key, signed checkpoints must cover every entry; without one,
+        signatures cannot be checked and the report is ``unauthenticated`` at best.
     receipts
-        Leaf hashes (64 hex digits) or receipt files whose entries must be in the log.
+        Leaf hashes (64 hex digits) or receipt files (one JSON object, or JSON lines) whose
+        entries must be in the log.
     checkpoints
         Checkpoint files (JSON, :meth:`Checkpoint.to_json`) kept from earlier: each must be signed,
         match the log at its size, and be consistent with the log's latest checkpoint.
@@ -445,26 +533,75 @@ def verify_log(
     Returns
     -------
     VerifyReport
-        ``ok`` when everything holds; otherwise one :class:`Problem` per fault.
+        ``ok`` when everything holds and is covered by checkpoints signed by a given key;
+        otherwise one :class:`Problem` per fault.
 
     Raises
     ------
     FileNotFoundError, LedgerError
-        When the source, key, receipt or checkpoint file cannot be read at all.
+        When the source, key, receipt or checkpoint file cannot be read at all (empty, damaged).
     """
-    key = None if public_key is None else load_public_key(public_key)
-    return check_log(_read(source, schema), key, receipts=receipts, checkpoints=checkpoints)
+    return check_log(_read(source, schema), _keys(public_key), receipts=receipts, checkpoints=checkpoints)
+
+
+def _check_key_changes(log: LogContents, keys: Keys, report: VerifyReport) -> None:
+    """Name every checkpoint whose signing key differs from the one before it."""
+    for (plabel, prev), (label, cp) in itertools.pairwise(log.checkpoints):
+        if prev.key_id == cp.key_id:
+            continue
+        change = f"signed by key {cp.key_id[:16]}..., but {plabel} was signed by key {prev.key_id[:16]}..."
+        if keys and _key_name(prev, keys) is not None and _key_name(cp, keys) is not None:
+            report.notes.append(f"{label}: {change} (both keys were given: a rotation)")
+        elif not keys:
+            report.problems.append(
+                Problem(label, f"{change}: the signing key changed (was the log re-signed by someone else?)")
+            )
+
+
+def _key_name(cp: Checkpoint, keys: Keys) -> str | None:
+    """The key id of the given key that signed ``cp``, if any."""
+    return next((key_id(k) for k in keys if cp.signed_by(k)), None)
+
+
+def _check_coverage(n: int, valid: list[Checkpoint], keys: Keys, report: VerifyReport) -> None:
+    """With keys, signed checkpoints must cover every entry (and there must be one); else say what is uncovered."""
+    covered = max((cp.tree_size for cp in valid), default=None)
+    signed = "signed by the given key" if keys else "that holds"
+    if covered is None:
+        message = (
+            f"not covered by any checkpoint {signed}: nothing shows these entries are the ones the log's keeper "
+            "signed (a checkpoint was removed, or none was ever signed)"
+        )
+        where = f"entries 0..{n - 1}" if n else "the log"
+        if not n:
+            message = f"has no checkpoint {signed}: an empty log proves nothing"
+    elif covered < n:
+        where = f"entries {covered}..{n - 1}"
+        message = (
+            f"not covered by any checkpoint {signed} (the latest covers entries 0..{covered - 1}): "
+            "they could have been appended or rewritten by anyone"
+        )
+    else:
+        return
+    if keys:
+        report.problems.append(Problem(where, message, covered or 0))
+    elif n:
+        report.notes.append(f"{where}: {message}")
 
 
 def check_log(
     log: LogContents,
-    key: Ed25519PublicKey | None,
+    key: Ed25519PublicKey | Keys | None,
     *,
     receipts: list[str] | tuple[str, ...] = (),
     checkpoints: list[str | Path] | tuple[str | Path, ...] = (),
 ) -> VerifyReport:
-    """Check log contents however they were read (see :func:`verify_log`, which reads them from a source)."""
-    report = VerifyReport(log.where)
+    """Check log contents however they were read (see :func:`verify_log`, which reads them from a source).
+
+    ``key`` is None, one public key or a list of them; with keys the report is authenticated.
+    """
+    keys: list[Ed25519PublicKey] = [] if key is None else list(key) if isinstance(key, list | tuple) else [key]
+    report = VerifyReport(log.where, authenticated=bool(keys))
     problems = report.problems
     problems.extend(log.problems)
     hashes, n_entries = _check_entries(log, problems)
@@ -474,15 +611,18 @@ def check_log(
         if h is None:
             break
         tree.append_hash(h)
-    if key is None:
+    if not keys:
         report.notes.append("checkpoint signatures were not checked: no public key given (--key)")
 
     held: list[tuple[int, Checkpoint]] = []
+    signed: list[Checkpoint] = []
     failed: list[tuple[str, Checkpoint]] = []
     previous: tuple[str, Checkpoint, bool] | None = None
     for label, cp in log.checkpoints:
-        ok = _check_checkpoint(label, cp, tree, n_entries, key, problems)
+        ok, by_key = _check_checkpoint(label, cp, tree, n_entries, keys, problems)
         (held.append((cp.tree_size, cp)) if ok else failed.append((label, cp)))
+        if ok and by_key:
+            signed.append(cp)
         if previous is not None:
             plabel, pcp, pok = previous
             if cp.tree_size < pcp.tree_size:
@@ -506,8 +646,11 @@ def check_log(
                 + (f" (a checkpoint of size {below} still holds)" if below else ""),
             )
         )
+    _check_key_changes(log, keys, report)
+    valid = sorted(signed if keys else (cp for _, cp in held), key=lambda c: c.tree_size)
+    expected = log.size if log.size is not None else len(hashes)
+    _check_coverage(max(expected, len(hashes)), valid, keys, report)
 
-    valid = sorted((cp for _, cp in held), key=lambda c: c.tree_size)
     latest = valid[-1] if valid else None
     for spec in checkpoints:
         path = Path(spec)
@@ -517,7 +660,7 @@ def check_log(
             raise LedgerError(f"not a JSON checkpoint ({exc})", where=str(path)) from None
         cp = Checkpoint.from_json(obj.get("checkpoint", obj) if isinstance(obj, dict) else obj, where=str(path))
         label = f"checkpoint file {path.name}"
-        holds = _check_checkpoint(label, cp, tree, n_entries, key, problems)
+        holds, _ = _check_checkpoint(label, cp, tree, n_entries, keys, problems)
         if holds and latest is not None and cp.tree_size <= latest.tree_size:
             proof = tree.consistency_proof(cp.tree_size, latest.tree_size)
             if not verify_consistency(cp.tree_size, latest.tree_size, proof, cp.root_hash, latest.root_hash):
@@ -525,7 +668,7 @@ def check_log(
         report.checkpoints += 1
 
     for spec in receipts:
-        label, obj = _read_receipt(spec)
-        _check_receipt(label, obj, hashes, tree, valid, key, problems)
-        report.receipts += 1
+        for label, obj in _read_receipts(spec):
+            _check_receipt(label, obj, hashes, tree, valid, keys, problems)
+            report.receipts += 1
     return report
