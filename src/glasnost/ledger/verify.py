@@ -160,6 +160,9 @@ class LogContents:
     problems: list[Problem] = field(default_factory=list)
 
 
+_FIELDS = ("tree_size", "root_hash", "time", "key_id", "signature")
+
+
 def _short(h: bytes) -> str:
     return h.hex()[:16] + "..."
 
@@ -205,7 +208,11 @@ def read_export(path: Path) -> LogContents:
             elif kind == "checkpoint":
                 n = sum(1 for _ in log.checkpoints)
                 try:
-                    log.checkpoints.append((f"checkpoint {n}", Checkpoint.from_json(obj, where=place)))
+                    cp = Checkpoint.from_json(obj, where=place)
+                    log.checkpoints.append((f"checkpoint {n}", cp))
+                    if cp.is_note and {k: obj.get(k) for k in _FIELDS} != {k: cp.to_json()[k] for k in _FIELDS}:
+                        log.problems.append(Problem(place, "its fields (size, root, time, key, signature) differ from "
+                                                           "its signed note"))
                 except LedgerError as exc:
                     log.problems.append(Problem(place, str(exc).removeprefix(f"{place}: ")))
             else:
@@ -232,12 +239,25 @@ def _read_store(source: str | Path, schema: str | None) -> LogContents:
         for idx, kind, data, h in store.rows(0, None):
             log.rows.append(StoredEntry(idx, kind, data, h, f"row idx={idx}"))
         expected = 0
-        for seq, n, r, t, k, s in store.checkpoints():
+        cosigned = store.cosignatures()
+        for seq, n, r, t, k, s, note in store.checkpoints():
             while expected < seq:
                 log.problems.append(Problem(f"checkpoint {expected}", "missing (row deleted)"))
                 expected += 1
             expected = seq + 1
-            log.checkpoints.append((f"checkpoint {seq}", Checkpoint(n, r, t, k, s)))
+            label = f"checkpoint {seq}"
+            if note is None:
+                log.checkpoints.append((label, Checkpoint(n, r, t, k, s)))
+                continue
+            try:
+                cp = Checkpoint.from_note(note, where=label)
+            except LedgerError as exc:
+                log.problems.append(Problem(label, f"its signed note cannot be read ({exc})"))
+                continue
+            if (cp.tree_size, cp.root_hash, cp.time, cp.key_id, cp.signature) != (n, r, t, k, s):
+                log.problems.append(Problem(label, "its columns (size, root, time, key, signature) differ from its "
+                                                   "signed note"))
+            log.checkpoints.append((label, cp.with_cosignatures(cosigned.get(seq, []))))
     finally:
         store.close()
     return log
@@ -546,15 +566,27 @@ def verify_log(
 
 def _check_key_changes(log: LogContents, keys: Keys, report: VerifyReport) -> None:
     """Name every checkpoint whose signing key differs from the one before it."""
+    old = [label for label, cp in log.checkpoints if not cp.is_note]
+    if old:
+        report.notes.append(
+            f"{len(old)} checkpoints ({old[0]} .. {old[-1]}) are in the old glasnost-checkpoint-v1 form, from before "
+            "the log's storage was migrated; they are checked all the same"
+        )
     for (plabel, prev), (label, cp) in itertools.pairwise(log.checkpoints):
-        if prev.key_id == cp.key_id:
-            continue
-        change = f"signed by key {cp.key_id[:16]}..., but {plabel} was signed by key {prev.key_id[:16]}..."
-        if keys and _key_name(prev, keys) is not None and _key_name(cp, keys) is not None:
-            report.notes.append(f"{label}: {change} (both keys were given: a rotation)")
-        elif not keys:
+        if keys:
+            a, b = _key_name(prev, keys), _key_name(cp, keys)
+            if a is not None and b is not None and a != b:
+                report.notes.append(f"{label}: signed by key {b[:16]}..., {plabel} by key {a[:16]}... (both keys were "
+                                    "given: a rotation)")
+        elif prev.is_note != cp.is_note:
+            report.notes.append(f"{label}: the first checkpoint in the note form; whether its key is that of {plabel} "
+                                "cannot be told without --key")
+        elif (prev.key_id, prev.origin) != (cp.key_id, cp.origin):
+            who = f"key {cp.key_id[:16]}" + (f" as {cp.origin}" if cp.origin else "")
+            before = f"key {prev.key_id[:16]}" + (f" as {prev.origin}" if prev.origin else "")
             report.problems.append(
-                Problem(label, f"{change}: the signing key changed (was the log re-signed by someone else?)")
+                Problem(label, f"signed by {who}, but {plabel} was signed by {before}: the signing key changed "
+                               "(was the log re-signed by someone else?)")
             )
 
 
