@@ -151,6 +151,8 @@ def verify_remote(
     receipts: list[str] | tuple[str, ...] = (),
     checkpoints: list[Any] | tuple[Any, ...] = (),
     timeout: float = 30.0,
+    witnesses: list[Any] | tuple[Any, ...] = (),
+    quorum: int | None = None,
 ) -> VerifyReport:
     """Check a running server's public log (see the module); one :class:`Problem` per fault.
 
@@ -178,7 +180,7 @@ def verify_remote(
                      "elsewhere and pass it as --key")
     else:
         keys = [load_public_key(k) for k in (public_key if isinstance(public_key, list | tuple) else [public_key])]
-    report = check_log(log, keys, receipts=receipts, checkpoints=checkpoints)
+    report = check_log(log, keys, receipts=receipts, checkpoints=checkpoints, witnesses=witnesses, quorum=quorum)
     report.authenticated = not announced_only
     report.notes.extend(notes)
     _check_server_proofs(base, report, log, receipts, timeout)

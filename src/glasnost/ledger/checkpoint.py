@@ -174,10 +174,12 @@ class Checkpoint:
         """The given witnesses whose valid cosignature the checkpoint carries, each with its time (POSIX)."""
         if self.origin is None or not self.cosignatures:
             return []
-        try:
-            _, sigs = parse_note(self.body() + "\n" + "\n".join(self.cosignatures) + "\n")
-        except LedgerError:
-            return []
+        sigs = []
+        for line in self.cosignatures:  # one by one: a malformed line (anyone may post one) spoils no other
+            try:
+                sigs += parse_note(self.body() + "\n" + line + "\n")[1]
+            except LedgerError:
+                continue
         found: list[tuple[Verifier, int]] = []
         for w in witnesses:
             times = [t for t in (verify_cosignature(self.body(), s, w) for s in sigs) if t is not None]

@@ -38,6 +38,7 @@ from glasnost.ledger.errors import LedgerError
 from glasnost.ledger.keys import key_id, load_public_key
 from glasnost.ledger.log import EXPORT_FORMAT, KIND_PATTERN
 from glasnost.ledger.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
+from glasnost.ledger.note import Verifier, load_verifier
 from glasnost.ledger.store import is_database_url, open_store
 
 __all__ = [
@@ -530,6 +531,8 @@ def verify_log(
     receipts: list[str] | tuple[str, ...] = (),
     checkpoints: list[str | Path] | tuple[str | Path, ...] = (),
     schema: str | None = None,
+    witnesses: Sequence[Any] = (),
+    quorum: int | None = None,
 ) -> VerifyReport:
     """Check a log: entries, checkpoint roots, signatures, coverage, consistency, receipts (see the module).
 
@@ -549,6 +552,11 @@ def verify_log(
         match the log at its size, and be consistent with the log's latest checkpoint.
     schema
         PostgreSQL only: the schema the log's tables are in.
+    witnesses
+        Witnesses' verifier keys (``name+hash+base64``, or files holding one): the latest
+        checkpoint must carry valid cosignatures of ``quorum`` of them.
+    quorum
+        How many of the witnesses must have cosigned (default: all of them).
 
     Returns
     -------
@@ -561,7 +569,8 @@ def verify_log(
     FileNotFoundError, LedgerError
         When the source, key, receipt or checkpoint file cannot be read at all (empty, damaged).
     """
-    return check_log(_read(source, schema), _keys(public_key), receipts=receipts, checkpoints=checkpoints)
+    return check_log(_read(source, schema), _keys(public_key), receipts=receipts, checkpoints=checkpoints,
+                     witnesses=witnesses, quorum=quorum)
 
 
 def _check_key_changes(log: LogContents, keys: Keys, report: VerifyReport) -> None:
@@ -593,6 +602,37 @@ def _check_key_changes(log: LogContents, keys: Keys, report: VerifyReport) -> No
 def _key_name(cp: Checkpoint, keys: Keys) -> str | None:
     """The key id of the given key that signed ``cp``, if any."""
     return next((key_id(k) for k in keys if cp.signed_by(k)), None)
+
+
+def _check_quorum(
+    latest: Checkpoint | None, log: LogContents, witnesses: list[Verifier], quorum: int | None, report: VerifyReport
+) -> None:
+    """The latest valid checkpoint must carry cosignatures of ``quorum`` of the given witnesses."""
+    if not witnesses:
+        return
+    need = len(witnesses) if quorum is None else quorum
+    if not 1 <= need <= len(witnesses):
+        raise LedgerError(f"a quorum of {need} out of {len(witnesses)} witnesses cannot be met (1..{len(witnesses)})")
+    if latest is None:
+        report.problems.append(Problem("the log", "no valid checkpoint for witnesses to have cosigned"))
+        return
+    label = next((lb for lb, cp in log.checkpoints if cp == latest), "the latest checkpoint")
+    where = f"{label} (size {latest.tree_size}, {latest.time})"
+    if not latest.is_note:
+        report.problems.append(Problem(where, "is in the old form, which witnesses do not cosign"))
+        return
+    cosigned = {w.name for w, _ in latest.cosigned_by(witnesses)}
+    if len(cosigned) < need:
+        missing = sorted(w.name for w in witnesses if w.name not in cosigned)
+        report.problems.append(Problem(
+            where,
+            f"cosigned by {len(cosigned)} of the given witnesses, {need} needed (not by {', '.join(missing)}): no "
+            "quorum of witnesses saw this tree; it may be a view of the log shown to you alone",
+            latest.tree_size,
+        ))
+    else:
+        report.notes.append(f"{where}: cosigned by {', '.join(sorted(cosigned))} ({len(cosigned)} of "
+                            f"{len(witnesses)}, {need} needed)")
 
 
 def _check_coverage(n: int, valid: list[Checkpoint], keys: Keys, report: VerifyReport) -> None:
@@ -627,6 +667,8 @@ def check_log(
     *,
     receipts: list[str] | tuple[str, ...] = (),
     checkpoints: list[str | Path] | tuple[str | Path, ...] = (),
+    witnesses: Sequence[Any] = (),
+    quorum: int | None = None,
 ) -> VerifyReport:
     """Check log contents however they were read (see :func:`verify_log`, which reads them from a source).
 
@@ -684,6 +726,8 @@ def check_log(
     _check_coverage(max(expected, len(hashes)), valid, keys, report)
 
     latest = valid[-1] if valid else None
+    _check_quorum(latest, log, [load_verifier(w) if not isinstance(w, Verifier) else w for w in witnesses],
+                  quorum, report)
     for spec in checkpoints:
         path = Path(spec)
         try:
