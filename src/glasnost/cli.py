@@ -688,6 +688,10 @@ def verify(
         int | None, typer.Option(help="how many of the --witness keys must have cosigned the latest checkpoint "
                                       "(default: all)")
     ] = None,
+    database: Annotated[
+        str | None, typer.Option("--database", help="the platform's database (SQLAlchemy URL or SQLite file): its "
+                                 "report tables are re-derived from this log and every row that differs is named")
+    ] = None,
 ) -> None:
     """Check a public log: every entry, checkpoint roots and signatures, coverage, consistency, receipts.
 
@@ -709,6 +713,8 @@ def verify(
     else:
         report = verify_log(source, public_key=keys, receipts=receipt or [], checkpoints=checkpoint or [],
                             schema=schema, witnesses=witness or [], quorum=quorum)
+    if database is not None:
+        report.problems.extend(_bound_problems(source, schema, database))
     for problem in report.problems:
         typer.echo(str(problem))
     for note in report.notes:
@@ -716,6 +722,30 @@ def verify(
     typer.echo(report.summary())
     if report.exit_code:
         raise typer.Exit(report.exit_code)
+
+
+def _bound_problems(source: str, schema: str | None, database: str) -> list:
+    """The platform's report tables against the log being verified (a log database, or an export)."""
+    from glasnost.control.bindings import ExportedEntries, check_bindings
+    from glasnost.control.remote import is_url
+    from glasnost.control.store import open_database
+    from glasnost.ledger import Ledger
+    from glasnost.ledger.store import is_database_url
+    from glasnost.ledger.verify import SQLITE_MAGIC, Problem, read_export
+
+    if is_url(source):
+        raise ValueError("--database re-derives the tables from a log file or database, not from a server's address")
+    db = open_database(database, schema=schema)
+    try:
+        if is_database_url(source) or Path(source).read_bytes()[: len(SQLITE_MAGIC)] == SQLITE_MAGIC:
+            with Ledger.open(source, schema=schema, create=False) as ledger:
+                differences = check_bindings(ledger, db)
+        else:
+            differences = check_bindings(ExportedEntries(read_export(Path(source))), db)
+    finally:
+        db.dispose()
+    return [Problem(f"{d.table} {d.row}" + ("" if d.entry is None else f" (log entry {d.entry})"), d.message, d.entry)
+            for d in differences]
 
 
 # ---- witness ---------------------------------------------------------------------------------

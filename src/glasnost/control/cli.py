@@ -86,6 +86,27 @@ def _signing_key(url: str, key: Path | None, schema: str | None) -> tuple[Any, s
                      f"(also in {path}.pub)")
 
 
+def _check_bound(db: Any, url: str, log: str | None, schema: str | None) -> None:
+    """The stored rows against the log they were published in; every difference named, exit 1 if any."""
+    from types import SimpleNamespace
+
+    from glasnost.control.bindings import ExportedEntries, check_bindings
+    from glasnost.ledger import Ledger
+
+    source, log_schema = _log_source(url, log, schema)
+    if not source.startswith(("postgresql://", "postgres://")) and not Path(source).exists():
+        differences = check_bindings(ExportedEntries(SimpleNamespace(rows=[], size=0)), db)  # no log: no row has one
+    else:
+        with Ledger.open(source, schema=log_schema, create=False) as ledger:
+            differences = check_bindings(ledger, db)
+    if differences:
+        for d in differences:
+            typer.echo(str(d), err=True)
+        console.print(f"[bold red]error:[/] {len(differences)} stored rows differ from the public log "
+                      f"({escape(source)}); nothing was computed from them", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
 def _print_table(title: str, table: Any, limit: int) -> None:
     shown = table.slice(0, limit).to_pylist()
     t = Table(title=f"{title} ({table.num_rows}{', first ' + str(limit) if table.num_rows > limit else ''})")
@@ -205,6 +226,7 @@ def plan_command(
 def check_command(
     database: DatabaseOpt = None,
     schema: SchemaOpt = None,
+    log: LogOpt = None,
     tolerance: Annotated[float, typer.Option(help="relative difference not listed as a mismatch")] = 1e-6,
     coefficient_tolerance: Annotated[float, typer.Option(help="for inputs against coefficients")] = 0.02,
     limit: Annotated[int, typer.Option(help="rows shown per table")] = 15,
@@ -212,7 +234,11 @@ def check_command(
     report_dir: Annotated[Path | None, typer.Option("--report", help="write an HTML report with plots here")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Reconcile the stored reports, measure fulfilment in use value, and test first digits (Benford)."""
+    """Reconcile the stored reports, measure fulfilment in use value, and test first digits (Benford).
+
+    First the stored report lines are re-derived from the public log: if any row differs from its
+    log entry, is missing, or has no entry, each is named and nothing is computed (exit code 1).
+    """
     import pyarrow.parquet as pq
 
     from glasnost.control.benford import benford_test
@@ -220,8 +246,10 @@ def check_command(
     from glasnost.control.reconcile import reconcile
     from glasnost.control.store import load_coefficients, load_reports, load_targets, open_database
 
-    db = open_database(_database_url(database), schema=schema)
+    url = _database_url(database)
+    db = open_database(url, schema=schema)
     try:
+        _check_bound(db, url, log, schema)
         reports = load_reports(db)
         targets, coefficients = load_targets(db), load_coefficients(db)
     finally:
