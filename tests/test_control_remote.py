@@ -90,17 +90,20 @@ def test_a_sound_server_log_passes(server: tuple[str, Path]) -> None:
     url, log_file = server
     with Ledger.open(log_file) as log:
         leaf = log.entry(3).leaf_hash.hex()
-    result = runner.invoke(app, ["verify", url, "--receipt", leaf])
+    public = log_file.with_name("platform-key.pub")  # the platform's key, as published beside it
+    result = runner.invoke(app, ["verify", url, "--receipt", leaf, "--key", str(public)])
     assert result.exit_code == 0, result.output
     assert "ok:" in result.output and "8 entries" in result.output and "1 receipts" in result.output
-    report = verify_remote(url)
-    assert report.ok and report.checkpoints >= 1
+    report = verify_remote(url)  # only the key the server itself announces: never "ok"
+    assert report.sound and not report.ok and report.status == "unauthenticated" and report.checkpoints >= 1
     assert any("key the server announces" in n for n in report.notes)
+    result = runner.invoke(app, ["verify", url])
+    assert result.exit_code == 3 and result.output.splitlines()[-1].startswith("UNAUTHENTICATED")
 
 
 def test_a_changed_row_is_named_through_the_server(server: tuple[str, Path]) -> None:
     url, log_file = server
-    assert verify_remote(url).ok  # the server signs a checkpoint over the sound log
+    assert verify_remote(url).sound  # the server signs a checkpoint over the sound log
     _tamper(log_file, "UPDATE ledger_entries SET entry = ? WHERE idx = 5",
             (b'{"kind":"report","payload":{"workplace":"mill","period":2,"lines":{}}}',))
     result = runner.invoke(app, ["verify", url])
@@ -112,10 +115,10 @@ def test_a_changed_row_is_named_through_the_server(server: tuple[str, Path]) -> 
 
 def test_a_deleted_row_is_named_through_the_server(server: tuple[str, Path]) -> None:
     url, log_file = server
-    assert verify_remote(url).ok
+    assert verify_remote(url).sound
     _tamper(log_file, "DELETE FROM ledger_entries WHERE idx = 6")
     report = verify_remote(url)
-    assert not report.ok
+    assert not report.sound
     assert str(report.problems[0]) == "entry 6: missing (deleted, or never written)"
     assert any(str(p).startswith("checkpoint 0 (size 8") for p in report.problems)
 

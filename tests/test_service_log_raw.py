@@ -71,7 +71,7 @@ def test_tampered_rows_are_served_raw_and_named_by_verify(running: tuple[str, Pa
     size = httpx.get(url + "/api/log").json()["size"]
     assert size >= 2
     before = verify_remote(url)
-    assert before.ok, [str(p) for p in before.problems]
+    assert before.sound, [str(p) for p in before.problems]
     original = httpx.get(url + "/api/log/entries/1").json()
     assert base64.b64decode(original["entry_base64"]) == original["entry"].encode() and "problem" not in original
     not_canonical = b'{ "kind": "x", "payload": {} }'  # valid JSON with spaces: not canonical

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Iterator
@@ -140,15 +141,21 @@ def test_signatures_are_checked_against_the_given_key(backend: Backend, key, tmp
         path = log.export(tmp_path / "log.jsonl")
     lines = path.read_text("utf-8").splitlines()
     cp = json.loads(lines[-1])
-    cp["signature"] = ("00" if cp["signature"][:2] != "00" else "11") + cp["signature"][2:]
+    body, sig_line = cp["note"].split("\n\n")
+    name, sig = sig_line.rstrip("\n").rsplit(" ", 1)
+    raw = bytearray(base64.b64decode(sig))
+    raw[10] ^= 1  # one bit of the Ed25519 signature (after the 4-byte key hash)
+    cp["note"] = f"{body}\n\n{name} {base64.b64encode(bytes(raw)).decode()}\n"
+    cp["signature"] = bytes(raw[4:]).hex()  # a careful tamperer keeps the fields beside the note in step
     lines[-1] = json.dumps(cp)
     path.write_text("\n".join(lines) + "\n", "utf-8")
     result = run(str(path), "--key", public_key_hex(key))
     assert result.exit_code == 1
     assert "checkpoint 0 (size 4, 2025-03-01T12:00:00Z): signature does not verify" in result.output
     unchecked = run(str(path))
-    assert unchecked.exit_code == 0  # without a key the signature is not checked, and a note says so
+    assert unchecked.exit_code == 3  # without a key the signature is not checked: unauthenticated, never "ok"
     assert "signatures were not checked" in unchecked.output
+    assert unchecked.output.splitlines()[-1].startswith("UNAUTHENTICATED:")
 
 
 def test_receipts_must_be_in_the_log(backend: Backend, key, tmp_path: Path) -> None:
@@ -195,3 +202,98 @@ def test_unreadable_sources_are_one_line_errors(tmp_path: Path) -> None:
     result = run(str(tmp_path / "x.jsonl"))
     assert result.exit_code == 1
     assert "not a glasnost-log export" in result.output
+
+
+# ---- coverage is part of validity ------------------------------------------------------------
+
+
+def test_an_entry_appended_after_the_last_checkpoint_is_named(backend: Backend, key) -> None:
+    build(backend, key)
+    with backend.open() as log:
+        log.append("plan", {"forged": True})  # whoever can write the database, without the key
+    result = run(*source_args(backend), "--key", public_key_hex(key))
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0].startswith("entries 12..12: not covered by any checkpoint signed by the given")
+    assert result.output.splitlines()[-1].startswith("FAILED")
+
+
+def test_a_stripped_checkpoint_leaves_its_entries_uncovered(backend: Backend, key) -> None:
+    build(backend, key)
+    backend.sql("DROP TRIGGER " + ("ledger_checkpoints_no_delete" if backend.schema is None
+                                   else "ledger_checkpoints_append_only ON ledger_checkpoints"))
+    backend.sql("DELETE FROM ledger_checkpoints WHERE seq = 2")
+    report = verify_log(backend.source, public_key=key.public_key(), schema=backend.schema)
+    assert [str(p) for p in report.problems] == [
+        "entries 8..11: not covered by any checkpoint signed by the given key (the latest covers entries 0..7): "
+        "they could have been appended or rewritten by anyone"
+    ]
+    backend.sql("DELETE FROM ledger_checkpoints")
+    report = verify_log(backend.source, public_key=key.public_key(), schema=backend.schema)
+    assert str(report.problems[0]).startswith("entries 0..11: not covered by any checkpoint signed by the given key")
+
+
+def test_without_a_key_a_change_of_signing_key_is_flagged(key, tmp_path: Path) -> None:
+    other = generate_signing_key()
+    with Ledger.open(tmp_path / "log.sqlite") as log:
+        fill(log, 4)
+        log.checkpoint(key, time=TIME)
+        fill(log, 4)
+        log.checkpoint(other, time=TIME)
+    result = run(str(tmp_path / "log.sqlite"))
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0].startswith("checkpoint 1: signed by key ")
+    assert "the signing key changed" in result.output
+    both = run(str(tmp_path / "log.sqlite"), "--key", public_key_hex(key), "--key", public_key_hex(other))
+    assert both.exit_code == 0, both.output  # a rotation between two keys the verifier trusts
+    assert "both keys were given: a rotation" in both.output
+
+
+def test_an_empty_or_truncated_file_is_named(key, tmp_path: Path) -> None:
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    result = run(str(tmp_path / "empty.jsonl"), "--key", public_key_hex(key))
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'empty.jsonl'}: the file is empty" in result.output
+    with Ledger.open(tmp_path / "log.sqlite") as log:
+        fill(log, 300)
+        log.checkpoint(key, time=TIME)
+    data = (tmp_path / "log.sqlite").read_bytes()
+    (tmp_path / "cut.sqlite").write_bytes(data[: len(data) // 3])
+    result = run(str(tmp_path / "cut.sqlite"), "--key", public_key_hex(key))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert f"{tmp_path / 'cut.sqlite'}" in result.output and "damaged or truncated" in result.output
+
+
+def test_an_empty_log_with_a_key_is_not_ok(key, tmp_path: Path) -> None:
+    with Ledger.open(tmp_path / "log.sqlite") as log:
+        path = log.export(tmp_path / "log.jsonl")
+    result = run(str(path), "--key", public_key_hex(key))
+    assert result.exit_code == 1
+    assert "the log: has no checkpoint signed by the given key" in result.output
+
+
+def test_control_import_signs_with_a_key_it_creates_and_receipts_verify(tmp_path: Path) -> None:
+    (tmp_path / "r.csv").write_text("kind,period,workplace,product,quantity,counterparty\n"
+                                    "output,1,mill,flour,120,\ndelivery,1,mill,flour,120,bakery\n"
+                                    "receipt,1,bakery,flour,60,mill\n")
+    db = str(tmp_path / "p.sqlite")
+    r = runner.invoke(app, ["control", "import", str(tmp_path / "r.csv"), "-d", db,
+                            "--receipts", str(tmp_path / "receipts.jsonl")])
+    assert r.exit_code == 0, r.output
+    public = (tmp_path / "p-key.pub").read_text().strip()
+    assert f"its public key, which anyone checks the log with (glasnost verify --key), is {public}" in r.output
+    result = run(str(tmp_path / "p-log.sqlite"), "--key", str(tmp_path / "p-key.pub"),
+                 "--receipt", str(tmp_path / "receipts.jsonl"))
+    assert result.exit_code == 0, result.output
+    assert "3 entries, 1 checkpoints, 2 receipts" in result.output
+    # a second import signs with the same key, and says nothing about creating one
+    (tmp_path / "r2.csv").write_text("kind,period,workplace,product,quantity\noutput,2,mill,flour,100\n")
+    r = runner.invoke(app, ["control", "import", str(tmp_path / "r2.csv"), "-d", db])
+    assert r.exit_code == 0 and "created the log's signing key" not in r.output
+    assert run(str(tmp_path / "p-log.sqlite"), "--key", public).exit_code == 0
+    lines = (tmp_path / "receipts.jsonl").read_text().splitlines()
+    lines[1] = json.dumps({**json.loads(lines[1]), "leaf_hash": "0" * 64})
+    (tmp_path / "bad.jsonl").write_text("\n".join(lines) + "\n")
+    result = run(str(tmp_path / "p-log.sqlite"), "--key", public, "--receipt", str(tmp_path / "bad.jsonl"))
+    assert result.exit_code == 1
+    assert "receipt bad.jsonl line 2: entry 1 should have leaf hash 0000000000000000..." in result.output

@@ -667,36 +667,182 @@ def verify(
         str, typer.Argument(help="exported log (.jsonl), SQLite log file, postgresql:// URL, or http(s):// server")
     ],
     key: Annotated[
-        str | None, typer.Option("--key", help="the log's public key: 64 hex digits, or a file (hex or PEM)")
+        list[str] | None,
+        typer.Option("--key", help="the log's public key: 64 hex digits, or a file (hex or PEM); repeat for a "
+                     "rotated key"),
     ] = None,
     receipt: Annotated[
         list[str] | None,
-        typer.Option("--receipt", help="a leaf hash (64 hex digits) or receipt file that must be in the log"),
+        typer.Option("--receipt", help="a leaf hash (64 hex digits) or receipt file (JSON, or JSON lines as "
+                     "control import --receipts writes) whose entries must be in the log"),
     ] = None,
     checkpoint: Annotated[
         list[Path] | None, typer.Option("--checkpoint", help="a checkpoint file kept from earlier (repeatable)")
     ] = None,
     schema: Annotated[str | None, typer.Option(help="PostgreSQL: the schema holding the log")] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option("--witness", help="a witness's verifier key (name+hash+key, or a file holding it); repeatable"),
+    ] = None,
+    quorum: Annotated[
+        int | None, typer.Option(help="how many of the --witness keys must have cosigned the latest checkpoint "
+                                      "(default: all)")
+    ] = None,
+    database: Annotated[
+        str | None, typer.Option("--database", help="the platform's database (SQLAlchemy URL or SQLite file): its "
+                                 "report tables are re-derived from this log and every row that differs is named")
+    ] = None,
 ) -> None:
-    """Check a public log: every entry, checkpoint roots and signatures, consistency, receipts.
+    """Check a public log: every entry, checkpoint roots and signatures, coverage, consistency, receipts.
 
-    Prints one line per problem (naming the entry or checkpoint) and exits 1 if there is any, 0 if
-    everything holds. Needs no account. A server (``http://...``) is checked through its public endpoints.
+    Prints one line per problem (naming the entry, span or checkpoint). Exit codes: 0 everything
+    holds and checkpoints signed by a given --key cover every entry; 1 a problem was found (or the
+    log cannot be read); 3 no problem was found but no --key was given, so the log is
+    unauthenticated (anyone could have written and signed it); 2 a mistake in the command line.
+    With --witness keys, the latest checkpoint must carry cosignatures of --quorum of them (a
+    log shown to you alone, a split view, gets none from witnesses that saw the other view).
+    Needs no account. A server (``http://...``) is checked through its public endpoints.
     """
     from glasnost.control.remote import is_url, verify_remote
     from glasnost.ledger import verify_log
 
+    keys = key or None
     if is_url(source):  # a running server, through its public endpoints
-        report = verify_remote(source, public_key=key, receipts=receipt or [], checkpoints=checkpoint or [])
+        report = verify_remote(source, public_key=keys, receipts=receipt or [], checkpoints=checkpoint or [],
+                               witnesses=witness or [], quorum=quorum)
     else:
-        report = verify_log(source, public_key=key, receipts=receipt or [], checkpoints=checkpoint or [], schema=schema)
+        report = verify_log(source, public_key=keys, receipts=receipt or [], checkpoints=checkpoint or [],
+                            schema=schema, witnesses=witness or [], quorum=quorum)
+    if database is not None:
+        report.problems.extend(_bound_problems(source, schema, database))
     for problem in report.problems:
         typer.echo(str(problem))
     for note in report.notes:
         console.print(f"note: {escape(note)}", highlight=False, soft_wrap=True)
     typer.echo(report.summary())
-    if not report.ok:
-        raise typer.Exit(1)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
+
+
+def _bound_problems(source: str, schema: str | None, database: str) -> list:
+    """The platform's report tables against the log being verified (a log database, or an export)."""
+    from glasnost.control.bindings import ExportedEntries, check_bindings
+    from glasnost.control.remote import is_url
+    from glasnost.control.store import open_database
+    from glasnost.ledger import Ledger
+    from glasnost.ledger.store import is_database_url
+    from glasnost.ledger.verify import SQLITE_MAGIC, Problem, read_export
+
+    if is_url(source):
+        raise ValueError("--database re-derives the tables from a log file or database, not from a server's address")
+    db = open_database(database, schema=schema)
+    try:
+        if is_database_url(source) or Path(source).read_bytes()[: len(SQLITE_MAGIC)] == SQLITE_MAGIC:
+            with Ledger.open(source, schema=schema, create=False) as ledger:
+                differences = check_bindings(ledger, db)
+        else:
+            differences = check_bindings(ExportedEntries(read_export(Path(source))), db)
+    finally:
+        db.dispose()
+    return [Problem(f"{d.table} {d.row}" + ("" if d.entry is None else f" (log entry {d.entry})"), d.message, d.entry)
+            for d in differences]
+
+
+# ---- witness ---------------------------------------------------------------------------------
+
+witness_app = typer.Typer(
+    help="Witness a platform's public log from your own machine: cosign its checkpoints only when they extend "
+    "the last one you cosigned, so a log shown differently to different councils is refused.",
+    no_args_is_help=True, add_completion=False)
+app.add_typer(witness_app, name="witness")
+
+WitnessKeyOpt = Annotated[Path, typer.Option("--key", help="the witness's private key (PEM, from witness keygen)")]
+WitnessNameOpt = Annotated[str, typer.Option("--name", help="the witness's name in its cosignatures, e.g. "
+                                                            "council-7.example/witness")]
+LogKeyOpt = Annotated[str, typer.Option("--log-key", help="the platform log's public key (hex, or a file)")]
+OriginOpt = Annotated[str | None, typer.Option("--origin", help="the log's origin line (default: derived from "
+                                                                "its key, as glasnost logs do)")]
+StateOpt = Annotated[Path, typer.Option("--state", help="where the witness keeps the last checkpoint it cosigned")]
+
+
+def _witness(key: Path, name: str, log_key: str, origin: str | None, state: Path):
+    from glasnost.ledger import load_public_key, load_signing_key
+    from glasnost.ledger.checkpoint import default_origin
+    from glasnost.ledger.witness import Witness
+
+    public = load_public_key(log_key)
+    return Witness(name, load_signing_key(key), {origin or default_origin(public): public}, state)
+
+
+@witness_app.command("keygen")
+@friendly_errors
+def witness_keygen(
+    name: WitnessNameOpt,
+    out_file: Annotated[Path, typer.Option("--out", help="private key file to write (its verifier key goes to "
+                                                          "FILE.vkey)")] = Path("witness.key"),
+) -> None:
+    """Make a witness key; print the verifier key that others pass to glasnost verify --witness."""
+    from glasnost.ledger import generate_signing_key, write_keypair
+    from glasnost.ledger.note import COSIGNATURE, format_vkey
+
+    if out_file.exists():
+        raise ValueError(f"{out_file} exists already; a witness keeps its key")
+    key = generate_signing_key()
+    write_keypair(key, out_file)
+    vkey = format_vkey(name, COSIGNATURE, key.public_key())
+    out_file.with_name(out_file.name + ".vkey").write_text(vkey + "\n")
+    out.print(f"wrote {out_file} (keep it secret) and {out_file}.vkey; your verifier key:\n{vkey}", soft_wrap=True)
+
+
+@witness_app.command("cosign")
+@friendly_errors
+def witness_cosign(
+    platform: Annotated[str, typer.Argument(help="the platform's address, e.g. https://plan.example.org")],
+    key: WitnessKeyOpt,
+    name: WitnessNameOpt,
+    log_key: LogKeyOpt,
+    state: StateOpt = Path("witness-state.json"),
+    origin: OriginOpt = None,
+    publish: Annotated[bool, typer.Option(help="hand the cosignature back to the platform")] = True,
+) -> None:
+    """Fetch the platform's latest checkpoint and a consistency proof, check them, cosign (exit 1 if refused)."""
+    from glasnost.ledger.witness import WitnessRefusal, witness_platform
+
+    witness = _witness(key, name, log_key, origin, state)
+    try:
+        cp, line = witness_platform(witness, platform, publish=publish)
+    except WitnessRefusal as exc:
+        console.print(f"[bold red]refused:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    out.print(f"cosigned {escape(cp.origin or '')} at size {cp.tree_size} ({cp.time})"
+              + ("; handed back to the platform" if publish else ""), soft_wrap=True)
+    typer.echo(line, nl=False)
+
+
+@witness_app.command("serve")
+@friendly_errors
+def witness_serve(
+    key: WitnessKeyOpt,
+    name: WitnessNameOpt,
+    log_key: LogKeyOpt,
+    state: StateOpt = Path("witness-state.json"),
+    origin: OriginOpt = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 7380,
+) -> None:
+    """Run the witness as an HTTP service (C2SP tlog-witness: POST /add-checkpoint)."""
+    from glasnost.ledger.witness import serve as serve_witness
+
+    witness = _witness(key, name, log_key, origin, state)
+    server = serve_witness(witness, host, port)
+    console.print(f"witness {escape(name)} listening on http://{host}:{server.server_address[1]}/add-checkpoint",
+                  highlight=False, soft_wrap=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:  # pragma: no cover
+        pass
+    finally:
+        server.server_close()
 
 
 # ---- the planning platform (glasnost.service.cli) ----------------------------------------------

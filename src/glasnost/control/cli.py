@@ -67,6 +67,61 @@ def _log_source(url: str, log: str | None, schema: str | None) -> tuple[str, str
     return source, schema if source.startswith("postgresql") else None
 
 
+def _signing_key(url: str, key: Path | None, schema: str | None) -> tuple[Any, str | None]:
+    """The key that signs the log's checkpoint after a write: ``--key``, else the platform's own key
+    (the one ``glasnost serve`` signs with, kept in the database's vault under the master secret,
+    ``GLASNOST_SECRET`` or the secret file), made now if there is none yet. Returns the key and,
+    when it was made, a line saying so with its public half."""
+    from glasnost.control.store import open_database
+    from glasnost.db.settings import Settings
+    from glasnost.db.vault import log_signing_key
+    from glasnost.ledger import load_signing_key, public_key_hex
+
+    if key is not None:
+        return load_signing_key(key), None
+    full = url if "://" in url else f"sqlite:///{url}"
+    settings = Settings.from_env()
+    settings.database_url, settings.schema = open_database_url(full), schema
+    db = open_database(full, schema=schema)
+    try:
+        signing, created = log_signing_key(db, settings)
+    finally:
+        db.dispose()
+    if not created:
+        return signing, None
+    return signing, (f"made the platform's log signing key (sealed in the database under the master secret "
+                     f"{(settings.secret and 'GLASNOST_SECRET') or settings.master_secret_path()}); its public key, "
+                     f"which anyone checks the log with (glasnost verify --key), is {public_key_hex(signing)}")
+
+
+def open_database_url(url: str) -> str:
+    """A SQLAlchemy URL as :func:`glasnost.control.store.open_database` makes it (psycopg driver)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _check_bound(db: Any, url: str, log: str | None, schema: str | None) -> None:
+    """The stored rows against the log they were published in; every difference named, exit 1 if any."""
+    from types import SimpleNamespace
+
+    from glasnost.control.bindings import ExportedEntries, check_bindings
+    from glasnost.ledger import Ledger
+
+    source, log_schema = _log_source(url, log, schema)
+    if not source.startswith(("postgresql://", "postgres://")) and not Path(source).exists():
+        differences = check_bindings(ExportedEntries(SimpleNamespace(rows=[], size=0)), db)  # no log: no row has one
+    else:
+        with Ledger.open(source, schema=log_schema, create=False) as ledger:
+            differences = check_bindings(ledger, db)
+    if differences:
+        for d in differences:
+            typer.echo(str(d), err=True)
+        console.print(f"[bold red]error:[/] {len(differences)} stored rows differ from the public log "
+                      f"({escape(source)}); nothing was computed from them", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
 def _print_table(title: str, table: Any, limit: int) -> None:
     shown = table.slice(0, limit).to_pylist()
     t = Table(title=f"{title} ({table.num_rows}{', first ' + str(limit) if table.num_rows > limit else ''})")
@@ -94,7 +149,8 @@ def import_command(
     database: DatabaseOpt = None,
     schema: SchemaOpt = None,
     log: LogOpt = None,
-    key: Annotated[Path | None, typer.Option("--key", help="private key (PEM) to sign a checkpoint after")] = None,
+    key: Annotated[Path | None, typer.Option("--key", help="private key (PEM) that signs the checkpoint after the "
+                                              "import (default: the platform's key, created if missing)")] = None,
     receipts: Annotated[Path | None, typer.Option("--receipts", help="write each report's receipt here "
                                                    "(JSON lines: workplace, period, index, leaf_hash)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -103,18 +159,21 @@ def import_command(
     import time
 
     from glasnost.control.store import import_reports_csv, open_database
-    from glasnost.ledger import Ledger, load_signing_key
+    from glasnost.ledger import Ledger
 
     url = _database_url(database)
     t0 = time.perf_counter()
+    signing, created = _signing_key(url, key, schema)
     db = open_database(url, schema=schema)
     source, log_schema = _log_source(url, log, schema)
     try:
         with Ledger.open(source, schema=log_schema) as ledger:
             result = import_reports_csv(db, file, ledger)
-            checkpoint = ledger.checkpoint(load_signing_key(key)) if key is not None else None
+            checkpoint = ledger.checkpoint(signing)
     finally:
         db.dispose()
+    if created:
+        console.print(escape(created), highlight=False, soft_wrap=True)
     seconds = time.perf_counter() - t0
     if receipts is not None:
         receipts.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in result.receipt_lines()))
@@ -124,7 +183,7 @@ def import_command(
         "reports": result.reports,
         "log_entries": [result.log_first, result.receipts[-1].index],
         "sha256": result.sha256,
-        "checkpoint": checkpoint.tree_size if checkpoint else None,
+        "checkpoint": checkpoint.tree_size,
         "seconds": round(seconds, 3),
     }
     if as_json:
@@ -133,7 +192,7 @@ def import_command(
     out.print(
         f"Imported batch {result.batch}: {result.lines} lines, {result.reports} reports, published as log entries "
         f"{result.log_first}..{result.receipts[-1].index} of {escape(source)} in {seconds:.2f} s"
-        + (f"; checkpoint signed at size {checkpoint.tree_size}" if checkpoint else "")
+        + f"; checkpoint signed at size {checkpoint.tree_size}"
     )
 
 
@@ -182,6 +241,7 @@ def plan_command(
 def check_command(
     database: DatabaseOpt = None,
     schema: SchemaOpt = None,
+    log: LogOpt = None,
     tolerance: Annotated[float, typer.Option(help="relative difference not listed as a mismatch")] = 1e-6,
     coefficient_tolerance: Annotated[float, typer.Option(help="for inputs against coefficients")] = 0.02,
     limit: Annotated[int, typer.Option(help="rows shown per table")] = 15,
@@ -189,7 +249,11 @@ def check_command(
     report_dir: Annotated[Path | None, typer.Option("--report", help="write an HTML report with plots here")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Reconcile the stored reports, measure fulfilment in use value, and test first digits (Benford)."""
+    """Reconcile the stored reports, measure fulfilment in use value, and test first digits (Benford).
+
+    First the stored report lines are re-derived from the public log: if any row differs from its
+    log entry, is missing, or has no entry, each is named and nothing is computed (exit code 1).
+    """
     import pyarrow.parquet as pq
 
     from glasnost.control.benford import benford_test
@@ -197,8 +261,10 @@ def check_command(
     from glasnost.control.reconcile import reconcile
     from glasnost.control.store import load_coefficients, load_reports, load_targets, open_database
 
-    db = open_database(_database_url(database), schema=schema)
+    url = _database_url(database)
+    db = open_database(url, schema=schema)
     try:
+        _check_bound(db, url, log, schema)
         reports = load_reports(db)
         targets, coefficients = load_targets(db), load_coefficients(db)
     finally:
@@ -248,6 +314,8 @@ def alerts_command(
     database: DatabaseOpt = None,
     schema: SchemaOpt = None,
     log: LogOpt = None,
+    key: Annotated[Path | None, typer.Option("--key", help="private key (PEM) that signs the checkpoint after "
+                                              "publishing (default: the platform's key, created if missing)")] = None,
     threshold: Annotated[float, typer.Option(help="probability of a change that raises an alert")] = 0.9,
     window_days: Annotated[float, typer.Option(help="days an alert is shown to its workplace only")] = 7.0,
 ) -> None:
@@ -259,13 +327,19 @@ def alerts_command(
     url = _database_url(database)
     db = open_database(url, schema=schema)
     source, log_schema = _log_source(url, log, schema)
+    created = None
     try:
         findings = find_anomalies(load_reports(db), threshold=threshold)
         new = raise_alerts(db, findings, window=timedelta(days=window_days))
         with Ledger.open(source, schema=log_schema) as ledger:
             published = publish_due(db, ledger)
+            if published:  # every write to the log is covered by a signed checkpoint
+                signing, created = _signing_key(url, key, schema)
+                ledger.checkpoint(signing)
     finally:
         db.dispose()
+    if created:
+        console.print(escape(created), highlight=False, soft_wrap=True)
     for f in findings:
         out.print(f"{escape(f.workplace)} {escape(f.product)}: {f.indicator} {f.state} in period {f.period} "
                   f"(p = {f.probability:.3f}, level moved {f.change:+.4g})", soft_wrap=True)

@@ -9,8 +9,8 @@ a consistency proof between each pair of consecutive checkpoints (``/api/log/pro
 and an inclusion proof for each receipt (``/api/log/proof/inclusion``). Needs no account, and trusts
 nothing the server says without checking it. If the server cannot serve some entry (its stored bytes
 no longer parse), the whole log is read from ``/api/log/export`` instead, which copies the rows as
-stored. Without ``--key`` the server's own public key is used, and the report says so (compare it
-with one published elsewhere).
+stored. Without ``--key`` the server's own public key is used and the report is ``unauthenticated``
+(exit code 3): a server that forged its log would announce the forger's key.
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ def fetch_log(base: str, *, timeout: float = 30.0) -> tuple[LogContents, dict[st
             log.checkpoints.append((f"checkpoint {n}", Checkpoint.from_json(obj, where=f"checkpoint {n}")))
         except LedgerError as exc:
             log.problems.append(Problem(f"checkpoint {n}", str(exc)))
+    # another process of the platform may have signed a larger tree meanwhile: read what it covers
+    log.size = max([log.size, *(cp.tree_size for _, cp in log.checkpoints)])
     try:
         _fetch_entries(base, log, timeout)
     except LedgerError as exc:  # the server cannot serve some entry (e.g. bytes that no longer parse)
@@ -151,6 +153,8 @@ def verify_remote(
     receipts: list[str] | tuple[str, ...] = (),
     checkpoints: list[Any] | tuple[Any, ...] = (),
     timeout: float = 30.0,
+    witnesses: list[Any] | tuple[Any, ...] = (),
+    quorum: int | None = None,
 ) -> VerifyReport:
     """Check a running server's public log (see the module); one :class:`Problem` per fault.
 
@@ -159,22 +163,27 @@ def verify_remote(
     base
         The server's address, e.g. ``http://127.0.0.1:8000``.
     public_key
-        The log's public key (hex, file, bytes or key); default: the key the server announces.
+        The log's public key (hex, file, bytes or key) or a list of them; default: the key the server
+        announces, which checks the signatures but authenticates nothing (the report says
+        ``unauthenticated``).
     receipts, checkpoints
         As for :func:`glasnost.ledger.verify_log`.
     """
     log, info = fetch_log(base, timeout=timeout)
     notes: list[str] = [info.pop("_note")] if "_note" in info else []
-    if public_key is None:
+    announced_only = public_key is None
+    if announced_only:
         announced = info.get("public_key")
         if not announced:
             raise LedgerError("the server announces no public key; give one with --key", where=f"{base}/api/log")
-        key = load_public_key(announced)
-        notes.append(f"checkpoint signatures were checked against the key the server announces ({announced[:16]}...); "
-                     "compare it with one published elsewhere, or pass --key")
+        keys = [load_public_key(announced)]
+        notes.append(f"checkpoint signatures were checked against the key the server announces ({announced[:16]}...), "
+                     "which a server showing a forged log would announce too; compare it with one published "
+                     "elsewhere and pass it as --key")
     else:
-        key = load_public_key(public_key)
-    report = check_log(log, key, receipts=receipts, checkpoints=checkpoints)
+        keys = [load_public_key(k) for k in (public_key if isinstance(public_key, list | tuple) else [public_key])]
+    report = check_log(log, keys, receipts=receipts, checkpoints=checkpoints, witnesses=witnesses, quorum=quorum)
+    report.authenticated = not announced_only
     report.notes.extend(notes)
     _check_server_proofs(base, report, log, receipts, timeout)
     return report

@@ -31,6 +31,7 @@ Validation is vectorised over the lines (pyarrow compute), so 100,000 lines take
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,8 @@ REQUIRED = ("kind", "period", "workplace", "product", "quantity")
 KEY = ("kind", "period", "workplace", "product", "variant", "grade", "counterparty")
 MAX_RATING = 1.5
 MAX_PERIOD = 10**9
+MAX_LENGTH = {"workplace": 200, "product": 200, "variant": 200, "grade": 64, "counterparty": 200}
+"""The longest text each column takes (the database's column widths), in characters."""
 SCHEMA = pa.schema(
     [
         ("line", pa.int64()),
@@ -77,7 +80,7 @@ SCHEMA = pa.schema(
     ]
 )
 _NUMBER = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
-_WHOLE = r"^\s*\+?\d{1,10}\s*$"
+_WHOLE = r"^\s*\+?\d+\s*$"
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,54 @@ def _nonempty_line_numbers(data: bytes) -> np.ndarray:
     return np.flatnonzero(length - cr > 0) + 1
 
 
+def _place(data: bytes, pos: int, header: list[str] | None) -> tuple[int, str, int]:
+    """Line number, column name (by the commas before it; ``*`` if unknown) and column of byte ``pos``."""
+    line = data.count(b"\n", 0, pos) + 1
+    start = data.rfind(b"\n", 0, pos) + 1
+    field = data.count(b",", start, pos)
+    name = header[field] if header is not None and line > 1 and field < len(header) else "*"
+    return line, name, pos - start + 1
+
+
+def _scan_bytes(data: bytes, where: str) -> None:
+    """Refuse what the CSV reader would misread, naming line and column: bytes that are not UTF-8,
+    and carriage returns that end no line (a file with old Mac line endings)."""
+    first = data.split(b"\n", 1)[0]
+    try:
+        header = header_names(first.decode("utf-8"))
+    except (UnicodeDecodeError, csv.Error):
+        header = None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, name, col = _place(data, exc.start, header)
+        raise ReportError([LineProblem(line, name, "", f"byte {col} of the line is not UTF-8 text "
+                                                       f"(0x{data[exc.start]:02x}); save the file as UTF-8")],
+                          where=where) from None
+    buf = np.frombuffer(data, dtype=np.uint8)
+    lone = np.flatnonzero((buf == 13) & np.append(buf[1:] != 10, True))
+    if lone.size:
+        line, name, col = _place(data, int(lone[0]), header)
+        raise ReportError([LineProblem(line, name, "", f"a carriage return without a line feed at character {col} "
+                                                       f"({lone.size} in the file): the file has old Mac (CR) line "
+                                                       "endings; save it with LF or CRLF line endings")], where=where)
+
+
+def _spanning_records(text: str, header: list[str]) -> list[LineProblem]:
+    """Records whose quoted values run over a line break, each named by its first line and column."""
+    problems: list[LineProblem] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    start = 1
+    for row in reader:
+        for j, value in enumerate(row):
+            if "\n" in value or "\r" in value:
+                name = header[j] if j < len(header) else "*"
+                problems.append(LineProblem(start, name, value.replace("\n", " ").replace("\r", " "),
+                                            "holds a line break inside quotes; ids, names and numbers are one line"))
+        start = reader.line_num + 1
+    return problems
+
+
 def read_reports_csv(path: str | Path) -> Reports:
     """Read and check a CSV file of report lines (see the module for its columns).
 
@@ -149,14 +200,22 @@ def read_reports_csv(path: str | Path) -> Reports:
     path = Path(path)
     data = path.read_bytes()
     where = str(path)
-    try:
-        text_head = data[: data.find(b"\n") if b"\n" in data else len(data)].decode("utf-8")
-    except UnicodeDecodeError:
-        raise ReportError([LineProblem(1, "*", "", "the header is not UTF-8 text")], where=where) from None
+    _scan_bytes(data, where)
+    text_head = data[: data.find(b"\n") if b"\n" in data else len(data)].decode("utf-8")
     lines = _nonempty_line_numbers(data)
     if lines.size == 0:
         raise ReportError([LineProblem(1, "*", "", "the file is empty (no header)")], where=where)
-    header = header_names(text_head) if lines[0] == 1 else None
+    try:
+        header = header_names(text_head) if lines[0] == 1 else None
+    except csv.Error as exc:
+        problem = LineProblem(1, "*", text_head, f"the header is not a CSV line ({exc})")
+        raise ReportError([problem], where=where) from None
+    names = [n.strip() for n in header or []]
+    twice = [n for n in dict.fromkeys(names) if names.count(n) > 1]
+    if twice:
+        raise ReportError([LineProblem(int(lines[0]), n, n, "is named twice in the header (columns "
+                                       + " and ".join(str(i + 1) for i, m in enumerate(names) if m == n) + ")")
+                           for n in twice], where=where)
     problems: list[LineProblem] = []
     skipped: list[int] = []
 
@@ -168,14 +227,13 @@ def read_reports_csv(path: str | Path) -> Reports:
         )
         return "skip"
 
-    names = header or []
     try:
         table = pcsv.read_csv(
             pa.py_buffer(data),
             read_options=pcsv.ReadOptions(use_threads=False, block_size=1 << 26),
             parse_options=pcsv.ParseOptions(invalid_row_handler=bad_row),
             convert_options=pcsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
+                column_types={n: pa.string() for n in header or []},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
@@ -185,9 +243,10 @@ def read_reports_csv(path: str | Path) -> Reports:
     record = np.arange(2, lines.size + 1)
     if skipped:
         record = np.setdiff1d(record, np.asarray(skipped, dtype=np.int64))
-    if record.size != table.num_rows:  # a quoted value ran over a line break: numbers would be off
-        problems.append(LineProblem(1, "*", "", "a quoted value spans lines; line numbers cannot be given"))
-        raise ReportError(problems, where=where)
+    if record.size != table.num_rows:  # a quoted value ran over a line break: name it
+        spanning = _spanning_records(data.decode("utf-8"), names)
+        raise ReportError(spanning or [LineProblem(1, "*", "", "the lines and the records do not match")],
+                          where=where)
     line_numbers = lines[record - 1]
     table = table.rename_columns([c.strip() for c in table.column_names])
     table = table.append_column("line", pa.array(line_numbers, pa.int64()))
@@ -269,10 +328,18 @@ def validate_table(
     for c in ("workplace", "product"):
         _flag(problems, pc.equal(s[c], ""), lines, raw[c], c, "is empty")
     period_ok = pc.match_substring_regex(raw["period"], _WHOLE)
-    period = pc.if_else(period_ok, s["period"], "0")
+    digits = pc.utf8_ltrim(pc.utf8_ltrim(s["period"], "+"), "0")
+    too_big = pc.and_(period_ok, pc.greater(pc.utf8_length(digits), len(str(MAX_PERIOD))))
+    period = pc.if_else(pc.and_(period_ok, pc.invert(too_big)), s["period"], "0")
     period = pc.cast(pc.utf8_ltrim(period, "+"), pa.int64())
     _flag(problems, pc.invert(period_ok), lines, raw["period"], "period", "is not a whole number >= 0")
-    _flag(problems, pc.greater(period, MAX_PERIOD), lines, raw["period"], "period", f"is above {MAX_PERIOD}")
+    _flag(problems, pc.or_(too_big, pc.greater(period, MAX_PERIOD)), lines, raw["period"], "period",
+          f"is above {MAX_PERIOD}")
+    for c in COLUMNS:  # what a database would refuse, or store on one and refuse on another: refused here
+        _flag(problems, pc.match_substring(raw[c], "\x00"), lines, raw[c], c, "holds a NUL character")
+    for c, most in MAX_LENGTH.items():
+        _flag(problems, pc.greater(pc.utf8_length(s[c]), most), lines, raw[c], c,
+              f"is longer than {most} characters")
 
     is_rating = pc.equal(s["kind"], "rating")
     qty_blank = pc.equal(s["quantity"], "")

@@ -167,7 +167,6 @@ def import_reports(
             batch = Batch(source=source[-500:], sha256=sha256, lines=len(reports), log_count=0)
             session.add(batch)
             session.flush()
-            _insert_lines(session.connection(), batch.id, reports.table)
             entries = list(report_entries(reports, batch=batch.id, source=Path(source).name, sha256=sha256))
             keys = [(e[1]["workplace"], e[1]["period"]) for e in entries if e[0] == "report"]
             previous = _latest_report_entries(session, keys)
@@ -178,6 +177,8 @@ def import_reports(
                 for kind, payload in entries
             ]
             receipts = ledger.append_many(items)
+            entry_of = {key: r.index for key, r in zip(keys, receipts, strict=False)}
+            _insert_lines(session.connection(), batch.id, reports.table, entry_of)
             batch.log_first, batch.log_count = receipts[0].index, len(receipts)
             report_rows = [
                 {"batch_id": batch.id, "workplace": w, "period": p, "log_index": r.index,
@@ -193,10 +194,12 @@ def import_reports(
     return ImportResult(batch_id, len(reports), sha256, len(receipts) - 1, receipts, keys)
 
 
-def _insert_lines(conn: Any, batch_id: int, table: pa.Table) -> None:
-    """Insert report lines straight through the driver (see :func:`_insert_tuples`)."""
-    names = ["batch_id", *SCHEMA.names]
-    columns = [[batch_id] * table.num_rows, *(table[c].to_pylist() for c in SCHEMA.names)]
+def _insert_lines(conn: Any, batch_id: int, table: pa.Table, entry_of: dict[tuple[str, int], int]) -> None:
+    """Insert report lines, each with its log entry, straight through the driver (see :func:`_insert_tuples`)."""
+    names = ["batch_id", *SCHEMA.names, "log_index"]
+    entries = [entry_of[(w, p)] for w, p in zip(table["workplace"].to_pylist(), table["period"].to_pylist(),
+                                                  strict=True)]
+    columns = [[batch_id] * table.num_rows, *(table[c].to_pylist() for c in SCHEMA.names), entries]
     _insert_tuples(conn, Line.__table__.name, names, list(zip(*columns, strict=True)))
 
 

@@ -4,15 +4,17 @@
   it was published as);
 * ``control_reports``: each workplace's report per period and batch, with its log entry (a later
   one for the same workplace and period is a correction whose entry refers to the earlier one);
-* ``control_lines``: every report line (:mod:`glasnost.control.reports`), with the batch and the
-  line number it came from;
+* ``control_lines``: every report line (:mod:`glasnost.control.reports`), with the batch, the
+  line number it came from, and the public log entry (``log_index``) it was published in; the
+  rows can be re-derived from the log (:mod:`glasnost.control.bindings`);
 * ``control_targets``: the plan's targets per period, workplace and product (quantity, planned
   quality, price), what fulfilment is measured against;
 * ``control_coefficients``: the plan's technical coefficients per workplace (input per unit of output);
 * ``control_alerts``: anomalies found, first shown to the workplace, public after a response window.
 
-The Alembic revisions ``ctl0001`` and ``ctl0002`` (``glasnost/control/migrations/versions``) create
-them as a branch of their own off the platform's base revision; the platform runs ``upgrade heads``.
+The Alembic revisions ``ctl0001`` to ``ctl0004`` (``glasnost/db/migrations/versions``) create
+them as a branch of their own off the platform's base revision; :func:`glasnost.db.migrate` runs
+``upgrade heads``.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class Line(Base):
     __table_args__ = (
         Index("ix_control_lines_period_workplace", "period", "workplace"),
         Index("ix_control_lines_batch", "batch_id"),
+        Index("ix_control_lines_log_index", "log_index"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -81,6 +84,7 @@ class Line(Base):
     quantity: Mapped[float | None] = mapped_column(Float, nullable=True)
     counterparty: Mapped[str] = mapped_column(String(200), default="")
     rating: Mapped[float | None] = mapped_column(Float, nullable=True)
+    log_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Target(Base):

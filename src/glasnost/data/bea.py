@@ -57,8 +57,20 @@ def _read_rda(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str,
     if len(frames) != 1:
         raise EconomyError(f"expected one data frame, found {len(frames)}", where=str(path))
     frame = frames[0]
+    rows, cols = [str(r) for r in frame.index], [str(c) for c in frame.columns]
+    _refuse_duplicates(rows, [f"row {i + 1}" for i in range(len(rows))], "row", str(path))
+    _refuse_duplicates(cols, [f"column {j + 1}" for j in range(len(cols))], "column", str(path))
     values = np.asarray(frame.to_numpy(dtype=np.float64, na_value=np.nan))
     return np.array([str(r) for r in frame.index]), np.array([str(c) for c in frame.columns]), values, {}
+
+
+def _refuse_duplicates(codes: list[str], places: list[str], what: str, where: str) -> None:
+    """A code that labels two rows (or columns) is refused, naming both: keeping either would be a guess."""
+    first: dict[str, str] = {}
+    for code, place in zip(codes, places, strict=True):
+        if code in first:
+            raise EconomyError(f"{what} code {code} appears twice ({first[code]} and {place})", where=where)
+        first[code] = place
 
 
 def _cell_number(value: object, path: Path, sheet: str, row: int, col: int) -> float:
@@ -103,7 +115,11 @@ def _read_xlsx(path: Path, sheet: str | None) -> tuple[np.ndarray, np.ndarray, n
         if v is not None and str(v).strip():
             col_codes.append(str(v).strip())
             col_idx.append(j)
-    row_codes, data, names_map = [], [], {}
+    from openpyxl.utils import get_column_letter
+
+    _refuse_duplicates(col_codes, [f"column {get_column_letter(j + 1)}" for j in col_idx], "column",
+                       f"{path} sheet {sheet}")
+    row_codes, row_places, data, names_map = [], [], [], {}
     for i in range(header + 1, len(rows)):
         r = rows[i]
         if not r or r[0] is None or not str(r[0]).strip():
@@ -115,10 +131,12 @@ def _read_xlsx(path: Path, sheet: str | None) -> tuple[np.ndarray, np.ndarray, n
             # a row of column names, or a footnote
             continue
         row_codes.append(code)
+        row_places.append(f"row {i + 1}")
         names_map[code] = "" if len(r) < 2 or r[1] is None else str(r[1]).strip()
         data.append([_cell_number(r[j] if j < len(r) else None, path, sheet, i, j) for j in col_idx])
     if not row_codes:
         raise EconomyError("no data rows below the header", where=f"{path} sheet {sheet}")
+    _refuse_duplicates(row_codes, row_places, "row", f"{path} sheet {sheet}")
     return np.array(row_codes), np.array(col_codes), np.array(data, dtype=np.float64), names_map
 
 

@@ -20,7 +20,8 @@ from datetime import datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import DateTime, LargeBinary, String, delete, select
@@ -28,9 +29,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from glasnost.db.engine import Base, Database, utcnow
+from glasnost.db.settings import Settings
 from glasnost.economy.errors import GlasnostError
 
-__all__ = ["SealedSecret", "Vault", "VaultError", "master_secret"]
+__all__ = ["LOG_KEY", "SealedSecret", "Vault", "VaultError", "log_signing_key", "master_secret"]
+
+LOG_KEY = "log-signing-key"
+"""The vault's name for the Ed25519 key that signs the public log's checkpoints."""
 
 _NONCE = 12
 
@@ -119,3 +124,35 @@ class Vault:
     def delete(self, name: str) -> None:
         with self.database.write() as s:
             s.execute(delete(SealedSecret).where(SealedSecret.name == name))
+
+
+def log_signing_key(database: Database, settings: Settings) -> tuple[Ed25519PrivateKey, bool]:
+    """The platform's log signing key from the vault, and whether it was made now. Made at the first
+    call, from the PEM file at ``settings.signing_key_path()`` when one exists (so a log signed
+    before keys moved into the database stays valid), else fresh; its public half is then written
+    beside that path (``<path>.pub``). Every process and command of a
+    platform (``glasnost serve``, ``glasnost control import``) signs with this one key."""
+    vault = Vault(database, master_secret(settings.secret, settings.master_secret_path()))
+    old = settings.signing_key_path()
+    made = False
+
+    def make() -> bytes:
+        nonlocal made
+        made = True
+        if old.exists():
+            key = serialization.load_pem_private_key(old.read_bytes(), password=None)
+            if not isinstance(key, Ed25519PrivateKey):
+                raise VaultError(f"the key is {type(key).__name__}, not Ed25519", where=str(old))
+        else:
+            key = Ed25519PrivateKey.generate()
+        return key.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+
+    key = Ed25519PrivateKey.from_private_bytes(vault.get_or_create(LOG_KEY, make))
+    if made:  # its public half where people look for it, for glasnost verify --key
+        public = old.with_name(old.name + ".pub")
+        public.parent.mkdir(parents=True, exist_ok=True)
+        raw_public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        public.write_text(raw_public.hex() + "\n")
+    return key, made

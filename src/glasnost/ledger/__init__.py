@@ -23,6 +23,7 @@ from glasnost.ledger.errors import CanonicalJSONError, LedgerError, ProofError
 from glasnost.ledger.keys import (
     generate_signing_key,
     key_id,
+    load_or_create_signing_key,
     load_public_key,
     load_signing_key,
     public_key_hex,
@@ -59,6 +60,7 @@ __all__ = [
     "generate_signing_key",
     "key_id",
     "leaf_hash",
+    "load_or_create_signing_key",
     "load_public_key",
     "load_signing_key",
     "node_hash",

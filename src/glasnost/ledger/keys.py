@@ -16,6 +16,7 @@ __all__ = [
     "Ed25519PublicKey",
     "generate_signing_key",
     "key_id",
+    "load_or_create_signing_key",
     "load_public_key",
     "load_signing_key",
     "public_key_hex",
@@ -69,6 +70,23 @@ def load_signing_key(path: str | Path) -> Ed25519PrivateKey:
     if not isinstance(key, Ed25519PrivateKey):
         raise LedgerError(f"the key is {type(key).__name__}, not Ed25519", where=str(path))
     return key
+
+
+def load_or_create_signing_key(path: str | Path) -> tuple[Ed25519PrivateKey, bool]:
+    """The signing key in ``path``, or a fresh one written there (with ``path.pub``) if there is none.
+
+    Returns
+    -------
+    tuple
+        The key, and True when it was created now (say so, and show its public half).
+    """
+    path = Path(path)
+    if path.exists():
+        return load_signing_key(path), False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = generate_signing_key()
+    write_keypair(key, path)
+    return key, True
 
 
 def load_public_key(source: str | Path | bytes | Ed25519PublicKey) -> Ed25519PublicKey:

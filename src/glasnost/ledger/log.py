@@ -314,8 +314,10 @@ class Ledger:
 
     # ---- checkpoints and proofs ---------------------------------------------------------------
 
-    def checkpoint(self, signing_key: Ed25519PrivateKey, *, time: datetime | str | None = None) -> Checkpoint:
-        """Sign and store a checkpoint of the whole log as it is now.
+    def checkpoint(
+        self, signing_key: Ed25519PrivateKey, *, time: datetime | str | None = None, origin: str | None = None
+    ) -> Checkpoint:
+        """Sign and store a checkpoint of the whole log as it is now (a C2SP signed note).
 
         Before signing, the stored entries are checked against the latest earlier checkpoint, so
         a log whose history was rewritten in the database is not signed over.
@@ -326,8 +328,14 @@ class Ledger:
             The log's Ed25519 key.
         time
             The checkpoint's time (UTC; now by default).
+        origin
+            The log's origin line. Default: that of the latest checkpoint in the note form, else
+            :func:`glasnost.ledger.checkpoint.default_origin` of the key (the origin identifies the
+            log; it stays when the key is rotated).
         """
         previous = self.checkpoints()
+        if origin is None:
+            origin = next((cp.origin for cp in reversed(previous) if cp.origin is not None), None)
 
         def make(size: int) -> tuple[tuple[Any, ...], Checkpoint]:
             self._catch_up(size)
@@ -339,19 +347,43 @@ class Ledger:
                         "refusing to sign (run glasnost verify)",
                         where=self.where,
                     )
-            cp = Checkpoint.sign(size, self._tree.root(size), signing_key, time)
-            return (cp.tree_size, cp.root_hash, cp.time, cp.key_id, cp.signature), cp
+            cp = Checkpoint.sign(size, self._tree.root(size), signing_key, time, origin=origin)
+            return (cp.tree_size, cp.root_hash, cp.time, cp.key_id, cp.signature, cp.note()), cp
 
         return self._store.add_checkpoint(make)
 
     def checkpoints(self) -> list[Checkpoint]:
-        """Every stored checkpoint, oldest first."""
-        return [Checkpoint(n, r, t, k, s) for _seq, n, r, t, k, s in self._store.checkpoints()]
+        """Every stored checkpoint, oldest first, with the cosignatures collected for it."""
+        cosigned = self._store.cosignatures()
+        out = []
+        for seq, n, r, t, k, s, note in self._store.checkpoints():
+            cp = Checkpoint(n, r, t, k, s) if note is None else Checkpoint.from_note(note, where=f"checkpoint {seq}")
+            out.append(cp.with_cosignatures(cosigned.get(seq, [])) if seq in cosigned else cp)
+        return out
 
     def latest_checkpoint(self) -> Checkpoint | None:
         """The newest checkpoint, or None."""
         cps = self.checkpoints()
         return cps[-1] if cps else None
+
+    def add_cosignatures(self, checkpoint: Checkpoint, lines: Sequence[str]) -> Checkpoint:
+        """Keep witnesses' cosignature lines of one of the log's checkpoints (published with it).
+
+        The lines are stored as given: whoever reads them checks them against the witnesses' keys
+        they trust (:meth:`Checkpoint.cosigned_by`).
+
+        Raises
+        ------
+        LedgerError
+            If the log has no checkpoint with this note text.
+        """
+        rows = self._store.checkpoints()
+        seq = next((row[0] for row in rows if row[6] is not None and
+                    Checkpoint.from_note(row[6]).body() == checkpoint.body()), None)
+        if seq is None:
+            raise LedgerError(f"no checkpoint of size {checkpoint.tree_size} with this root here", where=self.where)
+        self._store.add_cosignatures(seq, [ln.rstrip("\n") for ln in lines])
+        return next(cp for i, cp in enumerate(self.checkpoints()) if rows[i][0] == seq)
 
     def inclusion_proof(self, entry: int | Receipt, checkpoint: Checkpoint | int | None = None) -> InclusionProof:
         """Prove an entry is in the tree of a checkpoint (the latest by default) or of a tree size.

@@ -5,9 +5,17 @@ Three tables, named with the prefix ``ledger_``:
 * ``ledger_head``: one row, the number of entries (``size``) and the storage format version;
 * ``ledger_entries``: ``idx`` (0, 1, ...), ``kind``, ``entry`` (the canonical JSON bytes that are
   hashed), ``leaf_hash`` (``SHA-256(0x00 || entry)``);
-* ``ledger_checkpoints``: ``seq``, ``tree_size``, ``root_hash``, ``time``, ``key_id``, ``signature``.
+* ``ledger_checkpoints``: ``seq``, ``tree_size``, ``root_hash``, ``time``, ``key_id``, ``signature``,
+  and ``note``: the checkpoint as a C2SP signed note (the text and the log's signature), which is
+  what counts; the other columns repeat it for queries. ``note`` is NULL for checkpoints of the old
+  form (storage format 1);
+* ``ledger_cosignatures``: ``seq`` (the checkpoint), ``line`` (a witness's cosignature line).
 
-Triggers refuse ``UPDATE`` and ``DELETE`` on entries and checkpoints, so a mistake cannot rewrite
+Storage format 2 added ``note`` and ``ledger_cosignatures``; a format-1 log is migrated when it is
+opened for writing (its old checkpoints keep their form and are still checked), and read as it is
+when it is only verified.
+
+Triggers refuse ``UPDATE`` and ``DELETE`` on entries, checkpoints and cosignatures, so a mistake cannot rewrite
 history; someone with the database's owner rights can still drop them, which is what
 ``glasnost verify`` is for. Appending takes the head row's lock (``BEGIN IMMEDIATE`` in SQLite,
 ``SELECT ... FOR UPDATE`` in PostgreSQL) and writes the entries and the new size in one transaction.
@@ -25,10 +33,11 @@ from glasnost.ledger.errors import LedgerError
 
 __all__ = ["FORMAT_VERSION", "Store", "is_database_url", "open_store"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 Row = tuple[int, str, bytes, bytes]
-CheckpointRow = tuple[int, int, bytes, str, str, bytes]
+CheckpointRow = tuple[int, int, bytes, str, str, bytes, str | None]
+_GUARDED = ("ledger_entries", "ledger_checkpoints", "ledger_cosignatures")
 
 
 def is_database_url(source: str | Path) -> bool:
@@ -53,7 +62,7 @@ class Store:
         raise NotImplementedError
         yield
 
-    def _create_triggers(self, cur: Any) -> None:  # pragma: no cover - abstract
+    def _create_triggers(self, cur: Any, tables: tuple[str, ...]) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _lock_head(self, cur: Any) -> int:  # pragma: no cover - abstract
@@ -74,18 +83,38 @@ class Store:
                 f"CREATE TABLE IF NOT EXISTS ledger_entries (idx BIGINT PRIMARY KEY, kind TEXT NOT NULL, "
                 f"entry {self.blob} NOT NULL, leaf_hash {self.blob} NOT NULL)"
             )
-            cur.execute(
-                f"CREATE TABLE IF NOT EXISTS ledger_checkpoints (seq BIGINT PRIMARY KEY, tree_size BIGINT NOT NULL, "
-                f"root_hash {self.blob} NOT NULL, time TEXT NOT NULL, key_id TEXT NOT NULL, "
-                f"signature {self.blob} NOT NULL)"
-            )
             cur.execute("SELECT format FROM ledger_head WHERE id = 0")
             row = cur.fetchone()
             if row is None:
+                cur.execute(
+                    "CREATE TABLE IF NOT EXISTS ledger_checkpoints (seq BIGINT PRIMARY KEY, "
+                    f"tree_size BIGINT NOT NULL, root_hash {self.blob} NOT NULL, time TEXT NOT NULL, "
+                    f"key_id TEXT NOT NULL, signature {self.blob} NOT NULL, note TEXT)"
+                )
+                self._create_cosignatures(cur)
                 cur.execute(self._q("INSERT INTO ledger_head (id, size, format) VALUES (0, 0, ?)"), (FORMAT_VERSION,))
-                self._create_triggers(cur)
+                self._create_triggers(cur, _GUARDED)
+            elif row[0] == 1:  # storage format 1: checkpoints had no note, and there were no cosignatures
+                cur.execute("ALTER TABLE ledger_checkpoints ADD COLUMN note TEXT")
+                self._create_cosignatures(cur)
+                self._create_triggers(cur, ("ledger_cosignatures",))
+                cur.execute(self._q("UPDATE ledger_head SET format = ? WHERE id = 0"), (FORMAT_VERSION,))
             elif row[0] != FORMAT_VERSION:
-                raise LedgerError(f"log storage format {row[0]} is not {FORMAT_VERSION}", where=self.where)
+                raise LedgerError(f"log storage format {row[0]} is newer than this glasnost ({FORMAT_VERSION}): "
+                                  "upgrade glasnost", where=self.where)
+
+    def _create_cosignatures(self, cur: Any) -> None:
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS ledger_cosignatures (seq BIGINT NOT NULL, line TEXT NOT NULL, "
+            "PRIMARY KEY (seq, line))"
+        )
+
+    def format(self) -> int:
+        """The storage format version the head row records."""
+        with self.transaction() as cur:
+            cur.execute("SELECT format FROM ledger_head WHERE id = 0")
+            row = cur.fetchone()
+        return int(row[0]) if row is not None else FORMAT_VERSION
 
     def has_log(self) -> bool:
         """True when the log's tables exist here."""
@@ -124,12 +153,32 @@ class Store:
             seq = int(cur.fetchone()[0])
             cur.execute(
                 self._q(
-                    "INSERT INTO ledger_checkpoints (seq, tree_size, root_hash, time, key_id, signature) "
-                    "VALUES (?, ?, ?, ?, ?, ?)"
+                    "INSERT INTO ledger_checkpoints (seq, tree_size, root_hash, time, key_id, signature, note) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)"
                 ),
                 (seq, *fields),
             )
         return result
+
+    def add_cosignatures(self, seq: int, lines: list[str]) -> None:
+        """Store cosignature lines of checkpoint ``seq`` (a line already stored is kept once)."""
+        with self.transaction() as cur:
+            cur.execute(self._q("SELECT line FROM ledger_cosignatures WHERE seq = ?"), (seq,))
+            have = {str(r[0]) for r in cur.fetchall()}
+            new = [(seq, ln) for ln in dict.fromkeys(lines) if ln not in have]
+            if new:
+                cur.executemany(self._q("INSERT INTO ledger_cosignatures (seq, line) VALUES (?, ?)"), new)
+
+    def cosignatures(self) -> dict[int, list[str]]:
+        """Every stored cosignature line, by checkpoint ``seq`` (none in a format-1 log)."""
+        if self.format() < 2:
+            return {}
+        with self.transaction() as cur:
+            cur.execute("SELECT seq, line FROM ledger_cosignatures ORDER BY seq, line")
+            out: dict[int, list[str]] = {}
+            for seq, line in cur.fetchall():
+                out.setdefault(int(seq), []).append(str(line))
+        return out
 
     def rows(self, start: int = 0, stop: int | None = None, cur: Any = None) -> list[Row]:
         """Entry rows with ``start <= idx < stop``, by index (as stored, unchecked)."""
@@ -159,12 +208,17 @@ class Store:
             return [(int(i), bytes(h)) for i, h in c.fetchall()]
 
     def checkpoints(self) -> list[CheckpointRow]:
-        """Checkpoint rows by ``seq``: ``(seq, tree_size, root_hash, time, key_id, signature)``."""
+        """Checkpoint rows by ``seq``: ``(seq, tree_size, root_hash, time, key_id, signature, note)``."""
+        note = "note" if self.format() >= 2 else "NULL"
         with self.transaction() as cur:
             cur.execute(
-                "SELECT seq, tree_size, root_hash, time, key_id, signature FROM ledger_checkpoints ORDER BY seq"
+                f"SELECT seq, tree_size, root_hash, time, key_id, signature, {note} "
+                "FROM ledger_checkpoints ORDER BY seq"
             )
-            return [(int(s), int(n), bytes(r), str(t), str(k), bytes(g)) for s, n, r, t, k, g in cur.fetchall()]
+            return [
+                (int(s), int(n), bytes(r), str(t), str(k), bytes(g), None if m is None else str(m))
+                for s, n, r, t, k, g, m in cur.fetchall()
+            ]
 
     def close(self) -> None:
         """Close the connection."""
@@ -205,8 +259,8 @@ class SQLiteStore(Store):
         finally:
             cur.close()
 
-    def _create_triggers(self, cur: sqlite3.Cursor) -> None:
-        for table in ("ledger_entries", "ledger_checkpoints"):
+    def _create_triggers(self, cur: sqlite3.Cursor, tables: tuple[str, ...]) -> None:
+        for table in tables:
             for op in ("UPDATE", "DELETE"):
                 cur.execute(
                     f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
@@ -259,12 +313,12 @@ class PostgresStore(Store):
         except psycopg.Error as exc:
             raise LedgerError(f"PostgreSQL: {exc}", where=self.where) from exc
 
-    def _create_triggers(self, cur: Any) -> None:
+    def _create_triggers(self, cur: Any, tables: tuple[str, ...]) -> None:
         cur.execute(
             "CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
             "BEGIN RAISE EXCEPTION 'the log is append-only: % on % refused', TG_OP, TG_TABLE_NAME; END $$"
         )
-        for table in ("ledger_entries", "ledger_checkpoints"):
+        for table in tables:
             cur.execute(
                 f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
                 "FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()"

@@ -22,7 +22,10 @@ through its public endpoints by :mod:`glasnost.control.remote` and checked by :f
 
 from __future__ import annotations
 
+import itertools
 import json
+import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,11 +38,28 @@ from glasnost.ledger.errors import LedgerError
 from glasnost.ledger.keys import key_id, load_public_key
 from glasnost.ledger.log import EXPORT_FORMAT, KIND_PATTERN
 from glasnost.ledger.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
+from glasnost.ledger.note import Verifier, load_verifier
 from glasnost.ledger.store import is_database_url, open_store
 
-__all__ = ["LogContents", "Problem", "StoredEntry", "VerifyReport", "check_log", "read_export", "verify_log"]
+__all__ = [
+    "EXIT_CODES",
+    "LogContents",
+    "Problem",
+    "StoredEntry",
+    "VerifyReport",
+    "check_log",
+    "read_export",
+    "verify_log",
+]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+
+EXIT_CODES = {
+    0: "ok: every entry, checkpoint and receipt holds, and signed checkpoints (by a given key) cover every entry",
+    1: "failed: at least one problem (each named on its own line), or the log could not be read at all",
+    3: "unauthenticated: no problem found, but no public key was given, so nothing shows who signed the log",
+}
+"""Exit codes of ``glasnost verify`` (2 is a mistake in the command line itself)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +88,9 @@ class VerifyReport:
         Everything that does not hold, in the order found; empty when the log is sound.
     notes
         What was not checked and why (e.g. no public key given).
+    authenticated
+        True when the checkpoints were checked against keys given by the caller (not by whoever
+        serves the log), so that a sound log is also known to be the log those keys signed.
     """
 
     source: str
@@ -76,17 +99,40 @@ class VerifyReport:
     receipts: int = 0
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    authenticated: bool = False
+
+    @property
+    def sound(self) -> bool:
+        """True when no problem was found (whether or not signatures could be checked)."""
+        return not self.problems
 
     @property
     def ok(self) -> bool:
-        """True when there is no problem."""
-        return not self.problems
+        """True when there is no problem and the log was checked against a given key."""
+        return not self.problems and self.authenticated
+
+    @property
+    def status(self) -> str:
+        """``"ok"``, ``"unauthenticated"`` (nothing wrong found, but no key to check who signed) or ``"failed"``."""
+        if self.problems:
+            return "failed"
+        return "ok" if self.authenticated else "unauthenticated"
+
+    @property
+    def exit_code(self) -> int:
+        """What ``glasnost verify`` exits with: 0 ok, 1 failed, 3 unauthenticated (see :data:`EXIT_CODES`)."""
+        return {"ok": 0, "failed": 1, "unauthenticated": 3}[self.status]
 
     def summary(self) -> str:
         """One line: what was checked and whether it holds."""
         what = f"{self.entries} entries, {self.checkpoints} checkpoints, {self.receipts} receipts"
-        if self.ok:
-            return f"ok: {self.source}: {what}; everything holds"
+        if self.status == "ok":
+            return f"ok: {self.source}: {what}; everything holds and is covered by signed checkpoints"
+        if self.status == "unauthenticated":
+            return (
+                f"UNAUTHENTICATED: {self.source}: {what}; the entries and roots agree, but no public key was given "
+                "(--key), so nothing shows who wrote or signed them"
+            )
         return f"FAILED: {self.source}: {what}; {len(self.problems)} problems"
 
 
@@ -115,6 +161,9 @@ class LogContents:
     problems: list[Problem] = field(default_factory=list)
 
 
+_FIELDS = ("tree_size", "root_hash", "time", "key_id", "signature")
+
+
 def _short(h: bytes) -> str:
     return h.hex()[:16] + "..."
 
@@ -125,6 +174,8 @@ def _short(h: bytes) -> str:
 def read_export(path: Path) -> LogContents:
     """Read an export file (JSON lines) without checking it (:func:`check_log` checks it)."""
     log = LogContents(str(path))
+    if path.stat().st_size == 0:
+        raise LedgerError("the file is empty: not a glasnost log (an export has a header line)", where=str(path))
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             place = f"{path.name} line {lineno}"
@@ -158,7 +209,11 @@ def read_export(path: Path) -> LogContents:
             elif kind == "checkpoint":
                 n = sum(1 for _ in log.checkpoints)
                 try:
-                    log.checkpoints.append((f"checkpoint {n}", Checkpoint.from_json(obj, where=place)))
+                    cp = Checkpoint.from_json(obj, where=place)
+                    log.checkpoints.append((f"checkpoint {n}", cp))
+                    if cp.is_note and {k: obj.get(k) for k in _FIELDS} != {k: cp.to_json()[k] for k in _FIELDS}:
+                        log.problems.append(Problem(place, "its fields (size, root, time, key, signature) differ from "
+                                                           "its signed note"))
                 except LedgerError as exc:
                     log.problems.append(Problem(place, str(exc).removeprefix(f"{place}: ")))
             else:
@@ -167,6 +222,14 @@ def read_export(path: Path) -> LogContents:
 
 
 def _read_database(source: str | Path, schema: str | None) -> LogContents:
+    try:
+        return _read_store(source, schema)
+    except sqlite3.Error as exc:  # a damaged file: the driver's own error, before any transaction
+        message = f"not a readable SQLite log ({exc}; the file is damaged or truncated)"
+        raise LedgerError(message, where=str(source)) from None
+
+
+def _read_store(source: str | Path, schema: str | None) -> LogContents:
     store = open_store(source, schema=schema, create=False, read_only=True)
     try:
         log = LogContents(store.where)
@@ -177,12 +240,25 @@ def _read_database(source: str | Path, schema: str | None) -> LogContents:
         for idx, kind, data, h in store.rows(0, None):
             log.rows.append(StoredEntry(idx, kind, data, h, f"row idx={idx}"))
         expected = 0
-        for seq, n, r, t, k, s in store.checkpoints():
+        cosigned = store.cosignatures()
+        for seq, n, r, t, k, s, note in store.checkpoints():
             while expected < seq:
                 log.problems.append(Problem(f"checkpoint {expected}", "missing (row deleted)"))
                 expected += 1
             expected = seq + 1
-            log.checkpoints.append((f"checkpoint {seq}", Checkpoint(n, r, t, k, s)))
+            label = f"checkpoint {seq}"
+            if note is None:
+                log.checkpoints.append((label, Checkpoint(n, r, t, k, s)))
+                continue
+            try:
+                cp = Checkpoint.from_note(note, where=label)
+            except LedgerError as exc:
+                log.problems.append(Problem(label, f"its signed note cannot be read ({exc})"))
+                continue
+            if (cp.tree_size, cp.root_hash, cp.time, cp.key_id, cp.signature) != (n, r, t, k, s):
+                log.problems.append(Problem(label, "its columns (size, root, time, key, signature) differ from its "
+                                                   "signed note"))
+            log.checkpoints.append((label, cp.with_cosignatures(cosigned.get(seq, []))))
     finally:
         store.close()
     return log
@@ -288,23 +364,38 @@ def _check_structure(i: int, row: StoredEntry, hashes: list[bytes | None], probl
             )
 
 
+Keys = Sequence[Ed25519PublicKey]
+
+
+def _keys(public_key: Any) -> list[Ed25519PublicKey]:
+    """None, one key (any form :func:`load_public_key` reads) or several, as a list of keys."""
+    if public_key is None:
+        return []
+    if isinstance(public_key, list | tuple):
+        return [load_public_key(k) for k in public_key]
+    return [load_public_key(public_key)]
+
+
 def _check_checkpoint(
     label: str,
     cp: Checkpoint,
     tree: MerkleTree,
     n_entries: int,
-    public_key: Ed25519PublicKey | None,
+    keys: Keys,
     problems: list[Problem],
-) -> bool:
-    """Signature and root of one checkpoint; True when its root matches the entries."""
+) -> tuple[bool, bool]:
+    """Signature and root of one checkpoint: (its root matches the entries, it is signed by a given key)."""
     where = f"{label} (size {cp.tree_size}, {cp.time})"
-    if public_key is not None:
-        if cp.key_id != key_id(public_key):
-            problems.append(
-                Problem(where, f"signed by key {cp.key_id[:16]}..., not by the given key {key_id(public_key)[:16]}...")
-            )
-        elif not cp.verify_signature(public_key):
+    signed = False
+    if keys:
+        matching = [k for k in keys if cp.signed_by(k)]
+        if not matching:
+            named = ", ".join(f"{key_id(k)[:16]}..." for k in keys)
+            problems.append(Problem(where, f"signed by key {cp.key_id[:16]}..., not by the given key ({named})"))
+        elif not cp.verify_signature(matching[0]):
             problems.append(Problem(where, "signature does not verify against the given public key"))
+        else:
+            signed = True
     if cp.tree_size > len(tree):
         problems.append(
             Problem(
@@ -313,7 +404,7 @@ def _check_checkpoint(
                 f"(entry {len(tree)} is missing; {n_entries} present)",
             )
         )
-        return False
+        return False, signed
     root = tree.root(cp.tree_size)
     if root != cp.root_hash:
         problems.append(
@@ -323,24 +414,39 @@ def _check_checkpoint(
                 f"checkpoint says {_short(cp.root_hash)}",
             )
         )
-        return False
-    return True
+        return False, signed
+    return True, signed
 
 
-def _read_receipt(spec: str) -> tuple[str, dict[str, Any]]:
+def _read_receipts(spec: str) -> list[tuple[str, dict[str, Any]]]:
+    """A leaf hash, a receipt file (one JSON object), or JSON lines of receipts (``control import --receipts``)."""
     text = spec.strip()
     if len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text) and not Path(text).exists():
-        return f"receipt {text[:16]}...", {"leaf_hash": text}
+        return [(f"receipt {text[:16]}...", {"leaf_hash": text})]
     path = Path(spec)
     if not path.exists():
         raise FileNotFoundError(f"no such receipt file (nor a 64-digit hex leaf hash): {spec}")
     try:
-        obj = json.loads(path.read_text("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        content = path.read_text("utf-8")
+    except UnicodeDecodeError as exc:
         raise LedgerError(f"not a JSON receipt ({exc})", where=str(path)) from None
-    if not isinstance(obj, dict) or "leaf_hash" not in obj:
-        raise LedgerError("a receipt needs at least a leaf_hash", where=str(path))
-    return f"receipt {path.name}", obj
+    try:
+        objs = [(f"receipt {path.name}", json.loads(content))]
+    except ValueError:  # JSON lines: one receipt per line
+        objs = []
+        for n, line in enumerate(content.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                objs.append((f"receipt {path.name} line {n}", json.loads(line)))
+            except ValueError as exc:
+                raise LedgerError(f"line {n} is not a JSON receipt ({exc})", where=str(path)) from None
+    if not objs:
+        raise LedgerError("the receipt file is empty", where=str(path))
+    for label, obj in objs:
+        if not isinstance(obj, dict) or "leaf_hash" not in obj:
+            raise LedgerError("a receipt needs at least a leaf_hash", where=label.removeprefix("receipt "))
+    return objs
 
 
 def _check_receipt(
@@ -349,7 +455,7 @@ def _check_receipt(
     hashes: list[bytes | None],
     tree: MerkleTree,
     valid: list[Checkpoint],
-    public_key: Ed25519PublicKey | None,
+    keys: Keys,
     problems: list[Problem],
 ) -> None:
     try:
@@ -374,7 +480,8 @@ def _check_receipt(
         return
     covering = [cp for cp in valid if cp.tree_size > index]
     if not covering:
-        problems.append(Problem(label, f"entry {index} is not covered by any valid checkpoint", index))
+        kind = "signed checkpoint" if keys else "checkpoint"
+        problems.append(Problem(label, f"entry {index} is not covered by any valid {kind}", index))
     else:
         cp = covering[-1]
         proof = tree.inclusion_proof(index, cp.tree_size)
@@ -411,7 +518,7 @@ def _check_receipt(
                 return
             if cp.tree_size != size or cp.root_hash != root:
                 problems.append(Problem(label, "its checkpoint is not the tree its proof is for", index))
-            if public_key is not None and not cp.verify_signature(public_key):
+            if keys and not any(cp.signed_by(k) and cp.verify_signature(k) for k in keys):
                 problems.append(
                     Problem(label, "its checkpoint's signature does not verify against the given key", index)
                 )
@@ -420,51 +527,155 @@ def _check_receipt(
 def verify_log(
     source: str | Path,
     *,
-    public_key: str | Path | bytes | Ed25519PublicKey | None = None,
+    public_key: Any = None,
     receipts: list[str] | tuple[str, ...] = (),
     checkpoints: list[str | Path] | tuple[str | Path, ...] = (),
     schema: str | None = None,
+    witnesses: Sequence[Any] = (),
+    quorum: int | None = None,
 ) -> VerifyReport:
-    """Check a log: entries, checkpoint roots, signatures, consistency, receipts (see the module).
+    """Check a log: entries, checkpoint roots, signatures, coverage, consistency, receipts (see the module).
 
     Parameters
     ----------
     source
         An export file (JSON lines), a SQLite log file, or a ``postgresql://`` URL.
     public_key
-        The log's Ed25519 public key (hex, file, bytes or key). Without it signatures are not
-        checked, and the report's notes say so.
+        The log's Ed25519 public key (hex, file, bytes or key), or a list of them (a log whose key
+        was rotated). With a key, signed checkpoints must cover every entry; without one,
+        signatures cannot be checked and the report is ``unauthenticated`` at best.
     receipts
-        Leaf hashes (64 hex digits) or receipt files whose entries must be in the log.
+        Leaf hashes (64 hex digits) or receipt files (one JSON object, or JSON lines) whose
+        entries must be in the log.
     checkpoints
         Checkpoint files (JSON, :meth:`Checkpoint.to_json`) kept from earlier: each must be signed,
         match the log at its size, and be consistent with the log's latest checkpoint.
     schema
         PostgreSQL only: the schema the log's tables are in.
+    witnesses
+        Witnesses' verifier keys (``name+hash+base64``, or files holding one): the latest
+        checkpoint must carry valid cosignatures of ``quorum`` of them.
+    quorum
+        How many of the witnesses must have cosigned (default: all of them).
 
     Returns
     -------
     VerifyReport
-        ``ok`` when everything holds; otherwise one :class:`Problem` per fault.
+        ``ok`` when everything holds and is covered by checkpoints signed by a given key;
+        otherwise one :class:`Problem` per fault.
 
     Raises
     ------
     FileNotFoundError, LedgerError
-        When the source, key, receipt or checkpoint file cannot be read at all.
+        When the source, key, receipt or checkpoint file cannot be read at all (empty, damaged).
     """
-    key = None if public_key is None else load_public_key(public_key)
-    return check_log(_read(source, schema), key, receipts=receipts, checkpoints=checkpoints)
+    return check_log(_read(source, schema), _keys(public_key), receipts=receipts, checkpoints=checkpoints,
+                     witnesses=witnesses, quorum=quorum)
+
+
+def _check_key_changes(log: LogContents, keys: Keys, report: VerifyReport) -> None:
+    """Name every checkpoint whose signing key differs from the one before it."""
+    old = [label for label, cp in log.checkpoints if not cp.is_note]
+    if old:
+        report.notes.append(
+            f"{len(old)} checkpoints ({old[0]} .. {old[-1]}) are in the old glasnost-checkpoint-v1 form, from before "
+            "the log's storage was migrated; they are checked all the same"
+        )
+    for (plabel, prev), (label, cp) in itertools.pairwise(log.checkpoints):
+        if keys:
+            a, b = _key_name(prev, keys), _key_name(cp, keys)
+            if a is not None and b is not None and a != b:
+                report.notes.append(f"{label}: signed by key {b[:16]}..., {plabel} by key {a[:16]}... (both keys were "
+                                    "given: a rotation)")
+        elif prev.is_note != cp.is_note:
+            report.notes.append(f"{label}: the first checkpoint in the note form; whether its key is that of {plabel} "
+                                "cannot be told without --key")
+        elif (prev.key_id, prev.origin) != (cp.key_id, cp.origin):
+            who = f"key {cp.key_id[:16]}" + (f" as {cp.origin}" if cp.origin else "")
+            before = f"key {prev.key_id[:16]}" + (f" as {prev.origin}" if prev.origin else "")
+            report.problems.append(
+                Problem(label, f"signed by {who}, but {plabel} was signed by {before}: the signing key changed "
+                               "(was the log re-signed by someone else?)")
+            )
+
+
+def _key_name(cp: Checkpoint, keys: Keys) -> str | None:
+    """The key id of the given key that signed ``cp``, if any."""
+    return next((key_id(k) for k in keys if cp.signed_by(k)), None)
+
+
+def _check_quorum(
+    latest: Checkpoint | None, log: LogContents, witnesses: list[Verifier], quorum: int | None, report: VerifyReport
+) -> None:
+    """The latest valid checkpoint must carry cosignatures of ``quorum`` of the given witnesses."""
+    if not witnesses:
+        return
+    need = len(witnesses) if quorum is None else quorum
+    if not 1 <= need <= len(witnesses):
+        raise LedgerError(f"a quorum of {need} out of {len(witnesses)} witnesses cannot be met (1..{len(witnesses)})")
+    if latest is None:
+        report.problems.append(Problem("the log", "no valid checkpoint for witnesses to have cosigned"))
+        return
+    label = next((lb for lb, cp in log.checkpoints if cp == latest), "the latest checkpoint")
+    where = f"{label} (size {latest.tree_size}, {latest.time})"
+    if not latest.is_note:
+        report.problems.append(Problem(where, "is in the old form, which witnesses do not cosign"))
+        return
+    cosigned = {w.name for w, _ in latest.cosigned_by(witnesses)}
+    if len(cosigned) < need:
+        missing = sorted(w.name for w in witnesses if w.name not in cosigned)
+        report.problems.append(Problem(
+            where,
+            f"cosigned by {len(cosigned)} of the given witnesses, {need} needed (not by {', '.join(missing)}): no "
+            "quorum of witnesses saw this tree; it may be a view of the log shown to you alone",
+            latest.tree_size,
+        ))
+    else:
+        report.notes.append(f"{where}: cosigned by {', '.join(sorted(cosigned))} ({len(cosigned)} of "
+                            f"{len(witnesses)}, {need} needed)")
+
+
+def _check_coverage(n: int, valid: list[Checkpoint], keys: Keys, report: VerifyReport) -> None:
+    """With keys, signed checkpoints must cover every entry (and there must be one); else say what is uncovered."""
+    covered = max((cp.tree_size for cp in valid), default=None)
+    signed = "signed by the given key" if keys else "that holds"
+    if covered is None:
+        message = (
+            f"not covered by any checkpoint {signed}: nothing shows these entries are the ones the log's keeper "
+            "signed (a checkpoint was removed, or none was ever signed)"
+        )
+        where = f"entries 0..{n - 1}" if n else "the log"
+        if not n:
+            message = f"has no checkpoint {signed}: an empty log proves nothing"
+    elif covered < n:
+        where = f"entries {covered}..{n - 1}"
+        message = (
+            f"not covered by any checkpoint {signed} (the latest covers entries 0..{covered - 1}): "
+            "they could have been appended or rewritten by anyone"
+        )
+    else:
+        return
+    if keys:
+        report.problems.append(Problem(where, message, covered or 0))
+    elif n:
+        report.notes.append(f"{where}: {message}")
 
 
 def check_log(
     log: LogContents,
-    key: Ed25519PublicKey | None,
+    key: Ed25519PublicKey | Keys | None,
     *,
     receipts: list[str] | tuple[str, ...] = (),
     checkpoints: list[str | Path] | tuple[str | Path, ...] = (),
+    witnesses: Sequence[Any] = (),
+    quorum: int | None = None,
 ) -> VerifyReport:
-    """Check log contents however they were read (see :func:`verify_log`, which reads them from a source)."""
-    report = VerifyReport(log.where)
+    """Check log contents however they were read (see :func:`verify_log`, which reads them from a source).
+
+    ``key`` is None, one public key or a list of them; with keys the report is authenticated.
+    """
+    keys: list[Ed25519PublicKey] = [] if key is None else list(key) if isinstance(key, list | tuple) else [key]
+    report = VerifyReport(log.where, authenticated=bool(keys))
     problems = report.problems
     problems.extend(log.problems)
     hashes, n_entries = _check_entries(log, problems)
@@ -474,15 +685,18 @@ def check_log(
         if h is None:
             break
         tree.append_hash(h)
-    if key is None:
+    if not keys:
         report.notes.append("checkpoint signatures were not checked: no public key given (--key)")
 
     held: list[tuple[int, Checkpoint]] = []
+    signed: list[Checkpoint] = []
     failed: list[tuple[str, Checkpoint]] = []
     previous: tuple[str, Checkpoint, bool] | None = None
     for label, cp in log.checkpoints:
-        ok = _check_checkpoint(label, cp, tree, n_entries, key, problems)
+        ok, by_key = _check_checkpoint(label, cp, tree, n_entries, keys, problems)
         (held.append((cp.tree_size, cp)) if ok else failed.append((label, cp)))
+        if ok and by_key:
+            signed.append(cp)
         if previous is not None:
             plabel, pcp, pok = previous
             if cp.tree_size < pcp.tree_size:
@@ -506,9 +720,14 @@ def check_log(
                 + (f" (a checkpoint of size {below} still holds)" if below else ""),
             )
         )
+    _check_key_changes(log, keys, report)
+    valid = sorted(signed if keys else (cp for _, cp in held), key=lambda c: c.tree_size)
+    expected = log.size if log.size is not None else len(hashes)
+    _check_coverage(max(expected, len(hashes)), valid, keys, report)
 
-    valid = sorted((cp for _, cp in held), key=lambda c: c.tree_size)
     latest = valid[-1] if valid else None
+    _check_quorum(latest, log, [load_verifier(w) if not isinstance(w, Verifier) else w for w in witnesses],
+                  quorum, report)
     for spec in checkpoints:
         path = Path(spec)
         try:
@@ -517,7 +736,7 @@ def check_log(
             raise LedgerError(f"not a JSON checkpoint ({exc})", where=str(path)) from None
         cp = Checkpoint.from_json(obj.get("checkpoint", obj) if isinstance(obj, dict) else obj, where=str(path))
         label = f"checkpoint file {path.name}"
-        holds = _check_checkpoint(label, cp, tree, n_entries, key, problems)
+        holds, _ = _check_checkpoint(label, cp, tree, n_entries, keys, problems)
         if holds and latest is not None and cp.tree_size <= latest.tree_size:
             proof = tree.consistency_proof(cp.tree_size, latest.tree_size)
             if not verify_consistency(cp.tree_size, latest.tree_size, proof, cp.root_hash, latest.root_hash):
@@ -525,7 +744,7 @@ def check_log(
         report.checkpoints += 1
 
     for spec in receipts:
-        label, obj = _read_receipt(spec)
-        _check_receipt(label, obj, hashes, tree, valid, key, problems)
-        report.receipts += 1
+        for label, obj in _read_receipts(spec):
+            _check_receipt(label, obj, hashes, tree, valid, keys, problems)
+            report.receipts += 1
     return report

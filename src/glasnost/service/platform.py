@@ -20,14 +20,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 
 from glasnost.db.engine import Database, migrate
 from glasnost.db.settings import Settings
-from glasnost.db.vault import Vault, master_secret
-from glasnost.ledger import load_signing_key
-from glasnost.ledger.keys import Ed25519PrivateKey, generate_signing_key
+from glasnost.db.vault import Vault, log_signing_key, master_secret
 from glasnost.service import models as m
 from glasnost.service.accounts import Accounts, Viewer
 from glasnost.service.cycles import Cycles
@@ -39,10 +36,7 @@ from glasnost.service.rounds import Rounds, proposal_payload
 from glasnost.service.views import Views
 from glasnost.service.votes import Votes
 
-__all__ = ["LOG_KEY", "Platform", "Viewer"]
-
-LOG_KEY = "log-signing-key"
-"""The vault's name for the Ed25519 key that signs the public log's checkpoints."""
+__all__ = ["Platform", "Viewer"]
 
 
 class Platform:
@@ -53,7 +47,8 @@ class Platform:
         self.db = Database(settings)
         migrate(self.db)
         self.vault = Vault(self.db, master_secret(settings.secret, settings.master_secret_path()))
-        self.books = OpenBooks(self.db, settings.ledger_source(), self._signing_key(), schema=settings.schema)
+        key, _ = log_signing_key(self.db, settings)
+        self.books = OpenBooks(self.db, settings.ledger_source(), key, schema=settings.schema)
         self.accounts = Accounts(self)
         self.cycles = Cycles(self)
         self.rounds = Rounds(self)
@@ -63,19 +58,6 @@ class Platform:
         self.recovered = self.recover()
         self.intake = Intake(self)
         self._warm_up()
-
-    def _signing_key(self) -> Ed25519PrivateKey:
-        """The log's signing key, from the vault; made at the first start (from ``Settings.key_path``
-        when such a file exists, so a log signed before keys moved into the database stays valid)."""
-        old = self.settings.signing_key_path()
-
-        def make() -> bytes:
-            key = load_signing_key(old) if old.exists() else generate_signing_key()
-            return key.private_bytes(
-                serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-            )
-
-        return Ed25519PrivateKey.from_private_bytes(self.vault.get_or_create(LOG_KEY, make))
 
     def _warm_up(self) -> None:
         """Load the engines and councils of cycles whose rounds are running, so that the first

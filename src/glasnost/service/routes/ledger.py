@@ -5,7 +5,12 @@ Everything here is public. ``glasnost verify URL`` (the client side lives in
 
 - ``GET /api/log``: size, root hash, public key (hex), key id, the latest checkpoint;
 - ``GET /api/log/checkpoint``: the latest signed checkpoint (a new one is signed when entries
-  came since, at most once a second); ``GET /api/log/checkpoints``: all of them;
+  came since, at most once a second), with ``note``: the C2SP signed note and the witnesses'
+  cosignatures collected for it; ``GET /api/log/checkpoint/note``: that note as text (what C2SP
+  tools read); ``GET /api/log/checkpoints``: all of them;
+- ``POST /api/log/cosignatures``: a witness hands back its cosignature of a checkpoint
+  (``{"checkpoint": <note>, "cosignatures": [<line>, ...]}``); it is published with the checkpoint,
+  and whoever verifies checks it against the witness keys they trust (``glasnost witness``);
 - ``GET /api/log/entries?start=&stop=`` (at most 1000): each entry's index, kind, payload, its
   stored bytes (``entry_base64``, exactly the bytes hashed; ``entry``, the same as text when they
   are UTF-8) and leaf hash. Rows are served as stored, unparsed: a tampered row that is no longer
@@ -31,7 +36,8 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
-from glasnost.ledger import Ledger, LedgerError, key_id, parse_canonical
+from glasnost.ledger import Checkpoint, Ledger, LedgerError, key_id, parse_canonical
+from glasnost.ledger.note import parse_note
 from glasnost.service.errors import BadInputError, NotFoundError
 from glasnost.service.routes.deps import platform_of, render
 
@@ -72,16 +78,21 @@ def _stored_rows(ledger: Ledger, start: int, stop: int) -> list[tuple[int, str, 
 
 
 def _log_info(request: Request) -> dict[str, Any]:
+    """The log as far as a signed checkpoint covers it: one is signed now if entries came since
+    (``size`` and ``root_hash`` are that checkpoint's; entries appended meanwhile, by this process or
+    another, wait for the next)."""
     books = platform_of(request).books
-    cp = books.checkpoint()
-
-    def info(ledger: Ledger) -> dict[str, Any]:
-        size = ledger.size
-        return {"size": size, "root_hash": ledger.root(size).hex()}
-
-    out = books.call(info)
-    out.update(public_key=books.public_key, key_id=key_id(books.key), checkpoint=None if cp is None else cp.to_json())
-    return out
+    size = books.call(lambda ledger: ledger.size)
+    cp = books.checkpoint(cover=size - 1) if size else None
+    covered = 0 if cp is None else cp.tree_size
+    root = books.call(lambda ledger: ledger.root(covered).hex())
+    return {
+        "size": covered,
+        "root_hash": root,
+        "public_key": books.public_key,
+        "key_id": key_id(books.key),
+        "checkpoint": None if cp is None else cp.to_json(),
+    }
 
 
 @router.get("/api/log", tags=["log"])
@@ -96,6 +107,40 @@ def api_checkpoint(request: Request) -> dict[str, Any]:
     if cp is None:
         raise NotFoundError("the log is empty; there is no checkpoint yet")
     return cp.to_json()
+
+
+@router.get("/api/log/checkpoint/note", tags=["log"])
+def api_checkpoint_note(request: Request) -> Response:
+    """The latest checkpoint as a C2SP signed note, with the witnesses' cosignatures (plain text)."""
+    cp = platform_of(request).books.checkpoint()
+    if cp is None:
+        raise NotFoundError("the log is empty; there is no checkpoint yet")
+    return Response(cp.note(), media_type="text/plain; charset=utf-8")
+
+
+@router.post("/api/log/cosignatures", tags=["log"])
+async def api_cosignatures(request: Request) -> dict[str, Any]:
+    """Keep witnesses' cosignature lines of one of the log's checkpoints (at most 16 at a time)."""
+    try:
+        body = await request.json()
+        note, lines = body["checkpoint"], body["cosignatures"]
+        if not isinstance(note, str) or not isinstance(lines, list) or not 1 <= len(lines) <= 16:
+            raise ValueError("checkpoint is a note, cosignatures a list of 1 to 16 lines")
+        cp = Checkpoint.from_note(note, where="checkpoint")
+        for line in lines:
+            if not isinstance(line, str) or len(line) > 1000:
+                raise ValueError("a cosignature is one signature line")
+            parse_note(cp.body() + "\n" + line.rstrip("\n") + "\n", where="cosignature")
+    except (ValueError, KeyError, TypeError, LedgerError) as exc:
+        raise BadInputError(f"not a checkpoint and its cosignatures ({exc})") from None
+
+    def keep(ledger: Ledger) -> dict[str, Any]:
+        try:
+            return ledger.add_cosignatures(cp, lines).to_json()
+        except LedgerError as exc:
+            raise NotFoundError(str(exc)) from None
+
+    return platform_of(request).books.call(keep)
 
 
 @router.get("/api/log/checkpoints", tags=["log"])
@@ -174,9 +219,15 @@ def api_consistency(
 def api_export(request: Request) -> Response:
     """The whole log as JSON lines (what ``glasnost verify`` reads)."""
     books = platform_of(request).books
-    books.checkpoint()
     tmp = Path(tempfile.mkdtemp(prefix="glasnost-export-")) / "log.jsonl"
-    books.call(lambda lg: lg.export(tmp))
+
+    def export(ledger: Ledger) -> None:  # on the writer thread: nothing is appended between the two
+        cp, size = ledger.latest_checkpoint(), ledger.size
+        if size and (cp is None or cp.tree_size < size):
+            ledger.checkpoint(books.key)  # the export is covered by a signed checkpoint to its last entry
+        ledger.export(tmp)
+
+    books.call(export)
 
     def cleanup() -> None:
         tmp.unlink(missing_ok=True)

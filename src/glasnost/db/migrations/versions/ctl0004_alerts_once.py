@@ -1,15 +1,15 @@
 """control_alerts: one alert per (workplace, indicator, period), whichever process finds it
 
-Revision ID: ctl0003
-Revises: ctl0002
+Revision ID: ctl0004
+Revises: ctl0003
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "ctl0003"
-down_revision = "ctl0002"
+revision = "ctl0004"
+down_revision = "ctl0003"
 branch_labels = None
 depends_on = None
 
