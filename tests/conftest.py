@@ -4,12 +4,10 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")
-def shared() -> Path:
-    """The read-only data and specs beside the checkout (tests only; the product never needs it)."""
-    if not SHARED.exists():
-        pytest.skip(f"shared data not found at {SHARED}")
-    return SHARED
+def data_dir() -> Path:
+    """The published data the tests check against, kept in the repository (see data/README.md)."""
+    return DATA

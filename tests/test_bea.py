@@ -20,8 +20,8 @@ from glasnost.economy import EconomyError, NotProductiveError, load
 
 
 @pytest.fixture(scope="module")
-def detail(shared: Path):
-    return load_bea_dir(shared / "data" / "bea", "detail")
+def detail(data_dir: Path):
+    return load_bea_dir(data_dir / "bea", "detail")
 
 
 def test_detail_tables_read(detail) -> None:
@@ -73,7 +73,7 @@ def test_commodity_technology_on_detail_is_reported(detail) -> None:
         s.to_economy(negatives="zero")
 
 
-def test_spreadsheet_layout_reads_the_same(detail, tmp_path: Path, shared: Path) -> None:
+def test_spreadsheet_layout_reads_the_same(detail, tmp_path: Path, data_dir: Path) -> None:
     openpyxl = pytest.importorskip("openpyxl")
     import rdata
 
@@ -91,7 +91,7 @@ def test_spreadsheet_layout_reads_the_same(detail, tmp_path: Path, shared: Path)
         ws.append(["Legend / Footnotes:"])
         book.save(path)
 
-    bea = shared / "data" / "bea"
+    bea = data_dir / "bea"
     for kind, name in (("Make", "Make_2017_BeforeRedef_17sch"), ("Use", "Use_2017_PRO_BeforeRedef_17sch")):
         frame = next(iter(rdata.read_rda(str(bea / f"Detail_{name}.rda")).values()))
         write(frame, tmp_path / f"IO{kind}_Before_Redefinitions_2017_Detail.xlsx", f"The {kind} Table")
@@ -105,9 +105,9 @@ def test_spreadsheet_layout_reads_the_same(detail, tmp_path: Path, shared: Path)
     assert su.commodity_names[0] == "name of 1111A0"
 
 
-def test_import_command_writes_an_economy(shared: Path, tmp_path: Path) -> None:
+def test_import_command_writes_an_economy(data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "bea"
-    result = CliRunner().invoke(app, ["import", str(shared / "data" / "bea"), "--out", str(out)])
+    result = CliRunner().invoke(app, ["import", str(data_dir / "bea"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     economy = load(out)
     assert economy.technique.size == 400
