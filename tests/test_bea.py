@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from extra_support import missing_extra
 
-pytest.importorskip("rdata")
+pytest.importorskip("rdata", reason=missing_extra("data", "rdata"))
 
 from typer.testing import CliRunner
 
@@ -74,7 +75,7 @@ def test_commodity_technology_on_detail_is_reported(detail) -> None:
 
 
 def test_spreadsheet_layout_reads_the_same(detail, tmp_path: Path, data_dir: Path) -> None:
-    openpyxl = pytest.importorskip("openpyxl")
+    openpyxl = pytest.importorskip("openpyxl", reason=missing_extra("data", "openpyxl"))
     import rdata
 
     def write(frame, path: Path, title: str) -> None:

@@ -12,15 +12,16 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from extra_support import missing_extra
 
-pytest.importorskip("mpi4py")
+pytest.importorskip("mpi4py", reason=missing_extra("mpi", "mpi4py"))
 
 from glasnost.data.pequod import load_experiment
 from glasnost.procedures import ProcedureError, run_hahnel
 from glasnost.procedures.mpi import participate_mpi
 
 MPIEXEC = shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec (pip install mpich)")
+pytestmark = pytest.mark.skipif(MPIEXEC is None, reason=missing_extra("mpi", "mpiexec (from the mpich wheel)"))
 
 SCRIPT = """
 import sys
