@@ -47,3 +47,18 @@ def test_no_test_reads_the_shared_directory_beside_the_checkout() -> None:
                 if "shared" in parts or node.value == "shared":
                     offenders.append(f"{path.relative_to(TESTS)}:{node.lineno}: {node.value!r}")
     assert not offenders, offenders
+
+
+PUBLISHED = ["test_procedures_published.py", "test_published.py", "test_bea.py", "test_pequod.py"]
+
+
+def test_the_published_results_tests_never_skip() -> None:
+    """Their data are here and their packages in the ``test`` extra: nothing may skip them."""
+    for name in PUBLISHED:
+        tree = ast.parse((TESTS / name).read_text())
+        calls = [
+            f"{name}:{node.lineno}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr in {"skip", "skipif", "importorskip", "xfail"}
+        ]
+        assert not calls, f"a published-results test can skip: {calls}"
