@@ -83,19 +83,20 @@ def setup_platform(database: str, schema: str | None, councils: int, workdir: Pa
     straight into the database), and each council's modelled proposal at the posted prices."""
     from sqlalchemy import select
 
+    from glasnost.db.settings import Settings
     from glasnost.procedures import RoundContext
     from glasnost.service import models as m
-    from glasnost.service.actions import Platform, Viewer
+    from glasnost.service.accounts import Viewer
+    from glasnost.service.platform import Platform
     from glasnost.service.security import hash_password, hash_token, new_token
-    from glasnost.service.settings import Settings
 
     settings = Settings(database_url=database, schema=schema, key_path=str(workdir / "key"))
     platform = Platform(settings)
     try:
-        board_id = platform.create_account("bench-board", "bench-board-password", board=True)
+        board_id = platform.accounts.create("bench-board", "bench-board-password", board=True)
         board = Viewer(board_id, "bench-board", True, "system")
-        cycle = platform.create_cycle(board, "bench", f"generated:{councils // 2}")
-        eng = platform.engine(cycle)
+        cycle = platform.cycles.create(board, "bench", f"generated:{councils // 2}")
+        eng = platform.cycles.engine(cycle)
         p = eng.price_vector(eng.initial_prices())
         ctx = RoundContext(1, p, np.zeros_like(p), {})
         ws, wd = eng.workers_model.propose(ctx).matrices()
@@ -144,7 +145,7 @@ def setup_platform(database: str, schema: str | None, councils: int, workdir: Pa
                     for r in ("delegate",)
                 ],
             )
-        board_token = platform.login("bench-board", "bench-board-password", address="bench", kind="bearer")
+        board_token = platform.accounts.login("bench-board", "bench-board-password", address="bench", kind="bearer")
     finally:
         platform.close()
     return {"cycle": cycle, "bodies": bodies, "tokens": tokens, "board": board_token}

@@ -28,13 +28,14 @@ class Backend:
     directory: Path
 
     def settings(self, **extra: Any):  # -> Settings
-        from glasnost.service.settings import Settings
+        from glasnost.db.settings import Settings
 
         extra.setdefault("password_cost", TEST_ARGON2)
         return Settings(
             database_url=self.url,
             schema=self.schema,
             key_path=str(self.directory / "log-key"),
+            secret_file=str(self.directory / "master-secret"),
             ledger_path=None if self.kind == "sqlite" else PG_PLAIN,
             **extra,
         )

@@ -33,21 +33,32 @@ rating,1,bakery,flour,,,,mill,0.5
 output,1,mill,bran,,,50,,
 input,1,mill,grain,,,160,,
 """
-TARGETS = pa.table({"period": [1, 1], "workplace": ["mill", "mill"], "product": ["flour", "bran"],
-                    "quantity": [100.0, 10.0], "quality": [1.0, 1.0], "price": [2.0, 1.0]})
+TARGETS = pa.table(
+    {
+        "period": [1, 1],
+        "workplace": ["mill", "mill"],
+        "product": ["flour", "bran"],
+        "quantity": [100.0, 10.0],
+        "quality": [1.0, 1.0],
+        "price": [2.0, 1.0],
+    }
+)
 COEFFICIENTS = pa.table({"workplace": ["mill"], "product": ["flour"], "input": ["grain"], "per_unit": [1.25]})
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
+    from glasnost.service.accounts import Viewer
     from glasnost.service.app import create_app
 
     backend = next(make_backend("sqlite", tmp_path))
     app = create_app(backend.settings())
     platform = app.state.platform
-    platform.create_account(*BOARD, board=True)
-    platform.create_account("mill", "mill-password-1")
-    platform.create_account("cafe", "cafe-password-1")
+    board = Viewer(platform.accounts.create(*BOARD, board=True), BOARD[0], True, "system")
+    platform.accounts.create("mill", "mill-password-1")
+    platform.accounts.create("cafe", "cafe-password-1")
+    platform.accounts.grant(board, "mill", "workplace", "mill")  # rights by explicit grant, not by name
+    platform.accounts.grant(board, "cafe", "workplace", "cafe")
     store_targets(platform.db, TARGETS)
     store_coefficients(platform.db, COEFFICIENTS)
     with TestClient(app) as c:
@@ -78,14 +89,19 @@ def test_plan_against_actual_and_mismatches_by_api(client: TestClient, tmp_path:
     assert flour["use"] == pytest.approx(0.7) and flour["gross"] == pytest.approx(1.2)
     m = client.get("/api/control/mismatches").json()
     assert [(r["supplier"], r["receiver"], r["difference"]) for r in m["shipments"]] == [
-        ("mill", "bakery", 60.0), ("mill", "cafe", -40.0)]
+        ("mill", "bakery", 60.0),
+        ("mill", "cafe", -40.0),
+    ]
     assert m["coefficients"][0]["expected"] == pytest.approx(150.0)  # 1.25 x 120 flour; 160 used
     # new targets (same count) are seen at once
     store_targets(client.app.state.platform.db, TARGETS.set_column(3, "quantity", pa.array([200.0, 10.0])))
     flour = next(r for r in client.get("/api/control/fulfilment").json()["by_product"] if r["product"] == "flour")
     assert flour["gross"] == pytest.approx(0.6)
-    for page, marker in (("/control", "plan-actual"), ("/control/mismatches", "shipments"),
-                         ("/control/workplaces/mill", "by-product")):
+    for page, marker in (
+        ("/control", "plan-actual"),
+        ("/control/mismatches", "shipments"),
+        ("/control/workplaces/mill", "by-product"),
+    ):
         r = client.get(page)
         assert r.status_code == 200 and marker in r.text
 
@@ -101,12 +117,15 @@ def test_alerts_go_to_the_workplace_first_then_public(client: TestClient) -> Non
     (seen,) = client.get("/api/control/alerts", headers=mill).json()
     assert seen["id"] == alert_id and seen["public"] is False
     assert client.post(f"/control/alerts/{alert_id}/answer", data={"text": "x"}, headers=cafe).status_code == 403
-    r = client.post(f"/control/alerts/{alert_id}/answer", data={"text": "a new mill line opened"}, headers=mill,
-                    follow_redirects=False)
+    r = client.post(
+        f"/control/alerts/{alert_id}/answer",
+        data={"text": "a new mill line opened"},
+        headers=mill,
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     # once the window has passed it is public, with the answer
-    (late,) = raise_alerts(platform.db, [Finding("mill", "bran", "output", 1, "slope", 0.95, 0.2)],
-                           window=timedelta(0))
+    (late,) = raise_alerts(platform.db, [Finding("mill", "bran", "output", 1, "slope", 0.95, 0.2)], window=timedelta(0))
     public = client.get("/api/control/alerts").json()
     assert [a["id"] for a in public] == [late]
     from glasnost.control.alerts import publish_due
@@ -148,13 +167,21 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
     raise_alerts(db, [Finding("mill", "flour", "gap", 1, "step", 0.97, 0.095)], window=timedelta(days=7))
     db.dispose()
     env = {**os.environ, "GLASNOST_PASSWORD": "board-password-1"}
-    made = subprocess.run([sys.executable, "-m", "glasnost.cli", "admin", "create-board", "board", "--database",
-                           f"sqlite:///{db_file}"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    made = subprocess.run(
+        [sys.executable, "-m", "glasnost.cli", "admin", "create-board", "board", "--database", f"sqlite:///{db_file}"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert made.returncode == 0, made.stdout + made.stderr
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "glasnost.cli", "serve", "--port", str(port), "--database", f"sqlite:///{db_file}"],
-        cwd=tmp_path, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -181,8 +208,14 @@ def test_pages_in_a_real_browser(served: tuple[str, str]) -> None:
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         try:
             page = browser.new_page()
@@ -213,6 +246,7 @@ def test_pages_in_a_real_browser(served: tuple[str, str]) -> None:
             assert "the new line started this week" in page.inner_text("#alerts")
             # a report by form, then its receipt checked
             page.goto(url + "/control/report")
+            page.fill("#workplace", "bakery")  # the board reports for any workplace it names
             page.fill("#lines", "output,5,bread,40\ndelivery,5,bread,40,shop")
             page.click("#submit")
             assert "Stored as batch" in page.inner_text("#stored")
@@ -226,7 +260,7 @@ def test_a_workplace_reports_by_form_and_api_for_itself_only(client: TestClient)
     mill = bearer(client, "mill", "mill-password-1")
     r = client.post("/api/control/reports", content=REPORTS, headers=mill)  # holds the bakery's and cafe's lines
     assert r.status_code == 422
-    assert "line 4, column workplace: account 'mill' reports for its own workplace only" in r.text
+    assert "line 4, column workplace: mill reports for mill only (the board grants more)" in r.text
     own = "kind,period,workplace,product,quantity\noutput,2,mill,flour,99\n"
     r = client.post("/api/control/reports", content=own, headers=mill)
     assert r.status_code == 201 and len(r.json()["receipts"]) == 1

@@ -27,7 +27,7 @@ def client(backend: Backend) -> Iterator[TestClient]:
     from glasnost.service.app import create_app
 
     app = create_app(backend.settings())
-    app.state.platform.create_account(*BOARD, board=True)
+    app.state.platform.accounts.create(*BOARD, board=True)
     with TestClient(app) as c:
         yield c
 
@@ -73,7 +73,7 @@ def test_a_cycle_with_two_delegates_a_vote_and_a_verified_log(client: TestClient
         headers=worker,
     )
     assert r.status_code == 201
-    result = client.post(f"/api/cycles/{cycle}/rounds/close", headers=board).json()
+    result = client.post(f"/api/cycles/{cycle}/rounds/1/close", headers=board).json()
     assert set(result["answered"]) == {"make-agriculture-0", "neighbourhood-1"}
     assert result["modelled"] == 44
     # the round's supply of agriculture = the delegate's 1.5 + what the modelled councils make of it
@@ -110,14 +110,24 @@ def test_a_cycle_with_two_delegates_a_vote_and_a_verified_log(client: TestClient
         )
         assert r.status_code == 201, r.text
         codes[name] = r.json()["code"]
+        sealed = client.post("/api/receipts", json={"code": codes[name]}).json()
+        assert sealed["status"] == "sealed" and sealed["inclusion"] is None and "ballot" not in sealed
+    assert client.get(f"/api/cycles/{cycle}").json()["vote"] | {"rules": None} == {
+        "status": "open",
+        "rules": None,
+        "turnout": 2,
+        "tally": None,
+    }
     tally = client.post(f"/api/cycles/{cycle}/vote/close", headers=board).json()
     # by hand: d[public, invest] = d[invest, public] = 1, and no one beats either of them, so both
     # are Schulze winners; the tie rule takes the most approvals: public (2) over invest (1)
     assert tally["winner"] == "public"
     assert tally["approval"]["counts"] == {"as-asked": 0, "public": 2, "private": 0, "invest": 1}
-    receipt = client.get(f"/api/receipts/{codes['bob']}").json()
-    assert receipt["counted"] and receipt["inclusion"]["verified"]
-    assert receipt["ballot"]["ranking"] == [["public"], ["invest"], ["as-asked"], ["private"]]
+    receipt = client.post("/api/receipts", json={"code": codes["bob"]}).json()
+    assert receipt["counted"] and receipt["inclusion"]["verified"] and receipt["inclusion"]["listed"]
+    assert receipt["ballots_counted"] == 2 and "ballot" not in receipt  # counted, never what it was
+    published = client.get(f"/api/log/entries/{tally['ballots_entry']}").json()["payload"]["ballots"]
+    assert sorted(map(str, published)) == sorted(str({"approval": a, "ranking": r}) for a, r in ballots.values())
 
     # the public log: every proposal, round, variant and receipt, and it verifies independently
     log = client.get("/api/log").json()
@@ -126,7 +136,8 @@ def test_a_cycle_with_two_delegates_a_vote_and_a_verified_log(client: TestClient
     report = verify_log(export, public_key=bytes.fromhex(log["public_key"]))
     assert report.ok, report.summary()
     kinds = [e["kind"] for e in client.get("/api/log/entries", params={"start": 0, "stop": 1000}).json()["entries"]]
-    assert kinds.count("proposal") == 3 and kinds.count("vote-receipt") == 2 and kinds.count("plan-variant") == 4
+    assert kinds.count("proposal") == 3 and kinds.count("plan-variant") == 4
+    assert kinds.count("ballots") == kinds.count("vote-receipts") == kinds.count("tally") == 1
     assert kinds.count("round-result") == len(client.get(f"/api/cycles/{cycle}").json()["history"])
     entry = client.get(f"/api/log/entries/{first_receipt['index']}").json()
     assert entry["leaf_hash"] == first_receipt["leaf_hash"] and entry["payload"]["supply"] == {"agriculture": 2.0}
@@ -153,7 +164,7 @@ def test_csv_upload_and_pages_are_public(client: TestClient) -> None:
     )
     assert r.status_code == 201, r.text
     assert r.json()["supply"] == {"fishing": 3.5} and r.json()["demand"] == {"energy": 0.25}
-    client.post(f"/api/cycles/{cycle}/rounds/close", headers=board)
+    client.post(f"/api/cycles/{cycle}/rounds/1/close", headers=board)
     anonymous = TestClient(client.app)
     for page in (
         "/",
@@ -173,7 +184,7 @@ def test_rounds_close_at_their_deadline_and_demo_seats_can_be_taken(backend: Bac
 
     app = create_app(backend.settings())
     platform = app.state.platform
-    platform.create_account("visitor", "visitor-password")
+    platform.accounts.create("visitor", "visitor-password")
     with TestClient(app) as client:
         visitor = bearer(client, "visitor", "visitor-password")
         cycle = ensure_demo(platform, round_seconds=3.0)

@@ -156,7 +156,7 @@ def test_sigkill_mid_round_loses_no_acknowledged_proposal(backend: Backend, tmp_
         latest = {}
         for ack in sorted(acknowledged, key=lambda x: x["id"]):
             latest[ack["council"]] = ack
-        result = http.post(f"/api/cycles/{cycle}/rounds/close", headers=board).json()
+        result = http.post(f"/api/cycles/{cycle}/rounds/1/close", headers=board).json()
         assert result["round"] == 1 and set(latest) <= set(result["answered"])
         detail = {p["council"]: p for p in http.get(f"/api/cycles/{cycle}/rounds/1").json()["proposals"]}
         for code, ack in latest.items():  # a later proposal may have been stored but not acknowledged

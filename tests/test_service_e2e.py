@@ -39,7 +39,7 @@ def server(backend: Backend) -> Iterator[str]:
     from glasnost.service.app import create_app
 
     app = create_app(backend.settings())
-    app.state.platform.create_account(*BOARD, board=True)
+    app.state.platform.accounts.create(*BOARD, board=True)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -149,15 +149,19 @@ def test_a_planning_cycle_in_the_browser(server: str, tmp_path: Path) -> None:
             code = worker.inner_text("#receipt-code").strip()
             assert len(code) > 30
             worker.click("#check-receipt")
-            expect(worker.locator("#proof-ok")).to_have_text("verified")
-            expect(worker.locator("#entry-match")).to_have_text("yes")
-            expect(worker.locator("#receipt-result")).to_contain_text("public > invest")
+            expect(worker.locator("#receipt-status")).to_contain_text("sealed in the ballot box")
+            expect(worker.locator("#receipt-result")).not_to_contain_text("public")  # never what was voted
             worker.goto(cycle_url + "/vote")
+            expect(worker.locator("#turnout")).to_contain_text("1 member voted so far")
             expect(worker.locator("#voted")).to_be_visible()  # and no second ballot form
             expect(worker.locator("#ballot")).to_have_count(0)
             board.goto(cycle_url + "/vote")
             board.click("#close-vote")
             expect(board.locator("#winner")).to_have_text("public")
+            worker.goto(base + "/receipts?code=" + code)
+            expect(worker.locator("#receipt-status")).to_contain_text("Counted")
+            expect(worker.locator("#proof-ok")).to_have_text("verified")
+            expect(worker.locator("#entry-match")).to_have_text("yes")
 
             # a visitor without an account sees the plan, the tally and the log
             visitor.goto(cycle_url + "/vote")
@@ -167,7 +171,7 @@ def test_a_planning_cycle_in_the_browser(server: str, tmp_path: Path) -> None:
             visitor.goto(cycle_url)
             expect(visitor.locator("#cycle-status")).to_have_text("decided")
             visitor.goto(base + "/log")
-            expect(visitor.locator("body")).to_contain_text("vote-receipt")
+            expect(visitor.locator("body")).to_contain_text("vote-receipts")
         except BaseException:
             shots = tmp_path / "artifacts"
             shots.mkdir(exist_ok=True)

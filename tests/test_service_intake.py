@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 
 from glasnost.procedures import RoundContext
 from glasnost.service import models as m
-from glasnost.service.actions import Platform, Viewer
+from glasnost.service.accounts import Viewer
 from glasnost.service.errors import ConflictError
+from glasnost.service.platform import Platform
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -29,10 +30,10 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, 
     for backend in make_backend(request.param, tmp_path):
         platform = Platform(backend.settings())
         try:
-            board_id = platform.create_account(*BOARD, board=True)
+            board_id = platform.accounts.create(*BOARD, board=True)
             board = Viewer(board_id, BOARD[0], True, "system")
-            cycle = platform.create_cycle(board, "intake", "generated:100")
-            eng = platform.engine(cycle)
+            cycle = platform.cycles.create(board, "intake", "generated:100")
+            eng = platform.cycles.engine(cycle)
             p = eng.price_vector(eng.initial_prices())
             ws, wd = eng.workers_model.propose(RoundContext(1, p, np.zeros_like(p), {})).matrices()
             ids = eng.commodity_ids
@@ -57,7 +58,7 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, 
                         for c in councils
                     ],
                 )
-            viewers = {c: Viewer(account[f"d-{c}"], f"d-{c}", False, "bearer") for c in councils}
+            viewers = {c: Viewer(account[f"d-{c}"], f"d-{c}", False, "bearer", frozenset({seat[c]})) for c in councils}
             yield {"platform": platform, "board": board, "cycle": cycle, "bodies": bodies, "viewers": viewers}
         finally:
             platform.close()
@@ -66,7 +67,7 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, 
 def _items(setup: dict[str, Any], councils: list[str], key: str | None = None) -> list[Any]:
     platform, cycle = setup["platform"], setup["cycle"]
     return [
-        platform.prepare_submit(setup["viewers"][c], cycle, c, *setup["bodies"][c], idempotency_key=key)
+        platform.rounds.prepare(setup["viewers"][c], cycle, c, *setup["bodies"][c], idempotency_key=key)
         for c in councils
     ]
 
@@ -106,7 +107,7 @@ def test_a_thread_and_coroutines_share_the_writer(setup: dict[str, Any]) -> None
     async def submit_all() -> list[Any]:
         waiting = [platform.intake.enqueue_async(item) for item in items]
         blocking = asyncio.to_thread(
-            platform.submit, setup["viewers"][first], setup["cycle"], first, *setup["bodies"][first]
+            platform.rounds.submit, setup["viewers"][first], setup["cycle"], first, *setup["bodies"][first]
         )
         return await asyncio.gather(blocking, *waiting)
 
@@ -136,7 +137,7 @@ def test_a_round_closed_on_the_way_refuses_and_stores_nothing(setup: dict[str, A
     platform = setup["platform"]
     council = sorted(setup["bodies"])[0]
     [item] = _items(setup, [council])
-    platform.close_round(setup["board"], setup["cycle"])
+    platform.rounds.close(setup["board"], setup["cycle"], 1)
 
     async def submit() -> Any:
         return await platform.intake.enqueue_async(item)

@@ -33,7 +33,7 @@ def running(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
     backend = next(make_backend("sqlite", tmp_path))
     app = create_app(backend.settings())
-    app.state.platform.create_account(*BOARD, board=True)
+    app.state.platform.accounts.create(*BOARD, board=True)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -31,7 +31,7 @@ def setup(backend: Backend) -> Iterator[dict[str, Any]]:
     from glasnost.service.app import create_app
 
     app = create_app(backend.settings(login_rate=(5, 60.0)))
-    app.state.platform.create_account(*BOARD, board=True)
+    app.state.platform.accounts.create(*BOARD, board=True)
     with TestClient(app) as client:
         board = bearer(client, *BOARD)
         cycle = client.post("/api/cycles", json={"name": "security"}, headers=board).json()["id"]
@@ -80,7 +80,7 @@ def test_a_council_cannot_write_another_councils_proposal(setup: dict[str, Any])
 def test_board_actions_only_by_the_board(setup: dict[str, Any]) -> None:
     c, cycle, worker = setup["client"], setup["cycle"], setup["worker"]
     for path, body in [
-        (f"/api/cycles/{cycle}/rounds/close", None),
+        (f"/api/cycles/{cycle}/rounds/1/close", None),
         (f"/api/cycles/{cycle}/rounds/run", {"limit": 3}),
         (f"/api/cycles/{cycle}/invitations", {"role": "member"}),
         ("/api/cycles", {"name": "mine"}),
@@ -92,7 +92,7 @@ def test_board_actions_only_by_the_board(setup: dict[str, Any]) -> None:
 
 def test_a_proposal_for_a_closed_round_is_refused_clearly(setup: dict[str, Any]) -> None:
     c, cycle = setup["client"], setup["cycle"]
-    c.post(f"/api/cycles/{cycle}/rounds/close", headers=setup["board"])
+    c.post(f"/api/cycles/{cycle}/rounds/1/close", headers=setup["board"])
     before = _state(setup["platform"])
     r = c.post(
         f"/api/cycles/{cycle}/proposals",
@@ -156,7 +156,7 @@ def test_a_consumer_over_budget_and_bad_csv_are_named(setup: dict[str, Any]) -> 
         content="commodity,supply,demand\nagriculture,1,\nenergy,,two\n",
         headers=setup["worker"],
     )
-    _refused(r, 422, "CSV line 3: demand 'two' is not a number")
+    _refused(r, 422, r"CSV line 3, column 3 \(demand\): 'two' is not a number")
     r = c.post(
         f"/api/cycles/{cycle}/proposals.csv",
         params={"council": WORKER},
@@ -298,7 +298,7 @@ def test_submissions_are_rate_limited_per_council(backend: Backend) -> None:
     from glasnost.service.app import create_app
 
     app = create_app(backend.settings(submit_rate=(3, 60.0)))
-    app.state.platform.create_account(*BOARD, board=True)
+    app.state.platform.accounts.create(*BOARD, board=True)
     with TestClient(app) as c:
         board = bearer(c, *BOARD)
         cycle = c.post("/api/cycles", json={"name": "rate"}, headers=board).json()["id"]
@@ -311,8 +311,8 @@ def test_submissions_are_rate_limited_per_council(backend: Backend) -> None:
 def test_production_password_hashes_keep_argon2_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     """The tests hash at a cheap cost; production keeps argon2id at RFC 9106's low-memory profile
     (t=3 passes, m=64 MiB, p=4 lanes), and a hash verifies whatever cost the verifier was built with."""
+    from glasnost.db.settings import Settings, password_cost_from_env
     from glasnost.service.security import check_password, hash_password, password_hasher
-    from glasnost.service.settings import Settings, password_cost_from_env
 
     monkeypatch.delenv("GLASNOST_ARGON2", raising=False)
     assert Settings().password_cost is None and Settings.from_env().password_cost is None

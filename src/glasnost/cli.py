@@ -654,9 +654,10 @@ def verify(
 
 
 def _register_service() -> None:
-    from glasnost.service.cli import admin_app, serve
+    from glasnost.service.cli import admin_app, serve, worker
 
     app.command()(friendly_errors(serve))
+    app.command()(friendly_errors(worker))
     app.add_typer(admin_app, name="admin")
 
 

@@ -24,14 +24,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 
 from glasnost.control.cyberstride import STATES, multi_state_filter
 from glasnost.control.detect import fit_noise, hs_model
 from glasnost.control.errors import ControlError
 from glasnost.control.reports import Reports
 from glasnost.control.tables import Alert
+from glasnost.db.engine import Database, utcnow
 from glasnost.ledger import Ledger
-from glasnost.service.db import Database, utcnow
 
 __all__ = ["Finding", "find_anomalies", "publish_due", "raise_alerts", "respond", "visible_alerts"]
 
@@ -150,8 +151,12 @@ def raise_alerts(
                 continue
             alert = Alert(workplace=f.workplace, indicator=indicator, period=f.period, state=f.state,
                           probability=f.probability, change=f.change, raised_at=now, public_from=now + window)
-            session.add(alert)
-            session.flush()
+            try:
+                with session.begin_nested():  # another process may store the same alert meanwhile
+                    session.add(alert)
+                    session.flush()
+            except IntegrityError:
+                continue
             ids.append(alert.id)
     return ids
 
@@ -190,7 +195,7 @@ def publish_due(database: Database, ledger: Ledger, *, now: datetime | None = No
     now = now or utcnow()
     with database.write() as session:
         due = list(session.scalars(select(Alert).where(Alert.public_from <= now, Alert.log_index.is_(None))
-                                   .order_by(Alert.id)))
+                                   .order_by(Alert.id).with_for_update(skip_locked=True)))
         if not due:
             return 0
         receipts = ledger.append_many(

@@ -50,13 +50,13 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _database_url(database: str | None) -> str:
-    from glasnost.service.settings import Settings
+    from glasnost.db.settings import Settings
 
     return database or Settings.from_env().database_url
 
 
 def _log_source(url: str, log: str | None, schema: str | None) -> tuple[str, str | None]:
-    from glasnost.service.settings import Settings
+    from glasnost.db.settings import Settings
 
     if log:
         return log, schema if log.startswith(("postgresql://", "postgres://")) else None

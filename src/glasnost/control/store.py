@@ -29,9 +29,9 @@ from sqlalchemy import delete, func, insert, select
 from glasnost.control.errors import ControlError
 from glasnost.control.reports import COLUMNS, KEY, SCHEMA, Reports, read_reports_csv
 from glasnost.control.tables import Batch, Coefficient, Line, Report, Target
+from glasnost.db.engine import Database, migrate
+from glasnost.db.settings import Settings
 from glasnost.ledger import Ledger, Receipt
-from glasnost.service.db import Database, migrate
-from glasnost.service.settings import Settings
 
 __all__ = [
     "ImportResult",

@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from glasnost.service.db import Base, utcnow
+from glasnost.db.engine import Base, utcnow
 
 __all__ = ["Alert", "Batch", "Coefficient", "Line", "Report", "Target"]
 
@@ -115,7 +115,10 @@ class Alert(Base):
     """An anomaly in an indicator: shown to the workplace first, public from ``public_from``."""
 
     __tablename__ = "control_alerts"
-    __table_args__ = (Index("ix_control_alerts_workplace", "workplace"),)
+    __table_args__ = (
+        Index("ix_control_alerts_workplace", "workplace"),
+        Index("ix_control_alerts_once", "workplace", "indicator", "period", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     workplace: Mapped[str] = mapped_column(String(200))

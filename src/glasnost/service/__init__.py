@@ -7,7 +7,7 @@ is done by :mod:`glasnost.procedures` (the round engine) and :mod:`glasnost.comp
 variants); every proposal, round result, plan variant and vote receipt goes to the public log
 (:mod:`glasnost.ledger`).
 
-Modules: :mod:`~glasnost.service.settings`, :mod:`~glasnost.service.db` (engine, sessions and
+Modules: :mod:`~glasnost.db.settings`, :mod:`~glasnost.db.engine` (engine, sessions and
 the shared declarative ``Base``), :mod:`~glasnost.service.models`, :mod:`~glasnost.service.security`,
 :mod:`~glasnost.service.planning` (cycles and rounds over the engine), ``routes/`` (one module per
 area) and :mod:`~glasnost.service.cli` (``glasnost serve``, ``glasnost admin``).

@@ -1,8 +1,11 @@
-"""The FastAPI application: :func:`create_app` builds it from :class:`Settings`.
+"""The FastAPI application: :func:`create_app` builds it from :class:`Settings`; :func:`app_from_env`
+builds it from the environment (each worker process of ``glasnost serve --workers N``).
 
-Middleware: a body-size limit (413), a CSRF cookie for every visitor, and error handlers that turn
-the platform's errors (:mod:`glasnost.service.errors`) and malformed requests into a 4xx answer with
-a message (JSON under ``/api``, a page elsewhere), never a 500 for bad input.
+Middleware: a body-size limit (413), a CSRF cookie for every visitor, protective headers (a
+Content-Security-Policy among them), and error handlers that turn the platform's errors
+(:mod:`glasnost.service.errors`) and malformed requests into a 4xx answer with a message (JSON
+under ``/api``, a page elsewhere), never a 500 for bad input. ``/docs`` is Swagger UI, vendored;
+the OpenAPI document declares the bearer scheme, so "Authorize" takes an API token.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -22,13 +24,19 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from glasnost.db.settings import Settings
 from glasnost.economy.errors import GlasnostError
-from glasnost.service.actions import Platform
 from glasnost.service.errors import ServiceError
+from glasnost.service.platform import Platform
 from glasnost.service.security import CSRF_COOKIE, BodyLimit, new_token
-from glasnost.service.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["CONTENT_SECURITY_POLICY", "app_from_env", "create_app"]
+
+CONTENT_SECURITY_POLICY = (
+    b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    b"connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+)
+"""Scripts only from this site (every script is a file under /static); inline style attributes allowed."""
 
 HERE = Path(__file__).parent
 log = logging.getLogger("glasnost.service")
@@ -56,14 +64,6 @@ def _validation_message(exc: RequestValidationError) -> str:
         loc = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body",))
         parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
     return "; ".join(parts) or "the request is malformed"
-
-
-def _deadline_ticker(platform: Platform, stop: threading.Event, every: float = 1.0) -> None:
-    while not stop.wait(every):
-        try:
-            platform.close_due()
-        except Exception:  # pragma: no cover - logged, the next tick tries again
-            log.exception("closing rounds at their deadline failed")
 
 
 class CsrfCookie:
@@ -105,6 +105,7 @@ class CsrfCookie:
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"same-origin"),
+                    (b"content-security-policy", CONTENT_SECURITY_POLICY),
                 ):
                     if k not in present:
                         headers.append((k, v))
@@ -134,6 +135,36 @@ def _gc_watch() -> None:
     gc.callbacks.append(cb)
 
 
+_DOCS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>glasnost API</title>
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script><script src="/static/docs.js"></script>
+</body></html>"""
+
+
+def _declare_bearer(app: FastAPI) -> None:
+    """The OpenAPI document with the bearer scheme (optional on every operation: public reads need none)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            doc.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "a token from POST /api/login"}
+            }
+            doc["security"] = [{"bearer": []}, {}]
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def app_from_env() -> FastAPI:
+    """The application from :meth:`Settings.from_env` (the factory each worker process calls)."""
+    return create_app(Settings.from_env())
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The platform as an ASGI application (migrations run and the log opens here)."""
     settings = settings or Settings.from_env()
@@ -142,12 +173,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from glasnost.service.demo import ensure_demo
 
         ensure_demo(platform)
-    stop = threading.Event()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        ticker = threading.Thread(target=_deadline_ticker, args=(platform, stop), daemon=True)
-        ticker.start()
+        platform.start()
         _gc_watch()
         # what start-up made (modules, tables, the app) lives as long as the server: out of the
         # collector's sight, so that a full collection scans only what requests made since (with
@@ -157,16 +186,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            stop.set()
-            ticker.join(timeout=5)
             platform.close()
 
     app = FastAPI(
         title="glasnost planning platform",
         version="1",
-        description="Councils plan together: cycles, rounds, proposals, plan variants, votes and the public log.",
+        description="Councils plan together: cycles, rounds, proposals, plan variants, votes and the public log. "
+        "Authenticate with a bearer token from POST /api/login.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    _declare_bearer(app)
     app.state.platform = platform
     app.state.settings = settings
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -219,7 +250,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request) -> Response:
-        return templates.TemplateResponse(request, "home.html", {"cycles": platform.list_cycles(), **page(request)})
+        return templates.TemplateResponse(
+            request, "home.html", {"cycles": platform.views.list_cycles(), **page(request)}
+        )
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(_DOCS_PAGE)
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -1,36 +1,71 @@
-"""``glasnost serve`` and ``glasnost admin``: the platform's commands (registered in :mod:`glasnost.cli`)."""
+"""``glasnost serve``, ``glasnost worker`` and ``glasnost admin``: the platform's commands (registered
+in :mod:`glasnost.cli`)."""
 
 from __future__ import annotations
 
 import getpass
 import os
+import signal
 import sys
+import threading
 from typing import Annotated
 
 import typer
 
-from glasnost.service.settings import DEFAULT_DATABASE, Settings, password_cost_from_env
+from glasnost.db.settings import DEFAULT_DATABASE, Settings, password_cost_from_env
 
-__all__ = ["admin_app", "serve"]
+__all__ = ["admin_app", "serve", "worker"]
 
 admin_app = typer.Typer(help="Administer the planning platform.", no_args_is_help=True, add_completion=False)
 
+DatabaseOption = Annotated[
+    str,
+    typer.Option(
+        envvar="GLASNOST_DATABASE",
+        help="SQLAlchemy URL: sqlite:///FILE (WAL) or postgresql+psycopg://user@host:port/db",
+    ),
+]
+SchemaOption = Annotated[
+    str | None, typer.Option(envvar="GLASNOST_SCHEMA", help="PostgreSQL: keep the tables in this schema")
+]
+SecretFileOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="GLASNOST_SECRET_FILE",
+        help="file holding the master secret that seals the log's signing key in the database (created if missing); "
+        "or set GLASNOST_SECRET. Every process of one platform needs the same",
+    ),
+]
 
-def _settings(database: str, schema: str | None, demo: bool = False) -> Settings:
-    return Settings(database_url=database, schema=schema, demo=demo, password_cost=password_cost_from_env())
+
+def _settings(database: str, schema: str | None, secret_file: str | None = None, **extra: object) -> Settings:
+    settings = Settings.from_env()
+    settings.database_url, settings.schema = database, schema
+    settings.secret_file = secret_file or settings.secret_file
+    settings.password_cost = password_cost_from_env()
+    for name, value in extra.items():
+        setattr(settings, name, value)
+    return settings
 
 
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
-    database: Annotated[
-        str,
+    database: DatabaseOption = DEFAULT_DATABASE,
+    schema: SchemaOption = None,
+    workers: Annotated[
+        int,
         typer.Option(
-            envvar="GLASNOST_DATABASE",
-            help="SQLAlchemy URL: sqlite:///FILE (WAL) or postgresql+psycopg://user@host:port/db",
+            min=1, max=64, help="server processes behind the one address (PostgreSQL only; SQLite is one process)"
         ),
-    ] = DEFAULT_DATABASE,
-    schema: Annotated[str | None, typer.Option(help="PostgreSQL: keep the tables in this schema")] = None,
+    ] = 1,
+    secret_file: SecretFileOption = None,
+    secure_cookies: Annotated[
+        bool,
+        typer.Option(
+            "--secure-cookies", envvar="GLASNOST_SECURE_COOKIES", help="mark cookies Secure (serve behind HTTPS)"
+        ),
+    ] = False,
     demo: Annotated[bool, typer.Option("--demo", help="preload a demo cycle whose seats visitors can take")] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
     synchronous: Annotated[
@@ -38,43 +73,94 @@ def serve(
         typer.Option(help="SQLite: FULL (a commit is on disk before the answer) or NORMAL (survives a killed server)"),
     ] = "FULL",
 ) -> None:
-    """Run the planning platform (pages, JSON API with its OpenAPI document at /docs, public log)."""
+    """Run the planning platform (pages, JSON API with its OpenAPI document at /docs, public log).
+
+    With ``--workers N`` (PostgreSQL), N processes serve one address; each also closes rounds at
+    their deadlines and raises alerts (every decision is made in the database, so they agree)."""
     import uvicorn
 
-    from glasnost.service.app import create_app
-
+    if synchronous.upper() not in ("FULL", "NORMAL"):
+        raise typer.BadParameter("choose FULL or NORMAL", param_hint="--synchronous")
+    settings = _settings(
+        database, schema, secret_file, demo=demo, secure_cookies=secure_cookies, sqlite_synchronous=synchronous.upper()
+    )
+    if workers > 1 and settings.is_sqlite:
+        raise typer.BadParameter(
+            "SQLite is written by one process; use a PostgreSQL database for several workers", param_hint="--workers"
+        )
     # the writer threads (proposal intake, public log) release the GIL for every database call;
     # a short switch interval lets them take it back quickly while the event loop is busy
     sys.setswitchinterval(0.0005)
-    if synchronous.upper() not in ("FULL", "NORMAL"):
-        raise typer.BadParameter("choose FULL or NORMAL", param_hint="--synchronous")
-    settings = _settings(database, schema, demo)
-    settings.sqlite_synchronous = synchronous.upper()
-    app = create_app(settings)
-    typer.echo(f"glasnost platform on http://{host}:{port}/ (database {database})", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    typer.echo(f"glasnost platform on http://{host}:{port}/ (database {database}, {workers} process(es))", err=True)
+    if workers == 1:
+        from glasnost.service.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
+        return
+    if settings.demo:  # made once, here, not by every worker at the same time
+        from glasnost.service.demo import ensure_demo
+        from glasnost.service.platform import Platform
+
+        platform = Platform(settings)
+        try:
+            ensure_demo(platform)
+        finally:
+            platform.close()
+        settings.demo = False
+    os.environ.update(settings.to_env())
+    uvicorn.run(
+        "glasnost.service.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+    )
+
+
+def worker(
+    database: DatabaseOption = DEFAULT_DATABASE,
+    schema: SchemaOption = None,
+    secret_file: SecretFileOption = None,
+    sweep: Annotated[float, typer.Option(min=0.1, max=3600, help="seconds between looks for due work")] = 1.0,
+) -> None:
+    """Do the platform's scheduled work without serving pages: close rounds at their deadlines, raise
+    Cyberstride alerts for new reports and publish those whose window has passed (until stopped)."""
+    from glasnost.service.platform import Platform
+
+    platform = Platform(_settings(database, schema, secret_file))
+    platform.jobs.sweep = sweep
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    platform.jobs.reports_arrived()  # reports stored while no worker ran
+    platform.start()
+    typer.echo(f"glasnost worker on {database}: sweeping every {sweep:g} s", err=True)
+    try:
+        stop.wait()
+    finally:
+        platform.close()
 
 
 @admin_app.command("create-board")
 def create_board(
     username: Annotated[str, typer.Argument(help="user name of the board account")],
-    database: Annotated[str, typer.Option(envvar="GLASNOST_DATABASE", help="the platform's database URL")] = (
-        DEFAULT_DATABASE
-    ),
-    schema: Annotated[str | None, typer.Option(help="PostgreSQL: the schema holding the tables")] = None,
+    database: DatabaseOption = DEFAULT_DATABASE,
+    schema: SchemaOption = None,
+    secret_file: SecretFileOption = None,
     password_env: Annotated[
         str, typer.Option(help="read the password from this environment variable instead of asking")
     ] = "GLASNOST_PASSWORD",
 ) -> None:
     """Create a facilitation-board account (the first one, or another)."""
-    from glasnost.service.actions import Platform
+    from glasnost.economy.errors import GlasnostError
+    from glasnost.service.platform import Platform
 
     password = os.environ.get(password_env) or getpass.getpass(f"password for {username}: ")
-    from glasnost.economy.errors import GlasnostError
-
-    platform = Platform(_settings(database, schema))
+    platform = Platform(_settings(database, schema, secret_file))
     try:
-        platform.create_account(username, password, board=True)
+        platform.accounts.create(username, password, board=True)
     except GlasnostError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -10,8 +10,15 @@ rather than a few per proposal, while every answer still means "committed and in
 hand-offs are per batch too: requests awaiting on the event loop (:meth:`Intake.enqueue_async`) get
 their answers in one ``call_soon_threadsafe`` per batch, not one wake-up per request. The batch
 re-checks what may have changed since the request was checked: the round may have closed (the
-proposal is refused with the open round's number) and a repeated idempotency key may have raced in
-(the first one counts; the others get it back).
+proposal is refused with the open round's number), a repeated idempotency key may have raced in
+(the first one counts; the others get it back), and the council may have passed its rate limit.
+
+Under several processes the batch holds its rounds' rows ``FOR SHARE`` and its councils' rows
+``FOR UPDATE`` (in id order) until it commits (PostgreSQL): closing a round (which takes the round
+``FOR UPDATE``) waits for the batch and then reads its proposals, or the batch waits for the close
+and then refuses them; two batches of one council (another process) take turns, so a repeated key
+or the rate limit is checked against everything stored before. SQLite has one writing process,
+whose writes are serialised anyway.
 
 A repeated key answers exactly what the first answer said, receipt included. The receipt is recorded
 on the stored row lazily, a little after the row is committed (:data:`~glasnost.service.openbooks.RECORD_IDLE`),
@@ -30,18 +37,19 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, select, tuple_
+from sqlalchemy import bindparam, func, insert, select, tuple_
 
+from glasnost.db.engine import utcnow
 from glasnost.service import models as m
-from glasnost.service.db import utcnow
-from glasnost.service.errors import ConflictError, UnavailableError
+from glasnost.service.errors import ConflictError, RateLimitedError, UnavailableError
 from glasnost.service.openbooks import Publication
 
 if TYPE_CHECKING:
     from glasnost.ledger import Receipt
-    from glasnost.service.actions import Platform
+    from glasnost.service.platform import Platform
 
 __all__ = ["Intake", "IntakeItem"]
 
@@ -57,8 +65,23 @@ _RECEIPT_SQL = "SELECT ledger_index, leaf_hash FROM proposals WHERE id = ?"
 # built once (SQLAlchemy caches their compiled form); run on a Core connection, not an ORM session
 _ROUNDS = m.Round.__table__
 _PROPOSALS = m.Proposal.__table__
-_OPEN_ROUNDS = select(_ROUNDS.c.id).where(
-    _ROUNDS.c.id.in_(bindparam("ids", expanding=True)), _ROUNDS.c.status == "open"
+_COUNCILS = m.Council.__table__
+_OPEN_ROUNDS = (
+    select(_ROUNDS.c.id)
+    .where(_ROUNDS.c.id.in_(bindparam("ids", expanding=True)), _ROUNDS.c.status == "open")
+    .order_by(_ROUNDS.c.id)
+    .with_for_update(read=True)
+)
+_LOCK_COUNCILS = (
+    select(_COUNCILS.c.id)
+    .where(_COUNCILS.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_COUNCILS.c.id)
+    .with_for_update()
+)
+_RECENT = (
+    select(_PROPOSALS.c.council_id, func.count())
+    .where(_PROPOSALS.c.council_id.in_(bindparam("ids", expanding=True)), _PROPOSALS.c.created_at > bindparam("since"))
+    .group_by(_PROPOSALS.c.council_id)
 )
 _INSERT_PROPOSALS = insert(_PROPOSALS).returning(_PROPOSALS.c.id, sort_by_parameter_order=True)
 _INSERT_AUDIT = insert(m.AuditEvent.__table__)
@@ -88,7 +111,7 @@ class IntakeItem:
 
 
 class Intake:
-    """The proposal writer thread of a :class:`~glasnost.service.actions.Platform`."""
+    """The proposal writer thread of a :class:`~glasnost.service.platform.Platform`."""
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
@@ -199,8 +222,13 @@ class Intake:
         repeats: list[IntakeItem] = []  # of a key stored by an earlier batch: read back from its row
         echoes: list[tuple[IntakeItem, IntakeItem]] = []  # (repeat, its first in this batch)
         refused: list[tuple[IntakeItem, None, BaseException]] = []
+        limit, window = platform.settings.submit_rate
         with platform.db.write_connection() as conn:
             open_ids = set(conn.scalars(_OPEN_ROUNDS, {"ids": sorted({i.round_id for i in batch})}))
+            council_ids = sorted({i.council_id for i in batch})
+            if conn.dialect.name == "postgresql":
+                conn.execute(_LOCK_COUNCILS, {"ids": council_ids})
+            recent = dict(conn.execute(_RECENT, {"ids": council_ids, "since": now - timedelta(seconds=window)}).all())
             keyed = [(i.council_id, i.key) for i in batch if i.key is not None]
             taken: set[tuple[int, str]] = set()
             firsts: dict[tuple[int, str], IntakeItem] = {}  # keys first stored by this batch
@@ -231,10 +259,22 @@ class Intake:
                         repeats.append(item)
                     else:
                         echoes.append((item, first))
+                elif recent.get(item.council_id, 0) >= limit:
+                    refused.append(
+                        (
+                            item,
+                            None,
+                            RateLimitedError(
+                                f"more than {limit} proposals in {window:g} s; wait a little",
+                                where=f"council {item.council}",
+                            ),
+                        )
+                    )
                 else:
                     if item.key is not None:
                         taken.add((item.council_id, item.key))
                         firsts[(item.council_id, item.key)] = item
+                    recent[item.council_id] = recent.get(item.council_id, 0) + 1
                     accepted.append(item)
             if accepted:
                 ids = list(
@@ -367,7 +407,7 @@ def _answer_repeats(platform: Platform, repeats: list[IntakeItem]) -> None:
     outcomes: list[Outcome] = []
     for item in repeats:
         try:
-            outcomes.append((item, platform._keyed(item.council_id, item.key), None))  # type: ignore[arg-type]
+            outcomes.append((item, platform.rounds.keyed(item.council_id, item.key), None))  # type: ignore[arg-type]
         except BaseException as exc:
             outcomes.append((item, None, exc))
     _settle(outcomes)

@@ -1,4 +1,4 @@
-"""The platform's tables (SQLAlchemy 2 declarative, on :class:`glasnost.service.db.Base`).
+"""The platform's tables (SQLAlchemy 2 declarative, on :class:`glasnost.db.engine.Base`).
 
 Quantities are stored as JSON objects ``{commodity id: amount}`` in each commodity's unit; prices
 as ``{commodity id: price}`` in the economy's unit of account per unit. Times are UTC.
@@ -24,14 +24,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from glasnost.service.db import Base, utcnow
+from glasnost.db.engine import Base, utcnow
 
 __all__ = [
     "Account",
     "AuditEvent",
     "Ballot",
+    "BallotBox",
     "Council",
     "Cycle",
+    "Grant",
     "Invitation",
     "Membership",
     "PlanVariant",
@@ -39,6 +41,7 @@ __all__ = [
     "Round",
     "SessionToken",
     "Vote",
+    "VoteReceipt",
     "Voter",
 ]
 
@@ -66,8 +69,25 @@ class SessionToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(8), default="cookie")
+    label: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Grant(Base):
+    """A right given explicitly to an account, e.g. ``kind="workplace"``, ``target="W1"``: the
+    account reports for workplace W1 and reads and answers its alerts. Granted by the board, or by
+    an invitation that carries it; revoking deletes the row (the audit log keeps both)."""
+
+    __tablename__ = "grants"
+    __table_args__ = (UniqueConstraint("account_id", "kind", "target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(200))
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Cycle(Base):
@@ -111,15 +131,17 @@ class Council(Base):
 
 
 class Invitation(Base):
-    """An invitation link: to a council's seat (delegate) or to membership (member, votes)."""
+    """An invitation link: to a council's seat (delegate), to membership of a cycle (member, votes),
+    or to report for a workplace (``role="workplace"``, ``target`` the workplace id: the grant it carries)."""
 
     __tablename__ = "invitations"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"))
+    cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"), nullable=True)
     council_id: Mapped[int | None] = mapped_column(ForeignKey("councils.id"), nullable=True)
-    role: Mapped[str] = mapped_column(String(16))  # delegate | member
+    role: Mapped[str] = mapped_column(String(16))  # delegate | member | workplace
+    target: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_by: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     used_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
@@ -203,7 +225,10 @@ class PlanVariant(Base):
 
 
 class Vote(Base):
-    """The vote on a cycle's plan variants; rules and variants are frozen (hashed) when it opens."""
+    """The vote on a cycle's plan variants; rules and variants are frozen (hashed) when it opens.
+
+    While it is open, ballots wait sealed in :class:`BallotBox`; closing it opens the box, counts,
+    and stores the ballots (:class:`Ballot`) and the receipts (:class:`VoteReceipt`) apart."""
 
     __tablename__ = "votes"
 
@@ -219,7 +244,7 @@ class Vote(Base):
 
 
 class Voter(Base):
-    """Who has voted (one row per member and vote); the ballot itself is not linked to the voter."""
+    """Who has voted (one row per member and vote). Nothing here leads to the ballot."""
 
     __tablename__ = "voters"
     __table_args__ = (UniqueConstraint("vote_id", "account_id"),)
@@ -230,18 +255,43 @@ class Voter(Base):
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class BallotBox(Base):
+    """A cast ballot while the vote is open: sealed (encrypted under the vote's key, which lives in
+    the vault), under a random id, with no time, beside the hash of its receipt code (which tells
+    the voter "sealed, not yet counted"). Emptied when the vote closes."""
+
+    __tablename__ = "ballot_box"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id", ondelete="CASCADE"), index=True)
+    receipt_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Ballot(Base):
-    """A ballot: approved variants and a ranking, under the hash of the voter's receipt code."""
+    """A counted ballot: approved variants and a ranking. Written when the vote closes, all in one
+    transaction, in a random order (``position``, also its place in the published list), under a
+    random id: nothing orders, times or numbers it together with its voter or its receipt."""
 
     __tablename__ = "ballots"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
     vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id", ondelete="CASCADE"), index=True)
-    receipt_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    position: Mapped[int] = mapped_column(Integer)
     approval: Mapped[list[str]] = mapped_column(JSON)
     ranking: Mapped[list[list[str]]] = mapped_column(JSON)
     ledger_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    leaf_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class VoteReceipt(Base):
+    """The hash of a voter's receipt code, stored (sorted) when the vote closes: proof that the
+    ballot was counted, which says nothing of what it was."""
+
+    __tablename__ = "vote_receipts"
+
+    receipt_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id", ondelete="CASCADE"), index=True)
+    ledger_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class AuditEvent(Base):

@@ -18,14 +18,14 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, select, update
 
-from glasnost.ledger import Checkpoint, Ledger, Receipt, load_signing_key, write_keypair
-from glasnost.ledger.keys import generate_signing_key, public_key_hex
-from glasnost.service.db import Database
+from glasnost.db.engine import Database
+from glasnost.economy.errors import GlasnostError
+from glasnost.ledger import Checkpoint, Ledger, Receipt
+from glasnost.ledger.keys import Ed25519PrivateKey, key_id, public_key_hex
 
 __all__ = ["OpenBooks", "Publication"]
 
@@ -64,11 +64,12 @@ def _call_back(done: Callable[..., None], receipts: list[Receipt] | None, exc: B
 class OpenBooks:
     """The public log of one platform instance, written by one thread."""
 
-    def __init__(self, database: Database, source: str, key_path: Path, *, schema: str | None = None) -> None:
+    def __init__(self, database: Database, source: str, key: Ed25519PrivateKey, *, schema: str | None = None) -> None:
         self.database = database
         self.source = source
         self.schema = schema
-        self.key_path = Path(key_path)
+        self.key = key
+        self.public_key = public_key_hex(key)
         self._queue: queue.Queue[tuple[str, Any, Any]] = queue.Queue()
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -84,21 +85,10 @@ class OpenBooks:
 
     # ---- the writer thread ----------------------------------------------------------------------
 
-    def _open_key(self) -> None:
-        public = self.key_path.with_name(self.key_path.name + ".pub")
-        if self.key_path.exists():
-            self.key = load_signing_key(self.key_path)
-        else:
-            self.key_path.parent.mkdir(parents=True, exist_ok=True)
-            self.key = generate_signing_key()
-            write_keypair(self.key, self.key_path)
-        self.public_key = public_key_hex(self.key)
-        self.public_key_path = public
-
     def _run(self) -> None:
         try:
-            self._open_key()
             self.ledger = Ledger.open(self.source, schema=self.schema)
+            self._check_signer()
         except BaseException as exc:  # reported by __init__
             self._error = exc
             self._ready.set()
@@ -119,13 +109,27 @@ class OpenBooks:
                         break
                 self._serve(jobs)
                 urgent = any(op == "publish" for op, _, _ in jobs)  # a request may read its receipt back at once
-                if (urgent and self._queue.empty()) or len(self._pending) >= RECORD_ROWS or (
-                    time.monotonic() - self._pending_since >= RECORD_SECONDS
+                if (
+                    (urgent and self._queue.empty())
+                    or len(self._pending) >= RECORD_ROWS
+                    or (time.monotonic() - self._pending_since >= RECORD_SECONDS)
                 ):
                     self._flush_records()
         finally:
             self._flush_records()
             self.ledger.close()
+
+    def _check_signer(self) -> None:
+        """Refuse a log whose latest checkpoint another key signed: a process started with its own
+        key would make the log fail verification."""
+        cp = self.ledger.latest_checkpoint()
+        if cp is not None and cp.key_id != key_id(self.key):
+            self.ledger.close()
+            raise GlasnostError(
+                f"the public log at {self.ledger.where} was signed by key {cp.key_id[:16]}..., not by this "
+                f"platform's key {key_id(self.key)[:16]}...; start every process with the same database "
+                "and master secret (GLASNOST_SECRET), or import the old key (Settings.key_path)"
+            )
 
     def _serve(self, jobs: list[tuple[str, Any, Any]]) -> None:
         # "publish": one item and its future; "batch": a list of items and one callback for them all

@@ -1,13 +1,24 @@
-"""Logging in and out, invitations and seats (pages and API)."""
+"""Logging in and out, tokens, invitations and grants (pages and API)."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from glasnost.service.routes.deps import check_csrf, client_address, platform_of, render, see_other, viewer_of
+from glasnost.service.routes.deps import (
+    RecordId,
+    check_csrf,
+    client_address,
+    platform_of,
+    render,
+    see_other,
+    viewer_of,
+)
 from glasnost.service.security import SESSION_COOKIE
 
 router = APIRouter()
@@ -16,6 +27,20 @@ router = APIRouter()
 class Credentials(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenRequest(Credentials):
+    label: str = Field(default="", max_length=100, description="what the token is for (shown in your token list)")
+
+
+class GrantIn(BaseModel):
+    account: str = Field(min_length=1, max_length=64, description="the account's user name")
+    kind: str = Field(pattern="^workplace$", description="what kind of right: 'workplace' (report for it)")
+    target: str = Field(min_length=1, max_length=200, description="e.g. the workplace's id")
+
+
+class WorkplaceInvitationIn(BaseModel):
+    workplace: str = Field(min_length=1, max_length=200)
 
 
 class TokenOut(BaseModel):
@@ -49,7 +74,9 @@ async def login_form(request: Request) -> Response:
     await check_csrf(request, form)
     username, password = str(form.get("username", "")), str(form.get("password", ""))
     nxt = str(form.get("next", "/"))
-    token = await run_in_threadpool(platform_of(request).login, username, password, address=client_address(request))
+    token = await run_in_threadpool(
+        platform_of(request).accounts.login, username, password, address=client_address(request)
+    )
     response = see_other(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
     _set_session(request, response, token)
     return response
@@ -61,30 +88,30 @@ async def logout_form(request: Request) -> Response:
     await check_csrf(request, form)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await run_in_threadpool(platform_of(request).logout, token)
+        await run_in_threadpool(platform_of(request).accounts.logout, token)
     response = see_other("/")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 
 @router.get("/invite/{token}", include_in_schema=False)
-def invitation_page(request: Request, token: str) -> Response:
+def invitation_page(request: Request, token: Annotated[str, PathParam(max_length=200)]) -> Response:
     return render(request, "invite.html", token=token)
 
 
 @router.post("/invite/{token}", include_in_schema=False)
-async def invitation_form(request: Request, token: str) -> Response:
+async def invitation_form(request: Request, token: Annotated[str, PathParam(max_length=200)]) -> Response:
     form = await request.form()
     viewer = await check_csrf(request, form)
     platform = platform_of(request)
     username, password = str(form.get("username", "")), str(form.get("password", ""))
-    await run_in_threadpool(platform.accept, token, username, password, viewer)
+    await run_in_threadpool(platform.cycles.accept, token, username, password, viewer)
     response = see_other("/")
     if viewer.anonymous:
         _set_session(
             request,
             response,
-            await run_in_threadpool(platform.login, username, password, address=client_address(request)),
+            await run_in_threadpool(platform.accounts.login, username, password, address=client_address(request)),
         )
     return response
 
@@ -93,14 +120,71 @@ async def invitation_form(request: Request, token: str) -> Response:
 
 
 @router.post("/api/login", response_model=TokenOut, tags=["accounts"])
-def api_login(request: Request, body: Credentials) -> TokenOut:
-    """A bearer token for the API (send it as ``Authorization: Bearer TOKEN``)."""
-    token = platform_of(request).login(body.username, body.password, address=client_address(request), kind="bearer")
+def api_login(request: Request, body: TokenRequest) -> TokenOut:
+    """A bearer token for the API (send it as ``Authorization: Bearer TOKEN``); revoke it with
+    ``POST /api/logout`` or ``DELETE /api/tokens/{id}``."""
+    token = platform_of(request).accounts.login(
+        body.username, body.password, address=client_address(request), kind="bearer", label=body.label
+    )
     return TokenOut(token=token, username=body.username)
 
 
+@router.post("/api/logout", tags=["accounts"])
+def api_logout(request: Request) -> dict[str, bool]:
+    """Revoke the bearer token this request carries (at once, in every process)."""
+    auth = request.headers.get("authorization", "")
+    if not auth.lower().startswith("bearer "):
+        viewer_of(request).require()
+        return {"revoked": False}
+    platform_of(request).accounts.logout(auth[7:].strip())
+    return {"revoked": True}
+
+
+@router.get("/api/tokens", tags=["accounts"])
+def api_tokens(request: Request) -> list[dict[str, Any]]:
+    """Your sessions and bearer tokens (without the tokens themselves), newest first."""
+    return platform_of(request).accounts.tokens(viewer_of(request))
+
+
+@router.delete("/api/tokens/{token_id}", tags=["accounts"])
+async def api_revoke_token(request: Request, token_id: RecordId) -> dict[str, int]:
+    """Revoke one of your sessions or bearer tokens."""
+    viewer = await check_csrf(request)
+    await run_in_threadpool(platform_of(request).accounts.revoke_token, viewer, token_id)
+    return {"revoked": token_id}
+
+
+@router.get("/api/grants", tags=["accounts"])
+def api_grants(request: Request) -> list[dict[str, Any]]:
+    """Explicit grants: all of them for the board, your own otherwise."""
+    return platform_of(request).accounts.grants(viewer_of(request))
+
+
+@router.post("/api/grants", status_code=201, tags=["accounts"])
+async def api_grant(request: Request, body: GrantIn) -> dict[str, Any]:
+    """Give an account a right (board only), e.g. to report for a workplace."""
+    viewer = await check_csrf(request)
+    return await run_in_threadpool(platform_of(request).accounts.grant, viewer, body.account, body.kind, body.target)
+
+
+@router.delete("/api/grants/{grant_id}", tags=["accounts"])
+async def api_revoke_grant(request: Request, grant_id: RecordId) -> dict[str, int]:
+    """Take a right back (board only); it ends with the next request."""
+    viewer = await check_csrf(request)
+    await run_in_threadpool(platform_of(request).accounts.revoke_grant, viewer, grant_id)
+    return {"revoked": grant_id}
+
+
+@router.post("/api/workplace-invitations", status_code=201, tags=["accounts"])
+async def api_workplace_invitation(request: Request, body: WorkplaceInvitationIn) -> dict[str, str]:
+    """An invitation link that carries the grant to report for a workplace (board only)."""
+    viewer = await check_csrf(request)
+    token = await run_in_threadpool(platform_of(request).cycles.invite, viewer, None, "workplace", body.workplace)
+    return {"token": token, "url": f"/invite/{token}"}
+
+
 @router.post("/api/invitations/{token}/accept", response_model=TokenOut, tags=["accounts"])
-async def api_accept(request: Request, token: str, body: Credentials) -> TokenOut:
+async def api_accept(request: Request, token: Annotated[str, PathParam(max_length=200)], body: Credentials) -> TokenOut:
     """Use an invitation with a new account; returns a bearer token for it."""
     viewer = (
         await check_csrf(request)
@@ -108,9 +192,9 @@ async def api_accept(request: Request, token: str, body: Credentials) -> TokenOu
         else viewer_of(request)
     )
     platform = platform_of(request)
-    await run_in_threadpool(platform.accept, token, body.username, body.password, viewer)
+    await run_in_threadpool(platform.cycles.accept, token, body.username, body.password, viewer)
     token_out = await run_in_threadpool(
-        platform.login, body.username, body.password, address=client_address(request), kind="bearer"
+        platform.accounts.login, body.username, body.password, address=client_address(request), kind="bearer"
     )
     return TokenOut(token=token_out, username=body.username)
 

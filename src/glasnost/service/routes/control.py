@@ -7,15 +7,17 @@ Pages (public, as everything in open books, except alerts still in their respons
 - ``/control/workplaces/{workplace}``: plan against actual per product, the workplace's alerts and
   mismatches;
 - ``/control/mismatches``: shipments against receipts, material balances, inputs against coefficients;
-- ``/control/alerts``: public alerts; a workplace's own alerts in their window too (to its account:
-  the account named after the workplace id, or the board), with a form to answer them;
+- ``/control/alerts``: public alerts; a workplace's own alerts in their window too (to the accounts
+  the board granted that workplace, and the board), with a form to answer them;
 - ``/control/receipt``: check a report's receipt (its leaf hash): the entry, and its inclusion proof
   against the latest signed checkpoint, checked here.
 
 JSON: ``/api/control/fulfilment``, ``/api/control/mismatches``, ``/api/control/alerts``, and
-``POST /api/control/reports`` (a CSV file of report lines, board only: all or nothing, every bad
-line named). Computation is done by :mod:`glasnost.control`; results are cached until new reports,
-targets or coefficients arrive.
+``POST /api/control/reports`` (a CSV file of report lines: the board any workplace's, an account the
+workplaces it holds a grant for; all or nothing, every bad line named). New reports wake the
+scheduler, which raises Cyberstride alerts at once. Computation is done by :mod:`glasnost.control`;
+results are cached until new reports, targets or coefficients arrive (a version read from the
+database, so every process sees the same).
 """
 
 from __future__ import annotations
@@ -41,10 +43,10 @@ from glasnost.control.reconcile import Reconciliation, reconcile
 from glasnost.control.reports import read_reports_csv
 from glasnost.control.store import import_reports, load_coefficients, load_reports, load_targets
 from glasnost.control.tables import Alert, Batch, Coefficient, Target
+from glasnost.db.engine import utcnow
 from glasnost.ledger import Ledger, verify_inclusion
-from glasnost.service.db import utcnow
 from glasnost.service.errors import BadInputError, ForbiddenError, NotFoundError
-from glasnost.service.routes.deps import check_csrf, platform_of, render, see_other, viewer_of
+from glasnost.service.routes.deps import RecordId, check_csrf, platform_of, render, see_other, viewer_of
 
 router = APIRouter()
 
@@ -98,22 +100,25 @@ def _rows(table: pa.Table | None, limit: int = SHOWN) -> list[dict[str, Any]]:
     return [] if table is None else table.slice(0, limit).to_pylist()
 
 
-def _may_see_private(viewer: Any, workplace: str) -> bool:
-    return not viewer.anonymous and (viewer.is_board or viewer.username == workplace)
+def _may_see_private(request: Request, workplace: str) -> bool:
+    """Whether the viewer is the board or holds the grant to act for ``workplace``."""
+    return platform_of(request).accounts.may_act_for(viewer_of(request), "workplace", workplace)
 
 
 def _alerts_for(request: Request, workplace: str | None = None) -> list[dict[str, Any]]:
-    """Alerts this viewer may see: public ones, and private ones of its own workplace (the board: all)."""
+    """Alerts this viewer may see: public ones, and private ones of the workplaces it holds a grant
+    for (the board: all). Each says whether this viewer may answer it."""
     viewer = viewer_of(request)
+    mine = platform_of(request).accounts.granted(viewer, "workplace")
     with platform_of(request).db.read() as s:
         rows = list(s.scalars(select(Alert).order_by(Alert.period.desc(), Alert.id)))
     now = utcnow()
-    return [
-        _alert_json(a, now)
-        for a in rows
-        if (workplace is None or a.workplace == workplace)
-        and (a.public_from <= now or _may_see_private(viewer, a.workplace))
-    ]
+    out = []
+    for a in rows:
+        own = viewer.is_board or a.workplace in mine
+        if (workplace is None or a.workplace == workplace) and (a.public_from <= now or own):
+            out.append({**_alert_json(a, now), "can_answer": own and a.public_from > now})
+    return out
 
 
 def _alert_json(a: Alert, now: datetime) -> dict[str, Any]:
@@ -174,7 +179,7 @@ def workplace_page(request: Request, workplace: str) -> Response:
         balances=mine(rec.balances, "workplace"),
         coefficients=mine(rec.coefficients, "workplace"),
         alerts=_alerts_for(request, workplace),
-        can_answer=_may_see_private(viewer_of(request), workplace),
+        can_answer=_may_see_private(request, workplace),
     )
 
 
@@ -194,23 +199,19 @@ def mismatches_page(request: Request) -> Response:
 
 @router.get("/control/alerts", include_in_schema=False)
 def alerts_page(request: Request) -> Response:
-    viewer = viewer_of(request)
-    alerts = _alerts_for(request)
-    for a in alerts:
-        a["can_answer"] = not a["public"] and _may_see_private(viewer, a["workplace"])
-    return render(request, "control_alerts.html", alerts=alerts)
+    return render(request, "control_alerts.html", alerts=_alerts_for(request))
 
 
 @router.post("/control/alerts/{alert_id}/answer", include_in_schema=False)
-async def answer_alert(request: Request, alert_id: int) -> Response:
+async def answer_alert(request: Request, alert_id: RecordId) -> Response:
     form = await request.form()
-    viewer = (await check_csrf(request, form)).require()
+    (await check_csrf(request, form)).require()
     with platform_of(request).db.read() as s:
         alert = s.get(Alert, alert_id)
     if alert is None:
         raise NotFoundError(f"no alert {alert_id}")
-    if not _may_see_private(viewer, alert.workplace):
-        raise ForbiddenError("only the workplace (or the board) answers its alerts")
+    if not _may_see_private(request, alert.workplace):
+        raise ForbiddenError("only the workplace's granted accounts (or the board) answer its alerts")
     text = form.get("text")
     try:
         respond(platform_of(request).db, alert_id, alert.workplace, text if isinstance(text, str) else "")
@@ -303,8 +304,9 @@ def api_alerts(request: Request) -> list[dict[str, Any]]:
     return _alerts_for(request)
 
 
-def _import_csv(request: Request, viewer: Any, body: bytes, *, own: str | None) -> dict[str, Any]:
-    """Check and import CSV report lines; with ``own``, every line must be that workplace's own report.
+def _import_csv(request: Request, viewer: Any, body: bytes, *, own: set[str] | None) -> dict[str, Any]:
+    """Check and import CSV report lines; with ``own``, every line must be a report of one of those
+    workplaces (the ones the account holds a grant for).
 
     Raises
     ------
@@ -322,10 +324,11 @@ def _import_csv(request: Request, viewer: Any, body: bytes, *, own: str | None) 
             raise ReportError(exc.problems, where="upload") from None
     if own is not None:
         t = reports.table
+        allowed = ", ".join(sorted(own)) or "no workplace"
         others = [
-            LineProblem(line, "workplace", w, f"account {own!r} reports for its own workplace only")
+            LineProblem(line, "workplace", w, f"{viewer.username} reports for {allowed} only (the board grants more)")
             for line, w in zip(t["line"].to_pylist(), t["workplace"].to_pylist(), strict=True)
-            if w != own
+            if w not in own
         ]
         if others:
             raise ReportError(others, where="upload")
@@ -334,6 +337,7 @@ def _import_csv(request: Request, viewer: Any, body: bytes, *, own: str | None) 
     result = platform.books.call(
         lambda ledger: import_reports(platform.db, reports, ledger, source=f"upload by {viewer.username}", sha256=sha)
     )
+    platform.jobs.reports_arrived()
     return {
         "batch": result.batch,
         "lines": result.lines,
@@ -347,20 +351,35 @@ def _import_csv(request: Request, viewer: Any, body: bytes, *, own: str | None) 
 async def api_import(request: Request) -> dict[str, Any]:
     """Import a CSV file of report lines (the request body, ``text/csv``). All or nothing.
 
-    The board may import any workplace's lines; a workplace's account (named after the workplace)
-    only its own. The answer holds each report's receipt (its leaf hash in the public log)."""
+    The board may import any workplace's lines; another account only those of the workplaces the
+    board granted it. The answer holds each report's receipt (its leaf hash in the public log)."""
     viewer = (await check_csrf(request)).require()
     body = await request.body()
+    own = None if viewer.is_board else platform_of(request).accounts.granted(viewer, "workplace")
+    if own is not None and not own:
+        raise ForbiddenError(f"{viewer.username} reports for no workplace; the board grants that")
     try:
-        return _import_csv(request, viewer, body, own=None if viewer.is_board else viewer.username)
+        return _import_csv(request, viewer, body, own=own)
     except ControlError as exc:
         raise BadInputError(str(exc)) from None
 
 
+def _report_workplaces(request: Request) -> list[str] | None:
+    """The workplaces the viewer reports for (by grant), or None for the board (any workplace)."""
+    viewer = viewer_of(request).require()
+    if viewer.is_board:
+        return None
+    mine = sorted(platform_of(request).accounts.granted(viewer, "workplace"))
+    if not mine:
+        raise ForbiddenError(f"{viewer.username} reports for no workplace; ask the board to grant one")
+    return mine
+
+
 @router.get("/control/report", include_in_schema=False)
 def report_form(request: Request) -> Response:
-    viewer = viewer_of(request).require()
-    return render(request, "control_report.html", workplace=viewer.username, text="", result=None, problems=[])
+    mine = _report_workplaces(request)
+    first = mine[0] if mine else ""
+    return render(request, "control_report.html", workplaces=mine, workplace=first, text="", result=None, problems=[])
 
 
 @router.post("/control/report", include_in_schema=False)
@@ -368,23 +387,27 @@ async def report_submit(request: Request) -> Response:
     """A workplace's report by form: one line per figure, ``kind,period,product,quantity[,counterparty[,rating]]``."""
     form = await request.form()
     viewer = (await check_csrf(request, form)).require()
+    mine = _report_workplaces(request)
     text = form.get("lines")
     text = text if isinstance(text, str) else ""
-    workplace = viewer.username or ""
+    workplace = str(form.get("workplace") or (mine[0] if mine else "")).strip()
+    if mine is None and not 1 <= len(workplace) <= 200:
+        raise BadInputError("name the workplace this report is for", where="workplace")
+    if mine is not None and workplace not in mine:
+        raise ForbiddenError(f"{viewer.username} does not report for {workplace!r}", where="workplace")
     body = "kind,period,workplace,product,quantity,counterparty,rating\n" + "".join(
         (_form_line(raw, workplace) if raw.strip() else "") + "\n" for raw in text.splitlines()
     )  # blank lines kept, so that line n of the form is line n + 1 of the file
+    page = {"workplaces": mine, "workplace": workplace}
     try:
-        result = _import_csv(request, viewer, body.encode("utf-8"), own=workplace)
+        result = _import_csv(request, viewer, body.encode("utf-8"), own={workplace})
     except ReportError as exc:
         problems = [f"line {p.line - 1}, {p.column}: {p.message} (got {p.value!r})" for p in exc.problems]
     except ControlError as exc:
         problems = [str(exc)]
     else:
-        return render(request, "control_report.html", workplace=workplace, text="", result=result, problems=[])
-    return render(
-        request, "control_report.html", status_code=422, workplace=workplace, text=text, result=None, problems=problems
-    )
+        return render(request, "control_report.html", text="", result=result, problems=[], **page)
+    return render(request, "control_report.html", status_code=422, text=text, result=None, problems=problems, **page)
 
 
 def _form_line(raw: str, workplace: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -9,9 +10,19 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from glasnost.service.actions import Viewer
+from glasnost.service.accounts import Viewer
 from glasnost.service.errors import BadInputError, ForbiddenError
-from glasnost.service.routes.deps import check_csrf, client_address, platform_of, render, see_other, viewer_of
+from glasnost.service.routes.deps import (
+    CouncilCode,
+    CycleId,
+    check_csrf,
+    client_address,
+    form_int,
+    platform_of,
+    render,
+    see_other,
+    viewer_of,
+)
 
 router = APIRouter()
 
@@ -26,7 +37,7 @@ class CycleIn(BaseModel):
 
 class InvitationIn(BaseModel):
     role: str = Field(pattern="^(delegate|member)$")
-    council: str | None = None
+    council: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 def _number(form: Any, name: str, default: float) -> float:
@@ -36,7 +47,9 @@ def _number(form: Any, name: str, default: float) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise BadInputError(f"{raw!r} is not a number", where=name) from None
+        raise BadInputError(f"{raw[:40]!r} is not a number", where=name) from None
+    if not math.isfinite(value):
+        raise BadInputError(f"{raw[:40]!r} is not a finite number", where=name)
     return value
 
 
@@ -64,67 +77,66 @@ async def new_cycle_form(request: Request) -> Response:
         source = str(form.get("directory") or "").strip()
     deadline = _number(form, "deadline_seconds", 0.0)
     cycle_id = await run_in_threadpool(
-        platform_of(request).create_cycle,
+        platform_of(request).cycles.create,
         viewer,
         str(form.get("name") or ""),
         source,
         upload=data,
         filename=filename,
         threshold=_number(form, "threshold_percent", 3.0) / 100.0,
-        max_rounds=int(_number(form, "max_rounds", 200)),
+        max_rounds=form_int(form, "max_rounds", 200, low=1, high=10_000),
         deadline_seconds=deadline or None,
     )
     return see_other(f"/cycles/{cycle_id}")
 
 
 @router.get("/cycles/{cycle_id}", include_in_schema=False)
-def cycle_page(request: Request, cycle_id: int) -> Response:
+def cycle_page(request: Request, cycle_id: CycleId) -> Response:
     platform = platform_of(request)
-    summary = platform.cycle_summary(cycle_id)
+    summary = platform.views.cycle_summary(cycle_id)
     viewer = viewer_of(request)
     return render(
         request,
         "cycle.html",
         cycle=summary,
-        councils=platform.councils(cycle_id),
-        seats=platform.seats(viewer, cycle_id),
+        councils=platform.cycles.councils(cycle_id),
+        seats=platform.cycles.seats(viewer, cycle_id),
         invitation=request.query_params.get("invited"),
     )
 
 
 @router.get("/cycles/{cycle_id}/dashboard", include_in_schema=False)
-def dashboard_fragment(request: Request, cycle_id: int) -> Response:
+def dashboard_fragment(request: Request, cycle_id: CycleId) -> Response:
     """The live part of the cycle page (htmx polls it)."""
-    return render(request, "_dashboard.html", cycle=platform_of(request).cycle_summary(cycle_id))
+    return render(request, "_dashboard.html", cycle=platform_of(request).views.cycle_summary(cycle_id))
 
 
 @router.post("/cycles/{cycle_id}/invitations", include_in_schema=False)
-async def invite_form(request: Request, cycle_id: int) -> Response:
+async def invite_form(request: Request, cycle_id: CycleId) -> Response:
     form = await request.form()
     viewer = await check_csrf(request, form)
     council = str(form.get("council") or "") or None
-    token = await run_in_threadpool(platform_of(request).invite, viewer, cycle_id, str(form.get("role") or ""), council)
+    token = await run_in_threadpool(
+        platform_of(request).cycles.invite, viewer, cycle_id, str(form.get("role") or ""), council
+    )
     return render(request, "invited.html", cycle_id=cycle_id, url=f"/invite/{token}", council=council)
 
 
 @router.post("/cycles/{cycle_id}/councils/{code}/seat", include_in_schema=False)
-async def take_seat_form(request: Request, cycle_id: int, code: str) -> Response:
+async def take_seat_form(request: Request, cycle_id: CycleId, code: CouncilCode) -> Response:
     """Take a seat in a demo cycle; a visitor without an account names one here (created on the spot)."""
     form = await request.form()
     viewer = await check_csrf(request, form)
     platform = platform_of(request)
     token = None
     if viewer.anonymous:
-        with platform.db.read() as s:
-            if not platform.cycle(s, cycle_id).demo:
-                raise ForbiddenError(
-                    "seats are taken by invitation in this cycle; ask the board", where=f"council {code}"
-                )
+        if not await run_in_threadpool(platform.cycles.is_demo, cycle_id):
+            raise ForbiddenError("seats are taken by invitation in this cycle; ask the board", where=f"council {code}")
         username, password = str(form.get("username") or ""), str(form.get("password") or "")
-        account_id = await run_in_threadpool(platform.create_account, username, password)
-        token = await run_in_threadpool(platform.login, username, password, address=client_address(request))
+        account_id = await run_in_threadpool(platform.accounts.create, username, password)
+        token = await run_in_threadpool(platform.accounts.login, username, password, address=client_address(request))
         viewer = Viewer(account_id, username, False, "cookie")
-    await run_in_threadpool(platform.take_seat, viewer, cycle_id, code)
+    await run_in_threadpool(platform.cycles.take_seat, viewer, cycle_id, code)
     response = see_other(f"/cycles/{cycle_id}/councils/{code}")
     if token is not None:
         from glasnost.service.routes.auth import _set_session
@@ -138,7 +150,7 @@ async def take_seat_form(request: Request, cycle_id: int, code: str) -> Response
 
 @router.get("/api/cycles", tags=["cycles"])
 def api_cycles(request: Request) -> list[dict[str, Any]]:
-    return platform_of(request).list_cycles()
+    return platform_of(request).views.list_cycles()
 
 
 @router.post("/api/cycles", status_code=201, tags=["cycles"])
@@ -147,7 +159,7 @@ async def api_create_cycle(request: Request, body: CycleIn) -> dict[str, Any]:
     viewer = await check_csrf(request)
     platform = platform_of(request)
     cycle_id = await run_in_threadpool(
-        platform.create_cycle,
+        platform.cycles.create,
         viewer,
         body.name,
         body.source,
@@ -155,30 +167,30 @@ async def api_create_cycle(request: Request, body: CycleIn) -> dict[str, Any]:
         max_rounds=body.max_rounds,
         deadline_seconds=body.deadline_seconds,
     )
-    return platform.cycle_summary(cycle_id)
+    return platform.views.cycle_summary(cycle_id)
 
 
 @router.get("/api/cycles/{cycle_id}", tags=["cycles"])
-def api_cycle(request: Request, cycle_id: int) -> dict[str, Any]:
-    return platform_of(request).cycle_summary(cycle_id)
+def api_cycle(request: Request, cycle_id: CycleId) -> dict[str, Any]:
+    return platform_of(request).views.cycle_summary(cycle_id)
 
 
 @router.get("/api/cycles/{cycle_id}/councils", tags=["cycles"])
-def api_councils(request: Request, cycle_id: int) -> list[dict[str, Any]]:
-    return platform_of(request).councils(cycle_id)
+def api_councils(request: Request, cycle_id: CycleId) -> list[dict[str, Any]]:
+    return platform_of(request).cycles.councils(cycle_id)
 
 
 @router.post("/api/cycles/{cycle_id}/invitations", status_code=201, tags=["cycles"])
-async def api_invite(request: Request, cycle_id: int, body: InvitationIn) -> dict[str, str]:
+async def api_invite(request: Request, cycle_id: CycleId, body: InvitationIn) -> dict[str, str]:
     """An invitation link (board only): a council's delegate or a member who votes."""
     viewer = await check_csrf(request)
-    token = await run_in_threadpool(platform_of(request).invite, viewer, cycle_id, body.role, body.council)
+    token = await run_in_threadpool(platform_of(request).cycles.invite, viewer, cycle_id, body.role, body.council)
     return {"token": token, "url": f"/invite/{token}"}
 
 
 @router.post("/api/cycles/{cycle_id}/councils/{code}/seat", tags=["cycles"])
-async def api_take_seat(request: Request, cycle_id: int, code: str) -> dict[str, str]:
+async def api_take_seat(request: Request, cycle_id: CycleId, code: CouncilCode) -> dict[str, str]:
     """Demo cycles: take a council's seat nobody holds."""
     viewer = await check_csrf(request)
-    await run_in_threadpool(platform_of(request).take_seat, viewer, cycle_id, code)
+    await run_in_threadpool(platform_of(request).cycles.take_seat, viewer, cycle_id, code)
     return {"council": code, "delegate": str(viewer.username)}

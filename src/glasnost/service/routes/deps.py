@@ -2,16 +2,58 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from glasnost.service.actions import Platform, Viewer
-from glasnost.service.errors import ForbiddenError
+from glasnost.service.accounts import Viewer
+from glasnost.service.errors import BadInputError, ForbiddenError
+from glasnost.service.platform import Platform
 from glasnost.service.security import CSRF_COOKIE, SESSION_COOKIE, same_token
 
-__all__ = ["check_csrf", "client_address", "csrf_viewer", "platform_of", "render", "see_other", "viewer_of"]
+__all__ = [
+    "MAX_ID",
+    "MAX_ROUND",
+    "CouncilCode",
+    "CycleId",
+    "RecordId",
+    "RoundNumber",
+    "check_csrf",
+    "client_address",
+    "csrf_viewer",
+    "form_int",
+    "platform_of",
+    "render",
+    "see_other",
+    "viewer_of",
+]
+
+MAX_ID = 2**31 - 1
+"""The largest id a table stores; a larger one in a URL is refused with 422 before any lookup."""
+MAX_ROUND = 10_000
+
+CycleId = Annotated[int, Path(ge=1, le=MAX_ID, description="a cycle's id")]
+RecordId = Annotated[int, Path(ge=1, le=MAX_ID, description="a row's id")]
+RoundNumber = Annotated[int, Path(ge=1, le=MAX_ROUND, description="a round's number in its cycle")]
+CouncilCode = Annotated[str, Path(min_length=1, max_length=100, description="a council's code in its cycle")]
+
+
+def form_int(form: Any, name: str, default: int | None, *, low: int, high: int, required: bool = True) -> Any:
+    """A whole number from a form field (``default`` when empty), refused naming the field unless it
+    is a whole number in [low, high]. With ``required`` and no default, an empty field is refused."""
+    raw = str(form.get(name) or "").strip()
+    if not raw:
+        if default is None and required:
+            raise BadInputError("give a whole number", where=name)
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadInputError(f"{raw[:40]!r} is not a whole number", where=name) from None
+    if not low <= value <= high:
+        raise BadInputError(f"{value} is not between {low} and {high}", where=name)
+    return value
 
 
 def platform_of(request: Request) -> Platform:
@@ -26,9 +68,9 @@ def viewer_of(request: Request) -> Viewer:
     platform = platform_of(request)
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        viewer = platform.viewer(auth[7:].strip(), "bearer")
+        viewer = platform.accounts.viewer(auth[7:].strip(), "bearer")
     else:
-        viewer = platform.viewer(request.cookies.get(SESSION_COOKIE), "cookie")
+        viewer = platform.accounts.viewer(request.cookies.get(SESSION_COOKIE), "cookie")
     request.state.viewer = viewer
     return viewer
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
@@ -35,6 +36,9 @@ from glasnost.service.errors import BadInputError, NotFoundError
 from glasnost.service.routes.deps import platform_of, render
 
 router = APIRouter()
+
+MAX_INDEX = 2**53
+"""Indices and sizes above this are refused with 422 (no log gets near; databases overflow at 2^63)."""
 
 
 def _entry_json(row: tuple[int, str, bytes, bytes]) -> dict[str, Any]:
@@ -100,7 +104,11 @@ def api_checkpoints(request: Request) -> list[dict[str, Any]]:
 
 
 @router.get("/api/log/entries", tags=["log"])
-def api_entries(request: Request, start: int = Query(0, ge=0), stop: int | None = Query(None, ge=0)) -> dict[str, Any]:
+def api_entries(
+    request: Request,
+    start: int = Query(0, ge=0, le=MAX_INDEX),
+    stop: int | None = Query(None, ge=0, le=MAX_INDEX),
+) -> dict[str, Any]:
     """Entries ``start <= index < stop`` (at most 1000 at a time)."""
 
     def read(ledger: Ledger) -> dict[str, Any]:
@@ -116,7 +124,7 @@ def api_entries(request: Request, start: int = Query(0, ge=0), stop: int | None 
 
 
 @router.get("/api/log/entries/{index}", tags=["log"])
-def api_entry(request: Request, index: int) -> dict[str, Any]:
+def api_entry(request: Request, index: int = PathParam(ge=0, le=MAX_INDEX)) -> dict[str, Any]:
     def read(ledger: Ledger) -> dict[str, Any]:
         rows = _stored_rows(ledger, index, index + 1) if index >= 0 else []
         if not rows:
@@ -127,7 +135,9 @@ def api_entry(request: Request, index: int) -> dict[str, Any]:
 
 
 @router.get("/api/log/proof/inclusion", tags=["log"])
-def api_inclusion(request: Request, index: int = Query(ge=0), size: int | None = Query(None, ge=1)) -> dict[str, Any]:
+def api_inclusion(
+    request: Request, index: int = Query(ge=0, le=MAX_INDEX), size: int | None = Query(None, ge=1, le=MAX_INDEX)
+) -> dict[str, Any]:
     """An RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries (default: the
     latest checkpoint, which is included)."""
     books = platform_of(request).books
@@ -147,7 +157,7 @@ def api_inclusion(request: Request, index: int = Query(ge=0), size: int | None =
 
 @router.get("/api/log/proof/consistency", tags=["log"])
 def api_consistency(
-    request: Request, first: int = Query(ge=0), second: int | None = Query(None, ge=0)
+    request: Request, first: int = Query(ge=0, le=MAX_INDEX), second: int | None = Query(None, ge=0, le=MAX_INDEX)
 ) -> dict[str, Any]:
     """An RFC 9162 consistency proof that the tree of ``first`` entries is a prefix of that of ``second``."""
 
@@ -184,7 +194,7 @@ def api_key(request: Request) -> dict[str, str]:
 
 
 @router.get("/log", include_in_schema=False)
-def log_page(request: Request, start: int = Query(-1)) -> Response:
+def log_page(request: Request, start: int = Query(-1, ge=-1, le=MAX_INDEX)) -> Response:
     books = platform_of(request).books
     info = _log_info(request)
     begin = max(0, info["size"] - 50) if start < 0 else start

@@ -6,13 +6,26 @@ import json
 import math
 from typing import Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from glasnost.service.errors import BadInputError
-from glasnost.service.routes.deps import check_csrf, csrf_viewer, platform_of, render, see_other, viewer_of
+from glasnost.service.routes.deps import (
+    MAX_ROUND,
+    CouncilCode,
+    CycleId,
+    RecordId,
+    RoundNumber,
+    check_csrf,
+    csrf_viewer,
+    form_int,
+    platform_of,
+    render,
+    see_other,
+    viewer_of,
+)
 
 router = APIRouter()
 
@@ -21,7 +34,7 @@ class ProposalIn(BaseModel):
     """A council's proposal: quantities it offers (``supply``) and asks for (``demand``), by commodity id."""
 
     council: str = Field(min_length=1, max_length=100)
-    round: int | None = Field(default=None, ge=1, description="the round it is for (refused unless open)")
+    round: int | None = Field(default=None, ge=1, le=MAX_ROUND, description="the round it is for (refused unless open)")
     supply: dict[str, float] = Field(default_factory=dict, max_length=10_000)
     demand: dict[str, float] = Field(default_factory=dict, max_length=10_000)
 
@@ -50,16 +63,16 @@ def _form_quantities(form: Any, prefix: str) -> dict[str, str]:
 
 
 @router.get("/cycles/{cycle_id}/councils/{code}", include_in_schema=False)
-def council_page(request: Request, cycle_id: int, code: str) -> Response:
+def council_page(request: Request, cycle_id: CycleId, code: CouncilCode) -> Response:
     platform = platform_of(request)
-    summary = platform.cycle_summary(cycle_id)
-    position = platform.council_position(cycle_id, code)
-    mine = code in platform.seats(viewer_of(request), cycle_id)
+    summary = platform.views.cycle_summary(cycle_id)
+    position = platform.views.council_position(cycle_id, code)
+    mine = code in platform.cycles.seats(viewer_of(request), cycle_id)
     return render(request, "council.html", cycle=summary, position=position, mine=mine)
 
 
 @router.post("/cycles/{cycle_id}/councils/{code}/proposal", include_in_schema=False)
-async def proposal_form(request: Request, cycle_id: int, code: str) -> Response:
+async def proposal_form(request: Request, cycle_id: CycleId, code: CouncilCode) -> Response:
     form = await request.form()
     viewer = await check_csrf(request, form)
     platform = platform_of(request)
@@ -70,20 +83,19 @@ async def proposal_form(request: Request, cycle_id: int, code: str) -> Response:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise BadInputError("the CSV file is not UTF-8 text", where="CSV") from None
-        supply, demand = await run_in_threadpool(platform.parse_csv, text, code)
+        supply, demand = await run_in_threadpool(platform.rounds.parse_csv, text)
         source = "csv"
     else:
         supply, demand = _form_quantities(form, "supply:"), _form_quantities(form, "demand:")
         source = "form"
-    round_raw = str(form.get("round") or "")
     await run_in_threadpool(
-        platform.submit,
+        platform.rounds.submit,
         viewer,
         cycle_id,
         code,
         supply,
         demand,
-        round_number=int(round_raw) if round_raw.isdigit() else None,
+        round_number=form_int(form, "round", None, low=1, high=MAX_ROUND, required=False),
         source=source,
         idempotency_key=str(form.get("idempotency_key") or "") or None,
     )
@@ -91,35 +103,44 @@ async def proposal_form(request: Request, cycle_id: int, code: str) -> Response:
 
 
 @router.post("/cycles/{cycle_id}/close", include_in_schema=False)
-async def close_form(request: Request, cycle_id: int) -> Response:
+async def close_form(request: Request, cycle_id: CycleId) -> Response:
+    """The board's buttons: close the round the page showed (named, so a second click or a page
+    open in two tabs does not close the next one), or run rounds until convergence."""
     form = await request.form()
     viewer = await check_csrf(request, form)
     platform = platform_of(request)
     if str(form.get("until") or "") == "converged":
-        await run_in_threadpool(platform.run_rounds, viewer, cycle_id, int(str(form.get("limit") or "200")))
+        limit = form_int(form, "limit", 200, low=1, high=10_000)
+        await run_in_threadpool(platform.rounds.run, viewer, cycle_id, limit)
     else:
-        await run_in_threadpool(platform.close_round, viewer, cycle_id)
+        number = form_int(form, "round", None, low=1, high=MAX_ROUND)
+        await run_in_threadpool(platform.rounds.close, viewer, cycle_id, number)
     return see_other(f"/cycles/{cycle_id}")
 
 
 @router.get("/cycles/{cycle_id}/rounds/{number}", include_in_schema=False)
-def round_page(request: Request, cycle_id: int, number: int) -> Response:
+def round_page(request: Request, cycle_id: CycleId, number: RoundNumber) -> Response:
     platform = platform_of(request)
     return render(
         request,
         "round.html",
-        cycle=platform.cycle_summary(cycle_id),
-        rnd=platform.round_detail(cycle_id, number),
+        cycle=platform.views.cycle_summary(cycle_id),
+        rnd=platform.views.round_detail(cycle_id, number),
     )
 
 
 # ---- API -------------------------------------------------------------------------------------------
 
 
+def _prepare(request: Request, cycle_id: int, *args: Any, **kwargs: Any) -> Any:
+    """Who is asking and the proposal's checks, in one trip to a worker thread (both read the database)."""
+    return platform_of(request).rounds.prepare(csrf_viewer(request), cycle_id, *args, **kwargs)
+
+
 @router.post("/api/cycles/{cycle_id}/proposals", status_code=201, tags=["rounds"])
 async def api_submit(
     request: Request,
-    cycle_id: int,
+    cycle_id: CycleId,
     body: ProposalIn,
     idempotency_key: str | None = Header(default=None, max_length=100),
 ) -> Response:
@@ -128,12 +149,12 @@ async def api_submit(
     Repeating a request with the same ``Idempotency-Key`` header returns the first answer (its
     receipt included, waited for if it is still being written: 503 with ``Retry-After`` if it does not
     come) and stores nothing new."""
-    # the hottest path: the checks run right here (a cached or one-row lookup each), and the wait for
+    # the hottest path: the checks (a one-row lookup each) in one worker-thread trip, and the wait for
     # the group commit is awaited, so no worker thread is held while a batch is written
     platform = platform_of(request)
-    viewer = csrf_viewer(request)
-    item = platform.prepare_submit(
-        viewer,
+    item = await run_in_threadpool(
+        _prepare,
+        request,
         cycle_id,
         body.council,
         body.supply,
@@ -148,25 +169,37 @@ async def api_submit(
     return JSONResponse(answer, status_code=201)
 
 
-@router.post("/api/cycles/{cycle_id}/proposals.csv", status_code=201, tags=["rounds"])
+@router.post(
+    "/api/cycles/{cycle_id}/proposals.csv",
+    status_code=201,
+    tags=["rounds"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "header commodity,supply,demand; one row per commodity",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def api_submit_csv(
     request: Request,
-    cycle_id: int,
-    council: str,
-    round: int | None = None,
-    idempotency_key: str | None = Header(default=None),
+    cycle_id: CycleId,
+    council: str = Query(min_length=1, max_length=100),
+    round: int | None = Query(default=None, ge=1, le=MAX_ROUND),
+    idempotency_key: str | None = Header(default=None, max_length=100),
 ) -> dict[str, Any]:
-    """A proposal as CSV (``commodity,supply,demand``), the request body as text/csv."""
+    """A proposal as CSV (``commodity,supply,demand``), the request body as text/csv. A malformed
+    or empty file is refused (422, naming line and column) and nothing is replaced."""
     viewer = await check_csrf(request)
     raw = await request.body()
     try:
         text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BadInputError("the CSV body is not UTF-8 text", where="CSV") from None
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"the CSV body is not UTF-8 text (byte {exc.start})", where="CSV") from None
     platform = platform_of(request)
-    supply, demand = await run_in_threadpool(platform.parse_csv, text, council)
+    supply, demand = await run_in_threadpool(platform.rounds.parse_csv, text)
     return await run_in_threadpool(
-        platform.submit,
+        platform.rounds.submit,
         viewer,
         cycle_id,
         council,
@@ -179,34 +212,37 @@ async def api_submit_csv(
 
 
 @router.get("/api/cycles/{cycle_id}/proposals/{proposal_id}", tags=["rounds"])
-def api_proposal(request: Request, cycle_id: int, proposal_id: int) -> dict[str, Any]:
+def api_proposal(request: Request, cycle_id: CycleId, proposal_id: RecordId) -> dict[str, Any]:
     """One proposal as stored, with its public-log receipt."""
-    return platform_of(request).proposal(cycle_id, proposal_id)
+    return platform_of(request).rounds.proposal(cycle_id, proposal_id)
 
 
-@router.post("/api/cycles/{cycle_id}/rounds/close", tags=["rounds"])
-async def api_close(request: Request, cycle_id: int) -> dict[str, Any]:
-    """Close the open round (board only): councils that did not answer get modelled proposals."""
+@router.post("/api/cycles/{cycle_id}/rounds/{number}/close", tags=["rounds"])
+async def api_close(request: Request, cycle_id: CycleId, number: RoundNumber) -> dict[str, Any]:
+    """Close round ``number`` (board only): councils that did not answer get modelled proposals.
+
+    Idempotent: closing a round that is closed already answers its result and changes nothing;
+    a round that is not open yet is refused with 409."""
     viewer = await check_csrf(request)
-    return await run_in_threadpool(platform_of(request).close_round, viewer, cycle_id)
+    return await run_in_threadpool(platform_of(request).rounds.close, viewer, cycle_id, number)
 
 
 @router.post("/api/cycles/{cycle_id}/rounds/run", tags=["rounds"])
-async def api_run(request: Request, cycle_id: int, body: RunIn) -> dict[str, Any]:
+async def api_run(request: Request, cycle_id: CycleId, body: RunIn) -> dict[str, Any]:
     """Close rounds until convergence or ``limit`` rounds (board only)."""
     viewer = await check_csrf(request)
-    return await run_in_threadpool(platform_of(request).run_rounds, viewer, cycle_id, body.limit)
+    return await run_in_threadpool(platform_of(request).rounds.run, viewer, cycle_id, body.limit)
 
 
 @router.get("/api/cycles/{cycle_id}/rounds/{number}", tags=["rounds"])
-def api_round(request: Request, cycle_id: int, number: int) -> dict[str, Any]:
-    return platform_of(request).round_detail(cycle_id, number)
+def api_round(request: Request, cycle_id: CycleId, number: RoundNumber) -> dict[str, Any]:
+    return platform_of(request).views.round_detail(cycle_id, number)
 
 
 @router.get("/api/cycles/{cycle_id}/councils/{code}", tags=["rounds"])
-def api_position(request: Request, cycle_id: int, code: str) -> dict[str, Any]:
+def api_position(request: Request, cycle_id: CycleId, code: CouncilCode) -> dict[str, Any]:
     """A council's position: its proposals by round (own or modelled), cost and benefit."""
-    return platform_of(request).council_position(cycle_id, code)
+    return platform_of(request).views.council_position(cycle_id, code)
 
 
 def dumps(obj: Any) -> str:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from glasnost.service import models as m
-from glasnost.service.routes.deps import check_csrf, platform_of, render, see_other, viewer_of
+from glasnost.service.routes.deps import CycleId, check_csrf, platform_of, render, see_other, viewer_of
 
 router = APIRouter()
 
@@ -21,113 +19,94 @@ class BallotIn(BaseModel):
     ranking: list[list[str] | str] = Field(default_factory=list, max_length=100)
 
 
+class ReceiptCode(BaseModel):
+    code: str = Field(min_length=1, max_length=200)
+
+
 def _vote_context(request: Request, cycle_id: int) -> dict[str, Any]:
-    platform = platform_of(request)
-    viewer = viewer_of(request)
-    with platform.db.read() as s:
-        variants = [
-            {
-                "id": v.id,
-                "key": v.key,
-                "title": v.title,
-                "description": v.description,
-                "data": v.data,
-                "ledger_index": v.ledger_index,
-            }
-            for v in platform.variants(s, cycle_id)
-        ]
-        vote = s.scalar(select(m.Vote).where(m.Vote.cycle_id == cycle_id))
-        voted = False
-        member = False
-        if vote is not None and not viewer.anonymous:
-            voted = (
-                s.scalar(select(m.Voter.id).where(m.Voter.vote_id == vote.id, m.Voter.account_id == viewer.account_id))
-                is not None
-            )
-            member = platform.is_member(s, viewer, cycle_id)
-        vote_view = (
-            None
-            if vote is None
-            else {"status": vote.status, "rules": vote.rules, "tally": vote.tally, "frozen": vote.frozen_hash}
-        )
-    return {"variants": variants, "vote": vote_view, "voted": voted, "member": member}
+    return platform_of(request).views.vote(cycle_id, viewer_of(request))
 
 
 @router.get("/cycles/{cycle_id}/vote", include_in_schema=False)
-def vote_page(request: Request, cycle_id: int) -> Response:
+def vote_page(request: Request, cycle_id: CycleId) -> Response:
     platform = platform_of(request)
-    return render(request, "vote.html", cycle=platform.cycle_summary(cycle_id), **_vote_context(request, cycle_id))
+    return render(
+        request, "vote.html", cycle=platform.views.cycle_summary(cycle_id), **_vote_context(request, cycle_id)
+    )
 
 
 @router.post("/cycles/{cycle_id}/vote", include_in_schema=False)
-async def vote_form(request: Request, cycle_id: int) -> Response:
+async def vote_form(request: Request, cycle_id: CycleId) -> Response:
     form = await request.form()
     viewer = await check_csrf(request, form)
     platform = platform_of(request)
     action = str(form.get("action") or "ballot")
     if action == "variants":
-        await run_in_threadpool(platform.publish_variants, viewer, cycle_id)
+        await run_in_threadpool(platform.votes.publish_variants, viewer, cycle_id)
     elif action == "open":
-        await run_in_threadpool(platform.open_vote, viewer, cycle_id)
+        await run_in_threadpool(platform.votes.open, viewer, cycle_id)
     elif action == "close":
-        await run_in_threadpool(platform.close_vote, viewer, cycle_id)
+        await run_in_threadpool(platform.votes.close, viewer, cycle_id)
     else:
         approve = [str(v) for v in form.getlist("approve")]
         ranks: dict[int, list[str]] = {}
         for key, value in form.multi_items():
             if key.startswith("rank:") and str(value).strip():
                 try:
-                    level = int(str(value))
+                    level = min(max(int(str(value)), 0), 10**6)
                 except ValueError:
                     level = 10**6
                 ranks.setdefault(level, []).append(key[5:])
         ranking = [ranks[k] for k in sorted(ranks)]
-        receipt = await run_in_threadpool(platform.cast, viewer, cycle_id, approve, ranking)
+        receipt = await run_in_threadpool(platform.votes.cast, viewer, cycle_id, approve, ranking)
         return render(request, "receipt_new.html", cycle_id=cycle_id, receipt=receipt)
     return see_other(f"/cycles/{cycle_id}/vote")
 
 
 @router.get("/receipts", include_in_schema=False)
-def receipt_page(request: Request, code: str = "") -> Response:
-    result = platform_of(request).check_receipt(code) if code else None
+def receipt_page(request: Request, code: str = Query("", max_length=200)) -> Response:
+    result = platform_of(request).votes.check_receipt(code) if code else None
     return render(request, "receipt.html", code=code, result=result)
 
 
 @router.get("/api/cycles/{cycle_id}/vote", tags=["votes"])
-def api_vote(request: Request, cycle_id: int) -> dict[str, Any]:
-    """Variants, rules, and (once closed) the tally; public."""
+def api_vote(request: Request, cycle_id: CycleId) -> dict[str, Any]:
+    """Variants, rules, the turnout, and (once closed) the tally; public."""
     ctx = _vote_context(request, cycle_id)
     return {"variants": ctx["variants"], "vote": ctx["vote"]}
 
 
 @router.post("/api/cycles/{cycle_id}/variants", tags=["votes"])
-async def api_variants(request: Request, cycle_id: int) -> list[dict[str, Any]]:
+async def api_variants(request: Request, cycle_id: CycleId) -> list[dict[str, Any]]:
     """Publish the plan variants (board only, after convergence)."""
     viewer = await check_csrf(request)
-    return await run_in_threadpool(platform_of(request).publish_variants, viewer, cycle_id)
+    return await run_in_threadpool(platform_of(request).votes.publish_variants, viewer, cycle_id)
 
 
 @router.post("/api/cycles/{cycle_id}/vote/open", tags=["votes"])
-async def api_open_vote(request: Request, cycle_id: int) -> dict[str, Any]:
+async def api_open_vote(request: Request, cycle_id: CycleId) -> dict[str, Any]:
     viewer = await check_csrf(request)
-    return await run_in_threadpool(platform_of(request).open_vote, viewer, cycle_id)
+    return await run_in_threadpool(platform_of(request).votes.open, viewer, cycle_id)
 
 
 @router.post("/api/cycles/{cycle_id}/vote/ballots", status_code=201, tags=["votes"])
-async def api_cast(request: Request, cycle_id: int, body: BallotIn) -> dict[str, Any]:
-    """Cast a member's ballot; the answer holds the receipt code (keep it: only its hash is stored)."""
+async def api_cast(request: Request, cycle_id: CycleId, body: BallotIn) -> dict[str, Any]:
+    """Cast a member's ballot, sealed until the vote closes. The answer holds the receipt code (keep it:
+    only its hash is stored), with which the member can check that the ballot was counted."""
     viewer = await check_csrf(request)
     ranking = [[g] if isinstance(g, str) else g for g in body.ranking]
-    return await run_in_threadpool(platform_of(request).cast, viewer, cycle_id, body.approve, ranking)
+    return await run_in_threadpool(platform_of(request).votes.cast, viewer, cycle_id, body.approve, ranking)
 
 
 @router.post("/api/cycles/{cycle_id}/vote/close", tags=["votes"])
-async def api_close_vote(request: Request, cycle_id: int) -> dict[str, Any]:
+async def api_close_vote(request: Request, cycle_id: CycleId) -> dict[str, Any]:
     viewer = await check_csrf(request)
-    return await run_in_threadpool(platform_of(request).close_vote, viewer, cycle_id)
+    return await run_in_threadpool(platform_of(request).votes.close, viewer, cycle_id)
 
 
-@router.get("/api/receipts/{code}", tags=["votes"])
-def api_receipt(request: Request, code: str) -> dict[str, Any]:
-    """The ballot under a receipt code, with its log entry and a checked inclusion proof."""
-    return platform_of(request).check_receipt(code)
+@router.post("/api/receipts", tags=["votes"])
+def api_receipt(request: Request, body: ReceiptCode) -> dict[str, Any]:
+    """Whether the ballot under a receipt code is sealed (vote open) or counted (the published receipts
+    entry, with a checked inclusion proof). Never what the ballot was. (A POST, so that the code does
+    not travel in a URL that logs and proxies keep.)"""
+    return platform_of(request).votes.check_receipt(body.code)

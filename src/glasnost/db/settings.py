@@ -27,14 +27,31 @@ class Settings:
         Where the public log lives: a SQLite file or a PostgreSQL URL. Default: next to a SQLite
         database (``<name>-log.sqlite``), or the same PostgreSQL database and schema.
     key_path : str, optional
-        The Ed25519 key that signs the log's checkpoints (created on first start). Default: next to
-        the SQLite database, or ``./glasnost-service-key`` for PostgreSQL.
+        A file holding an Ed25519 key from before keys were kept in the database: imported into the
+        vault at the first start (the log's signing key is otherwise created there). Default: next
+        to the SQLite database, or ``./glasnost-service-key`` for PostgreSQL.
+    secret : str, optional
+        The master secret that seals the database's secrets (the log's signing key, ballot-box
+        keys); environment variable ``GLASNOST_SECRET``. Every process of a platform needs the same.
+    secret_file : str, optional
+        Where the master secret is read from when ``secret`` is not given (created with 32 random
+        bytes if missing). Default: next to the SQLite database (``<name>-secret``), or
+        ``./glasnost-secret`` for PostgreSQL (give every process the same file or ``GLASNOST_SECRET``).
     secure_cookies : bool
-        Mark cookies ``Secure`` (behind HTTPS).
+        Mark cookies ``Secure`` (behind HTTPS); environment variable ``GLASNOST_SECURE_COOKIES=1``.
     max_body_bytes : int
         Largest request body accepted (bytes); larger ones get 413.
     login_rate : tuple of (int, float)
-        At most this many login attempts per (address, user name) per that many seconds.
+        At most this many failed login attempts per (address, user name) per that many seconds.
+    login_account_rate : tuple of (int, float)
+        At most this many failed login attempts per user name (from any address) per that many seconds.
+    login_address_rate : tuple of (int, float)
+        At most this many failed login attempts per address (for any user name) per that many seconds.
+    hash_concurrency : int
+        Password hashes computed at once by one process (argon2id takes 64 MiB each at the default
+        cost); more wait their turn, at most ``hash_wait`` seconds, then get 503.
+    hash_wait : float
+        Seconds a login waits for a free hash slot.
     submit_rate : tuple of (int, float)
         At most this many submissions per council per that many seconds.
     sqlite_synchronous : str
@@ -44,6 +61,10 @@ class Settings:
         argon2id ``(time_cost, memory_cost in KiB, parallelism)`` for new password hashes. None
         (default, for production): argon2-cffi's defaults (3, 65536, 4). Tests use a cheap cost;
         environment variable ``GLASNOST_ARGON2=t,m,p``. Stored hashes carry their own parameters.
+    pool_size : int
+        PostgreSQL: connections a process keeps for sessions (up to half as many more at peaks),
+        plus half as many for the hot lookups. Mind the server's ``max_connections`` (100 by
+        default) across all processes: 4 processes at the default take at most 4 x 24.
     demo : bool
         Preload a demo cycle whose councils are modelled unless a person takes their seat.
     """
@@ -52,24 +73,57 @@ class Settings:
     schema: str | None = None
     ledger_path: str | None = None
     key_path: str | None = None
+    secret: str | None = None
+    secret_file: str | None = None
     secure_cookies: bool = False
     max_body_bytes: int = 2 * 1024 * 1024
     login_rate: tuple[int, float] = (10, 60.0)
+    login_account_rate: tuple[int, float] = (50, 900.0)
+    login_address_rate: tuple[int, float] = (100, 60.0)
+    hash_concurrency: int = 2
+    hash_wait: float = 10.0
     submit_rate: tuple[int, float] = (30, 60.0)
     sqlite_synchronous: str = "FULL"
     password_cost: tuple[int, int, int] | None = None
+    pool_size: int = 12
     demo: bool = False
     extra: dict[str, object] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Settings from ``GLASNOST_DATABASE``, ``GLASNOST_SCHEMA``, ``GLASNOST_DEMO`` and ``GLASNOST_ARGON2``."""
+        """Settings from the environment: ``GLASNOST_DATABASE``, ``GLASNOST_SCHEMA``, ``GLASNOST_DEMO``,
+        ``GLASNOST_ARGON2``, ``GLASNOST_SECRET``, ``GLASNOST_SECRET_FILE``, ``GLASNOST_LEDGER``,
+        ``GLASNOST_KEY``, ``GLASNOST_SECURE_COOKIES`` and ``GLASNOST_SYNCHRONOUS``."""
+        env = os.environ.get
         return cls(
-            database_url=os.environ.get("GLASNOST_DATABASE", DEFAULT_DATABASE),
-            schema=os.environ.get("GLASNOST_SCHEMA") or None,
-            demo=os.environ.get("GLASNOST_DEMO", "") not in ("", "0"),
+            database_url=env("GLASNOST_DATABASE", DEFAULT_DATABASE),
+            schema=env("GLASNOST_SCHEMA") or None,
+            ledger_path=env("GLASNOST_LEDGER") or None,
+            key_path=env("GLASNOST_KEY") or None,
+            secret=env("GLASNOST_SECRET") or None,
+            secret_file=env("GLASNOST_SECRET_FILE") or None,
+            secure_cookies=_flag(env("GLASNOST_SECURE_COOKIES")),
+            sqlite_synchronous=(env("GLASNOST_SYNCHRONOUS") or "FULL").upper(),
+            demo=_flag(env("GLASNOST_DEMO")),
             password_cost=password_cost_from_env(),
         )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that :meth:`from_env` reads these settings back from (how ``glasnost serve
+        --workers N`` hands its settings to the worker processes)."""
+        pairs = {
+            "GLASNOST_DATABASE": self.database_url,
+            "GLASNOST_SCHEMA": self.schema,
+            "GLASNOST_LEDGER": self.ledger_path,
+            "GLASNOST_KEY": self.key_path,
+            "GLASNOST_SECRET": self.secret,
+            "GLASNOST_SECRET_FILE": self.secret_file,
+            "GLASNOST_SECURE_COOKIES": "1" if self.secure_cookies else "0",
+            "GLASNOST_SYNCHRONOUS": self.sqlite_synchronous,
+            "GLASNOST_DEMO": "1" if self.demo else "0",
+            "GLASNOST_ARGON2": None if self.password_cost is None else ",".join(map(str, self.password_cost)),
+        }
+        return {k: str(v) for k, v in pairs.items() if v is not None}
 
     @property
     def is_sqlite(self) -> bool:
@@ -94,6 +148,14 @@ class Settings:
             raise ValueError("an in-memory SQLite database needs an explicit ledger_path")
         return self.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
+    def master_secret_path(self) -> Path:
+        if self.secret_file:
+            return Path(self.secret_file)
+        file = self.sqlite_file
+        if file is not None:
+            return file.with_name(file.stem + "-secret")
+        return Path("glasnost-secret")
+
     def signing_key_path(self) -> Path:
         if self.key_path:
             return Path(self.key_path)
@@ -101,6 +163,10 @@ class Settings:
         if file is not None:
             return file.with_name(file.stem + "-key")
         return Path("glasnost-service-key")
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() not in ("", "0", "false", "no")
 
 
 def password_cost_from_env() -> tuple[int, int, int] | None:

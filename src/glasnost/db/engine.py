@@ -1,8 +1,10 @@
-"""The database: engine, sessions and the declarative base every table of the platform uses.
+"""The database: engine, sessions and the declarative base every stateful part's tables use.
 
-Other packages (``glasnost.control.tables``) put their tables on the same :class:`Base` with their
-own Alembic revisions; :func:`migrate` runs ``upgrade heads`` so several branches are fine.
-SQLite runs in WAL mode with a busy timeout; PostgreSQL tables can live in their own schema.
+The platform (``glasnost.service.models``) and implementation control (``glasnost.control.tables``)
+put their tables on the same :class:`Base`; their Alembic revisions live together in
+``glasnost/db/migrations/versions`` (one branch per part), and :func:`migrate` runs
+``upgrade heads``. SQLite runs in WAL mode with a busy timeout; PostgreSQL tables can live in their
+own schema.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from glasnost.service.settings import Settings
+from glasnost.db.settings import Settings
 
 __all__ = ["Base", "Database", "migrate", "utcnow"]
 
@@ -48,6 +50,7 @@ def _sqlite_pragmas(synchronous: str):
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA secure_delete=ON")  # a deleted row's bytes are overwritten (the emptied ballot box)
         cur.close()
 
     return on_connect
@@ -73,44 +76,66 @@ class Database:
                 kwargs["pool_size"] = 48
                 kwargs["max_overflow"] = 16
         else:
-            kwargs["pool_size"] = 40
-            kwargs["max_overflow"] = 20
+            kwargs["pool_size"] = settings.pool_size
+            kwargs["max_overflow"] = settings.pool_size // 2
             kwargs["pool_pre_ping"] = True
             if settings.schema:
                 kwargs["connect_args"] = {"options": f"-csearch_path={settings.schema}"}
         self.engine: Engine = create_engine(url, **kwargs)
         if settings.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas(settings.sqlite_synchronous))
+            self._lookup_engine = None
+        else:  # the hot reads: a small pool of autocommit connections, returned after each query
+            self._lookup_engine = create_engine(
+                url,
+                pool_size=max(2, settings.pool_size // 2),
+                max_overflow=0,
+                pool_reset_on_return=None,
+                isolation_level="AUTOCOMMIT",
+                connect_args=kwargs.get("connect_args", {}),
+            )
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = threading.Lock() if settings.is_sqlite else None
         self._lookups = threading.local()
 
     def lookup(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        """Rows of one read-only query (``?`` placeholders) on this thread's own DBAPI connection,
-        without SQLAlchemy's per-statement work: the hot checks of every request (whose token, which
-        seats). The connection reads in autocommit mode, so each query sees the latest commits."""
+        """Rows of one read-only query (``?`` placeholders) on a plain DBAPI connection, without
+        SQLAlchemy's per-statement work: the hot checks of every request (whose token, which
+        round is open). The connection reads in autocommit mode, so each query sees the latest
+        commits. SQLite: this thread's own connection; PostgreSQL: one from a small pool, given
+        back at once (the number of connections a process holds stays bounded)."""
+        if self._lookup_engine is not None:
+            pooled = self._lookup_engine.raw_connection()
+            try:
+                cur = pooled.cursor()
+                try:
+                    cur.execute(sql.replace("?", "%s"), params)
+                    return [tuple(r) for r in cur.fetchall()]
+                finally:
+                    cur.close()
+            except Exception:
+                pooled.invalidate()  # broken (e.g. the server restarted): not given back
+                raise
+            finally:
+                pooled.close()
         conn = getattr(self._lookups, "conn", None)
         if conn is None:
             conn = self._lookup_connection()
         try:
             cur = conn.cursor()
             try:
-                cur.execute(sql if self.settings.is_sqlite else sql.replace("?", "%s"), params)
+                cur.execute(sql, params)
                 return [tuple(r) for r in cur.fetchall()]
             finally:
                 cur.close()
         except Exception:
-            self._lookups.conn = self._lookups.pooled = None  # broken (e.g. the server restarted): a new one next
+            self._lookups.conn = self._lookups.pooled = None  # broken: a new one next
             raise
 
     def _lookup_connection(self) -> Any:
-        pooled = self.engine.raw_connection()  # kept by this thread (pragmas / search_path applied)
+        pooled = self.engine.raw_connection()  # kept by this thread (pragmas applied)
         raw = pooled.driver_connection
-        if self.settings.is_sqlite:
-            raw.isolation_level = None  # autocommit: no transaction left open between lookups
-        else:
-            raw.rollback()
-            raw.autocommit = True
+        raw.isolation_level = None  # autocommit: no transaction left open between lookups
         self._lookups.conn, self._lookups.pooled = raw, pooled
         return raw
 
@@ -151,8 +176,18 @@ class Database:
             if self._write_lock is not None:
                 self._write_lock.release()
 
+    def forget_deleted(self, table: str) -> None:
+        """Make deleted rows of ``table`` unrecoverable from the database files: PostgreSQL keeps
+        them until a vacuum (run now); SQLite overwrites them on delete (``secure_delete``)."""
+        if self.settings.is_sqlite:
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'VACUUM "{table}"'))
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._lookup_engine is not None:
+            self._lookup_engine.dispose()
 
 
 def migrate(database: Database) -> None:
@@ -164,13 +199,7 @@ def migrate(database: Database) -> None:
     here = Path(__file__).parent / "migrations"
     cfg = Config()
     cfg.set_main_option("script_location", str(here))
-    locations = [str(here / "versions")]
-    control = Path(__file__).parent.parent / "control" / "migrations"
-    for extra in (control / "versions", control):
-        if extra.is_dir() and any(extra.glob("*.py")):
-            locations.append(str(extra))
-            break
-    cfg.set_main_option("version_locations", " ".join(locations))
+    cfg.set_main_option("version_locations", str(here / "versions"))
     cfg.set_main_option("path_separator", "space")
     with database.engine.begin() as conn:
         cfg.attributes["connection"] = conn
