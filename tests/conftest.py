@@ -1,9 +1,10 @@
 """Shared set-up of the test suite: the published data, the optional parts, and the skip policy.
 
 - The published data the tests check against are in ``tests/data`` (``data_dir``).
-- Tests marked ``postgresql`` (every test parametrised with the ``postgresql`` backend) need the
-  server at 127.0.0.1:5432; where it does not answer they skip and say so. Leave them out with
-  ``-m "not postgresql"``.
+- Tests marked ``postgresql`` need the server at 127.0.0.1:5432; where it does not answer they
+  skip and say so. Leave them out with ``-m "not postgresql"``. The mark is added to every test
+  parametrised with ``"postgresql"`` or using a fixture named ``postgresql``; a module of
+  PostgreSQL-only tests sets it itself (and ``service_support.make_backend`` skips alike).
 - Tests marked ``browser`` need Debian's chromium at /usr/bin/chromium (and Playwright, in the
   ``test`` extra); without it they skip and say how to install it. Leave them out with
   ``-m "not browser"``.
@@ -13,17 +14,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import socket
-from functools import cache
 from pathlib import Path
 
 import pytest
+from extra_support import CHROMIUM, browser_problem, postgresql_problem
 
 DATA = Path(__file__).resolve().parent / "data"
-POSTGRESQL = ("127.0.0.1", 5432)
-CHROMIUM = Path("/usr/bin/chromium")
 NO_SKIPS_ENV = "GLASNOST_NO_SKIPS"
 
 
@@ -31,35 +28,6 @@ NO_SKIPS_ENV = "GLASNOST_NO_SKIPS"
 def data_dir() -> Path:
     """The published data the tests check against, kept in the repository (see data/README.md)."""
     return DATA
-
-
-# ---- optional parts: PostgreSQL and the browser ------------------------------------------------
-
-
-@cache
-def postgresql_problem() -> str | None:
-    """Why the PostgreSQL tests cannot run here, or None when the server answers."""
-    try:
-        socket.create_connection(POSTGRESQL, timeout=2).close()
-    except OSError as exc:
-        host, port = POSTGRESQL
-        return (
-            f"PostgreSQL does not answer at {host}:{port} ({exc.strerror or exc}): start it (README, Testing), "
-            "or leave its tests out with -m 'not postgresql'"
-        )
-    return None
-
-
-def browser_problem() -> str | None:
-    """Why the browser tests cannot run here, or None when they can."""
-    if importlib.util.find_spec("playwright") is None:
-        return "Playwright not found: the optional extra 'test' is not installed (pip install -e '.[test]')"
-    if not CHROMIUM.exists():
-        return (
-            f"Debian's chromium is not installed at {CHROMIUM} (sudo apt-get install chromium), "
-            "or leave the browser tests out with -m 'not browser'"
-        )
-    return None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -91,7 +59,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and "postgresql" in callspec.params.values():
+        parametrised = callspec is not None and "postgresql" in callspec.params.values()
+        if parametrised or "postgresql" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgresql)
 
 

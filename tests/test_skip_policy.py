@@ -87,8 +87,9 @@ def _run(directory: Path, *args: str, no_skips: str | None = None) -> subprocess
 
 @pytest.fixture
 def suite(tmp_path: Path) -> Path:
-    """A copy of this suite's conftest.py beside one harmless test file."""
+    """A copy of this suite's conftest.py (and the module it imports) beside one harmless test file."""
     shutil.copy(TESTS / "conftest.py", tmp_path / "conftest.py")
+    shutil.copy(TESTS / "extra_support.py", tmp_path / "extra_support.py")
     (tmp_path / "test_harmless.py").write_text(HARMLESS)
     return tmp_path
 
@@ -130,28 +131,31 @@ def _closed_port() -> int:
         return s.getsockname()[1]  # free now, and nothing listens on it once closed
 
 
-def test_postgresql_and_browser_tests_say_what_is_missing(tmp_path: Path) -> None:
+def test_postgresql_and_browser_tests_say_what_is_missing(suite: Path) -> None:
     """Where PostgreSQL does not answer and chromium is absent, their tests skip naming them and
     how to leave them out; ``-m`` leaves them out; under the policy they fail."""
-    conftest = (TESTS / "conftest.py").read_text()
-    assert 'POSTGRESQL = ("127.0.0.1", 5432)' in conftest and 'CHROMIUM = Path("/usr/bin/chromium")' in conftest
-    conftest = conftest.replace('("127.0.0.1", 5432)', f'("127.0.0.1", {_closed_port()})')
-    conftest = conftest.replace('Path("/usr/bin/chromium")', f"Path({str(tmp_path / 'no-chromium')!r})")
-    (tmp_path / "conftest.py").write_text(conftest)
-    (tmp_path / "test_parts.py").write_text(PARTS)
-    run = _run(tmp_path)
+    support = (TESTS / "extra_support.py").read_text()
+    assert 'POSTGRESQL = ("127.0.0.1", 5432)' in support and 'CHROMIUM = Path("/usr/bin/chromium")' in support
+    support = support.replace('("127.0.0.1", 5432)', f'("127.0.0.1", {_closed_port()})')
+    support = support.replace('Path("/usr/bin/chromium")', f"Path({str(suite / 'no-chromium')!r})")
+    (suite / "extra_support.py").write_text(support)
+    (suite / "test_harmless.py").unlink()
+    (suite / "test_parts.py").write_text(PARTS)
+    run = _run(suite)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "1 passed, 2 skipped" in run.stdout, run.stdout
+    assert "1 passed, 4 skipped" in run.stdout, run.stdout
     assert "PostgreSQL does not answer at 127.0.0.1" in run.stdout and "-m 'not postgresql'" in run.stdout
     assert "chromium is not installed" in run.stdout and "apt-get install chromium" in run.stdout
-    left_out = _run(tmp_path, "-m", "not postgresql and not browser")
-    assert left_out.returncode == 0 and "1 passed, 2 deselected" in left_out.stdout, left_out.stdout
-    forbidden = _run(tmp_path, no_skips="1")
-    assert forbidden.returncode != 0 and "1 passed, 2 errors" in forbidden.stdout.splitlines()[-1], forbidden.stdout
+    left_out = _run(suite, "-m", "not postgresql and not browser")
+    assert left_out.returncode == 0 and "1 passed, 1 skipped, 3 deselected" in left_out.stdout, left_out.stdout
+    forbidden = _run(suite, no_skips="1")
+    summary = forbidden.stdout.splitlines()[-1]  # three skip at setup (errors), one in its body (failed)
+    assert forbidden.returncode != 0 and "1 failed, 1 passed, 3 errors" in summary, forbidden.stdout
 
 
 PARTS = """
 import pytest
+from extra_support import postgresql_problem
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request):
@@ -159,6 +163,17 @@ def backend(request):
 
 def test_on_each_backend(backend):
     pass
+
+@pytest.fixture
+def postgresql():
+    return "a server"
+
+def test_by_fixture_name(postgresql):
+    pass
+
+def test_by_a_helper_that_needs_the_server():  # like service_support.make_backend
+    if problem := postgresql_problem():
+        pytest.skip(problem)
 
 @pytest.mark.browser
 def test_in_a_browser():
