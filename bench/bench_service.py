@@ -1,22 +1,24 @@
-"""Benchmark: the planning platform under a round's load, on loopback.
+"""Benchmark: the planning platform under a round's load, on loopback, with 1 or more server processes.
 
-N councils (default 10,000: 5,000 worker and 5,000 consumer councils of a generated experiment)
-each submit one proposal for the open round through the JSON API (bearer tokens), at a fixed
+N councils (default 10,000: half worker, half consumer councils of a generated experiment) each
+submit one proposal for the open round through the JSON API (bearer tokens), at a fixed
 concurrency (default 100); then the board closes the round (every proposal in, the engine's step,
 the round result stored and published to the public log). Measured: throughput (requests per
 second), latency p50/p99/max (milliseconds, from the client's send to the full answer), failed
-requests, and the time to close the round.
+requests, and the time to close the round. With ``--workers 1 2 4`` the same is run for each number
+of server processes (``glasnost serve --workers N``, PostgreSQL), each on the next round of the
+same cycle (the proposals recomputed at that round's prices).
 
-The peer, in the same run and with the same client, requests and concurrency: a bare FastAPI
-endpoint under the same uvicorn that parses the same JSON body and does nothing, the floor any
-FastAPI service on this machine pays. Runs are interleaved: peer, platform, peer.
+The peer, in the same run and with the same client, requests, concurrency and process manager: a
+bare FastAPI endpoint under uvicorn with the same number of worker processes, that parses the same
+JSON body and does nothing, the floor any FastAPI service on this machine pays. Runs are
+interleaved: peer, platform, peer.
 
-Servers run as subprocesses (``glasnost serve`` for the platform, one uvicorn worker each); the
-client is one asyncio process (httpx) on the same machine, so client, server and database share
-its cores. Setup (accounts, memberships, tokens) is written straight into the database and not
-timed; the proposals are what the modelled councils would propose at the posted prices.
+The client is one asyncio process on the same machine, so client, servers and database share its
+cores. Setup (accounts, memberships, tokens) is written straight into the database and not timed;
+the proposals are what the modelled councils would propose at the posted prices.
 
-Run: python bench/bench_service.py [--councils 10000] [--concurrency 100]
+Run: python bench/bench_service.py [--councils 10000] [--concurrency 100] [--workers 1 2 4]
                                    [--database postgresql+psycopg://postgres@127.0.0.1:5432/test]
 """
 
@@ -45,7 +47,6 @@ from rich.table import Table
 console = Console()
 
 PEER_APP = """
-import sys, uvicorn
 from fastapi import FastAPI, Request
 app = FastAPI()
 @app.post("/api/cycles/{cycle_id}/proposals", status_code=201)
@@ -55,7 +56,6 @@ async def proposals(cycle_id: int, request: Request) -> dict:
 @app.get("/healthz")
 def healthz() -> dict:
     return {"status": "ok"}
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
 """
 
 
@@ -78,45 +78,32 @@ def wait_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     raise SystemExit(f"server at {url} did not start")
 
 
-def setup_platform(database: str, schema: str | None, councils: int, workdir: Path) -> dict[str, Any]:
-    """A cycle over a generated experiment, one delegate per council with a bearer token (written
-    straight into the database), and each council's modelled proposal at the posted prices."""
+def setup_platform(database: str, schema: str | None, councils: int, workdir: Path, secret: str) -> dict[str, Any]:
+    """A cycle over a generated experiment and one delegate per council with a bearer token (written
+    straight into the database)."""
     from sqlalchemy import select
 
     from glasnost.db.settings import Settings
-    from glasnost.procedures import RoundContext
     from glasnost.service import models as m
     from glasnost.service.accounts import Viewer
     from glasnost.service.platform import Platform
     from glasnost.service.security import hash_password, hash_token, new_token
 
-    settings = Settings(database_url=database, schema=schema, key_path=str(workdir / "key"))
+    settings = Settings(database_url=database, schema=schema, secret=secret)
     platform = Platform(settings)
     try:
         board_id = platform.accounts.create("bench-board", "bench-board-password", board=True)
         board = Viewer(board_id, "bench-board", True, "system")
         cycle = platform.cycles.create(board, "bench", f"generated:{councils // 2}")
         eng = platform.cycles.engine(cycle)
-        p = eng.price_vector(eng.initial_prices())
-        ctx = RoundContext(1, p, np.zeros_like(p), {})
-        ws, wd = eng.workers_model.propose(ctx).matrices()
-        _, cd = eng.consumers_model.propose(ctx).matrices()
-        ids = eng.commodity_ids
-
-        def row(M: Any, i: int, scale: float = 1.0) -> dict[str, float]:
-            lo, hi = M.indptr[i], M.indptr[i + 1]
-            return {str(ids[j]): float(v) * scale for j, v in zip(M.indices[lo:hi], M.data[lo:hi], strict=True)}
-
-        bodies = [{"council": str(c), "supply": row(ws, i), "demand": row(wd, i)} for i, c in enumerate(eng.worker_ids)]
-        # consumers ask for 99% of their modelled demand, inside their budget whatever the rounding
-        bodies += [{"council": str(c), "demand": row(cd, i, 0.99)} for i, c in enumerate(eng.consumer_ids)]
+        codes = [str(c) for c in eng.worker_ids] + [str(c) for c in eng.consumer_ids]
         shared_hash = hash_password("delegate-password")
-        tokens = [new_token() for _ in bodies]
+        tokens = [new_token() for _ in codes]
         with platform.db.write() as s:
             council_ids = dict(s.execute(select(m.Council.code, m.Council.id).where(m.Council.cycle_id == cycle)).all())
             s.execute(
                 m.Account.__table__.insert(),
-                [{"username": f"d{i}", "password_hash": shared_hash, "is_board": False} for i in range(len(bodies))],
+                [{"username": f"d{i}", "password_hash": shared_hash, "is_board": False} for i in range(len(codes))],
             )
             account_ids = dict(s.execute(select(m.Account.username, m.Account.id)).all())
             expires = __import__("datetime").datetime(2100, 1, 1)
@@ -138,17 +125,44 @@ def setup_platform(database: str, schema: str | None, councils: int, workdir: Pa
                     {
                         "account_id": account_ids[f"d{i}"],
                         "cycle_id": cycle,
-                        "council_id": council_ids[b["council"]],
-                        "role": r,
+                        "council_id": council_ids[c],
+                        "role": "delegate",
                     }
-                    for i, b in enumerate(bodies)
-                    for r in ("delegate",)
+                    for i, c in enumerate(codes)
                 ],
             )
         board_token = platform.accounts.login("bench-board", "bench-board-password", address="bench", kind="bearer")
     finally:
         platform.close()
-    return {"cycle": cycle, "bodies": bodies, "tokens": tokens, "board": board_token}
+    return {"cycle": cycle, "tokens": tokens, "board": board_token, "settings": settings}
+
+
+def proposals_at_open_round(settings: Any, cycle: int) -> tuple[int, list[dict[str, Any]]]:
+    """The open round's number and every council's modelled proposal at its prices (consumers ask for
+    99% of their modelled demand: inside their budget whatever the rounding)."""
+    from glasnost.procedures import RoundContext
+    from glasnost.service.platform import Platform
+
+    platform = Platform(settings)
+    try:
+        rnd = platform.rounds.current(cycle)
+        assert rnd is not None, "the rounds of the bench cycle have ended"
+        eng = platform.cycles.engine(cycle)
+    finally:
+        platform.close()
+    p = eng.price_vector(rnd.prices)
+    ctx = RoundContext(rnd.number, p, np.zeros_like(p), {})
+    ws, wd = eng.workers_model.propose(ctx).matrices()
+    _, cd = eng.consumers_model.propose(ctx).matrices()
+    ids = eng.commodity_ids
+
+    def row(M: Any, i: int, scale: float = 1.0) -> dict[str, float]:
+        lo, hi = M.indptr[i], M.indptr[i + 1]
+        return {str(ids[j]): float(v) * scale for j, v in zip(M.indices[lo:hi], M.data[lo:hi], strict=True)}
+
+    bodies = [{"council": str(c), "supply": row(ws, i), "demand": row(wd, i)} for i, c in enumerate(eng.worker_ids)]
+    bodies += [{"council": str(c), "demand": row(cd, i, 0.99)} for i, c in enumerate(eng.consumer_ids)]
+    return rnd.number, bodies
 
 
 async def _connection(host: str, port: int, jobs: asyncio.Queue, request_of, latencies, status, advance) -> None:
@@ -225,10 +239,100 @@ async def load(url: str, cycle: int, bodies: list[dict], tokens: list[str], conc
     }
 
 
+def stop(*procs: subprocess.Popen) -> None:
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def run_workers(
+    args: Any, state: dict[str, Any], database: str, schema: str | None, workdir: Path, workers: int
+) -> dict:
+    """Peer, platform, peer at ``workers`` processes each, then the round's close."""
+    number, bodies = proposals_at_open_round(state["settings"], state["cycle"])
+    tokens, cycle = state["tokens"], state["cycle"]
+    peer_port, port = free_port(), free_port()
+    peer = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "peer_app:app",
+            "--app-dir",
+            str(workdir),
+            "--port",
+            str(peer_port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+    )
+    cmd = [sys.executable, "-c", "import sys; from glasnost.cli import app; sys.exit(app())", "serve"]
+    cmd += ["--port", str(port), "--database", database, "--workers", str(workers)]
+    cmd += ["--schema", schema] if schema else ["--synchronous", args.synchronous]
+    pool = max(4, 80 // (2 * workers))  # every process's connections together stay under PostgreSQL's 100
+    env = {**os.environ, "GLASNOST_SECRET": state["settings"].secret, "GLASNOST_POOL_SIZE": str(pool)}
+    server = subprocess.Popen(cmd, cwd=workdir, env=env)
+    peer_url, url = f"http://127.0.0.1:{peer_port}", f"http://127.0.0.1:{port}"
+    runs = []
+    try:
+        wait_up(peer_url, peer)
+        wait_up(url, server)
+        time.sleep(1.0)  # every worker process up
+        runs.append(
+            asyncio.run(load(peer_url, cycle, bodies, tokens, args.concurrency, f"bare FastAPI x{workers} (1)"))
+        )
+        spy = None
+        if args.profile:
+            spy = subprocess.Popen(
+                [
+                    "py-spy",
+                    "record",
+                    "--pid",
+                    str(server.pid),
+                    "--subprocesses",
+                    "-f",
+                    "raw",
+                    "-o",
+                    args.profile,
+                    "-r",
+                    "200",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(1.0)
+        runs.append(asyncio.run(load(url, cycle, bodies, tokens, args.concurrency, f"glasnost x{workers}")))
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+        runs.append(
+            asyncio.run(load(peer_url, cycle, bodies, tokens, args.concurrency, f"bare FastAPI x{workers} (2)"))
+        )
+        t = time.perf_counter()
+        r = httpx.post(
+            f"{url}/api/cycles/{cycle}/rounds/{number}/close",
+            headers={"Authorization": f"Bearer {state['board']}"},
+            timeout=300,
+        )
+        close_s = time.perf_counter() - t
+        closed = r.json() if r.status_code == 200 else {"detail": r.text}
+    finally:
+        stop(server, peer)
+    return {"workers": workers, "runs": runs, "close": close_s, "close_status": r.status_code, "closed": closed}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--councils", type=int, default=10_000)
     ap.add_argument("--concurrency", type=int, default=100)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1], help="server processes (more than 1: PostgreSQL)")
     ap.add_argument("--database", default=None, help="default: a SQLite file in a temporary folder")
     ap.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"], help="SQLite's synchronous mode")
     ap.add_argument(
@@ -237,99 +341,61 @@ def main() -> None:
     args = ap.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="glasnost-bench-service-"))
+    (workdir / "peer_app.py").write_text(PEER_APP)
     database = args.database or f"sqlite:///{workdir / 'platform.sqlite'}"
     schema = None if database.startswith("sqlite") else f"bench_{uuid.uuid4().hex[:10]}"
+    if schema is None and max(args.workers) > 1:
+        raise SystemExit("several workers need PostgreSQL: give --database postgresql+psycopg://...")
     console.print(f"setting up {args.councils:,} councils with delegates in {database} ...")
     t = time.perf_counter()
-    state = setup_platform(database, schema, args.councils, workdir)
+    state = setup_platform(database, schema, args.councils, workdir, secret=uuid.uuid4().hex * 2)
     console.print(f"setup {time.perf_counter() - t:.1f} s (not timed below)")
-
-    peer_port, port = free_port(), free_port()
-    peer = subprocess.Popen([sys.executable, "-c", PEER_APP, str(peer_port)])
-    cmd = [sys.executable, "-c", "import sys; from glasnost.cli import app; sys.exit(app())", "serve"]
-    cmd += ["--port", str(port), "--database", database, "--synchronous", args.synchronous]
-    cmd += ["--schema", schema] if schema else []
-    server = subprocess.Popen(cmd, cwd=workdir, env={**os.environ})
-    peer_url, url = f"http://127.0.0.1:{peer_port}", f"http://127.0.0.1:{port}"
-    results = []
     try:
-        wait_up(peer_url, peer)
-        wait_up(url, server)
-        bodies, tokens = state["bodies"], state["tokens"]
-        results.append(
-            asyncio.run(load(peer_url, state["cycle"], bodies, tokens, args.concurrency, "bare FastAPI (1)"))
-        )
-        spy = None
-        if args.profile:
-            spy = subprocess.Popen(
-                ["py-spy", "record", "--pid", str(server.pid), "-f", "raw", "-o", args.profile, "-r", "200"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            time.sleep(1.0)
-        results.append(asyncio.run(load(url, state["cycle"], bodies, tokens, args.concurrency, "glasnost platform")))
-        if spy is not None:
-            spy.send_signal(signal.SIGINT)
-            spy.wait(timeout=60)
-        results.append(
-            asyncio.run(load(peer_url, state["cycle"], bodies, tokens, args.concurrency, "bare FastAPI (2)"))
-        )
-        t = time.perf_counter()
-        r = httpx.post(
-            f"{url}/api/cycles/{state['cycle']}/rounds/close",
-            headers={"Authorization": f"Bearer {state['board']}"},
-            timeout=120,
-        )
-        close_s = time.perf_counter() - t
-        closed = r.json() if r.status_code == 200 else {"detail": r.text}
+        measured = [run_workers(args, state, database, schema, workdir, w) for w in args.workers]
     finally:
-        for proc in (server, peer):
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        if schema:
+            import psycopg
+
+            plain = database.replace("postgresql+psycopg://", "postgresql://")
+            with psycopg.connect(plain, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
     table = Table(
         title=f"{args.councils:,} proposals at concurrency {args.concurrency} on loopback ({os.cpu_count()} cores)"
     )
     for col in ("server", "requests", "failed", "req/s", "p50 ms", "p99 ms", "max ms"):
         table.add_column(col, justify="right" if col != "server" else "left")
-    for res in results:
-        table.add_row(
-            res["label"],
-            f"{res['requests']:,}",
-            f"{res['failed']} {[x for x in res['statuses'] if x != 201] or ''}",
-            f"{res['throughput']:.0f}",
-            f"{res['p50']:.1f}",
-            f"{res['p99']:.1f}",
-            f"{res['max']:.1f}",
-        )
+    for m in measured:
+        for res in m["runs"]:
+            table.add_row(
+                res["label"],
+                f"{res['requests']:,}",
+                f"{res['failed']} {[x for x in res['statuses'] if x != 201] or ''}",
+                f"{res['throughput']:.0f}",
+                f"{res['p50']:.1f}",
+                f"{res['p99']:.1f}",
+                f"{res['max']:.1f}",
+            )
     console.print(table)
-    platform_run = results[1]
-    floor_p99 = statistics.median([results[0]["p99"], results[2]["p99"]])
-    floor_rps = statistics.median([results[0]["throughput"], results[2]["throughput"]])
-    answered = len(closed.get("answered", []))
-    console.print(
-        f"close round: {close_s:.2f} s (HTTP {r.status_code}; {answered:,} councils answered, "
-        f"{closed.get('modelled', '?')} modelled)"
-    )
-    console.print(
-        f"platform / bare FastAPI: throughput {platform_run['throughput'] / floor_rps:.2f}x, "
-        f"p99 {platform_run['p99'] / floor_p99:.1f}x"
-    )
-    targets = {
-        "p99 < 250 ms": platform_run["p99"] < 250,
-        "close < 2 s": close_s < 2 and r.status_code == 200,
-        "no failed request": platform_run["failed"] == 0 and answered == args.councils,
-    }
-    console.print("targets: " + ", ".join(f"{k}: {'met' if ok else 'MISSED'}" for k, ok in targets.items()))
-    if schema:
-        import psycopg
-
-        plain = database.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    for m in measured:
+        peer_a, platform_run, peer_b = m["runs"]
+        floor_p99 = statistics.median([peer_a["p99"], peer_b["p99"]])
+        floor_rps = statistics.median([peer_a["throughput"], peer_b["throughput"]])
+        closed = m["closed"]
+        answered = len(closed.get("answered", []))
+        ratio = platform_run["throughput"] / floor_rps
+        console.print(
+            f"[bold]{m['workers']} process(es)[/]: close round {m['close']:.2f} s (HTTP {m['close_status']}; "
+            f"{answered:,} councils answered, {closed.get('modelled', '?')} modelled); platform / bare FastAPI: "
+            f"throughput {ratio:.2f}x, p99 {platform_run['p99'] / floor_p99:.1f}x"
+        )
+        targets = {
+            "p99 < 250 ms": platform_run["p99"] < 250,
+            "close < 5 s": m["close"] < 5 and m["close_status"] == 200,
+            "no failed request": platform_run["failed"] == 0 and answered == args.councils,
+            "throughput >= 0.5x bare": ratio >= 0.5,
+        }
+        console.print("  targets: " + ", ".join(f"{k}: {'met' if ok else 'MISSED'}" for k, ok in targets.items()))
 
 
 if __name__ == "__main__":

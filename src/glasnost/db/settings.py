@@ -93,7 +93,7 @@ class Settings:
     def from_env(cls) -> Settings:
         """Settings from the environment: ``GLASNOST_DATABASE``, ``GLASNOST_SCHEMA``, ``GLASNOST_DEMO``,
         ``GLASNOST_ARGON2``, ``GLASNOST_SECRET``, ``GLASNOST_SECRET_FILE``, ``GLASNOST_LEDGER``,
-        ``GLASNOST_KEY``, ``GLASNOST_SECURE_COOKIES`` and ``GLASNOST_SYNCHRONOUS``."""
+        ``GLASNOST_KEY``, ``GLASNOST_SECURE_COOKIES``, ``GLASNOST_SYNCHRONOUS`` and ``GLASNOST_POOL_SIZE``."""
         env = os.environ.get
         return cls(
             database_url=env("GLASNOST_DATABASE", DEFAULT_DATABASE),
@@ -106,6 +106,7 @@ class Settings:
             sqlite_synchronous=(env("GLASNOST_SYNCHRONOUS") or "FULL").upper(),
             demo=_flag(env("GLASNOST_DEMO")),
             password_cost=password_cost_from_env(),
+            pool_size=int(env("GLASNOST_POOL_SIZE") or 12),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -122,6 +123,7 @@ class Settings:
             "GLASNOST_SYNCHRONOUS": self.sqlite_synchronous,
             "GLASNOST_DEMO": "1" if self.demo else "0",
             "GLASNOST_ARGON2": None if self.password_cost is None else ",".join(map(str, self.password_cost)),
+            "GLASNOST_POOL_SIZE": self.pool_size,
         }
         return {k: str(v) for k, v in pairs.items() if v is not None}
 
