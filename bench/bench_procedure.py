@@ -44,7 +44,7 @@ from rich.table import Table
 ROUND_TARGET_S = 0.25
 MEMORY_TARGET_GIB = 4.0
 SPEEDUP_TARGET = 3.0
-DEFAULT_EXPERIMENT = Path(__file__).resolve().parents[2] / "shared" / "data" / "pequod" / "dep1ex01.clj.gz"
+DEFAULT_EXPERIMENT = Path(__file__).resolve().parents[1] / "tests" / "data" / "pequod" / "dep1ex01.clj.gz"
 
 console = Console()
 

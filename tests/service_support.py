@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+from extra_support import postgresql_problem
+
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PG_PLAIN = "postgresql://postgres@127.0.0.1:5432/test"
 BOARD = ("board", "board-password")
@@ -48,10 +51,13 @@ class Backend:
 
 
 def make_backend(kind: str, tmp_path: Path) -> Iterator[Backend]:
-    """A fresh SQLite file, or a fresh PostgreSQL schema (dropped afterwards). PostgreSQL must answer."""
+    """A fresh SQLite file, or a fresh PostgreSQL schema (dropped afterwards; the test skips, saying
+    so, where PostgreSQL does not answer)."""
     if kind == "sqlite":
         yield Backend("sqlite", f"sqlite:///{tmp_path / 'platform.sqlite'}", None, tmp_path)
         return
+    if problem := postgresql_problem():
+        pytest.skip(problem)
     import psycopg
 
     schema = f"glasnost_svc_{uuid.uuid4().hex[:12]}"

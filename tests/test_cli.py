@@ -67,8 +67,8 @@ def test_generate_values_plan_round_trip(tmp_path: Path) -> None:
     assert plan["dual_bound"] == pytest.approx(plan["objective"], rel=1e-7)
 
 
-def test_plan_of_five_year_tables(shared: Path) -> None:
-    result = runner.invoke(app, ["plan", str(shared / "data" / "cockshott-5yearplan"), "--json"])
+def test_plan_of_five_year_tables(data_dir: Path) -> None:
+    result = runner.invoke(app, ["plan", str(data_dir / "cockshott-5yearplan"), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert round(data["objective"], 5) == 7.33645

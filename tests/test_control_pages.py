@@ -199,6 +199,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
         proc.wait(timeout=20)
 
 
+@pytest.mark.browser
 def test_pages_in_a_real_browser(served: tuple[str, str]) -> None:
     playwright = pytest.importorskip("playwright.sync_api")
     if not Path("/usr/bin/chromium").exists():

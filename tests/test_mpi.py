@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from extra_support import missing_extra
 
-pytest.importorskip("mpi4py")
+pytest.importorskip("mpi4py", reason=missing_extra("mpi", "mpi4py"))
 
 from glasnost.compute import gross_output, labour_values
 from glasnost.compute.mpi import halo_sizes, locality_order, row_cuts
@@ -21,7 +22,7 @@ from glasnost.data.synthetic import generate, random_technology
 from glasnost.economy import load, save
 
 MPIEXEC = shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec (pip install mpich)")
+pytestmark = pytest.mark.skipif(MPIEXEC is None, reason=missing_extra("mpi", "mpiexec (from the mpich wheel)"))
 
 SCRIPT = """
 import sys

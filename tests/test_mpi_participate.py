@@ -12,15 +12,16 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from extra_support import missing_extra
 
-pytest.importorskip("mpi4py")
+pytest.importorskip("mpi4py", reason=missing_extra("mpi", "mpi4py"))
 
 from glasnost.data.pequod import load_experiment
 from glasnost.procedures import ProcedureError, run_hahnel
 from glasnost.procedures.mpi import participate_mpi
 
 MPIEXEC = shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="no mpiexec (pip install mpich)")
+pytestmark = pytest.mark.skipif(MPIEXEC is None, reason=missing_extra("mpi", "mpiexec (from the mpich wheel)"))
 
 SCRIPT = """
 import sys
@@ -48,8 +49,8 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([MPIEXEC, "-n", "2", *args], capture_output=True, text=True, timeout=300, check=False)
 
 
-def test_partitioned_councils_agree_with_serial(shared: Path, tmp_path: Path) -> None:
-    source = shared / "data" / "pequod" / "dep1ex01.clj.gz"
+def test_partitioned_councils_agree_with_serial(data_dir: Path, tmp_path: Path) -> None:
+    source = data_dir / "pequod" / "dep1ex01.clj.gz"
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
     result = _run(sys.executable, str(script), str(source), str(tmp_path / "out"))
@@ -69,8 +70,8 @@ def test_partitioned_councils_agree_with_serial(shared: Path, tmp_path: Path) ->
     np.testing.assert_allclose(rank0["effort"], h.council_column("workers", "effort"), rtol=1e-12)
 
 
-def test_participate_command_with_mpi(shared: Path, tmp_path: Path) -> None:
-    source = str(shared / "data" / "pequod" / "dep1ex02.clj.gz")
+def test_participate_command_with_mpi(data_dir: Path, tmp_path: Path) -> None:
+    source = str(data_dir / "pequod" / "dep1ex02.clj.gz")
     args = ["participate", source, "--years", "1", "--json"]
     result = _run(sys.executable, "-m", "glasnost.cli", *args, "--mpi", "--out", str(tmp_path / "mpi"))
     assert result.returncode == 0, result.stderr
@@ -88,7 +89,7 @@ def test_participate_command_with_mpi(shared: Path, tmp_path: Path) -> None:
     assert mpi_rows == pq.read_table(tmp_path / "serial" / "year-1" / "proposals.parquet").num_rows
 
 
-def test_only_hahnel_is_partitioned(shared: Path) -> None:
-    he = load_experiment(shared / "data" / "pequod" / "dep1ex01.clj.gz")
+def test_only_hahnel_is_partitioned(data_dir: Path) -> None:
+    he = load_experiment(data_dir / "pequod" / "dep1ex01.clj.gz")
     with pytest.raises(ProcedureError, match="labour-time"):
         participate_mpi(he, procedure="labour-time")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from extra_support import missing_extra
 
-pymrio = pytest.importorskip("pymrio")
+pymrio = pytest.importorskip("pymrio", reason=missing_extra("mrio", "pymrio"))
 
 from glasnost.compute import gross_output, labour_values  # noqa: E402
 from glasnost.data.mrio import load_mrio  # noqa: E402

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -210,9 +211,9 @@ def test_missing_sections_and_files(tmp_path) -> None:
 # ---- the published files ----------------------------------------------------------------------
 
 
-def test_published_experiment_matches_its_text(shared) -> None:
+def test_published_experiment_matches_its_text(data_dir: Path) -> None:
     """Spot checks against the raw text, read with plain regular expressions."""
-    path = shared / "data" / "pequod" / "dep1ex01.clj.gz"
+    path = data_dir / "pequod" / "dep1ex01.clj.gz"
     he = load_experiment(path)
     assert he.describe()["worker_councils"] == 3000 and he.describe()["consumer_councils"] == 3000
     text = gzip.decompress(path.read_bytes()).decode()

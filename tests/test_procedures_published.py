@@ -1,7 +1,9 @@
-"""Hahnel's procedure against the published output files ``dep1exNN.csv.gz`` (experiments 01-05).
+"""Hahnel's procedure against the published output files ``dep1exNN.csv`` (experiments 01-05).
 
-Year one is compared round by round: every price, delta, board state, supply, demand, surplus and
-imbalance, and every worker council's output and effort. Year two cannot be compared row by row
+The published figures are read from the compact tables in ``tests/data/pequod`` (cells of the
+published files, selected by ``derive.py`` there). Year one is compared round by round: every
+price, delta, board state, supply, demand, surplus and imbalance, and the worker councils' output
+and effort (all 3,000 councils in experiment 01, every tenth in 02-05). Year two cannot be compared row by row
 (its random draws are not published), so its round counts over 20 seeds are compared with the
 published count, and the published exponent sums are checked against the perturbation model.
 """
@@ -27,46 +29,59 @@ COLOURS = [":blue", ":green", ":yellow", ":orange", ":red"]  # below 3, 5, 10, 2
 RTOL = 1e-9
 
 
+PEQUOD = Path(__file__).resolve().parent / "data" / "pequod"
+
+
 @dataclass
 class Year:
     colour: list[str]
-    columns: dict[str, np.ndarray]  # name -> (rounds x commodities) or (rounds x councils)
+    columns: dict[str, np.ndarray]  # name -> (rounds x commodities) or, year one only, (rounds x kept councils)
     exponent_sum: np.ndarray  # per worker council, from the row that ends the year
 
 
-@cache
-def published(shared_dir: str, ex: str) -> tuple[Year, Year]:
-    path = Path(shared_dir) / "data" / "pequod" / f"dep1ex{ex}.csv.gz"
-    with gzip.open(path, "rt", newline="") as fh:
+@dataclass
+class Published:
+    year1: Year
+    year2: Year
+    councils: np.ndarray  # positions (from 0) of the worker councils whose output and effort are kept
+
+
+def _table(name: str) -> tuple[dict[str, int], list[list[str]]]:
+    with gzip.open(PEQUOD / name, "rt", newline="") as fh:
         rows = list(csv.reader(fh))
-    header, body = rows[0], rows[1:]
-    col = {name: i for i, name in enumerate(header)}
-    ends = [i for i, r in enumerate(body) if r[0] == "exponent-sum"]
-    assert len(ends) == 2, "each file holds two years"
-    n_wc = sum(1 for h in header if h.endswith("_output"))
-    years = []
-    for start, end in ((0, ends[0]), (ends[0] + 1, ends[1])):
-        part = body[start:end]
-        assert [int(r[0]) for r in part] == list(range(1, len(part) + 1))
+    return {column: i for i, column in enumerate(rows[0])}, rows[1:]
 
-        def block(names: list[str], part: list[list[str]] = part) -> np.ndarray:
-            return np.array([[float(r[col[n]]) for n in names] for r in part])
 
-        cols = {
-            "prices": block([f":{b}-prices-{i}" for b in BLOCKS for i in range(1, 11)]),
-            "output": block([f"wc_{i}_output" for i in range(1, n_wc + 1)]),
-            "effort": block([f"wc_{i}_effort" for i in range(1, n_wc + 1)]),
-        }
-        for name in ("new-deltas", "pdlist", "supply", "demand", "surplus", "threshold-report"):
-            cols[name] = block([f":{name}-{b}-{i}" for b in PLURAL for i in range(1, 11)])
-        sums = np.array([float(x) for x in body[end][1:] if x != ""])
-        years.append(Year([r[1] for r in part], cols, sums))
-    return years[0], years[1]
+def _block(col: dict[str, int], part: list[list[str]], names: list[str]) -> np.ndarray:
+    return np.array([[float(r[col[n]]) for n in names] for r in part])
 
 
 @cache
-def experiment(shared_dir: str, ex: str):
-    return load_experiment(Path(shared_dir) / "data" / "pequod" / f"dep1ex{ex}.clj.gz")
+def published(ex: str) -> Published:
+    """The published figures of ``dep1exNN.csv`` from the compact tables in tests/data/pequod."""
+    col, body = _table(f"dep1ex{ex}-rounds.csv.gz")
+    _, sums = _table(f"dep1ex{ex}-exponent-sums.csv.gz")
+    council_col, council_rows = _table(f"dep1ex{ex}-councils.csv.gz")
+    kept = [int(name[3:-7]) for name in council_col if name.endswith("_output")]  # wc_K_output -> K
+    years = []
+    for year in ("1", "2"):
+        part = [r for r in body if r[col["year"]] == year]
+        assert [int(r[col[":iteration"]]) for r in part] == list(range(1, len(part) + 1))
+        cols = {"prices": _block(col, part, [f":{b}-prices-{i}" for b in BLOCKS for i in range(1, 11)])}
+        for name in ("new-deltas", "pdlist", "supply", "demand", "surplus", "threshold-report"):
+            cols[name] = _block(col, part, [f":{name}-{b}-{i}" for b in PLURAL for i in range(1, 11)])
+        if year == "1":
+            assert len(council_rows) == len(part), "the council table holds year one"
+            for what in ("output", "effort"):
+                cols[what] = _block(council_col, council_rows, [f"wc_{k}_{what}" for k in kept])
+        exponent_sum = np.array([float(r[int(year)]) for r in sums])
+        years.append(Year([r[col[":color"]] for r in part], cols, exponent_sum))
+    return Published(years[0], years[1], np.array(kept) - 1)
+
+
+@cache
+def experiment(ex: str):
+    return load_experiment(PEQUOD / f"dep1ex{ex}.clj.gz")
 
 
 def first_round(values: np.ndarray, below: float) -> int:
@@ -81,9 +96,10 @@ def assert_close(ours: np.ndarray, theirs: np.ndarray, what: str) -> None:
 
 
 @pytest.mark.parametrize("ex", EXPERIMENTS)
-def test_year_one_reproduces_the_published_rounds(shared, ex: str) -> None:
-    year1, _ = published(str(shared), ex)
-    he = experiment(str(shared), ex)
+def test_year_one_reproduces_the_published_rounds(ex: str) -> None:
+    pub = published(ex)
+    year1, kept = pub.year1, pub.councils
+    he = experiment(ex)
     history = hahnel_board(he, threshold=0.03, effort="published").run()
     n = len(year1.colour)
     assert history.n_rounds == n, f"published year one has {n} rounds"
@@ -95,8 +111,8 @@ def test_year_one_reproduces_the_published_rounds(shared, ex: str) -> None:
         "demand": history.stack("demand"),
         "surplus": history.stack("surplus"),
         "threshold-report": 100 * history.stack("imbalance"),
-        "output": history.council_column("workers", "output"),
-        "effort": history.council_column("workers", "effort"),
+        "output": history.council_column("workers", "output")[:, kept],
+        "effort": history.council_column("workers", "effort")[:, kept],
     }
     for name, ours in mapping.items():
         assert_close(ours, year1.columns[name], f"dep1ex{ex} {name}")
@@ -108,11 +124,13 @@ def test_year_one_reproduces_the_published_rounds(shared, ex: str) -> None:
     assert history.first_below(0.03) == 1 + year1.colour.index(":blue")
 
 
-def test_published_effort_differs_only_for_eight_input_councils(shared) -> None:
+def test_published_effort_differs_only_for_eight_input_councils() -> None:
     """The published program's effort for councils with 8 inputs is off by the factor its flipped
     signs predict; everywhere else the published effort is the optimum ``(λ c q / (s k))^(1/k)``."""
-    year1, _ = published(str(shared), "01")
-    he = experiment(str(shared), "01")
+    pub = published("01")
+    year1 = pub.year1
+    assert pub.councils.size == 3000, "experiment 01 keeps every council"
+    he = experiment("01")
     w = he.workers
     history = hahnel_board(he, max_rounds=3).run()  # the optimal effort
     prices = np.vstack([np.full(50, 700.0), year1.columns["prices"][:2]])
@@ -129,9 +147,9 @@ def test_published_effort_differs_only_for_eight_input_councils(shared) -> None:
 
 
 @pytest.mark.parametrize("ex", EXPERIMENTS)
-def test_year_two_round_counts_cover_the_published_one(shared, ex: str) -> None:
-    year1, year2 = published(str(shared), ex)
-    he = experiment(str(shared), ex)
+def test_year_two_round_counts_cover_the_published_one(ex: str) -> None:
+    year1, year2 = published(ex).year1, published(ex).year2
+    he = experiment(ex)
     counts, at5 = [], []
     for seed in range(20):
         run = run_hahnel(he, threshold=0.03, years=2, seed=seed, keep_proposals=False)
@@ -148,11 +166,11 @@ def test_year_two_round_counts_cover_the_published_one(shared, ex: str) -> None:
 
 
 @pytest.mark.parametrize("ex", EXPERIMENTS)
-def test_published_exponent_sums_fit_the_perturbation_model(shared, ex: str) -> None:
+def test_published_exponent_sums_fit_the_perturbation_model(ex: str) -> None:
     """Each worker council's sum c + Σ b grows between the years by a multiple of 0.001 between 0
     and 0.004 per exponent: what the perturbation of the spec adds (c unchanged)."""
-    year1, year2 = published(str(shared), ex)
-    he = experiment(str(shared), ex)
+    year1, year2 = published(ex).year1, published(ex).year2
+    he = experiment(ex)
     b_sum = np.asarray(he.workers.exponents.sum(axis=1)).ravel()
     np.testing.assert_allclose(year1.exponent_sum, he.workers.effort_exponent + b_sum, rtol=1e-12)
     growth = year2.exponent_sum - year1.exponent_sum

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -90,8 +92,8 @@ def six_figures(value: float) -> float:
     return float(f"{value:.6g}")
 
 
-def test_five_year_plan_from_csv_tables(shared) -> None:
-    tables = load_fiveyear(shared / "data" / "cockshott-5yearplan")
+def test_five_year_plan_from_csv_tables(data_dir: Path) -> None:
+    tables = load_fiveyear(data_dir / "cockshott-5yearplan")
     plan = multi_year_plan(tables.economy, tables.targets, tables.supply, initial_activity=tables.initial_activity)
     assert plan.objective == pytest.approx(7.33645, rel=RTOL)
     # the README gives six significant figures
@@ -103,13 +105,13 @@ def test_five_year_plan_from_csv_tables(shared) -> None:
     assert plan.stock.shape == (5, int((tables.economy.processes.capital.toarray() > 0).sum()))
 
 
-def test_five_year_plan_matches_reference_lp(shared) -> None:
+def test_five_year_plan_matches_reference_lp(data_dir: Path) -> None:
     """The .lp file (Cockshott's own formulation, lp_solve syntax) solved directly with HiGHS
     is a second, independent method."""
     from lp_solve_format import solve_lp_solve_file
 
-    objective, values = solve_lp_solve_file(shared / "data" / "cockshott-5yearplan" / "reference-plan.lp")
-    tables = load_fiveyear(shared / "data" / "cockshott-5yearplan")
+    objective, values = solve_lp_solve_file(data_dir / "cockshott-5yearplan" / "reference-plan.lp")
+    tables = load_fiveyear(data_dir / "cockshott-5yearplan")
     plan = multi_year_plan(tables.economy, tables.targets, tables.supply, initial_activity=tables.initial_activity)
     assert plan.objective == pytest.approx(objective, rel=1e-9)
     reference = [values[f"targetFulfillmentForYear{t}"] for t in range(1, 6)]

@@ -79,6 +79,7 @@ def _accept(page, url: str, username: str) -> None:  # type: ignore[no-untyped-d
     page.wait_for_selector("#who")
 
 
+@pytest.mark.browser
 def test_a_planning_cycle_in_the_browser(server: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 

@@ -30,6 +30,8 @@ import pytest
 from service_support import BOARD, TEST_ARGON2_ENV, Backend, make_backend
 from sqlalchemy import select
 
+pytestmark = pytest.mark.postgresql  # every test here runs several processes on one PostgreSQL database
+
 SECRET = {"GLASNOST_SECRET": "the federation's master secret, shared by every process"}
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from extra_support import missing_extra
 
-pytest.importorskip("dask.distributed")
+pytest.importorskip("dask.distributed", reason=missing_extra("dask", "dask.distributed"))
 
 from glasnost.data.demo import demo_economy
 from glasnost.economy import load, save

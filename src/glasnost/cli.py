@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from glasnost.economy import GlasnostError
+from glasnost.clitools import console, friendly_errors, out, steps
 
 if TYPE_CHECKING:
     from glasnost.compute import HarmonyPlan, Plan, Values
@@ -25,50 +20,6 @@ if TYPE_CHECKING:
     from glasnost.report.html import HtmlReport
 
 app = typer.Typer(help="glasnost: democratic economic planning.", no_args_is_help=True, add_completion=False)
-console = Console(stderr=True)
-out = Console()
-
-
-def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn glasnost's own errors (bad input) into one readable line and exit code 1."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (GlasnostError, FileNotFoundError, ValueError) as exc:
-            console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
-@contextmanager
-def steps(total: int, quiet: bool = False) -> Iterator[Callable[[str], None]]:
-    """A progress bar over the named steps of a long job (on standard error)."""
-    if quiet:
-        yield lambda _label: None
-        return
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
-    with progress:
-        task = progress.add_task("starting", total=total)
-        first = [True]
-
-        def advance(label: str) -> None:
-            if not first[0]:
-                progress.advance(task)
-            first[0] = False
-            progress.update(task, description=label)
-
-        yield advance
-        progress.update(task, completed=total)
 
 
 def _load(directory: Path) -> Economy:

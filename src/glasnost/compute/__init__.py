@@ -16,7 +16,8 @@ from glasnost.compute.largeplan import large_plan
 from glasnost.compute.linear import LeontiefSystem, SolveReport
 from glasnost.compute.lp import InfeasiblePlanError, PlanError, UnboundedPlanError
 from glasnost.compute.multiyear import MultiYearPlan, multi_year_plan
-from glasnost.compute.plan import Plan, optimal_plan
+from glasnost.compute.plan import optimal_plan
+from glasnost.compute.result import Plan
 from glasnost.compute.values import GrossOutput, Values, gross_output, labour_values
 
 __all__ = [

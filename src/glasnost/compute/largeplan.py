@@ -100,7 +100,7 @@ import scipy.sparse as sp
 
 from glasnost.compute.linear import LeontiefSystem
 from glasnost.compute.lp import INF, LPSolution, PlanError, UnboundedPlanError, solve_lp
-from glasnost.compute.plan import Plan
+from glasnost.compute.result import Plan
 from glasnost.economy import Economy
 from glasnost.economy.model import choose_technique
 

@@ -15,8 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from glasnost.compute.linear import LeontiefSystem, SolveReport
-from glasnost.economy import Economy, Kind, NotProductiveError, Technique
-from glasnost.economy.validate import check_productive
+from glasnost.economy import Economy, Kind, NotProductiveError, Technique, check_productive
 
 _SYSTEM_KEY = "leontief-system"
 

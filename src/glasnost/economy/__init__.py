@@ -16,9 +16,9 @@ from glasnost.economy.model import (
     Processes,
     Technique,
     as_ids,
+    check_productive,
     index_of,
 )
-from glasnost.economy.validate import check_productive
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from glasnost.economy.errors import EconomyError
+from glasnost.economy.validate import productive_radius, validate_commodities, validate_councils, validate_processes
 
 STRING = np.dtypes.StringDType()
 
@@ -278,10 +279,13 @@ class Economy:
     _meta: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        from glasnost.economy.validate import validate_structure
-
-        validate_structure(self)
         c, p = self.commodities, self.processes
+        validate_commodities(c.ids, c.names, c.units, c.kinds, c.supply, c.targets, largest_kind=max(Kind))
+        matrices = {"output": p.outputs, "input": p.inputs, "capital": p.capital, "depreciation": p.depreciation}
+        validate_processes(p.ids, p.workplaces, p.capacity, matrices, c.ids, c.produced)
+        if self.councils is not None:
+            k = self.councils
+            validate_councils(k.ids, k.income, k.members, k.preferences, c.ids)
         _freeze(c.ids, c.names, c.units, c.kinds, c.supply, c.targets)
         _freeze(p.ids, p.workplaces, p.capacity, p.outputs, p.inputs, p.capital, p.depreciation)
         if self.councils is not None:
@@ -303,9 +307,7 @@ class Economy:
         """Validate the tables and return the economy (raises :class:`EconomyError`)."""
         economy = cls(commodities, processes, councils, name)
         if check_productive:
-            from glasnost.economy.validate import check_productive as _check
-
-            _check(economy)
+            _check_productive(economy)
         return economy
 
     @classmethod
@@ -475,3 +477,17 @@ def choose_technique(economy: Economy, chosen: np.ndarray | None = None) -> Tech
     primary = sp.csr_array(per_unit[:, primary_index].T)
     A.sort_indices()
     return Technique(produced=produced, process=process, A=A, primary_index=primary_index, primary=primary)
+
+
+def check_productive(economy: Economy, technique: Technique | None = None) -> float:
+    """Raise :class:`NotProductiveError` when the technique (default: the economy's) cannot yield
+    a surplus; else return an upper bound on the spectral radius of its input matrix.
+
+    See :func:`glasnost.economy.validate.productive_radius`, which names the commodities of the
+    first block of the matrix whose radius is at least 1.
+    """
+    tech = economy.technique if technique is None else technique
+    return productive_radius(tech.A, economy.commodities.ids[tech.produced])
+
+
+_check_productive = check_productive  # Economy.build's parameter of the same name hides it there

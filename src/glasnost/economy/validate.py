@@ -1,17 +1,18 @@
-"""Validation of an economy: every error names the table, the id and the problem."""
+"""Validation of an economy's tables: every error names the table, the id and the problem.
+
+The checks take the tables' arrays (ids, vectors, sparse matrices), not the
+:class:`~glasnost.economy.Economy` that calls them, so this module imports nothing of the model.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from glasnost.economy.errors import EconomyError, NotProductiveError
-
-if TYPE_CHECKING:
-    from glasnost.economy.model import Economy
 
 _MAX_SHOWN = 5
 
@@ -98,80 +99,100 @@ def check_matrix(
     raise EconomyError(f"{describe(values[0])} {what} coefficient: {_shown(items, idx.size)}", where=where)
 
 
-def validate_structure(economy: Economy) -> None:
-    """Cheap, vectorised checks of shapes, ids and coefficients (not productivity)."""
-    c, p = economy.commodities, economy.processes
-    n, m = len(c), len(p)
-    check_unique(c.ids, "commodity", "commodities")
-    check_unique(p.ids, "process", "processes")
-    for arr, name in (
-        (c.names, "names"),
-        (c.units, "units"),
-        (c.kinds, "kinds"),
-        (c.supply, "supply"),
-        (c.targets, "targets"),
-    ):
+def validate_commodities(
+    ids: np.ndarray,
+    names: np.ndarray,
+    units: np.ndarray,
+    kinds: np.ndarray,
+    supply: np.ndarray,
+    targets: np.ndarray,
+    *,
+    largest_kind: int,
+) -> None:
+    """Cheap, vectorised checks of the commodity table: ids, lengths, kind codes (0 to
+    ``largest_kind``), supply, targets."""
+    n = len(ids)
+    check_unique(ids, "commodity", "commodities")
+    for arr, name in ((names, "names"), (units, "units"), (kinds, "kinds"), (supply, "supply"), (targets, "targets")):
         if arr.shape != (n,):
             raise EconomyError(f"commodity {name} has {arr.size} entries for {n} commodities", where="commodities")
-    if c.kinds.size and c.kinds.max() > 3:
-        row = int(np.argmax(c.kinds > 3))
-        raise EconomyError(f"commodity {c.ids[row]!s} has unknown kind code {c.kinds[row]}", where="commodities")
-    check_values(c.supply, "supply", c.ids, allow_inf=True, where="commodities")
-    check_values(c.targets, "target", c.ids, where="commodities")
-    for arr, name in ((p.workplaces, "workplaces"), (p.capacity, "capacity")):
+    if kinds.size and kinds.max() > largest_kind:
+        row = int(np.argmax(kinds > largest_kind))
+        raise EconomyError(f"commodity {ids[row]!s} has unknown kind code {kinds[row]}", where="commodities")
+    check_values(supply, "supply", ids, allow_inf=True, where="commodities")
+    check_values(targets, "target", ids, where="commodities")
+
+
+def validate_processes(
+    ids: np.ndarray,
+    workplaces: np.ndarray,
+    capacity: np.ndarray,
+    matrices: Mapping[str, sp.csr_array | None],
+    commodity_ids: np.ndarray,
+    produced: np.ndarray,
+) -> None:
+    """Cheap, vectorised checks of the process table against the commodities (not productivity).
+
+    Parameters
+    ----------
+    ids, workplaces, capacity : the process table's columns, one entry per process.
+    matrices : ``output``, ``input``, ``capital`` and ``depreciation`` coefficients, each
+        (processes x commodities) or ``None`` (capital and depreciation only).
+    commodity_ids : the commodities' ids, in column order.
+    produced : indices of the produced commodities, each of which some process must make.
+    """
+    n, m = len(commodity_ids), len(ids)
+    check_unique(ids, "process", "processes")
+    for arr, name in ((workplaces, "workplaces"), (capacity, "capacity")):
         if arr.shape != (m,):
             raise EconomyError(f"process {name} has {arr.size} entries for {m} processes", where="processes")
-    check_values(p.capacity, "capacity", p.ids, allow_inf=True, where="processes")
-    for matrix, name in (
-        (p.outputs, "output"),
-        (p.inputs, "input"),
-        (p.capital, "capital"),
-        (p.depreciation, "depreciation"),
-    ):
+    check_values(capacity, "capacity", ids, allow_inf=True, where="processes")
+    for name, matrix in matrices.items():
         if matrix is None:
             continue
         if matrix.shape != (m, n):
             raise EconomyError(f"{name} matrix has shape {matrix.shape}, expected ({m}, {n})", where="processes")
-        check_matrix(
-            matrix, name, p.ids, c.ids, upper=1.0 if name == "depreciation" else None, where=f"process {name}s"
-        )
-    if (p.capital is None) != (p.depreciation is None):
+        upper = 1.0 if name == "depreciation" else None
+        check_matrix(matrix, name, ids, commodity_ids, upper=upper, where=f"process {name}s")
+    capital, depreciation = matrices.get("capital"), matrices.get("depreciation")
+    if (capital is None) != (depreciation is None):
         raise EconomyError("capital and depreciation must be given together", where="processes")
-    if p.capital is not None and p.depreciation is not None:
-        p.capital.sort_indices()
-        p.depreciation.sort_indices()
+    if capital is not None and depreciation is not None:
+        capital.sort_indices()
+        depreciation.sort_indices()
         if not (
-            np.array_equal(p.capital.indptr, p.depreciation.indptr)
-            and np.array_equal(p.capital.indices, p.depreciation.indices)
+            np.array_equal(capital.indptr, depreciation.indptr)
+            and np.array_equal(capital.indices, depreciation.indices)
         ):
             raise EconomyError("depreciation must have an entry for exactly each capital stock", where="processes")
-    _check_every_product_made(economy)
-    if economy.councils is not None:
-        _check_councils(economy)
+    _check_every_product_made(matrices["output"], commodity_ids, produced)
 
 
-def _check_every_product_made(economy: Economy) -> None:
-    c, p = economy.commodities, economy.processes
-    made = np.zeros(len(c), bool)
-    out = p.outputs
-    made[out.indices[out.data > 0]] = True
-    unmade = c.produced[~made[c.produced]]
+def _check_every_product_made(outputs: sp.csr_array, commodity_ids: np.ndarray, produced: np.ndarray) -> None:
+    made = np.zeros(len(commodity_ids), bool)
+    made[outputs.indices[outputs.data > 0]] = True
+    unmade = produced[~made[produced]]
     if unmade.size:
         raise EconomyError(
-            f"no process makes the produced commodity {_shown([str(c.ids[i]) for i in unmade], unmade.size)}",
+            f"no process makes the produced commodity {_shown([str(commodity_ids[i]) for i in unmade], unmade.size)}",
             where="processes",
         )
 
 
-def _check_councils(economy: Economy) -> None:
-    k = economy.councils
-    assert k is not None
-    check_unique(k.ids, "council", "councils")
-    check_values(np.asarray(k.income, float), "income", k.ids, where="councils")
-    check_values(np.asarray(k.members, float), "members", k.ids, where="councils")
-    if k.preferences.shape != (len(k), len(economy.commodities)):
-        raise EconomyError(f"preferences have shape {k.preferences.shape}", where="councils")
-    check_matrix(k.preferences, "preference", k.ids, economy.commodities.ids, where="council preferences")
+def validate_councils(
+    ids: np.ndarray,
+    income: np.ndarray,
+    members: np.ndarray,
+    preferences: sp.csr_array,
+    commodity_ids: np.ndarray,
+) -> None:
+    """Checks of the consumer councils: unique ids, income and members, one preference per commodity."""
+    check_unique(ids, "council", "councils")
+    check_values(np.asarray(income, float), "income", ids, where="councils")
+    check_values(np.asarray(members, float), "members", ids, where="councils")
+    if preferences.shape != (len(ids), len(commodity_ids)):
+        raise EconomyError(f"preferences have shape {preferences.shape}", where="councils")
+    check_matrix(preferences, "preference", ids, commodity_ids, where="council preferences")
 
 
 def spectral_radius_bounds(block: sp.csr_array, *, max_iter: int = 5000, rtol: float = 1e-12) -> tuple[float, float]:
@@ -197,16 +218,14 @@ def spectral_radius_bounds(block: sp.csr_array, *, max_iter: int = 5000, rtol: f
     return lo, hi
 
 
-def check_productive(economy: Economy, technique: object | None = None) -> float:
-    """Raise :class:`NotProductiveError` when the default technique cannot yield a surplus.
+def productive_radius(A: sp.csr_array, ids: np.ndarray) -> float:
+    """Raise :class:`NotProductiveError` when the square input matrix ``A`` cannot yield a surplus.
 
     The spectral radius of A is the largest over its strongly connected blocks, so the check
-    looks at each block alone and names the first block whose radius is at least 1. Returns an
-    upper bound on the spectral radius (the largest column sum when that is below 1).
+    looks at each block alone and names (by ``ids``, one per row of A) the first block whose
+    radius is at least 1. Returns an upper bound on the spectral radius (the largest column sum
+    when that is below 1).
     """
-    tech = economy.technique if technique is None else technique
-    A = tech.A  # type: ignore[attr-defined]
-    ids = economy.commodities.ids[tech.produced]  # type: ignore[attr-defined]
     if A.nnz == 0:
         return 0.0
     col_sums = np.asarray(A.sum(axis=0)).ravel()

@@ -69,7 +69,7 @@ def simulate_command(
     import pyarrow.parquet as pq
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from glasnost.cli import console, out
+    from glasnost.clitools import console, out
     from glasnost.report.simulate import experiment_report, simulation_report
 
     params = Params().with_(**parse_params(param))
@@ -161,6 +161,6 @@ def _print_table(out: Any, caption: str, table: Any) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add ``glasnost simulate`` to ``app``."""
-    from glasnost.cli import friendly_errors
+    from glasnost.clitools import friendly_errors
 
     app.command("simulate")(friendly_errors(simulate_command))
