@@ -357,3 +357,44 @@ def test_sigkill_of_one_process_loses_no_acknowledged_proposal(pair: dict[str, A
     key = http.get(f"{b.url}/api/log").json()["public_key"]
     _verify(a, key)
     _verify(b, key)
+
+
+def test_serve_with_workers_starts_on_an_empty_schema_and_serves(backend: Backend, tmp_path: Path) -> None:
+    """``glasnost serve --workers 2`` on a schema nothing has migrated yet: the processes start
+    together without tripping over each other's migrations, and serve one platform."""
+    port = _free_port()
+    log = open(tmp_path / "workers.log", "ab")  # noqa: SIM115 - the server owns it until it exits
+    proc = _glasnost(
+        "serve", "--port", str(port), "--workers", "2", *backend.cli_args(), cwd=tmp_path, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError((tmp_path / "workers.log").read_text()[-3000:])
+        made = _glasnost(
+            "admin", "create-board", BOARD[0], *backend.cli_args(), cwd=tmp_path, env={"GLASNOST_PASSWORD": BOARD[1]}
+        )
+        assert made.wait(timeout=60) == 0
+        http = httpx.Client(base_url=url, timeout=60)
+        token = http.post("/api/login", json=dict(zip(("username", "password"), BOARD, strict=True))).json()["token"]
+        cycles = [
+            http.post("/api/cycles", json={"name": f"c{i}"}, headers={"Authorization": f"Bearer {token}"})
+            for i in range(4)
+        ]
+        assert [c.status_code for c in cycles] == [201] * 4
+        assert {c["name"] for c in http.get("/api/cycles").json()} == {"c0", "c1", "c2", "c3"}
+        assert "Traceback" not in (tmp_path / "workers.log").read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -138,12 +138,6 @@ class Database:
         self._lookups.conn, self._lookups.pooled = raw, pooled
         return raw
 
-    def create_schema(self) -> None:
-        """PostgreSQL: create the configured schema if it is missing."""
-        if self.settings.schema and not self.settings.is_sqlite:
-            with self.engine.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.settings.schema}"'))
-
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for reading (rolled back at the end)."""
@@ -206,18 +200,29 @@ class Database:
             self._lookup_engine.dispose()
 
 
+MIGRATION_LOCK = 0x676C61736E6F7374
+"""PostgreSQL advisory lock taken while migrating (several processes or hosts starting at once)."""
+
+
 def migrate(database: Database) -> None:
-    """Bring the database to the newest revision of every branch (``alembic upgrade heads``)."""
+    """Bring the database to the newest revision of every branch (``alembic upgrade heads``).
+
+    On PostgreSQL the migration holds an advisory lock, so processes starting together (``glasnost
+    serve --workers N``, several hosts) migrate one after another: the first does the work, the
+    others find it done."""
     from alembic import command
     from alembic.config import Config
 
-    database.create_schema()
     here = Path(__file__).parent / "migrations"
     cfg = Config()
     cfg.set_main_option("script_location", str(here))
     cfg.set_main_option("version_locations", str(here / "versions"))
     cfg.set_main_option("path_separator", "space")
     with database.engine.begin() as conn:
+        if not database.settings.is_sqlite:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            if database.settings.schema:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{database.settings.schema}"'))
         cfg.attributes["connection"] = conn
         cfg.attributes["schema"] = database.settings.schema
         command.upgrade(cfg, "heads")

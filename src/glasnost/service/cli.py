@@ -97,16 +97,17 @@ def serve(
 
         uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
         return
-    if settings.demo:  # made once, here, not by every worker at the same time
-        from glasnost.service.demo import ensure_demo
-        from glasnost.service.platform import Platform
+    from glasnost.service.platform import Platform
 
-        platform = Platform(settings)
-        try:
+    platform = Platform(settings)  # migrations, the log's key and tables, the demo: once, before the workers
+    try:
+        if settings.demo:
+            from glasnost.service.demo import ensure_demo
+
             ensure_demo(platform)
-        finally:
-            platform.close()
-        settings.demo = False
+    finally:
+        platform.close()
+    settings.demo = False
     os.environ.update(settings.to_env())
     uvicorn.run(
         "glasnost.service.app:app_from_env",
