@@ -231,3 +231,47 @@ def test_phases_continue_one_economy() -> None:
     # the command years are the command regime's own; the market starts from where it left off
     assert np.allclose(both["output_true"][:4], alone["output_true"])
     assert both["concealment"][4] == 0.0 and both["concealment"][3] > 0.0
+
+
+# --- defects fixed (issue 16): each failed before its fix -------------------------------------
+
+
+@pytest.mark.parametrize("change", [{"meeting_hours_per_round": 40.0}, {"democratic_coverage": 0.0}])
+def test_a_year_without_output_is_a_result_not_a_crash(change: dict[str, float]) -> None:
+    # 54 rounds of 40 hours leave no working time in the first year; coverage 0 coordinates
+    # nothing: output 0, growth from it undefined (NaN), never a ZeroDivisionError
+    r = run("democratic", years=4, **change)
+    assert r["output_true"][0] == 0.0
+    assert np.isnan(r["growth_true"][1])
+    assert r["growth_trend"][0] == -1.0  # all of the starting economy's output lost
+    assert all(np.isfinite(r[m]).all() for m in ("use_value", "unemployment", "meeting_hours"))
+
+
+def test_a_costlier_plan_never_shows_as_faster_growth() -> None:
+    # the mean of year-on-year rates rewarded the recovery from a first year spent in meetings
+    # (1 h a round: 5.4%, 30 h: 44%); growth from the common starting economy cannot
+    cheap = run("democratic", years=15, meeting_hours_per_round=1.0)
+    dear = run("democratic", years=15, meeting_hours_per_round=30.0)
+    assert np.nanmean(dear["growth_true"]) > np.nanmean(cheap["growth_true"])  # the artefact
+    assert np.all(dear["growth_trend"] <= cheap["growth_trend"] + 1e-12)
+    assert np.all(dear["output_true"] <= cheap["output_true"] + 1e-9)
+
+
+def test_growth_trend_is_compound_growth_from_the_common_start() -> None:
+    from glasnost.simulate.run import base_output, trend_growth
+
+    p = Params()
+    state = initial_state(default_sectors(), p, np.random.default_rng([0, 0]), E)
+    base = base_output(default_sectors(), state, p)
+    r = run("market", years=6)
+    expected = [(r["output_true"][t] / base) ** (1.0 / (t + 1)) - 1.0 for t in range(6)]
+    assert r["growth_trend"] == pytest.approx(expected, rel=1e-12)
+    assert trend_growth(np.array([base * 1.1, base * 1.21]), base) == pytest.approx([0.1, 0.1])
+
+
+def test_workers_laid_off_by_command_closures_are_placed_again() -> None:
+    # with soft_budget=false the closures' workers stayed unemployed for ever (10.9%)
+    r = run("command", years=25, soft_budget=False)
+    assert r["closed"][-1] > 0 and r["unemployment"].max() > 0.05
+    assert r["unemployment"][-1] < 0.001
+    assert np.all(run("command", years=25)["unemployment"] == 0.0)  # soft budget: nobody closes

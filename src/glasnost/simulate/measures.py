@@ -6,7 +6,11 @@ Per year and regime (names of the columns of :func:`glasnost.simulate.simulate`'
   ``output_reported``: what the reports add up to (official statistics for command planning:
   a chain index of reported output, with hidden inflation and hierarchy padding);
   ``report_gap``: reported / true - 1.
-- ``growth_true``, ``growth_reported``: year-on-year growth of the two.
+- ``growth_true``, ``growth_reported``: year-on-year growth of the two (NaN after a year with
+  nothing produced); ``growth_trend``: compound yearly growth of true output from the common
+  starting economy (net output of the initial state at full capacity, the same for every
+  regime) to this year, ``(output_t / base)^(1 / (t + 1)) - 1``: the measure to compare regimes
+  and settings by, since a dip in the first year does not count as growth afterwards.
 - ``use_value``: use value delivered to households per worker, relative to year 0 of the
   regime (quantity x use per unit of the variant x quality).
 - ``fulfilment_true``, ``fulfilment_reported``: output / target summed over enterprises.
@@ -40,6 +44,7 @@ MEASURES = (
     "report_gap",
     "growth_true",
     "growth_reported",
+    "growth_trend",
     "use_value",
     "fulfilment_true",
     "fulfilment_reported",

@@ -38,9 +38,11 @@ from glasnost.simulate.params import Params
 from glasnost.simulate.regimes.common import (
     choose_variant,
     delivered_use,
+    growth,
     income_measures,
     loss_making_share,
     net_output,
+    ratio,
     shortage,
     use_per_unit,
     variant_indicator,
@@ -83,6 +85,10 @@ class CommandRegime:
         # force is short of that, every enterprise gets the same share of its need
         per_unit = labour_per_unit(sec, st, p, st.year)
         need = per_unit * full
+        # the job guarantee (USSR Constitution 1977, art. 40): labour bureaus place the
+        # unemployed (laid off by closures) in enterprises whether or not their capacity needs
+        # them, hiring_rate of them a year (the rate at which market enterprises fill vacancies)
+        st.unemployed -= p.hiring_rate * st.unemployed
         employed = st.labour_force - st.unemployed
         staffed = min(1.0, employed / max(float(need.sum()), 1e-12))
         st.workers = employed * need / max(float(need.sum()), 1e-12)
@@ -109,12 +115,12 @@ class CommandRegime:
             self.official = y_rep
             growth_true = growth_rep = seen = float("nan")
         else:
-            growth_true = y_true / self.prev_true - 1.0
-            real_rep = y_rep / self.prev_reported
+            growth_true = growth(y_true, self.prev_true)
+            real_rep = ratio(y_rep, self.prev_reported)
             seen = real_rep - 1.0  # the bureau's view: reported quantities, no price index
             chain = real_rep * (1.0 + hidden) * (1.0 + p.hierarchy_inflation) ** p.hierarchy_levels
             growth_rep = chain - 1.0
-            self.official *= chain
+            self.official = self.official * chain if np.isfinite(chain) else y_rep
 
         s = st.investment_rate
         consumption = (1.0 - s) * np.maximum(net, 0.0) * values
@@ -164,8 +170,8 @@ class CommandRegime:
             "growth_true": growth_true,
             "growth_reported": growth_rep,
             "use_value": use_value,
-            "fulfilment_true": float(output.sum() / target.sum()),
-            "fulfilment_reported": float(reported.sum() / target.sum()),
+            "fulfilment_true": ratio(float(output.sum()), float(target.sum())),
+            "fulfilment_reported": ratio(float(reported.sum()), float(target.sum())),
             "shortage": short,
             "unused_capacity": 1.0 - float(output.sum()) / open_full,
             "concealment": 1.0 - float(cap_reported.sum()) / float(cap.sum()),

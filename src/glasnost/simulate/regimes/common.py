@@ -12,6 +12,17 @@ from glasnost.simulate.state import Sectors, State
 INDICATORS = ("tonnes", "roubles", "use")
 
 
+def ratio(numerator: float, denominator: float) -> float:
+    """``numerator / denominator``, NaN where the denominator is 0 (e.g. growth from a year in
+    which nothing was produced: undefined, not an error)."""
+    return numerator / denominator if denominator > 0 else float("nan")
+
+
+def growth(now: float, before: float) -> float:
+    """Year-on-year growth ``now / before - 1``; NaN where ``before`` is 0."""
+    return ratio(now, before) - 1.0
+
+
 def variant_indicator(params: Params, material_share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(heavy, light) value of one unit of capacity under each indicator, per enterprise.
 

@@ -37,9 +37,11 @@ from glasnost.simulate.params import Params, SimulationError
 from glasnost.simulate.regimes.common import (
     choose_variant,
     delivered_use,
+    growth,
     income_measures,
     loss_making_share,
     net_output,
+    ratio,
     use_per_unit,
     variant_indicator,
 )
@@ -158,14 +160,14 @@ class DemocraticRegime:
         net = net_output(sec, st, output, p, 0.0)
         y_true = float(net @ sec.values)
         y_rep = float(net_output(sec, st, reported, p, 0.0) @ sec.values)
-        growth_rep = y_rep / self.prev_reported - 1.0 if t else float("nan")
+        growth_rep = growth(y_rep, self.prev_reported) if t else float("nan")
         s = p.democratic_investment_rate
         consumption = (1.0 - s) * np.maximum(net, 0.0) * sec.values
         made = np.maximum(sector_sum(st.sector, output, S), 1e-12)
         use_s = sector_sum(st.sector, output * use_per_unit(st, p), S) / made
         delivered = delivered_use(sec, consumption, use_s, p.substitution_use)
         use_value = delivered * (1.0 - unmet * (1.0 - p.substitution_use)) / st.labour_force
-        growth = y_true / self.prev_true - 1.0 if t else float("nan")
+        growth_true = growth(y_true, self.prev_true) if t else float("nan")
 
         wages = st.wage * np.ones(st.n)
         gini_, spread = income_measures(st, wages, p.unemployment_benefit * st.wage)
@@ -190,11 +192,11 @@ class DemocraticRegime:
         return {
             "output_true": y_true,
             "output_reported": y_rep,
-            "growth_true": growth,
+            "growth_true": growth_true,
             "growth_reported": growth_rep,
             "use_value": use_value,
-            "fulfilment_true": float(output.sum() / target.sum()),
-            "fulfilment_reported": float(reported.sum() / target.sum()),
+            "fulfilment_true": ratio(float(output.sum()), float(target.sum())),
+            "fulfilment_reported": ratio(float(reported.sum()), float(target.sum())),
             "shortage": unmet,
             "unused_capacity": 1.0 - float(output.sum()) / max(float((full * staffed).sum()), 1e-12),
             "concealment": 1.0 - float(cap_reported.sum()) / max(float(cap.sum()), 1e-12),

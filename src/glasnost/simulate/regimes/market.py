@@ -43,6 +43,7 @@ from glasnost.simulate.params import Params
 from glasnost.simulate.regimes.common import (
     choose_variant,
     delivered_use,
+    growth,
     income_measures,
     net_output,
     use_per_unit,
@@ -140,7 +141,7 @@ class MarketRegime:
         consumption = np.maximum(net, 0.0) * sec.values * household_real / max(final_value, 1e-12)
         use_s = sector_sum(s, sales * use, S) / np.maximum(sector_sum(s, sales, S), 1e-12)
         use_value = delivered_use(sec, consumption, use_s, p.substitution_use) / st.labour_force
-        growth = y_true / self.prev_true - 1.0 if t else float("nan")
+        growth_true = growth(y_true, self.prev_true) if t else float("nan")
 
         # wages of this year are paid by every enterprise open during it, closing ones included
         paid = float(np.where(st.open, wage_bill, 0.0).sum())
@@ -204,8 +205,8 @@ class MarketRegime:
         return {
             "output_true": y_true,
             "output_reported": y_true,
-            "growth_true": growth,
-            "growth_reported": growth,
+            "growth_true": growth_true,
+            "growth_reported": growth_true,
             "use_value": use_value,
             "fulfilment_true": float("nan"),
             "fulfilment_reported": float("nan"),
