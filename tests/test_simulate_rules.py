@@ -211,3 +211,43 @@ def test_the_realised_output_never_exceeds_the_plan_and_shortfalls_cascade() -> 
     rng = np.random.default_rng(3)
     slack, _ = rules.realise(0.5 * intended, intended, sector, sectors, 1.0, p, rng)
     assert np.mean(slack == 0.5) > 0.99
+
+
+# --- one definition per measure -------------------------------------------------------------------
+
+
+def test_shortage_and_use_value_are_one_function_of_the_state_in_every_regime(monkeypatch) -> None:
+    # every regime reports what common.households computes; checked against a loop over sectors
+    from glasnost.simulate.regimes import common, market, planned
+
+    calls: list[tuple[object, ...]] = []
+    real = common.households
+
+    def spy(sectors, state, output, consumption, demand, params):
+        result = real(sectors, state, output, consumption, demand, params)
+        calls.append((sectors, state.sector.copy(), state.light * state.has_variant, state.quality.copy(),
+                      state.labour_force, output.copy(), consumption.copy(), demand, params, result))
+        return result
+
+    monkeypatch.setattr(planned, "households", spy)
+    monkeypatch.setattr(market, "households", spy)
+    for name in ("command", "market", "democratic"):
+        calls.clear()
+        r = run(name, years=2)
+        assert len(calls) == 2
+        for year, (sectors, sector, light, quality, labour_force, output, consumption, demand, p, result) in \
+                enumerate(calls):
+            assert (r["shortage"][year], r["use_value"][year]) == result
+            weights = sectors.needs * sectors.values
+            unmet = sum(max(demand * weights[s] / weights.sum() - max(consumption[s], 0.0), 0.0)
+                        for s in range(sectors.size))
+            assert result[0] == pytest.approx(unmet / demand, rel=1e-9)
+            supply = np.maximum(consumption, 0.0)
+            total = 0.0
+            for s in range(sectors.size):
+                mine = sector == s
+                use = np.sum(output[mine] * (1 + p.betterness * light[mine]) * quality[mine]) / output[mine].sum()
+                wanted = supply.sum() * weights[s] / weights.sum()
+                matched = min(supply[s], wanted)
+                total += (matched + p.substitution_use * (supply[s] - matched)) * use
+            assert result[1] == pytest.approx(total / labour_force, rel=1e-9)

@@ -7,8 +7,9 @@ the participatory procedure on the year's products). One year:
 1. *Coordination*: a share of products is not coordinated; it loses ``mismatch_loss`` of its
    capacity and of new investment. Planning meetings take working time (democratic planning).
 2. *Labour*: jobs are guaranteed: ``hiring_rate`` of the unemployed (entrants, workers of closed
-   enterprises) are placed each year; enterprises are staffed for their whole capacity (labour
-   hoarding), each the same share of its need where the labour force is short.
+   enterprises) are placed each year. Enterprises are staffed for their whole capacity, each the
+   same share of its need where the labour force is short; where it is long, a soft budget keeps
+   the surplus on payrolls (labour hoarding, Kornai 1980) and a hard budget leaves it unemployed.
 3. *Effort* (:func:`~glasnost.simulate.regimes.rules.effort`) from the pay link; audits
    (probability ``audit``) take ``audit_hours`` from the audited enterprise's workers.
 4. *Reports*: who hides capacity (the ratchet against audits), the plan's targets scale with
@@ -112,12 +113,18 @@ class PlannedRegime:
 
         full = capacity_of(sec, st, p)
         need = labour_per_unit(sec, st, p, st.year) * full
-        if inst.job_guarantee:
-            st.unemployed -= p.hiring_rate * st.unemployed
-        employed = st.labour_force - st.unemployed
         need_total = max(float(need.sum()), 1e-300)
+        if inst.job_guarantee:  # hiring_rate of the unemployed placed; under a hard budget only into vacancies
+            room = np.inf if inst.soft_budget else max(need_total - (st.labour_force - st.unemployed), 0.0)
+            st.unemployed -= min(p.hiring_rate * st.unemployed, room)
+        employed = st.labour_force - st.unemployed
         staffed = min(1.0, employed / need_total)
-        st.workers = employed * need / need_total
+        if inst.soft_budget:  # labour hoarding: wages are covered, so every worker stays on a payroll
+            st.workers = employed * need / need_total
+        else:  # a hard budget keeps no one it does not need
+            st.workers = need * staffed
+            st.unemployed += employed - float(st.workers.sum())
+            employed = st.labour_force - st.unemployed
         audited = rng.random(st.n) < inst.audit
         work = rules.effort(inst.pay_link or 0.0, p) * rules.time_left(meeting, audited, p)
         cap = full * staffed * efficiency * work
