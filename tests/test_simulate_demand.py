@@ -123,3 +123,12 @@ def test_closures_experiment_runs_the_reform_proper() -> None:
     t = closures(years=4, seeds=(0,), enterprises=200, reform_after=3).to_pandas()
     assert set(t["value"]) == {"True", "False", "True after 3 command years", "False after 3 command years"}
     assert (t.groupby("value").size() == 4).all()
+
+
+def test_a_nearly_empty_enterprise_cannot_price_itself_to_the_moon() -> None:
+    # before normal-cost pricing, a loss-maker kept open with almost no workers spread its fixed
+    # costs over almost no sales: its price, and its bonus per remaining worker, ran away
+    # (household Gini 0.9999 in year 10 of seed 1)
+    for seed in (1, 2):
+        r = run_regime("market", 12, seed, Params().with_(closures=False), enterprises=1000)
+        assert r["gini"].max() < 0.3 and np.isfinite(r["wage_spread"]).all()

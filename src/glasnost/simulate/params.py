@@ -248,6 +248,9 @@ class Params:
                        valid=(-0.99, float("inf")))
     price_adjustment: float = _p(0.3, "1/yr", "speed of price moves towards mark-up and inventories",
                                  "modelling choice", valid=SHARE)
+    normal_utilisation: float = _p(0.5, "fraction", "market prices spread fixed costs over at least this share of "
+                                   "capacity (normal-cost pricing)", "Coutts-Godley-Nordhaus 1978 (normal-cost "
+                                   "pricing); the share is a modelling choice", valid=SHARE)
     demand_elasticity: float = _p(4.0, "-", "price elasticity of an enterprise's share in its sector",
                                   "modelling choice", valid=NON_NEGATIVE)
     retained_share: float = _p(0.5, "fraction", "share of profit paid out as wage bonus (the market's pay link is "

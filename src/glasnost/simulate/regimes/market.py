@@ -194,7 +194,10 @@ class MarketRegime:
         unemployment = st.unemployed / st.labour_force
 
         # prices towards mark-up over unit cost, pushed by sell-out or stocks
-        unit = (material * sales + base_wages + depreciation) / np.maximum(sales, 1e-12)
+        # normal-cost pricing: fixed costs spread over at least normal_utilisation of capacity,
+        # not over an empty order book (where they would drive the price, and a near-empty
+        # enterprise's bonus per worker, without bound)
+        unit = (material * sales + base_wages + depreciation) / np.maximum(sales, p.normal_utilisation * full + 1e-12)
         utilisation = sales / np.maximum(full, 1e-12)
         aim = (1.0 + p.markup) * unit * (1.0 + 0.5 * (utilisation - 0.9))
         st.price = np.where(st.open, st.price + p.price_adjustment * (aim - st.price), st.price)
