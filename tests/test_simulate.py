@@ -297,3 +297,12 @@ def test_workers_laid_off_by_command_closures_are_placed_again() -> None:
     laid_off = r["closure_layoffs"][-1]
     still_out = r["unemployment"][-1] - soft["unemployment"][-1]
     assert laid_off > 0.1 and still_out < 0.5 * laid_off
+
+
+def test_removed_and_out_of_range_parameters_are_named() -> None:
+    with pytest.raises(SimulationError, match="democratic_coverage' was removed: democratic planning's coordination"):
+        Params().with_(democratic_coverage=0.0)
+    with pytest.raises(SimulationError, match=r"audit_probability: 1.5 is outside \[0, 1\]"):
+        Params().with_(audit_probability=1.5)
+    with pytest.raises(SimulationError, match="ratchet: 'x' is not a number"):
+        Params().with_(ratchet="x")

@@ -96,7 +96,7 @@ def ratchet(
 
 
 def complexity(
-    params: Params | None = None, products: Sequence[float] = (1e3, 1e4, 2e4, 4e4, 8e4), years: int = 40,
+    params: Params | None = None, products: Sequence[float] = (1e3, 3e3, 1e4, 3e4), years: int = 25,
     seeds: Sequence[int] = (0, 1, 2), enterprises: int | None = None, progress: Progress = None,
 ) -> pa.Table:
     """Per regime (command, democratic), starting number of products (``value``) and seed:

@@ -69,6 +69,17 @@ def _p(
     return field(default=default, metadata=meta)
 
 
+REMOVED = {
+    "democratic_coverage": "democratic planning's coordination is what its procedure achieves on the year's "
+                           "products (see mismatch_loss, round_cap)",
+    "quality_feedback": "quality follows one rule in every regime: see quality_response, rating_coverage",
+    "market_quality_response": "quality follows one rule in every regime: see quality_response, market_buyer_choice",
+    "hoarding": "hoarding follows delivery failures and budgets: see hoarding_response, hard_budget_hoarding",
+    "frictional_unemployment": "unemployment follows placement and closures: see hiring_rate",
+    "plan_closure_share": "planned closures follow the accounts under a hard budget: see democratic_soft_budget",
+}
+"""Parameters of earlier versions and what replaced them (issue 16)."""
+
 SHARE = (0.0, 1.0)
 NON_NEGATIVE = (0.0, float("inf"))
 
@@ -340,6 +351,8 @@ class Params:
         """A copy with ``changes``; unknown names raise :class:`SimulationError`."""
         known = {f.name: f for f in fields(self)}
         for name, value in changes.items():
+            if name in REMOVED:
+                raise SimulationError(f"parameter {name!r} was removed: {REMOVED[name]}")
             if name not in known:
                 raise SimulationError(f"unknown parameter {name!r} (see glasnost.simulate.params.Params)")
             default = known[name].default
