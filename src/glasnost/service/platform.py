@@ -73,9 +73,15 @@ class Platform:
         """Publish what a crash left unpublished (see :mod:`glasnost.service.openbooks`)."""
         rows = self.books.recover(
             [
-                (m.Proposal.__table__, "proposal", proposal_payload),
-                (m.Round.__table__, "round-result", lambda r: {"id": r.id, **(r.result or {})}),
-                (m.PlanVariant.__table__, "plan-variant", lambda r: {"id": r.id, **r.data}),
+                (m.Proposal.__table__, "proposal", proposal_payload, None),
+                # an open round has no result to publish yet
+                (
+                    m.Round.__table__,
+                    "round-result",
+                    lambda r: {"id": r.id, **(r.result or {})},
+                    m.Round.status == "closed",
+                ),
+                (m.PlanVariant.__table__, "plan-variant", lambda r: {"id": r.id, **r.data}, None),
             ]
         )
         return rows + self.votes.recover()
