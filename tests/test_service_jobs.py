@@ -303,3 +303,15 @@ def test_the_queue_lives_in_the_platform_schema(backend: Backend) -> None:
         ]
     finally:
         platform.close()
+
+
+def test_no_jobs_reaches_every_process_of_serve_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `glasnost serve --workers N` hands its settings to its processes through the environment
+    from glasnost.db.settings import Settings
+
+    for jobs in (True, False):
+        for name, value in Settings(database_url="postgresql+psycopg://x@h/db", jobs=jobs).to_env().items():
+            monkeypatch.setenv(name, value)
+        assert Settings.from_env().jobs is jobs
+    monkeypatch.delenv("GLASNOST_JOBS")
+    assert Settings.from_env().jobs is True  # the default: a process does its share

@@ -63,8 +63,9 @@ class Settings:
         environment variable ``GLASNOST_ARGON2=t,m,p``. Stored hashes carry their own parameters.
     pool_size : int
         PostgreSQL: connections a process keeps for sessions (up to half as many more at peaks),
-        plus half as many for the hot lookups. Mind the server's ``max_connections`` (100 by
-        default) across all processes: 4 processes at the default take at most 4 x 24.
+        plus half as many for the hot lookups. The job queue takes up to 7 more (a worker's 4 and
+        its listener, 2 for deferring jobs). Mind the server's ``max_connections`` (100 by default)
+        across all processes: 4 processes at the default take at most 4 x 31.
     demo : bool
         Preload a demo cycle whose councils are modelled unless a person takes their seat.
     jobs : bool
