@@ -315,3 +315,20 @@ def test_no_jobs_reaches_every_process_of_serve_workers(monkeypatch: pytest.Monk
         assert Settings.from_env().jobs is jobs
     monkeypatch.delenv("GLASNOST_JOBS")
     assert Settings.from_env().jobs is True  # the default: a process does its share
+
+
+def test_processes_that_start_together_migrate_once(backend: Backend, tmp_path: Path) -> None:
+    # four processes on a fresh schema at once (as `glasnost serve --workers 4` starts, or every
+    # process of a deployment upgraded to a version with a new revision, such as the queue's)
+    code = (
+        "import sys; from glasnost.db import Database, Settings, migrate; "
+        "migrate(Database(Settings(database_url=sys.argv[1], schema=sys.argv[2])))"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, backend.url, backend.schema or ""], stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=120)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, errors
+    heads = _sql(backend, "SELECT version_num FROM alembic_version ORDER BY 1")
+    assert [h for (h,) in heads if h.startswith("job")] == ["job0001"]

@@ -191,17 +191,25 @@ class Database:
 
 
 def migrate(database: Database) -> None:
-    """Bring the database to the newest revision of every branch (``alembic upgrade heads``)."""
+    """Bring the database to the newest revision of every branch (``alembic upgrade heads``).
+
+    On PostgreSQL the processes that start together (``glasnost serve --workers N``, a worker
+    beside them) take turns: the first one migrates under an advisory lock held to its commit, the
+    others then find nothing left to do."""
     from alembic import command
     from alembic.config import Config
 
-    database.create_schema()
     here = Path(__file__).parent / "migrations"
     cfg = Config()
     cfg.set_main_option("script_location", str(here))
     cfg.set_main_option("version_locations", str(here / "versions"))
     cfg.set_main_option("path_separator", "space")
+    schema = database.settings.schema
     with database.engine.begin() as conn:
+        if not database.settings.is_sqlite:
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"glasnost-migrate:{schema}"})
+            if schema:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         cfg.attributes["connection"] = conn
-        cfg.attributes["schema"] = database.settings.schema
+        cfg.attributes["schema"] = schema
         command.upgrade(cfg, "heads")
