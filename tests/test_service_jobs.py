@@ -9,7 +9,7 @@
   due round from its queued job, and a round whose deadline was set with no job queued (before the
   queue existed) by its sweep; SIGTERM stops it cleanly (it unregisters);
 * the queue's tables live in the platform's schema, and the installed procrastinate's schema is the
-  one the migration applies.
+  one the migration applies; processes that start together on a fresh schema migrate once.
 """
 
 from __future__ import annotations
@@ -170,10 +170,12 @@ def test_each_deadline_is_closed_once_by_three_processes_running_jobs(backend: B
     assert len(closed) >= 3 and rounds[-1][1] == "open"  # one open round follows the closed ones
     assert [r[0] for r in rounds] == list(range(1, len(rounds) + 1))
     assert _closes(backend, cycle) == {r[0]: 1 for r in closed}
+    print("deadline to close (s):", [round((r[3] - r[2]).total_seconds(), 3) for r in closed])
     for number, _, deadline, closed_at, by in closed:
         assert by == "deadline", number
-        # closed at its deadline: not before, and within the workers' polling (1 s) and the close itself
-        assert timedelta(0) <= closed_at - deadline < timedelta(seconds=3), (number, closed_at - deadline)
+        # closed at its deadline: not before, and within the polling (1 s) and the close (the first one
+        # loads the cycle), with room for a busy machine: the minute's sweep alone would be up to 60 s late
+        assert timedelta(0) <= closed_at - deadline < timedelta(seconds=5), (number, closed_at - deadline)
     ids = dict(_sql(backend, "SELECT number, id FROM rounds WHERE cycle_id = %s", cycle))
     logged = _logged_results(backend)  # one entry per closed round, with its result
     assert sorted(e["id"] for e in logged) == sorted(ids[r[0]] for r in closed)
