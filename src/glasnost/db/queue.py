@@ -127,8 +127,6 @@ class QueueWorker:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._guard = threading.Lock()
-        self.started = threading.Event()
-        """Set when the worker first opens its connections and is about to take jobs."""
 
     def start(self) -> None:
         if self._thread is None:
@@ -161,7 +159,6 @@ class QueueWorker:
                     async with self.app.open_async():
                         if self.on_start is not None:
                             await self.on_start(self.app)
-                        self.started.set()
                         await self.app.run_worker_async(**self.options)
                 except asyncio.CancelledError:
                     return

@@ -257,14 +257,11 @@ class JobQueue(Jobs):
                 self._deferrer.close()
                 self._deferrer = None
 
-    @property
-    def started(self) -> threading.Event | None:
-        """Set once this process's worker takes jobs (None when it runs none)."""
-        return None if self._worker is None else self._worker.started
-
     async def sweep_once(self, app: Any) -> dict[str, int]:
         """The sweep: close rounds past their deadline, publish alerts whose window has passed, and
         put back in the queue the jobs of workers that stopped sending heartbeats (killed)."""
+        from procrastinate.exceptions import UniqueViolation
+        from procrastinate.jobs import Status
         from procrastinate.utils import sync_to_async
 
         done = {"rounds": 0, "alerts": 0, "requeued": 0}
@@ -273,9 +270,6 @@ class JobQueue(Jobs):
                 done[key] = await sync_to_async(work)
             except Exception:  # logged; the next sweep tries again
                 log.exception("scheduled work %s failed", work.__name__)
-        from procrastinate.exceptions import UniqueViolation
-        from procrastinate.jobs import Status
-
         for job in await app.job_manager.get_stalled_jobs(queue=QUEUE):
             try:
                 await app.job_manager.retry_job(job)
@@ -286,16 +280,17 @@ class JobQueue(Jobs):
 
 
 def register_tasks(app: Any, jobs: JobQueue) -> None:
-    """The platform's tasks on a procrastinate ``App`` (the deferring one and the worker's)."""
-    from procrastinate import RetryStrategy
+    """The platform's tasks on a procrastinate ``App`` (the deferring one and the worker's).
 
-    retry = RetryStrategy(max_attempts=3, wait=5)
+    A job that fails is logged and kept in the queue's table as failed, not retried by the queue (a
+    retry could meet a newer job under the same queueing lock): the sweep closes a round whose job
+    failed within the minute, and the next import runs Cyberstride again."""
 
-    @app.task(name="glasnost.close_round", queue=QUEUE, retry=retry)
+    @app.task(name="glasnost.close_round", queue=QUEUE)
     def close_round(cycle_id: int, number: int) -> None:
         jobs.close_round(cycle_id, number)
 
-    @app.task(name="glasnost.raise_alerts", queue=QUEUE, retry=retry)
+    @app.task(name="glasnost.raise_alerts", queue=QUEUE)
     def raise_alerts() -> int:
         return jobs.raise_alerts()
 
