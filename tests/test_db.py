@@ -23,12 +23,13 @@ def test_the_migrations_make_exactly_the_declared_tables(backend: Backend) -> No
 
     from glasnost.control import tables  # noqa: F401  (registers the control tables)
     from glasnost.db import Base, Database, migrate
+    from glasnost.db.queue import include_name
     from glasnost.service import models  # noqa: F401  (registers the platform's tables)
 
     db = Database(backend.settings())
     migrate(db)
     with db.engine.connect() as conn:
-        opts = {"include_schemas": False}
+        opts = {"include_schemas": False, "include_name": include_name}  # the job queue's tables are procrastinate's
         diff = compare_metadata(MigrationContext.configure(conn, opts=opts), Base.metadata)
     db.dispose()
     # SQLite reports server defaults and nullable changes of batch-altered columns loosely: only

@@ -200,16 +200,12 @@ class Database:
             self._lookup_engine.dispose()
 
 
-MIGRATION_LOCK = 0x676C61736E6F7374
-"""PostgreSQL advisory lock taken while migrating (several processes or hosts starting at once)."""
-
-
 def migrate(database: Database) -> None:
     """Bring the database to the newest revision of every branch (``alembic upgrade heads``).
 
-    On PostgreSQL the migration holds an advisory lock, so processes starting together (``glasnost
-    serve --workers N``, several hosts) migrate one after another: the first does the work, the
-    others find it done."""
+    On PostgreSQL the processes that start together (``glasnost serve --workers N``, a worker
+    beside them) take turns: the first one migrates under an advisory lock held to its commit, the
+    others then find nothing left to do."""
     from alembic import command
     from alembic.config import Config
 
@@ -218,11 +214,12 @@ def migrate(database: Database) -> None:
     cfg.set_main_option("script_location", str(here))
     cfg.set_main_option("version_locations", str(here / "versions"))
     cfg.set_main_option("path_separator", "space")
+    schema = database.settings.schema
     with database.engine.begin() as conn:
         if not database.settings.is_sqlite:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-            if database.settings.schema:
-                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{database.settings.schema}"'))
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"glasnost-migrate:{schema}"})
+            if schema:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         cfg.attributes["connection"] = conn
-        cfg.attributes["schema"] = database.settings.schema
+        cfg.attributes["schema"] = schema
         command.upgrade(cfg, "heads")

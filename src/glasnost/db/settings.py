@@ -63,10 +63,16 @@ class Settings:
         environment variable ``GLASNOST_ARGON2=t,m,p``. Stored hashes carry their own parameters.
     pool_size : int
         PostgreSQL: connections a process keeps for sessions (up to half as many more at peaks),
-        plus half as many for the hot lookups. Mind the server's ``max_connections`` (100 by
-        default) across all processes: 4 processes at the default take at most 4 x 24.
+        plus half as many for the hot lookups. The job queue takes up to 7 more (a worker's 4 and
+        its listener, 2 for deferring jobs). Mind the server's ``max_connections`` (100 by default)
+        across all processes: 4 processes at the default take at most 4 x 31.
     demo : bool
         Preload a demo cycle whose councils are modelled unless a person takes their seat.
+    jobs : bool
+        Whether this process does scheduled work (round deadlines, alerts) once started: on
+        PostgreSQL it runs a job-queue worker, on SQLite the in-process scheduler. False for
+        ``glasnost serve --no-jobs`` (environment variable ``GLASNOST_JOBS=0``), when
+        ``glasnost worker`` processes do it.
     """
 
     database_url: str = DEFAULT_DATABASE
@@ -87,13 +93,15 @@ class Settings:
     password_cost: tuple[int, int, int] | None = None
     pool_size: int = 12
     demo: bool = False
+    jobs: bool = True
     extra: dict[str, object] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Settings:
         """Settings from the environment: ``GLASNOST_DATABASE``, ``GLASNOST_SCHEMA``, ``GLASNOST_DEMO``,
         ``GLASNOST_ARGON2``, ``GLASNOST_SECRET``, ``GLASNOST_SECRET_FILE``, ``GLASNOST_LEDGER``,
-        ``GLASNOST_KEY``, ``GLASNOST_SECURE_COOKIES``, ``GLASNOST_SYNCHRONOUS`` and ``GLASNOST_POOL_SIZE``."""
+        ``GLASNOST_KEY``, ``GLASNOST_SECURE_COOKIES``, ``GLASNOST_SYNCHRONOUS``, ``GLASNOST_POOL_SIZE`` and
+        ``GLASNOST_JOBS``."""
         env = os.environ.get
         return cls(
             database_url=env("GLASNOST_DATABASE", DEFAULT_DATABASE),
@@ -107,6 +115,7 @@ class Settings:
             demo=_flag(env("GLASNOST_DEMO")),
             password_cost=password_cost_from_env(),
             pool_size=int(env("GLASNOST_POOL_SIZE") or 12),
+            jobs=_flag(env("GLASNOST_JOBS") or "1"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -124,6 +133,7 @@ class Settings:
             "GLASNOST_DEMO": "1" if self.demo else "0",
             "GLASNOST_ARGON2": None if self.password_cost is None else ",".join(map(str, self.password_cost)),
             "GLASNOST_POOL_SIZE": self.pool_size,
+            "GLASNOST_JOBS": "1" if self.jobs else "0",
         }
         return {k: str(v) for k, v in pairs.items() if v is not None}
 

@@ -67,6 +67,15 @@ def serve(
         ),
     ] = False,
     demo: Annotated[bool, typer.Option("--demo", help="preload a demo cycle whose seats visitors can take")] = False,
+    jobs: Annotated[
+        bool,
+        typer.Option(
+            "--jobs/--no-jobs",
+            envvar="GLASNOST_JOBS",
+            help="do scheduled work in these processes (round deadlines, alerts); --no-jobs leaves it to "
+            "`glasnost worker` processes",
+        ),
+    ] = True,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
     synchronous: Annotated[
         str,
@@ -75,14 +84,21 @@ def serve(
 ) -> None:
     """Run the planning platform (pages, JSON API with its OpenAPI document at /docs, public log).
 
-    With ``--workers N`` (PostgreSQL), N processes serve one address; each also closes rounds at
-    their deadlines and raises alerts (every decision is made in the database, so they agree)."""
+    With ``--workers N`` (PostgreSQL), N processes serve one address. Unless ``--no-jobs``, each
+    process also does scheduled work: on PostgreSQL a job-queue worker takes each job once (a
+    round's deadline, alerts for new reports); on SQLite the one process does it in a thread."""
     import uvicorn
 
     if synchronous.upper() not in ("FULL", "NORMAL"):
         raise typer.BadParameter("choose FULL or NORMAL", param_hint="--synchronous")
     settings = _settings(
-        database, schema, secret_file, demo=demo, secure_cookies=secure_cookies, sqlite_synchronous=synchronous.upper()
+        database,
+        schema,
+        secret_file,
+        demo=demo,
+        secure_cookies=secure_cookies,
+        sqlite_synchronous=synchronous.upper(),
+        jobs=jobs,
     )
     if workers > 1 and settings.is_sqlite:
         raise typer.BadParameter(
@@ -91,7 +107,11 @@ def serve(
     # the writer threads (proposal intake, public log) release the GIL for every database call;
     # a short switch interval lets them take it back quickly while the event loop is busy
     sys.setswitchinterval(0.0005)
-    typer.echo(f"glasnost platform on http://{host}:{port}/ (database {database}, {workers} process(es))", err=True)
+    typer.echo(
+        f"glasnost platform on http://{host}:{port}/ (database {database}, {workers} process(es)"
+        f"{'' if jobs else ', no scheduled work'})",
+        err=True,
+    )
     if workers == 1:
         from glasnost.service.app import create_app
 
@@ -124,20 +144,32 @@ def worker(
     database: DatabaseOption = DEFAULT_DATABASE,
     schema: SchemaOption = None,
     secret_file: SecretFileOption = None,
-    sweep: Annotated[float, typer.Option(min=0.1, max=3600, help="seconds between looks for due work")] = 1.0,
+    sweep: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            max=3600,
+            help="seconds between looks for due work (PostgreSQL: jobs that have come due; new jobs arrive at once)",
+        ),
+    ] = 1.0,
 ) -> None:
-    """Do the platform's scheduled work without serving pages: close rounds at their deadlines, raise
-    Cyberstride alerts for new reports and publish those whose window has passed (until stopped)."""
+    """Do the platform's scheduled work without serving pages, until stopped (SIGTERM or Ctrl-C):
+    close rounds at their deadlines, raise Cyberstride alerts for new reports, publish those whose
+    window has passed. On PostgreSQL it is a job-queue worker (any number may run beside the
+    servers; each job is done once); on SQLite it sweeps the database file."""
     from glasnost.service.platform import Platform
 
-    platform = Platform(_settings(database, schema, secret_file))
+    settings = _settings(database, schema, secret_file, jobs=True)
+    platform = Platform(settings)
     platform.jobs.sweep = sweep
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    platform.jobs.reports_arrived()  # reports stored while no worker ran
+    if settings.is_sqlite:
+        platform.jobs.reports_arrived()  # reports stored while no worker ran (PostgreSQL: their job waits in the queue)
     platform.start()
-    typer.echo(f"glasnost worker on {database}: sweeping every {sweep:g} s", err=True)
+    how = "sweeping every" if settings.is_sqlite else "job-queue worker, polling every"
+    typer.echo(f"glasnost worker on {database}: {how} {sweep:g} s", err=True)
     try:
         stop.wait()
     finally:

@@ -30,7 +30,7 @@ from glasnost.service.accounts import Accounts, Viewer
 from glasnost.service.cycles import Cycles
 from glasnost.service.errors import NotFoundError
 from glasnost.service.intake import Intake
-from glasnost.service.jobs import Jobs
+from glasnost.service.jobs import jobs_for
 from glasnost.service.openbooks import OpenBooks
 from glasnost.service.rounds import Rounds, proposal_payload
 from glasnost.service.views import Views
@@ -54,7 +54,7 @@ class Platform:
         self.rounds = Rounds(self)
         self.votes = Votes(self)
         self.views = Views(self)
-        self.jobs = Jobs(self)
+        self.jobs = jobs_for(self)
         self.recovered = self.recover()
         self.intake = Intake(self)
         self._warm_up()
@@ -87,8 +87,10 @@ class Platform:
         return rows + self.votes.recover()
 
     def start(self) -> None:
-        """Start the scheduled work (round deadlines) of this process."""
-        self.jobs.start()
+        """Start this process's share of the scheduled work (round deadlines, alerts; see
+        :mod:`glasnost.service.jobs`), unless ``settings.jobs`` is off."""
+        if self.settings.jobs:
+            self.jobs.start()
 
     def close(self) -> None:
         self.jobs.stop()

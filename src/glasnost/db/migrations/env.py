@@ -11,6 +11,7 @@ from __future__ import annotations
 from alembic import context
 
 from glasnost.db.engine import Base
+from glasnost.db.queue import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -20,7 +21,9 @@ def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is None:  # pragma: no cover - the command-line alembic is not used
         raise RuntimeError("run glasnost's migrations through glasnost.db.migrate")
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection, target_metadata=target_metadata, render_as_batch=True, include_name=include_name
+    )
     with context.begin_transaction():
         context.run_migrations()
 
