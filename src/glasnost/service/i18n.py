@@ -34,7 +34,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_decimal, parse_pattern
 from babel.support import Translations
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
@@ -261,9 +261,10 @@ def format_share(value: Any, locale: str, digits: int = 2, *, signed: bool = Fal
     x = float(value)
     if not math.isfinite(x):
         return format_number(x, locale)
-    body = "#,##0" + ("." + "0" * digits if digits else "") + "%"
-    pattern = f"+{body};-{body}" if signed else body
-    return format_percent(x, format=pattern, locale=locale)
+    pattern = parse_pattern(Locale.parse(locale).percent_formats[None].pattern)  # the locale's own, e.g. "3 %"
+    pattern.frac_prec = (digits, digits)
+    text = pattern.apply(x, locale)
+    return "+" + text if signed and x > 0 and float(f"{x * 100:.{digits}f}") != 0 else text
 
 
 def format_when(value: datetime | str | None, locale: str) -> str:

@@ -95,7 +95,10 @@
       axes: [
         {label: d.xlabel, stroke: "#222", grid: {stroke: "#e4e4e4"}},
         {label: d.ylabel, stroke: "#222", grid: {stroke: "#e4e4e4"}, size: 60,
-         values: function (u, ticks) { return ticks.map(function (t) { return plain.format(t); }); }}
+         values: function (u, ticks) {
+           // a log axis leaves its minor ticks unlabelled (null): keep them so
+           return ticks.map(function (t) { return t === null || t === undefined ? null : plain.format(t); });
+         }}
       ],
       legend: {live: false},
       cursor: {drag: {x: false, y: false}},
@@ -119,10 +122,7 @@
   function localTimes(root) {
     (root || document).querySelectorAll("time[data-local]").forEach(function (el) {
       var t = new Date(el.getAttribute("datetime"));
-      if (!isNaN(t)) {
-        el.textContent = when.format(t);
-        el.title = el.getAttribute("datetime");
-      }
+      if (!isNaN(t)) el.textContent = when.format(t);
     });
   }
 
