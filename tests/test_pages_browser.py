@@ -257,6 +257,10 @@ def test_every_page_fits_the_screen_and_passes_axe(site: Site, size: str) -> Non
                 ("not found", "/cycles/999999"),
             ):
                 visit(visitor, name, path)
+            # the open round's deadline in the reader's time, with a countdown
+            visitor.goto(f"{site.base}/cycles/{rounds}/rounds/2")
+            expect(visitor.locator(".countdown").first).to_have_text(re.compile(r"^\(in 1:\d\d:\d\d\)$"))
+            expect(visitor.locator("time[data-local]").first).not_to_contain_text("UTC")
             # a wrong password: the form again, with its message on it and the name kept
             visitor.goto(site.base + "/login")
             visitor.fill("#username", "alice")
@@ -275,6 +279,14 @@ def test_every_page_fits_the_screen_and_passes_axe(site: Site, size: str) -> Non
                 ("control report", "/control/report"),
             ):
                 visit(board, name, path)
+            board.goto(f"{site.base}/cycles/new")
+            board.fill("#cycle-name-input", "Summer plan")
+            board.fill("#max-rounds", "0")
+            board.click("#create-cycle")
+            expect(board.locator("#error-max_rounds")).to_contain_text("0 is not between 1 and 10000")
+            expect(board.locator("#max-rounds")).to_have_value("0")
+            expect(board.locator("#cycle-name-input")).to_have_value("Summer plan")
+            _check(board, "new cycle refused", size, problems)
             board.goto(f"{site.base}/cycles/{rounds}")
             board.select_option("#invite-council", ["neighbourhood-4", "neighbourhood-5"])
             board.click("#invite")
@@ -335,6 +347,35 @@ def test_every_page_fits_the_screen_and_passes_axe(site: Site, size: str) -> Non
         finally:
             browser.close()
     assert not problems, "\n".join(problems)
+
+
+def test_keyboard_only(site: Site) -> None:
+    """The skip link comes first and leads to the content; a delegate reaches the proposal form's
+    fields, types and submits with the keyboard alone."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            _login(page, site, "bob")
+            page.goto(f"{site.base}/cycles/{site.cycles['rounds']}/councils/neighbourhood-1")
+            page.keyboard.press("Tab")
+            assert page.evaluate("document.activeElement.className") == "skip"
+            page.keyboard.press("Enter")
+            assert page.evaluate("document.activeElement.id") == "main"
+            for _ in range(80):
+                page.keyboard.press("Tab")
+                if page.evaluate("document.activeElement.id") == "demand-energy":
+                    break
+            assert page.evaluate("document.activeElement.id") == "demand-energy"
+            page.keyboard.type("0.01")
+            expect(page.locator("#live")).to_contain_text("Cost:")
+            page.keyboard.press("Enter")
+            expect(page.locator("#submitted")).to_be_visible()
+            expect(page.locator("#history")).to_contain_text("energy 0.01")
+        finally:
+            browser.close()
 
 
 # ---- a member's walk in Russian ---------------------------------------------------------------

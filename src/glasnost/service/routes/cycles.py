@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from glasnost.service.accounts import Viewer
 from glasnost.service.errors import BadInputError, ForbiddenError
+from glasnost.service.i18n import locale_of, localize_error
 from glasnost.service.routes.deps import (
     CouncilCode,
     CycleId,
@@ -59,34 +60,55 @@ def _number(form: Any, name: str, default: float) -> float:
 @router.get("/cycles/new", include_in_schema=False)
 def new_cycle_page(request: Request) -> Response:
     viewer_of(request).require_board()
-    return render(request, "cycle_new.html")
+    return render(request, "cycle_new.html", typed={})
+
+
+CYCLE_FIELDS = ("name", "source", "directory", "threshold_percent", "max_rounds", "deadline_seconds")
+"""The new-cycle form's fields whose typed values are kept when the form is refused."""
+_FIELD_OF_PLACE = {"threshold": "threshold_percent", "economy file": "file", "upload": "file"}
 
 
 @router.post("/cycles/new", include_in_schema=False)
 async def new_cycle_form(request: Request) -> Response:
+    """Create a cycle; a refusal shows the form again, its message beside the field it names and
+    what was typed kept."""
     form = await request.form()
     viewer = await check_csrf(request, form)
-    upload = form.get("file")
-    data, filename = None, "upload"
-    source = str(form.get("source") or "demo")
-    if source == "upload":
-        if upload is None or isinstance(upload, str):
-            raise BadInputError("choose an experiment file to upload", where="file")
-        data, filename = await upload.read(), upload.filename or "upload"
-    elif source == "directory":
-        source = str(form.get("directory") or "").strip()
-    deadline = _number(form, "deadline_seconds", 0.0)
-    cycle_id = await run_in_threadpool(
-        platform_of(request).cycles.create,
-        viewer,
-        str(form.get("name") or ""),
-        source,
-        upload=data,
-        filename=filename,
-        threshold=_number(form, "threshold_percent", 3.0) / 100.0,
-        max_rounds=form_int(form, "max_rounds", 200, low=1, high=10_000),
-        deadline_seconds=deadline or None,
-    )
+    viewer.require_board()
+    try:
+        upload = form.get("file")
+        data, filename = None, "upload"
+        source = str(form.get("source") or "demo")
+        if source == "upload":
+            if upload is None or isinstance(upload, str):
+                raise BadInputError("choose an experiment file to upload", where="file")
+            data, filename = await upload.read(), upload.filename or "upload"
+        elif source == "directory":
+            source = str(form.get("directory") or "").strip()
+        deadline = _number(form, "deadline_seconds", 0.0)
+        cycle_id = await run_in_threadpool(
+            platform_of(request).cycles.create,
+            viewer,
+            str(form.get("name") or ""),
+            source,
+            upload=data,
+            filename=filename,
+            threshold=_number(form, "threshold_percent", 3.0) / 100.0,
+            max_rounds=form_int(form, "max_rounds", 200, low=1, high=10_000),
+            deadline_seconds=deadline or None,
+        )
+    except BadInputError as exc:
+        where = exc.where or ""
+        field = _FIELD_OF_PLACE.get(where, where if where in CYCLE_FIELDS or where == "file" else "source")
+        typed = {k: str(form.get(k) or "") for k in CYCLE_FIELDS if isinstance(form.get(k), str)}
+        return render(
+            request,
+            "cycle_new.html",
+            status_code=exc.status,
+            form_error=localize_error(exc, locale_of(request), place=False),
+            error_field=field,
+            typed=typed,
+        )
     return see_other(f"/cycles/{cycle_id}")
 
 
