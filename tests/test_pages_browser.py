@@ -210,11 +210,16 @@ def _browser(p: Any) -> Any:
     return p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
 
 
-def _shoot(page: Any, name: str, size: str, *, full: bool = True) -> None:
+def _shoot(page: Any, name: str, size: str, element: str | None = None) -> None:
+    """With GLASNOST_SCREENSHOTS=DIR, the page (or one element of it) as DIR/NAME-SIZE.png."""
     folder = os.environ.get("GLASNOST_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}-{size}.png"), full_page=full)
+        path = str(Path(folder) / f"{name}-{size}.png")
+        if element:
+            page.locator(element).screenshot(path=path)
+        else:
+            page.screenshot(path=path, full_page=True)
 
 
 @pytest.mark.parametrize("size", list(SIZES))
@@ -321,7 +326,7 @@ def test_every_page_fits_the_screen_and_passes_axe(site: Site, size: str) -> Non
             _login(member, site, voter)
             visit(member, "ballot", f"/cycles/{voting}/vote")
             expect(member.locator("#comparison-table")).to_be_visible()
-            _shoot(member, "vote", size)
+            _shoot(member, "vote-comparison", size, "#comparison")
             member.check("#approve-public")
             member.fill("#rank-public", "1")
             member.fill("#rank-as-asked", "2")

@@ -301,13 +301,29 @@ def variant_comparison(variants: list[dict[str, Any]], commodities: list[dict[st
         ]
         groups.append({"group": group, "kind": kind, "produced": produced, "rows": rows})
         total = amount.sum(axis=1)
+        units = {c["unit"] for c in members}
+        unit = units.pop() if len(units) == 1 else None  # a sum has a unit only where its members share one
         totals.append(
-            {"group": group, "kind": kind, "aside": False, "values": total.tolist(), "change": _changes(total)}
+            {
+                "group": group,
+                "kind": kind,
+                "aside": False,
+                "unit": unit,
+                "values": total.tolist(),
+                "change": _changes(total),
+            }
         )
         if not produced and reserved.any():
             aside = reserved.sum(axis=1)
             totals.append(
-                {"group": group, "kind": kind, "aside": True, "values": aside.tolist(), "change": _changes(aside)}
+                {
+                    "group": group,
+                    "kind": kind,
+                    "aside": True,
+                    "unit": unit,
+                    "values": aside.tolist(),
+                    "change": _changes(aside),
+                }
             )
     return {"groups": groups, "totals": totals, "keys": keys}
 

@@ -93,7 +93,9 @@
       height: 260,
       scales: {x: {time: false}, y: d.log ? {distr: 3} : {}},
       axes: [
-        {label: d.xlabel, stroke: "#222", grid: {stroke: "#e4e4e4"}},
+        {label: d.xlabel, stroke: "#222", grid: {stroke: "#e4e4e4"},
+         incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],  // rounds are whole numbers
+         values: function (u, ticks) { return ticks.map(function (t) { return plain.format(t); }); }},
         {label: d.ylabel, stroke: "#222", grid: {stroke: "#e4e4e4"}, size: 60,
          values: function (u, ticks) {
            // a log axis leaves its minor ticks unlabelled (null): keep them so
