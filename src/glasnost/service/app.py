@@ -142,8 +142,8 @@ def _gc_watch() -> None:
 _DOCS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>glasnost API</title>
 <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
-<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css"></head>
-<body><div id="swagger-ui"></div>
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css"><link rel="stylesheet" href="/static/docs.css">
+</head><body><main id="swagger-ui"></main>
 <script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script><script src="/static/docs.js"></script>
 </body></html>"""
 
