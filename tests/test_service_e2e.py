@@ -68,7 +68,7 @@ def _invite(board, base: str, cycle_url: str, council: str) -> str:  # type: ign
     board.select_option("#invite-role", "delegate")
     board.select_option("#invite-council", council)
     board.click("#invite")
-    return base + board.inner_text("#invitation-url").strip()
+    return board.inner_text(".invitation-url").strip()  # the full link, ready to send
 
 
 def _accept(page, url: str, username: str) -> None:  # type: ignore[no-untyped-def]
@@ -106,7 +106,7 @@ def test_a_planning_cycle_in_the_browser(server: str, tmp_path: Path) -> None:
             worker.fill("#supply-agriculture", "2")
             worker.fill("#demand-mining", "0.1")
             # the form shows the live benefit and cost at the posted prices (700 each): 1400 and 70
-            expect(worker.locator("#live")).to_have_text(re.compile(r"benefit 1400\.00, cost 70\.00"))
+            expect(worker.locator("#live")).to_have_text("Benefit: 1,400.00 · cost: 70.00")
             worker.click("#submit-proposal")
             expect(worker.locator("#submitted")).to_be_visible()
             # revise: a later proposal replaces the first
@@ -117,7 +117,7 @@ def test_a_planning_cycle_in_the_browser(server: str, tmp_path: Path) -> None:
 
             consumer.goto(cycle_url + "/councils/neighbourhood-1")
             consumer.fill("#demand-fishing", "0.05")
-            expect(consumer.locator("#live")).to_contain_text("cost 35.00 (budget 75.53)")
+            expect(consumer.locator("#live")).to_have_text("Cost: 35.00 · budget: 75.53 · left: 40.53")
             consumer.click("#submit-proposal")
             expect(consumer.locator("#submitted")).to_be_visible()
             consumer.fill("#demand-fishing", "0.08")
@@ -145,19 +145,22 @@ def test_a_planning_cycle_in_the_browser(server: str, tmp_path: Path) -> None:
             worker.check("#approve-invest")
             worker.fill("#rank-public", "1")
             worker.fill("#rank-invest", "2")
-            worker.click("#cast")
+            worker.click("#cast")  # a confirmation step first: the ballot in words, then cast
+            expect(worker.locator("#review-approve")).to_have_text("More public goods, Invest a tenth")
+            expect(worker.locator("#review-ranking")).to_have_text("More public goods > Invest a tenth")
+            worker.click("#confirm-cast")
             code = worker.inner_text("#receipt-code").strip()
             assert len(code) > 30
             worker.click("#check-receipt")
             expect(worker.locator("#receipt-status")).to_contain_text("sealed in the ballot box")
             expect(worker.locator("#receipt-result")).not_to_contain_text("public")  # never what was voted
             worker.goto(cycle_url + "/vote")
-            expect(worker.locator("#turnout")).to_contain_text("1 member voted so far")
+            expect(worker.locator("#turnout")).to_contain_text("1 member has voted so far")
             expect(worker.locator("#voted")).to_be_visible()  # and no second ballot form
             expect(worker.locator("#ballot")).to_have_count(0)
             board.goto(cycle_url + "/vote")
             board.click("#close-vote")
-            expect(board.locator("#winner")).to_have_text("public")
+            expect(board.locator("#winner")).to_have_text("More public goods")  # titles, never keys
             worker.goto(base + "/receipts?code=" + code)
             expect(worker.locator("#receipt-status")).to_contain_text("Counted")
             expect(worker.locator("#proof-ok")).to_have_text("verified")
@@ -166,7 +169,9 @@ def test_a_planning_cycle_in_the_browser(server: str, tmp_path: Path) -> None:
             # a visitor without an account sees the plan, the tally and the log
             visitor.goto(cycle_url + "/vote")
             expect(visitor.locator("#login-link")).to_be_visible()
-            expect(visitor.locator("#winner")).to_have_text("public")
+            expect(visitor.locator("#winner")).to_have_text("More public goods")
+            expect(visitor.locator("#tally")).to_contain_text("1 ballot was counted.")
+            expect(visitor.locator("#tally")).not_to_contain_text("as-asked")
             expect(visitor.locator("#variant-public")).to_contain_text("Scale")
             visitor.goto(cycle_url)
             expect(visitor.locator("#cycle-status")).to_have_text("decided")

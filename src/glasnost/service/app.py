@@ -19,7 +19,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from glasnost.db.settings import Settings
 from glasnost.economy.errors import GlasnostError
 from glasnost.service.errors import ServiceError
+from glasnost.service.i18n import install, locale_of, localize, localize_error, script_catalogue
 from glasnost.service.platform import Platform
 from glasnost.service.security import CSRF_COOKIE, BodyLimit, new_token
 
@@ -46,7 +47,10 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api") or "application/json" in request.headers.get("accept", "")
 
 
-def _error_response(request: Request, status: int, message: str) -> Response:
+def _error_response(request: Request, status: int, message: str, error: Exception | None = None) -> Response:
+    """The refusal in the asker's language: JSON under /api (or when asked for), a page elsewhere."""
+    locale = locale_of(request)
+    message = localize_error(error, locale) if error is not None else localize(message, locale)
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status)
     templates: Jinja2Templates = request.app.state.templates
@@ -141,8 +145,9 @@ def _gc_watch() -> None:
 
 _DOCS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>glasnost API</title>
-<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css"></head>
-<body><div id="swagger-ui"></div>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css"><link rel="stylesheet" href="/static/docs.css">
+</head><body><main id="swagger-ui"></main>
 <script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script><script src="/static/docs.js"></script>
 </body></html>"""
 
@@ -205,12 +210,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.platform = platform
     app.state.settings = settings
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    install(templates.env)
     app.state.templates = templates
 
     def page(request: Request) -> dict[str, Any]:
         from glasnost.service.routes.deps import viewer_of
 
-        return {"viewer": viewer_of(request), "csrf": request.state.csrf if hasattr(request.state, "csrf") else ""}
+        locale = locale_of(request)
+        return {
+            "viewer": viewer_of(request),
+            "csrf": request.state.csrf if hasattr(request.state, "csrf") else "",
+            "locale": locale,
+            "script_messages": script_catalogue(locale),
+        }
 
     app.state.page = page
 
@@ -218,14 +230,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> Response:
-        response = _error_response(request, exc.status, exc.message)
+        response = _error_response(request, exc.status, exc.message, exc)
         if exc.retry_after is not None:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.exception_handler(GlasnostError)
     async def glasnost_error(request: Request, exc: GlasnostError) -> Response:
-        return _error_response(request, 422, str(exc))
+        return _error_response(request, 422, str(exc), exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -237,9 +249,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    from glasnost.service.routes import auth, cycles, ledger, rounds, votes
+    from glasnost.service.routes import auth, cycles, language, ledger, rounds, votes
 
-    for module in (auth, cycles, rounds, votes, ledger):
+    for module in (auth, language, cycles, rounds, votes, ledger):
         app.include_router(module.router)
     try:
         from glasnost.service.routes import control  # the implementation-control pages, when present
@@ -260,7 +272,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
     def docs() -> HTMLResponse:
-        return HTMLResponse(_DOCS_PAGE)
+        return HTMLResponse(_DOCS_PAGE)  # Swagger UI speaks English only
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -10,6 +10,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from glasnost.service.errors import (
+    BadInputError,
+    ConflictError,
+    RateLimitedError,
+    UnauthorizedError,
+    UnavailableError,
+)
+from glasnost.service.i18n import locale_of, localize_error
 from glasnost.service.routes.deps import (
     RecordId,
     check_csrf,
@@ -68,16 +76,36 @@ def login_page(request: Request, next: str = "/") -> Response:
     return render(request, "login.html", next=next if next.startswith("/") else "/")
 
 
+def _safe_next(nxt: str) -> str:
+    """Where to go after a form: a path on this site only."""
+    return nxt if nxt.startswith("/") and not nxt.startswith(("//", "/\\")) else "/"
+
+
 @router.post("/login", include_in_schema=False)
 async def login_form(request: Request) -> Response:
+    """Log in; a refusal (a wrong password, too many attempts) shows the form again with its message
+    and the user name kept."""
     form = await request.form()
     await check_csrf(request, form)
     username, password = str(form.get("username", "")), str(form.get("password", ""))
-    nxt = str(form.get("next", "/"))
-    token = await run_in_threadpool(
-        platform_of(request).accounts.login, username, password, address=client_address(request)
-    )
-    response = see_other(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
+    nxt = _safe_next(str(form.get("next", "/")))
+    try:
+        token = await run_in_threadpool(
+            platform_of(request).accounts.login, username, password, address=client_address(request)
+        )
+    except (UnauthorizedError, RateLimitedError, BadInputError, UnavailableError) as exc:
+        response = render(
+            request,
+            "login.html",
+            status_code=exc.status,
+            next=nxt,
+            username=username[:64],
+            form_error=localize_error(exc, locale_of(request), place=False),
+        )
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    response = see_other(nxt)
     _set_session(request, response, token)
     return response
 
@@ -96,17 +124,48 @@ async def logout_form(request: Request) -> Response:
 
 @router.get("/invite/{token}", include_in_schema=False)
 def invitation_page(request: Request, token: Annotated[str, PathParam(max_length=200)]) -> Response:
-    return render(request, "invite.html", token=token)
+    invitation = platform_of(request).views.invitation(token)
+    return render(request, "invite.html", token=token, invitation=invitation, status_code=200 if invitation else 404)
+
+
+def _landing(invitation: dict[str, Any] | None) -> str:
+    """Where an accepted invitation leads: the place its new holder acts, with a welcome."""
+    if invitation is None:
+        return "/"
+    cycle = invitation["cycle"]
+    if invitation["role"] == "delegate" and invitation["council"]:
+        return f"/cycles/{cycle}/councils/{invitation['council']}?welcome=delegate"
+    if invitation["role"] == "member":
+        page = "/vote" if invitation["cycle_status"] in ("converged", "voting", "decided") else ""
+        return f"/cycles/{cycle}{page}?welcome=member"
+    if invitation["role"] == "workplace":
+        return "/control/report?welcome=workplace"
+    return "/"
 
 
 @router.post("/invite/{token}", include_in_schema=False)
 async def invitation_form(request: Request, token: Annotated[str, PathParam(max_length=200)]) -> Response:
+    """Accept an invitation; a refusal (a name taken, a short password) shows the form again with
+    its message beside the field and the user name kept."""
     form = await request.form()
     viewer = await check_csrf(request, form)
     platform = platform_of(request)
     username, password = str(form.get("username", "")), str(form.get("password", ""))
-    await run_in_threadpool(platform.cycles.accept, token, username, password, viewer)
-    response = see_other("/")
+    invitation = await run_in_threadpool(platform.views.invitation, token)
+    try:
+        await run_in_threadpool(platform.cycles.accept, token, username, password, viewer)
+    except (BadInputError, ConflictError) as exc:
+        return render(
+            request,
+            "invite.html",
+            status_code=exc.status,
+            token=token,
+            invitation=await run_in_threadpool(platform.views.invitation, token),
+            username=username[:64],
+            form_error=localize_error(exc, locale_of(request)),
+            error_field=exc.where,
+        )
+    response = see_other(_landing(invitation))
     if viewer.anonymous:
         _set_session(
             request,

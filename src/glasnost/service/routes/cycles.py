@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from glasnost.service.accounts import Viewer
 from glasnost.service.errors import BadInputError, ForbiddenError
+from glasnost.service.i18n import locale_of, localize_error
 from glasnost.service.routes.deps import (
     CouncilCode,
     CycleId,
@@ -59,67 +60,141 @@ def _number(form: Any, name: str, default: float) -> float:
 @router.get("/cycles/new", include_in_schema=False)
 def new_cycle_page(request: Request) -> Response:
     viewer_of(request).require_board()
-    return render(request, "cycle_new.html")
+    return render(request, "cycle_new.html", typed={})
+
+
+CYCLE_FIELDS = ("name", "source", "directory", "threshold_percent", "max_rounds", "deadline_seconds")
+"""The new-cycle form's fields whose typed values are kept when the form is refused."""
+_FIELD_OF_PLACE = {"threshold": "threshold_percent", "economy file": "file", "upload": "file"}
 
 
 @router.post("/cycles/new", include_in_schema=False)
 async def new_cycle_form(request: Request) -> Response:
+    """Create a cycle; a refusal shows the form again, its message beside the field it names and
+    what was typed kept."""
     form = await request.form()
     viewer = await check_csrf(request, form)
-    upload = form.get("file")
-    data, filename = None, "upload"
-    source = str(form.get("source") or "demo")
-    if source == "upload":
-        if upload is None or isinstance(upload, str):
-            raise BadInputError("choose an experiment file to upload", where="file")
-        data, filename = await upload.read(), upload.filename or "upload"
-    elif source == "directory":
-        source = str(form.get("directory") or "").strip()
-    deadline = _number(form, "deadline_seconds", 0.0)
-    cycle_id = await run_in_threadpool(
-        platform_of(request).cycles.create,
-        viewer,
-        str(form.get("name") or ""),
-        source,
-        upload=data,
-        filename=filename,
-        threshold=_number(form, "threshold_percent", 3.0) / 100.0,
-        max_rounds=form_int(form, "max_rounds", 200, low=1, high=10_000),
-        deadline_seconds=deadline or None,
-    )
+    viewer.require_board()
+    try:
+        upload = form.get("file")
+        data, filename = None, "upload"
+        source = str(form.get("source") or "demo")
+        if source == "upload":
+            if upload is None or isinstance(upload, str):
+                raise BadInputError("choose an experiment file to upload", where="file")
+            data, filename = await upload.read(), upload.filename or "upload"
+        elif source == "directory":
+            source = str(form.get("directory") or "").strip()
+        deadline = _number(form, "deadline_seconds", 0.0)
+        cycle_id = await run_in_threadpool(
+            platform_of(request).cycles.create,
+            viewer,
+            str(form.get("name") or ""),
+            source,
+            upload=data,
+            filename=filename,
+            threshold=_number(form, "threshold_percent", 3.0) / 100.0,
+            max_rounds=form_int(form, "max_rounds", 200, low=1, high=10_000),
+            deadline_seconds=deadline or None,
+        )
+    except BadInputError as exc:
+        where = exc.where or ""
+        field = _FIELD_OF_PLACE.get(where, where if where in CYCLE_FIELDS or where == "file" else "source")
+        typed = {k: str(form.get(k) or "") for k in CYCLE_FIELDS if isinstance(form.get(k), str)}
+        return render(
+            request,
+            "cycle_new.html",
+            status_code=exc.status,
+            form_error=localize_error(exc, locale_of(request), place=False),
+            error_field=field,
+            typed=typed,
+        )
     return see_other(f"/cycles/{cycle_id}")
+
+
+def _councils(request: Request, cycle_id: int) -> list[dict[str, Any]]:
+    """The cycle's councils, each with what it makes (worker councils) or its budget (consumer councils)."""
+    platform = platform_of(request)
+    eng = platform.cycles.engine(cycle_id)
+    return [
+        {**c, "product": eng.worker_product.get(c["code"]), "income": eng.income.get(c["code"])}
+        for c in platform.cycles.councils(cycle_id)
+    ]
 
 
 @router.get("/cycles/{cycle_id}", include_in_schema=False)
 def cycle_page(request: Request, cycle_id: CycleId) -> Response:
     platform = platform_of(request)
-    summary = platform.views.cycle_summary(cycle_id)
+    summary = platform.views.cycle_summary(cycle_id, series=True)
     viewer = viewer_of(request)
     return render(
         request,
         "cycle.html",
         cycle=summary,
-        councils=platform.cycles.councils(cycle_id),
+        councils=_councils(request, cycle_id),
         seats=platform.cycles.seats(viewer, cycle_id),
-        invitation=request.query_params.get("invited"),
     )
 
 
 @router.get("/cycles/{cycle_id}/dashboard", include_in_schema=False)
 def dashboard_fragment(request: Request, cycle_id: CycleId) -> Response:
     """The live part of the cycle page (htmx polls it)."""
-    return render(request, "_dashboard.html", cycle=platform_of(request).views.cycle_summary(cycle_id))
+    return render(request, "_dashboard.html", cycle=platform_of(request).views.cycle_summary(cycle_id, series=True))
+
+
+MAX_INVITATIONS = 500
+"""The most invitation links one form makes."""
 
 
 @router.post("/cycles/{cycle_id}/invitations", include_in_schema=False)
 async def invite_form(request: Request, cycle_id: CycleId) -> Response:
+    """Invitation links, many at once: delegates of the councils chosen (or of every council without
+    a delegate), or a number of members. Shown as full links with copy buttons, or (``format=csv``)
+    answered as a CSV file ``role,council,link``. The links are shown only now (only their hashes
+    are stored)."""
     form = await request.form()
     viewer = await check_csrf(request, form)
-    council = str(form.get("council") or "") or None
-    token = await run_in_threadpool(
-        platform_of(request).cycles.invite, viewer, cycle_id, str(form.get("role") or ""), council
-    )
-    return render(request, "invited.html", cycle_id=cycle_id, url=f"/invite/{token}", council=council)
+    viewer.require_board()
+    platform = platform_of(request)
+    role = str(form.get("role") or "")
+    if role == "delegate":
+        wanted = [str(c) for c in form.getlist("council") if str(c)]
+        if form.get("all_open"):
+            councils = await run_in_threadpool(platform.cycles.councils, cycle_id)
+            wanted += [c["code"] for c in councils if not c["delegates"] and c["code"] not in wanted]
+        if not wanted:
+            raise BadInputError("a delegate invitation names a council", where="council")
+        targets: list[str | None] = list(dict.fromkeys(wanted))
+    else:
+        targets = [None] * form_int(form, "count", 1, low=1, high=MAX_INVITATIONS)
+    low, high = 1, MAX_INVITATIONS
+    if len(targets) > high:
+        raise BadInputError(f"{len(targets)} is not between {low} and {high}", where="council")
+    base = str(request.base_url).rstrip("/")
+    links = []
+    for council in targets:
+        token = await run_in_threadpool(platform.cycles.invite, viewer, cycle_id, role, council)
+        links.append({"role": role, "council": council, "url": f"{base}/invite/{token}"})
+    csv_text = _links_csv(links)
+    if str(form.get("format") or "") == "csv":
+        return Response(
+            csv_text,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="invitations-cycle-{cycle_id}.csv"'},
+        )
+    return render(request, "invited.html", cycle_id=cycle_id, links=links, csv=csv_text)
+
+
+def _links_csv(links: list[dict[str, Any]]) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["role", "council", "link"])
+    for link in links:
+        writer.writerow([link["role"], link["council"] or "", link["url"]])
+    return out.getvalue()
 
 
 @router.post("/cycles/{cycle_id}/councils/{code}/seat", include_in_schema=False)

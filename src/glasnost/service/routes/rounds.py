@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from glasnost.service.errors import BadInputError, ConflictError, RateLimitedError
+from glasnost.service.i18n import locale_of, localize_error, match
 from glasnost.service.routes.deps import (
     MAX_ROUND,
     CouncilCode,
@@ -73,7 +74,39 @@ def _council_context(request: Request, cycle_id: int, code: str) -> dict[str, An
 
 @router.get("/cycles/{cycle_id}/councils/{code}", include_in_schema=False)
 def council_page(request: Request, cycle_id: CycleId, code: CouncilCode) -> Response:
-    return render(request, "council.html", typed={}, **_council_context(request, cycle_id, code))
+    """A council's page; with ``?suggestion=1`` its proposal form starts from the modelled proposal."""
+    page = _council_context(request, cycle_id, code)
+    typed: dict[str, str] = {}
+    suggestion = page["position"]["modelled"]
+    if request.query_params.get("suggestion") and suggestion:
+        typed = {f"{side}:{cid}": f"{q:.6g}" for side in ("supply", "demand") for cid, q in suggestion[side].items()}
+    return render(request, "council.html", typed=typed, **page)
+
+
+def _error_field(exc: Exception, fields: set[str]) -> str | None:
+    """The field of the proposal form an error is about: ``supply:ID`` or ``demand:ID`` (a quantity),
+    ``budget`` (the total), ``empty``, ``csv`` (the upload), or None (the form as a whole)."""
+    where = getattr(exc, "where", None)
+    _, found, _ = match(str(getattr(exc, "message", exc)), where)
+    if where is not None and where.startswith("CSV"):
+        return "csv"
+    if found is None:
+        return None
+    values = {k: v.strip("'\"") for k, v in found.values.items()}
+    template = found.template
+    if "commodity" in values and "what" in values:
+        field = f"{values['what']}:{values['commodity']}"
+    elif template.startswith("offers "):
+        field = f"supply:{values['commodity']}"
+    elif template.startswith("asks for {commodity}"):
+        field = f"demand:{values['commodity']}"
+    elif template.startswith("asks for {cost}"):
+        return "budget"
+    elif template.startswith("your proposal is empty"):
+        return "empty"
+    else:
+        return None
+    return field if field in fields else None
 
 
 @router.post("/cycles/{cycle_id}/councils/{code}/proposal", include_in_schema=False)
@@ -98,6 +131,8 @@ async def proposal_form(request: Request, cycle_id: CycleId, code: CouncilCode) 
         else:
             supply, demand = _form_quantities(form, "supply:"), _form_quantities(form, "demand:")
             source = "form"
+            if not _asks_or_offers(supply, demand) and not form.get("confirm_empty"):
+                raise BadInputError("your proposal is empty: it asks for nothing and offers nothing", where="proposal")
         await run_in_threadpool(
             platform.rounds.submit,
             viewer,
@@ -111,8 +146,30 @@ async def proposal_form(request: Request, cycle_id: CycleId, code: CouncilCode) 
         )
     except (BadInputError, ConflictError, RateLimitedError) as exc:
         page = await run_in_threadpool(_council_context, request, cycle_id, code)
-        return render(request, "council.html", status_code=exc.status, form_error=exc.message, typed=typed, **page)
+        fields = {f"{side}:{c['id']}" for side in ("supply", "demand") for c in page["cycle"]["commodities"]}
+        locale = locale_of(request)
+        own = bool(exc.where and exc.where.startswith(("council ", "proposal")))  # this form's own council
+        return render(
+            request,
+            "council.html",
+            status_code=exc.status,
+            form_error=localize_error(exc, locale, place=not own),
+            error_field=_error_field(exc, fields),
+            typed=typed,
+            **page,
+        )
     return see_other(f"/cycles/{cycle_id}/councils/{code}?submitted=1")
+
+
+def _asks_or_offers(supply: dict[str, str], demand: dict[str, str]) -> bool:
+    """Whether a form's quantities hold anything but zeros (what is not a number counts: the checks name it)."""
+    for value in (*supply.values(), *demand.values()):
+        try:
+            if float(value) != 0:
+                return True
+        except ValueError:
+            return True
+    return False
 
 
 @router.post("/cycles/{cycle_id}/close", include_in_schema=False)
@@ -137,7 +194,7 @@ def round_page(request: Request, cycle_id: CycleId, number: RoundNumber) -> Resp
     return render(
         request,
         "round.html",
-        cycle=platform.views.cycle_summary(cycle_id),
+        cycle=platform.views.cycle_summary(cycle_id, series=True),
         rnd=platform.views.round_detail(cycle_id, number),
     )
 

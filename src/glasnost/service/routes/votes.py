@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from glasnost.service.routes.deps import CycleId, check_csrf, platform_of, render, see_other, viewer_of
+from glasnost.service.views import variant_comparison
 
 router = APIRouter()
 
@@ -27,12 +28,40 @@ def _vote_context(request: Request, cycle_id: int) -> dict[str, Any]:
     return platform_of(request).views.vote(cycle_id, viewer_of(request))
 
 
+def _vote_page(request: Request, cycle_id: int, ballot: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the vote page shows: the cycle, the variants compared side by side, the vote, and the
+    ballot being filled in (``ballot``: approve and ranks, when the member goes back to change it)."""
+    platform = platform_of(request)
+    cycle = platform.views.cycle_summary(cycle_id)
+    ctx = _vote_context(request, cycle_id)
+    return {
+        "cycle": cycle,
+        "comparison": variant_comparison(ctx["variants"], cycle["commodities"]),
+        "ballot": ballot,
+        **ctx,
+    }
+
+
 @router.get("/cycles/{cycle_id}/vote", include_in_schema=False)
 def vote_page(request: Request, cycle_id: CycleId) -> Response:
-    platform = platform_of(request)
-    return render(
-        request, "vote.html", cycle=platform.views.cycle_summary(cycle_id), **_vote_context(request, cycle_id)
-    )
+    return render(request, "vote.html", **_vote_page(request, cycle_id))
+
+
+def _ballot_of(form: Any) -> dict[str, Any]:
+    """A ballot from the form: approvals, the rank typed for each variant, the ranking (groups of equal
+    rank, best first) and the variants left unranked (counted last)."""
+    approve = [str(v) for v in form.getlist("approve")]
+    ranks: dict[str, int] = {}
+    for key, value in form.multi_items():
+        if key.startswith("rank:") and str(value).strip():
+            try:
+                ranks[key[5:]] = min(max(int(str(value)), 0), 10**6)
+            except ValueError:
+                ranks[key[5:]] = 10**6
+    groups: dict[int, list[str]] = {}
+    for key, level in ranks.items():
+        groups.setdefault(level, []).append(key)
+    return {"approve": approve, "ranks": ranks, "ranking": [groups[k] for k in sorted(groups)]}
 
 
 @router.post("/cycles/{cycle_id}/vote", include_in_schema=False)
@@ -47,19 +76,20 @@ async def vote_form(request: Request, cycle_id: CycleId) -> Response:
         await run_in_threadpool(platform.votes.open, viewer, cycle_id)
     elif action == "close":
         await run_in_threadpool(platform.votes.close, viewer, cycle_id)
+    elif action in ("review", "change"):
+        # the confirmation step: the ballot in words, to cast or to change (nothing is stored yet)
+        ballot = _ballot_of(form)
+        page = await run_in_threadpool(_vote_page, request, cycle_id, ballot)
+        if action == "change":
+            return render(request, "vote.html", **page)
+        keys = [v["key"] for v in page["variants"]]
+        ballot["unranked"] = [k for k in keys if k not in ballot["ranks"]] if ballot["ranks"] else []
+        return render(request, "vote_confirm.html", **page)
     else:
-        approve = [str(v) for v in form.getlist("approve")]
-        ranks: dict[int, list[str]] = {}
-        for key, value in form.multi_items():
-            if key.startswith("rank:") and str(value).strip():
-                try:
-                    level = min(max(int(str(value)), 0), 10**6)
-                except ValueError:
-                    level = 10**6
-                ranks.setdefault(level, []).append(key[5:])
-        ranking = [ranks[k] for k in sorted(ranks)]
-        receipt = await run_in_threadpool(platform.votes.cast, viewer, cycle_id, approve, ranking)
-        return render(request, "receipt_new.html", cycle_id=cycle_id, receipt=receipt)
+        ballot = _ballot_of(form)
+        receipt = await run_in_threadpool(platform.votes.cast, viewer, cycle_id, ballot["approve"], ballot["ranking"])
+        variants = (await run_in_threadpool(_vote_context, request, cycle_id))["variants"]
+        return render(request, "receipt_new.html", cycle_id=cycle_id, receipt=receipt, variants=variants)
     return see_other(f"/cycles/{cycle_id}/vote")
 
 
