@@ -123,7 +123,7 @@ class OpenBooks:
         """Refuse a log whose latest checkpoint another key signed: a process started with its own
         key would make the log fail verification."""
         cp = self.ledger.latest_checkpoint()
-        if cp is not None and cp.key_id != key_id(self.key):
+        if cp is not None and not cp.signed_by(self.key.public_key()):  # a note's key hash, or an older key id
             self.ledger.close()
             raise GlasnostError(
                 f"the public log at {self.ledger.where} was signed by key {cp.key_id[:16]}..., not by this "
@@ -252,15 +252,18 @@ class OpenBooks:
 
         return self.call(latest)
 
-    def recover(self, tables: Sequence[tuple[Table, str, Callable[[Any], Any]]]) -> int:
-        """Publish rows a crash left unpublished. ``tables``: (table, kind, payload-of-row).
+    def recover(self, tables: Sequence[tuple[Any, ...]]) -> int:
+        """Publish rows a crash left unpublished. ``tables``: (table, kind, payload-of-row), optionally
+        with a fourth element, a condition on the rows that are published at all (a round only once
+        it is closed).
 
         Entries already in the log for such rows (same kind and ``id`` in the payload) are only
         recorded on the row. Returns the number of rows published now."""
         pending: list[Publication] = []
         with self.database.read() as session:
-            for table, kind, payload_of in tables:
-                rows = session.execute(select(table).where(table.c.ledger_index.is_(None)).order_by(table.c.id)).all()
+            for table, kind, payload_of, *only in tables:
+                query = select(table).where(table.c.ledger_index.is_(None), *only).order_by(table.c.id)
+                rows = session.execute(query).all()
                 pending.extend(Publication(kind, payload_of(row), table, row.id) for row in rows)
         if not pending:
             return 0
