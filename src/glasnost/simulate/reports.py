@@ -49,8 +49,10 @@ same as without them, draw for draw; they draw from a generator of their own, se
 - ``transit_loss``: a share of each delivery is lost on the way, ``transit_loss x Exponential(1)``
   per delivery and period (at most 90%); the supplier reports what it shipped, the receiver what
   arrived.
-- ``timing_mismatch``: the probability that a receiver books a delivery in the period after it
-  was shipped (the last period's late deliveries fall outside the table).
+- ``timing_mismatch``: the mean share of a delivery still on its way when the period closes,
+  which its receiver books in the next period: ``timing_mismatch x Exponential(1)`` per delivery
+  and period (at most all of it; what is on its way at the end of the last period falls outside
+  the table).
 - ``collusion``: the probability that a receiver of a padding workplace confirms what the supplier
   claims rather than what arrived (drawn once per supplier-receiver pair): a colluding pair leaves
   no gap between shipped and confirmed.
@@ -112,7 +114,7 @@ def _settings(regime: str, params: dict[str, Any]) -> dict[str, float]:
         raise SimulationError("workplace_reports: utilisation_sd must be >= 0 and transit_loss in [0, 1)")
     for key in ("timing_mismatch", "collusion"):
         if not 0 <= settings[key] <= 1:
-            raise SimulationError(f"workplace_reports: {key} is a probability (0 to 1), got {settings[key]}")
+            raise SimulationError(f"workplace_reports: {key} is a share (0 to 1), got {settings[key]}")
     return settings
 
 
@@ -271,8 +273,8 @@ def _booked(
     rng: np.random.Generator, shipped: np.ndarray, claim: np.ndarray, inflating: np.ndarray, s: dict[str, float]
 ) -> np.ndarray:
     """What receivers book (periods x workplaces x receivers): what arrived (less transit losses), in
-    the period they book it (late bookings move to the next period), or, for a receiver colluding
-    with a padding supplier, what the supplier claims."""
+    the period they book it (what is on its way at a period's close is booked in the next), or, for a
+    receiver colluding with a padding supplier, what the supplier claims."""
     if not (s["transit_loss"] or s["timing_mismatch"] or s["collusion"]):
         return shipped
     _, n, k = shipped.shape
@@ -280,9 +282,9 @@ def _booked(
     if s["transit_loss"]:
         arrived = shipped * (1.0 - np.minimum(s["transit_loss"] * rng.exponential(1.0, shipped.shape), 0.9))
     if s["timing_mismatch"]:
-        late = rng.random(shipped.shape) < s["timing_mismatch"]
-        booked = np.where(late, 0.0, arrived)
-        booked[1:] += np.where(late[:-1], arrived[:-1], 0.0)
+        late = arrived * np.minimum(s["timing_mismatch"] * rng.exponential(1.0, shipped.shape), 1.0)
+        booked = arrived - late
+        booked[1:] += late[:-1]
     else:
         booked = arrived
     if s["collusion"]:
