@@ -58,47 +58,57 @@ def run_child(regime: str, enterprises: int, years: int) -> dict[str, float]:
 def loop_command_year(
     sec, st, p, concealing: list[bool], product_share: list[float]
 ) -> tuple[list[float], list[float]]:
-    """One command-planning year (year 0), one enterprise at a time: capital and targets after."""
+    """One command-planning year (year 0), one enterprise at a time: capital and targets after.
+
+    The rules of ``PlannedRegime.step`` under command institutions, with the random parts off
+    (no forecast errors, no audits, no cross-checks), so both must leave the same state."""
     n = len(st.sector)
     S = sec.size
-    capital0 = sum(st.capital)
-    products = p.products * (sum(st.capital) / capital0) ** p.product_elasticity
-    sector_eff = [1.0 - p.mismatch_loss * (1.0 - min(1.0, p.balances / S / (products * product_share[i])))
-                  for i in range(S)]
+    products = p.products  # year 0: capital has not grown
+    uncoordinated = [1.0 - min(1.0, p.balances / S / (products * product_share[i])) for i in range(S)]
     full, need = [0.0] * n, [0.0] * n
     for e in range(n):
         s = st.sector[e]
         full[e] = p.output_capital_ratio * st.tfp[e] * st.capital[e] / sec.values[s]
         need[e] = sec.labour[s] / st.tfp[e] * full[e]
-    employed = st.labour_force - st.unemployed
-    staffed = min(1.0, employed / sum(need))
-    output, reported, cap_rep, light = [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n
+    need_total = sum(need)
+    unemployed = st.unemployed - p.hiring_rate * st.unemployed  # jobs guaranteed, soft budget
+    employed = st.labour_force - unemployed
+    staffed = min(1.0, employed / need_total)
+    cap, cap_rep, output, reported = [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n
     for e in range(n):
-        efficiency = sector_eff[st.sector[e]]
-        cap = full[e] * staffed * efficiency
+        efficiency = 1.0 - p.mismatch_loss * uncoordinated[st.sector[e]]
+        cap[e] = full[e] * staffed * efficiency
         target = st.target[e]
         if concealing[e]:
-            y = min(cap, target * (1.0 + p.safety_margin))
-            cap_rep[e] = max(cap * (1.0 - p.safety_reserve), y)
+            output[e] = min(cap[e], target * (1.0 + p.safety_margin))
+            cap_rep[e] = max(cap[e] * (1.0 - p.safety_reserve), output[e])
         else:
-            y = cap
-            cap_rep[e] = cap
-        output[e] = y
-        reported[e] = min(target, y * (1.0 + p.padding_limit)) if y < target else y
-        light[e] = st.light[e] * st.has_variant[e]
+            output[e] = cap[e]
+            cap_rep[e] = cap[e]
+        reported[e] = min(target, output[e] * (1.0 + p.padding_limit)) if output[e] < target else output[e]
     gross, material = [0.0] * S, [0.0] * S
     for e in range(n):
+        light = st.light[e] * st.has_variant[e]
         gross[st.sector[e]] += output[e]
-        material[st.sector[e]] += output[e] * (1.0 - p.lightness * light[e])
-    net = [gross[i] - (1.0 + p.hoarding) * sum(sec.A[i, j] * material[j] for j in range(S)) for i in range(S)]
+        material[st.sector[e]] += output[e] * (1.0 - p.lightness * light)
+    net = [gross[i] - sum(sec.A[i, j] * material[j] for j in range(S)) for i in range(S)]
     y_true = sum(net[i] * sec.values[i] for i in range(S))
-    investment = st.investment_rate * y_true
-    eff = [sector_eff[st.sector[e]] for e in range(n)]
-    weights = [st.capital[e] * cap_rep[e] / max(full[e] * staffed * eff[e], 1e-12) for e in range(n)]
+    investment = st.investment_rate * max(y_true, 0.0)
+    seen = [0.0] * S
+    for e in range(n):
+        seen[st.sector[e]] += cap_rep[e]
+    gross_needs = [sum(sec.leontief[i, j] * sec.needs[j] for j in range(S)) for i in range(S)]
+    ratios = sorted(gross_needs[i] / seen[i] for i in range(S) if seen[i] > 0)
+    m = len(ratios)
+    median = ratios[m // 2] if m % 2 else 0.5 * (ratios[m // 2 - 1] + ratios[m // 2])
+    pressure = [gross_needs[i] / seen[i] / median if seen[i] > 0 else 0.0 for i in range(S)]
+    weights = [st.capital[e] * cap_rep[e] / max(cap[e], 1e-12) * pressure[st.sector[e]] for e in range(n)]
     total = sum(weights)
     capital, targets = [0.0] * n, [0.0] * n
     for e in range(n):
-        capital[e] = st.capital[e] * (1.0 - p.depreciation) + investment * weights[e] / total * eff[e]
+        efficiency = 1.0 - p.mismatch_loss * uncoordinated[st.sector[e]]
+        capital[e] = st.capital[e] * (1.0 - p.depreciation) + investment * weights[e] / total * efficiency
         targets[e] = st.target[e] + p.ratchet * (reported[e] - st.target[e])
     return capital, targets
 
@@ -109,7 +119,8 @@ def part2(subset: int, repeats: int) -> tuple[float, float]:
     from glasnost.simulate.run import default_sectors
     from glasnost.simulate.state import initial_state
 
-    sec, p = default_sectors(), Params()
+    # the random parts off, so that the loop and the vectorised year can be compared exactly
+    sec, p = default_sectors(), Params().with_(forecast_error=0.0, command_audit=0.0, command_cross_check=0.0)
     loop_times, vec_times = [], []
     for r in range(repeats):
         st = initial_state(sec, p, np.random.default_rng([r, 0]), subset)

@@ -19,6 +19,12 @@ from pathlib import Path
 
 import pytest
 from extra_support import CHROMIUM, browser_problem, postgresql_problem
+from hypothesis import settings as hypothesis_settings
+
+# CI runs the property and fuzz tests on a fixed sequence of examples (HYPOTHESIS_PROFILE=ci in
+# .ci/run), so that a submission passes or fails for what it changed; locally they explore anew
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 DATA = Path(__file__).resolve().parent / "data"
 NO_SKIPS_ENV = "GLASNOST_NO_SKIPS"

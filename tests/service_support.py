@@ -3,6 +3,12 @@ schema, dropped afterwards), a platform with a board account, and small API help
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -83,3 +89,64 @@ def delegate(client: Any, board: dict[str, str], cycle: int, council: str, usern
     )
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (for a server this test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def glasnost_process(*args: str, cwd: Path, env: dict[str, str] | None = None, **kw: Any) -> subprocess.Popen:
+    """``glasnost ARGS`` as a child process, with the tests' cheap password hashes (and ``env``)."""
+    code = "import sys; from glasnost.cli import app; sys.exit(app())"
+    kw["env"] = {**os.environ, **TEST_ARGON2_ENV, **(env or {})}
+    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=cwd, **kw)
+
+
+class Server:
+    """One ``glasnost serve`` process on a backend, in its own working directory (its log there)."""
+
+    def __init__(self, backend: Backend, cwd: Path, env: dict[str, str] | None = None) -> None:
+        cwd.mkdir(parents=True, exist_ok=True)
+        self.backend, self.cwd, self.env = backend, cwd, env
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Server:
+        import httpx
+
+        log = open(self.cwd / "server.log", "ab")  # noqa: SIM115 - the server owns it until it exits
+        self.proc = glasnost_process(
+            "serve",
+            "--port",
+            str(self.port),
+            *self.backend.cli_args(),
+            cwd=self.cwd,
+            env=self.env,
+            stdout=log,
+            stderr=log,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError("the server did not start:\n" + (self.cwd / "server.log").read_text()[-3000:])
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()

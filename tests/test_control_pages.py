@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
-from service_support import BOARD, bearer, make_backend
+from service_support import BOARD, bearer, free_port, make_backend
 
 from glasnost.control.alerts import Finding, raise_alerts
 from glasnost.control.fulfilment import fulfilment
@@ -149,10 +148,6 @@ def test_the_receipt_page_checks_inclusion(client: TestClient) -> None:
 # ---- a real browser against a running server ------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -175,7 +170,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
         text=True,
     )
     assert made.returncode == 0, made.stdout + made.stderr
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "glasnost.cli", "serve", "--port", str(port), "--database", f"sqlite:///{db_file}"],
         cwd=tmp_path,

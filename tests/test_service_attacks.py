@@ -388,3 +388,22 @@ def test_a_refused_form_keeps_what_was_typed(app_client: tuple[TestClient, Any])
     assert 'id="form-error"' in r.text and "its budget is" in r.text
     assert 'id="demand-fishing" value="123456789"' in r.text and 'id="demand-agriculture" value="2.5"' in r.text
     assert platform.views.council_position(cycle, "neighbourhood-1")["history"] == []  # nothing stored
+
+
+def test_a_restart_during_an_open_round_publishes_no_result(backend: Backend) -> None:
+    """Recovery publishes rows a crash left unpublished, never an open round as if it had a result."""
+    from glasnost.service.platform import Platform
+
+    settings = backend.settings()
+    platform = Platform(settings)
+    try:
+        board = Viewer(platform.accounts.create(*BOARD, board=True), BOARD[0], True, "system")
+        cycle = platform.cycles.create(board, "restart", "demo")
+        platform.rounds.close(board, cycle, 1)
+    finally:
+        platform.close()
+    for _ in range(2):  # two restarts with round 2 open
+        platform = Platform(settings)
+        kinds = platform.books.call(lambda lg: [(e.kind, e.payload.get("round")) for e in lg.entries(0, lg.size)])
+        platform.close()
+    assert [k for k in kinds if k[0] == "round-result"] == [("round-result", 1)]

@@ -5,10 +5,6 @@ a submission repeated with the same idempotency key counts once, across the rest
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from service_support import BOARD, TEST_ARGON2_ENV, Backend, make_backend
+from service_support import BOARD, Backend, Server, glasnost_process, make_backend
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -24,55 +20,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     yield from make_backend(request.param, tmp_path)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _glasnost(*args: str, cwd: Path, **kw) -> subprocess.Popen:  # type: ignore[no-untyped-def]
-    code = "import sys; from glasnost.cli import app; sys.exit(app())"
-    kw["env"] = {**kw.get("env", os.environ), **TEST_ARGON2_ENV}
-    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=cwd, **kw)
-
-
-class Server:
-    def __init__(self, backend: Backend, cwd: Path) -> None:
-        self.backend, self.cwd = backend, cwd
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        log = open(self.cwd / "server.log", "ab")  # noqa: SIM115 - the server owns it until it exits
-        self.proc = _glasnost(
-            "serve", "--port", str(self.port), *self.backend.cli_args(), cwd=self.cwd, stdout=log, stderr=log
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise AssertionError("the server did not start:\n" + (self.cwd / "server.log").read_text()[-3000:])
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 def test_sigkill_mid_round_loses_no_acknowledged_proposal(backend: Backend, tmp_path: Path) -> None:
-    created = _glasnost(
+    created = glasnost_process(
         "admin",
         "create-board",
         BOARD[0],

@@ -14,17 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from service_support import BOARD, TEST_ARGON2_ENV
+from service_support import BOARD, TEST_ARGON2_ENV, free_port
 
 ST = "import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -34,7 +26,7 @@ def served(tmp_path: Path) -> tuple[str, dict[str, str]]:
     database = f"sqlite:///{tmp_path / 'fuzz.sqlite'}"
     cli = [sys.executable, "-m", "glasnost.cli"]
     subprocess.run([*cli, "admin", "create-board", BOARD[0], "--database", database], cwd=tmp_path, env=env, check=True)
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - the server owns it until it exits
     proc = subprocess.Popen(
         [*cli, "serve", "--port", str(port), "--database", database], cwd=tmp_path, env=env, stdout=log, stderr=log

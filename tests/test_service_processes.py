@@ -16,7 +16,6 @@ a load balancer, started in different working directories with the same master s
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
-from service_support import BOARD, TEST_ARGON2_ENV, Backend, make_backend
+from service_support import BOARD, Backend, Server, free_port, glasnost_process, make_backend
 from sqlalchemy import select
 
 pytestmark = pytest.mark.postgresql  # every test here runs several processes on one PostgreSQL database
@@ -40,55 +39,8 @@ def backend(tmp_path: Path) -> Iterator[Backend]:
     yield from make_backend("postgresql", tmp_path)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _glasnost(*args: str, cwd: Path, **kw: Any) -> subprocess.Popen:
-    code = "import sys; from glasnost.cli import app; sys.exit(app())"
-    kw["env"] = {**os.environ, **TEST_ARGON2_ENV, **SECRET, **kw.get("env", {})}
-    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=cwd, **kw)
-
-
-class Server:
-    """One ``glasnost serve`` process in its own working directory."""
-
-    def __init__(self, backend: Backend, cwd: Path) -> None:
-        cwd.mkdir(parents=True, exist_ok=True)
-        self.backend, self.cwd, self.port = backend, cwd, _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> Server:
-        log = open(self.cwd / "server.log", "ab")  # noqa: SIM115 - the server owns it until it exits
-        self.proc = _glasnost(
-            "serve", "--port", str(self.port), *self.backend.cli_args(), cwd=self.cwd, stdout=log, stderr=log
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise AssertionError("the server did not start:\n" + (self.cwd / "server.log").read_text()[-3000:])
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+def _glasnost(*args: str, cwd: Path, env: dict[str, str] | None = None, **kw: Any) -> subprocess.Popen:
+    return glasnost_process(*args, cwd=cwd, env={**SECRET, **(env or {})}, **kw)
 
 
 @pytest.fixture
@@ -100,7 +52,7 @@ def pair(backend: Backend, tmp_path: Path) -> Iterator[dict[str, Any]]:
         "admin", "create-board", BOARD[0], *backend.cli_args(), cwd=tmp_path / "a", env={"GLASNOST_PASSWORD": BOARD[1]}
     )
     assert made.wait(timeout=60) == 0
-    a, b = Server(backend, tmp_path / "a").start(), Server(backend, tmp_path / "b").start()
+    a, b = Server(backend, tmp_path / "a", SECRET).start(), Server(backend, tmp_path / "b", SECRET).start()
     try:
         http = httpx.Client(timeout=60)
         login = http.post(a.url + "/api/login", json=dict(zip(("username", "password"), BOARD, strict=True)))
@@ -362,7 +314,7 @@ def test_sigkill_of_one_process_loses_no_acknowledged_proposal(pair: dict[str, A
 def test_serve_with_workers_starts_on_an_empty_schema_and_serves(backend: Backend, tmp_path: Path) -> None:
     """``glasnost serve --workers 2`` on a schema nothing has migrated yet: the processes start
     together without tripping over each other's migrations, and serve one platform."""
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "workers.log", "ab")  # noqa: SIM115 - the server owns it until it exits
     proc = _glasnost(
         "serve", "--port", str(port), "--workers", "2", *backend.cli_args(), cwd=tmp_path, stdout=log, stderr=log

@@ -36,13 +36,15 @@ def test_concealment_in_year_zero_is_the_reserve_of_the_managers_the_ratchet_tur
     # i.e. beta > 1 / (1 + lambda); their first target is (1 - reserve) of capacity and they
     # make (and so admit to) the target plus the safety margin; balances for every product, so
     # no sector loses capacity to coordination and capacity shares are the plain ones
-    p = Params().with_(balances=1e9)
+    # (no audits: nobody is found in the first year)
+    p = Params().with_(balances=1e9, command_audit=0.0)
     state = initial_state(default_sectors(), p, np.random.default_rng([0, 0]), E)
     cap = capacity_of(default_sectors(), state, p)
     concealing = state.beta > 1.0 / (1.0 + p.ratchet)
     hidden = 1.0 - (1.0 - p.safety_reserve) * (1.0 + p.safety_margin)
     expected = hidden * cap[concealing].sum() / cap.sum()
-    assert run("command", years=1, balances=1e9)["concealment"][0] == pytest.approx(expected, rel=1e-9)
+    first = run("command", years=1, balances=1e9, command_audit=0.0)["concealment"][0]
+    assert first == pytest.approx(expected, rel=1e-9)
 
 
 def test_no_closures_no_closure_unemployment() -> None:
@@ -67,7 +69,7 @@ def test_audit_probability_zero_brings_concealment_back() -> None:
 
 
 def test_without_cross_checks_padding_returns_under_democratic_planning() -> None:
-    assert np.all(run("democratic", years=5)["report_gap"] == 0.0)
+    assert np.abs(run("democratic", years=5)["report_gap"]).max() < 1e-12
     assert run("democratic", years=5, cross_check_probability=0.0)["report_gap"][0] > 0.01
     assert run("command", years=5)["report_gap"][1:].min() > 0.01  # padding, hidden inflation
 
@@ -82,14 +84,28 @@ def test_new_soviet_incentive_model_removes_concealment_only_when_its_inequality
 
 
 def test_calibrated_defaults_reproduce_the_published_figures() -> None:
-    rows = calibration_table(model_values())
+    from glasnost.simulate.calibrate import HELD_OUT, held_out_table
+
+    values = model_values()
+    rows = calibration_table(values)
     assert {r[0] for r in rows} == {t.name for t in TARGETS}
     misses = [r for r in rows if not r[4]]
     assert not misses, misses
-    values = {r[0]: r[3] for r in rows}
-    assert values["khanin_ratio"] == pytest.approx(84.4 / 6.6, rel=0.15)
-    assert values["growth_1950s"] > values["growth_late_1970s"]
+    # Khanin's 84.4x against 6.6x over 57 years, as the same yearly gap over 1950-85
+    assert values["khanin_ratio"] == pytest.approx((84.4 / 6.6) ** (35 / 57), rel=0.15)
+    assert values["growth_1951_60"] > values["growth_1981_85"]
     assert values["investment_rate_rise"] > 0
+    # the held-out figures are compared, never fitted: the table reports them with their sources
+    held = held_out_table(values)
+    assert [r[0] for r in held] == [t.name for t in HELD_OUT] and all(np.isfinite(r[2]) for r in held)
+
+
+def test_khanin_ratio_is_not_produced_by_the_mechanisms() -> None:
+    # padding, concealment and the ratchet alone leave official and true growth together: the
+    # ratio comes from the two rates put in (hidden_inflation fitted, hierarchy_inflation assumed)
+    from glasnost.simulate.calibrate import khanin_mechanisms_only
+
+    assert khanin_mechanisms_only() == pytest.approx(1.0, abs=0.1)
 
 
 # --- the pipe ---------------------------------------------------------------------------
@@ -231,3 +247,62 @@ def test_phases_continue_one_economy() -> None:
     # the command years are the command regime's own; the market starts from where it left off
     assert np.allclose(both["output_true"][:4], alone["output_true"])
     assert both["concealment"][4] == 0.0 and both["concealment"][3] > 0.0
+
+
+# --- defects fixed (issue 16): each failed before its fix -------------------------------------
+
+
+@pytest.mark.parametrize("change", [{"meeting_hours_per_round": 40.0},
+                                    {"audit_probability": 1.0, "audit_hours": 1800.0}])
+def test_a_year_without_output_is_a_result_not_a_crash(change: dict[str, float]) -> None:
+    # 54 rounds of 40 hours leave no working time in the first year; so do audits of everyone
+    # that take the whole year: output 0, growth from it undefined (NaN), never a ZeroDivisionError
+    r = run("democratic", years=4, **change)
+    assert r["output_true"][0] == 0.0
+    assert np.isnan(r["growth_true"][1])
+    assert r["growth_trend"][0] == -1.0  # all of the starting economy's output lost
+    assert all(np.isfinite(r[m]).all() for m in ("use_value", "unemployment", "meeting_hours"))
+
+
+def test_a_costlier_plan_never_shows_as_faster_growth() -> None:
+    # the mean of year-on-year rates rewarded the recovery from a first year spent in meetings
+    # (1 h a round: 5.4%, 30 h: 44%); growth from the common starting economy cannot
+    cheap = run("democratic", years=15, meeting_hours_per_round=1.0)
+    dear = run("democratic", years=15, meeting_hours_per_round=30.0)
+    assert np.nanmean(dear["growth_true"]) > np.nanmean(cheap["growth_true"])  # the artefact
+    assert np.all(dear["growth_trend"] <= cheap["growth_trend"] + 1e-12)
+    assert np.all(dear["output_true"] <= cheap["output_true"] + 1e-9)
+
+
+def test_growth_trend_is_compound_growth_from_the_common_start() -> None:
+    from glasnost.simulate.run import base_output, trend_growth
+
+    p = Params()
+    state = initial_state(default_sectors(), p, np.random.default_rng([0, 0]), E)
+    base = base_output(default_sectors(), state, p)
+    r = run("market", years=6)
+    expected = [(r["output_true"][t] / base) ** (1.0 / (t + 1)) - 1.0 for t in range(6)]
+    assert r["growth_trend"] == pytest.approx(expected, rel=1e-12)
+    assert trend_growth(np.array([base * 1.1, base * 1.21]), base) == pytest.approx([0.1, 0.1])
+
+
+def test_workers_laid_off_by_command_closures_are_placed_again() -> None:
+    # with soft_budget=false the closures' workers stayed unemployed for ever (10.9%)
+    # (entrants to the labour force are placed the same way: about 2% are between jobs)
+    r = run("command", years=25, soft_budget=False)
+    soft = run("command", years=25)
+    assert np.all(soft["closed"] == 0)
+    assert r["closed"][-1] > 0 and r["unemployment"].max() > soft["unemployment"].max() + 0.05
+    # most of those laid off over the years are working again at the end
+    laid_off = r["closure_layoffs"][-1]
+    still_out = r["unemployment"][-1] - soft["unemployment"][-1]
+    assert laid_off > 0.1 and still_out < 0.5 * laid_off
+
+
+def test_removed_and_out_of_range_parameters_are_named() -> None:
+    with pytest.raises(SimulationError, match="democratic_coverage' was removed: democratic planning's coordination"):
+        Params().with_(democratic_coverage=0.0)
+    with pytest.raises(SimulationError, match=r"audit_probability: 1.5 is outside \[0, 1\]"):
+        Params().with_(audit_probability=1.5)
+    with pytest.raises(SimulationError, match="ratchet: 'x' is not a number"):
+        Params().with_(ratchet="x")

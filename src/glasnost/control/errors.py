@@ -40,7 +40,8 @@ class LineProblem:
 
     def __str__(self) -> str:
         shown = self.value if len(self.value) <= 40 else self.value[:37] + "..."
-        return f"line {self.line}, column {self.column}: {self.message} (got {shown!r})"
+        column = self.column if self.column.strip() else "(no name)"
+        return f"line {self.line}, column {column}: {self.message} (got {shown!r})"
 
 
 class ReportError(ControlError):

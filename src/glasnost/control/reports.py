@@ -314,8 +314,7 @@ def validate_table(
     unknown = [c for c in names if c not in COLUMNS]
     missing = [c for c in REQUIRED if c not in names]
     for c in unknown:
-        label = c if c.strip() else f"{names.index(c) + 1} (no name)"  # an empty name, e.g. a leading comma
-        problems.append(LineProblem(header_line, label, c, f"unknown column (the columns are {', '.join(COLUMNS)})"))
+        problems.append(LineProblem(header_line, c, c, f"unknown column (the columns are {', '.join(COLUMNS)})"))
     for c in missing:
         problems.append(LineProblem(header_line, c, "", "required column is missing from the header"))
     if missing or unknown:

@@ -117,6 +117,9 @@ def _build(opener: str, items: list) -> Any:
         return tuple(items)
     if len(items) % 2:
         raise ValueError(f"a map needs an even number of forms, this one has {len(items)}")
+    bad = [k for k in items[::2] if isinstance(k, list | dict)]
+    if bad:
+        raise ValueError(f"a map's key is a {'vector' if isinstance(bad[0], list) else 'map'}; keys are keywords")
     out = dict(zip(items[::2], items[1::2], strict=True))
     if len(out) != len(items) // 2:
         raise ValueError("a map has the same key twice")

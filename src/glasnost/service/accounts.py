@@ -35,19 +35,21 @@ from glasnost.service.security import check_password, hash_password, hash_token,
 if TYPE_CHECKING:
     from glasnost.service.platform import Platform
 
-__all__ = ["GRANT_KINDS", "Accounts", "Viewer", "audit"]
+__all__ = ["GRANT_KINDS", "VIEWER_SQL", "Accounts", "Viewer", "audit", "viewer_from_rows"]
 
 SESSION_DAYS = 14
 GRANT_KINDS = ("workplace",)
 """Kinds of explicit grants: ``workplace`` (report for it, read and answer its alerts)."""
 
-_VIEWER_SQL = (
-    "SELECT accounts.id, accounts.username, accounts.is_board, session_tokens.expires_at, "
-    "session_tokens.id, memberships.council_id "
+VIEWER_SQL = (
+    "SELECT 0, accounts.id, accounts.username, CASE WHEN accounts.is_board THEN 1 ELSE 0 END, "
+    "session_tokens.expires_at, session_tokens.id, memberships.council_id "
     "FROM session_tokens JOIN accounts ON accounts.id = session_tokens.account_id "
     "LEFT JOIN memberships ON memberships.account_id = accounts.id AND memberships.role = 'delegate' "
     "WHERE session_tokens.token_hash = ?"
 )
+"""The account, token and delegate seats behind a token hash; rows tagged 0 (another part's rows may be
+read in the same query: :meth:`glasnost.service.rounds.Rounds.viewer_and_round`)."""
 
 
 def _as_datetime(value: Any) -> datetime:
@@ -81,6 +83,17 @@ class Viewer:
         if not self.is_board:
             raise ForbiddenError("only the facilitation board may do this")
         return self
+
+
+def viewer_from_rows(rows: list[tuple[Any, ...]], via: str) -> Viewer:
+    """The :class:`Viewer` of :data:`VIEWER_SQL`'s rows (nobody for none, or an expired token)."""
+    if not rows:
+        return Viewer()
+    _, account_id, username, is_board, expires_at, token_id = rows[0][:6]
+    if _as_datetime(expires_at) < utcnow():
+        return Viewer()
+    seats = frozenset(int(r[6]) for r in rows if r[6] is not None)
+    return Viewer(int(account_id), username, bool(is_board), via, seats, int(token_id))
 
 
 def audit(s: Session, viewer: Viewer | int | None, action: str, target: str = "") -> None:
@@ -213,14 +226,7 @@ class Accounts:
         brings the account's delegate seats)."""
         if not token:
             return Viewer()
-        rows = self.p.db.lookup(_VIEWER_SQL, (hash_token(token),))
-        if not rows:
-            return Viewer()
-        account_id, username, is_board, expires_at, token_id = rows[0][:5]
-        if _as_datetime(expires_at) < utcnow():
-            return Viewer()
-        seats = frozenset(int(r[5]) for r in rows if r[5] is not None)
-        return Viewer(int(account_id), username, bool(is_board), via, seats, int(token_id))
+        return viewer_from_rows(self.p.db.lookup(VIEWER_SQL, (hash_token(token),)), via)
 
     # ---- tokens ------------------------------------------------------------------------------------
 

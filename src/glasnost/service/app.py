@@ -82,8 +82,11 @@ class CsrfCookie:
         from http.cookies import SimpleCookie
 
         token = None
+        bearer = False
         for name, value in scope.get("headers", []):
-            if name == b"cookie":
+            if name == b"authorization":
+                bearer = value[:7].lower() == b"bearer "
+            elif name == b"cookie":
                 jar: SimpleCookie = SimpleCookie()
                 try:
                     jar.load(value.decode("latin-1"))
@@ -91,8 +94,9 @@ class CsrfCookie:
                     continue
                 if CSRF_COOKIE in jar:
                     token = jar[CSRF_COOKIE].value
-        fresh = token is None or len(token) < 20
-        scope.setdefault("state", {})["csrf"] = new_token() if fresh else token
+        # an API client with a bearer token carries no ambient credentials and needs no CSRF cookie
+        fresh = not bearer and (token is None or len(token) < 20)
+        scope.setdefault("state", {})["csrf"] = new_token() if fresh else (token or "")
         cookie = (
             f"{CSRF_COOKIE}={scope['state']['csrf']}; HttpOnly; Path=/; SameSite=lax{'; Secure' if self.secure else ''}"
         )

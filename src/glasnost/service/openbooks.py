@@ -252,18 +252,18 @@ class OpenBooks:
 
         return self.call(latest)
 
-    def recover(self, tables: Sequence[tuple[Any, ...]]) -> int:
-        """Publish rows a crash left unpublished. ``tables``: (table, kind, payload-of-row), optionally
-        with a fourth element, a condition on the rows that are published at all (a round only once
-        it is closed).
+    def recover(self, tables: Sequence[tuple[Table, str, Callable[[Any], Any], Any]]) -> int:
+        """Publish rows a crash left unpublished. ``tables``: (table, kind, payload-of-row, which rows
+        are published at all: a SQL condition, or None for every row).
 
         Entries already in the log for such rows (same kind and ``id`` in the payload) are only
         recorded on the row. Returns the number of rows published now."""
         pending: list[Publication] = []
         with self.database.read() as session:
-            for table, kind, payload_of, *only in tables:
-                query = select(table).where(table.c.ledger_index.is_(None), *only).order_by(table.c.id)
-                rows = session.execute(query).all()
+            for table, kind, payload_of, published in tables:
+                unlogged = table.c.ledger_index.is_(None)
+                where = unlogged if published is None else unlogged & published
+                rows = session.execute(select(table).where(where).order_by(table.c.id)).all()
                 pending.extend(Publication(kind, payload_of(row), table, row.id) for row in rows)
         if not pending:
             return 0

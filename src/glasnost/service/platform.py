@@ -73,11 +73,20 @@ class Platform:
         """Publish what a crash left unpublished (see :mod:`glasnost.service.openbooks`)."""
         rows = self.books.recover(
             [
-                (m.Proposal.__table__, "proposal", proposal_payload),
-                (m.Round.__table__, "round-result", lambda r: {"id": r.id, **(r.result or {})},
-                 m.Round.__table__.c.status == "closed"),  # an open round has no result to publish
-                (m.PlanVariant.__table__, "plan-variant",  # as Votes.publish_variants publishes it
-                 lambda r: {"id": r.id, "cycle": r.cycle_id, "description": r.description, **r.data}),
+                (m.Proposal.__table__, "proposal", proposal_payload, None),
+                # an open round has no result to publish yet
+                (
+                    m.Round.__table__,
+                    "round-result",
+                    lambda r: {"id": r.id, **(r.result or {})},
+                    m.Round.status == "closed",
+                ),
+                (  # as Votes.publish_variants publishes it
+                    m.PlanVariant.__table__,
+                    "plan-variant",
+                    lambda r: {"id": r.id, "cycle": r.cycle_id, "description": r.description, **r.data},
+                    None,
+                ),
             ]
         )
         return rows + self.votes.recover()

@@ -50,8 +50,12 @@ def simulate_command(
         "glasnost-simulate"
     ),
     experiment: Annotated[
-        str | None, typer.Option(help="a named experiment: pipe, ratchet, complexity, closures, audit")
+        str | None,
+        typer.Option(help="a named experiment: pipe, ratchet, complexity, closures, audit, sensitivity"),
     ] = None,
+    samples: Annotated[
+        int, typer.Option(help="sensitivity: base sample of the Sobol' design (settings = samples x (parameters + 2))")
+    ] = 64,
     param: Annotated[list[str] | None, typer.Option(help="NAME=VALUE (repeatable), see the report's table")] = None,
     sweep: Annotated[
         str | None, typer.Option(help="NAME=V1,V2,...: a sensitivity sweep of one parameter on all cores")
@@ -88,9 +92,14 @@ def simulate_command(
             from glasnost.simulate.experiments import run_experiment
 
             bar.update(job, description=f"experiment {experiment}")
+            extra: dict[str, Any] = {"samples": samples, "workers": n_workers} if experiment == "sensitivity" else {}
             table = run_experiment(experiment, params=params, seeds=list(range(seeds)), enterprises=enterprises,
-                                   progress=progress)
+                                   progress=progress, **extra)
             pq.write_table(table, out_dir / f"{experiment}.parquet")
+            if experiment == "sensitivity":
+                from glasnost.simulate.sensitivity import indices
+
+                pq.write_table(indices(table), out_dir / "sensitivity-indices.parquet")
             if experiment == "pipe":
                 from glasnost.simulate.experiments import pipe_plant
 

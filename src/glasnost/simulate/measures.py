@@ -6,11 +6,17 @@ Per year and regime (names of the columns of :func:`glasnost.simulate.simulate`'
   ``output_reported``: what the reports add up to (official statistics for command planning:
   a chain index of reported output, with hidden inflation and hierarchy padding);
   ``report_gap``: reported / true - 1.
-- ``growth_true``, ``growth_reported``: year-on-year growth of the two.
-- ``use_value``: use value delivered to households per worker, relative to year 0 of the
-  regime (quantity x use per unit of the variant x quality).
+- ``growth_true``, ``growth_reported``: year-on-year growth of the two (NaN after a year with
+  nothing produced); ``growth_trend``: compound yearly growth of true output from the common
+  starting economy (net output of the initial state at full capacity, the same for every
+  regime) to this year, ``(output_t / base)^(1 / (t + 1)) - 1``: the measure to compare regimes
+  and settings by, since a dip in the first year does not count as growth afterwards.
+- ``use_value``: use value delivered to households, base-price hours of consumer goods per
+  member of the labour force per year, each weighted by use per unit (variant x quality);
+  the same function for every regime (:func:`glasnost.simulate.regimes.common.households`).
 - ``fulfilment_true``, ``fulfilment_reported``: output / target summed over enterprises.
-- ``shortage``: share of households' demand (value) not met; ``queue_hours``: hours a week
+- ``shortage``: share of households' demand (base-price value, in the needs' composition) that
+  finds no goods, the same function for every regime; ``queue_hours``: hours a week
   a household spends queueing (proportional to shortage, ``queue_hours`` at 10%).
 - ``unused_capacity``: 1 - output / true capacity; ``concealment``: 1 - reported capacity /
   true capacity.
@@ -25,7 +31,10 @@ Per year and regime (names of the columns of :func:`glasnost.simulate.simulate`'
   at the prices in force; ``investment_rate``; ``products``: products to coordinate;
   ``meeting_hours``: hours per worker spent in planning meetings; ``rounds``: planning rounds;
   ``efficiency``: share of capacity usable given coordination; ``staffed``: share of the
-  labour capacity needs that the labour force covers.
+  labour capacity needs that the labour force covers; ``effort``: output per worker-hour
+  relative to full pay-for-result; ``hoarding``: inputs hoarded above need, share of inputs;
+  ``input_shortfall``: share of inputs (by material cost) not delivered as planned or ordered;
+  ``capital``: capital in place at the end of the year (base-price value, hours).
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ MEASURES = (
     "report_gap",
     "growth_true",
     "growth_reported",
+    "growth_trend",
     "use_value",
     "fulfilment_true",
     "fulfilment_reported",
@@ -62,6 +72,10 @@ MEASURES = (
     "rounds",
     "efficiency",
     "staffed",
+    "effort",
+    "hoarding",
+    "input_shortfall",
+    "capital",
 )
 
 

@@ -13,7 +13,8 @@ import pyarrow as pa
 from glasnost.economy import Economy
 from glasnost.simulate.measures import MEASURES
 from glasnost.simulate.params import Params, SimulationError
-from glasnost.simulate.state import Sectors, initial_state, sectors_of
+from glasnost.simulate.regimes.common import net_output
+from glasnost.simulate.state import Sectors, State, capacity_of, initial_state, sectors_of
 
 __all__ = ["REGIMES", "default_sectors", "run_regime", "simulate", "sweep"]
 
@@ -79,6 +80,7 @@ def run_phases(
     params = params or Params()
     sectors = sectors or default_sectors()
     state = initial_state(sectors, params, np.random.default_rng([seed, 0]), enterprises)
+    base = base_output(sectors, state, params)
     rows: list[dict[str, float]] = []
     for k, (regime, years) in enumerate(phases):
         rng = np.random.default_rng([seed, 1 + REGIMES.index(regime) if regime in REGIMES else 0, k])
@@ -87,9 +89,35 @@ def run_phases(
             rows.append(model.step(t))
             state.year += 1
     out = {key: np.array([r[key] for r in rows], dtype=float) for key in rows[0]}
-    out["report_gap"] = out["output_reported"] / out["output_true"] - 1.0
+    out["report_gap"] = _safe_ratio(out["output_reported"], out["output_true"]) - 1.0
+    out["growth_trend"] = trend_growth(out["output_true"], base)
     out["queue_hours"] = params.queue_hours * out["shortage"] / 0.10
     return {key: out[key] for key in MEASURES}
+
+
+def base_output(sectors: Sectors, state: State, params: Params) -> float:
+    """True net output of the initial state at full capacity (base-price value, hours a year):
+    the economy every regime starts from, the same for all of them given the seed."""
+    full = capacity_of(sectors, state, params)
+    return float(net_output(sectors, state, full, params, 0.0) @ sectors.values)
+
+
+def trend_growth(output: np.ndarray, base: float) -> np.ndarray:
+    """Compound yearly growth from the common starting economy to each year:
+    ``(output_t / base)^(1 / (t + 1)) - 1``.
+
+    Measured from the same base for every regime and setting, so a regime whose first year
+    dips (the first plan's meetings, a reform's lay-offs) does not show the recovery from the
+    dip as fast growth, as a mean of year-on-year rates would.
+    """
+    years = np.arange(1, output.size + 1)
+    if base <= 0:
+        return np.full(output.size, np.nan)
+    return (np.maximum(output, 0.0) / base) ** (1.0 / years) - 1.0
+
+
+def _safe_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.divide(a, b, out=np.full(a.shape, np.nan), where=b > 0)
 
 
 def _one(task: tuple[str, int, int, Params, int | None]) -> dict[str, np.ndarray]:

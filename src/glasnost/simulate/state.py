@@ -13,14 +13,24 @@ economy, 20 sectors): its square technique gives ``A`` (sector x sector) and the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from glasnost.economy import Economy
 from glasnost.simulate.params import Params, SimulationError
 
-__all__ = ["Sectors", "State", "initial_state", "sectors_of"]
+__all__ = [
+    "Sectors",
+    "State",
+    "base_wage",
+    "initial_state",
+    "price_revision_due",
+    "products_now",
+    "revise_fixed_prices",
+    "sectors_of",
+    "unit_cost",
+]
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,7 @@ class Sectors:
     values: np.ndarray  # (S,) labour values, the base prices (hours per unit)
     needs: np.ndarray  # (S,) households' final demand composition (units), year 0
     leontief: np.ndarray  # (S, S) (I - A)^-1
+    economy: Economy | None = field(default=None, compare=False, repr=False)  # its councils plan it
 
     @property
     def size(self) -> int:
@@ -56,7 +67,7 @@ def sectors_of(economy: Economy) -> Sectors:
     if not np.isfinite(leontief).all() or targets.sum() <= 0:
         raise SimulationError(f"economy {economy.name}: needs a productive technique and positive targets")
     names = np.array([str(x) for x in economy.commodities.ids[t.produced]], dtype=object)
-    return Sectors(names=names, A=A, labour=labour, values=values, needs=targets, leontief=leontief)
+    return Sectors(names=names, A=A, labour=labour, values=values, needs=targets, leontief=leontief, economy=economy)
 
 
 @dataclass
@@ -91,14 +102,47 @@ class State:
 
 
 def unit_cost(sectors: Sectors, state: State, params: Params, wage: float | None = None) -> np.ndarray:
-    """Cost per unit of output at base prices: materials (lighter variant uses less), wages,
-    capital charge (depreciation)."""
+    """Cost per unit of output at base prices in year ``state.year``: materials (the lighter
+    variant uses less), wages for the labour a unit needs that year (technical progress
+    included), capital charge (depreciation)."""
     w = state.wage if wage is None else wage
     s = state.sector
     material = sectors.material_value[s] * (1.0 - params.lightness * state.light * state.has_variant)
-    labour = sectors.labour[s] / state.tfp * w / 1.0
+    labour = labour_per_unit(sectors, state, params, state.year) * w
     capital = params.depreciation / (params.output_capital_ratio * state.tfp) * sectors.values[s]
     return material + labour + capital
+
+
+def revise_fixed_prices(sectors: Sectors, state: State, params: Params, cost: np.ndarray, output: np.ndarray) -> None:
+    """Fixed prices become ``(1 + planned_profit_rate)`` x the sector's average cost (``cost``
+    of each enterprise's ``output`` over its output, open enterprises); sectors that made
+    nothing keep theirs."""
+    S = sectors.size
+    made = np.bincount(state.sector, weights=np.where(state.open, output, 0.0), minlength=S)
+    spent = np.bincount(state.sector, weights=np.where(state.open, cost, 0.0), minlength=S)
+    mean = np.divide(spent, made, out=state.fixed_price / (1.0 + params.planned_profit_rate), where=made > 0)
+    state.fixed_price = (1.0 + params.planned_profit_rate) * mean
+
+
+def price_revision_due(year: int, params: Params) -> bool:
+    """Planned regimes revise fixed prices in year 2 and every ``price_revision_years`` after
+    (years 17 and 32 are 1967 and 1982 on the axis year 0 = 1950)."""
+    return year >= 2 and (year - 2) % params.price_revision_years == 0
+
+
+def base_wage(params: Params, year: int) -> float:
+    """Base wage per worker-year in year ``year``: it rises with labour productivity (technical
+    progress, ``labour_saving``), so the wage cost of a unit of output stays what it was in year
+    0, in every regime (the 1987 law tied the wage fund to the enterprise's output by
+    normatives; planned wages rose with productivity too)."""
+    return (1.0 - params.labour_saving) ** (-year)
+
+
+def products_now(state: State, capital0: float, params: Params) -> float:
+    """Distinct products to coordinate: ``products x (K / K0)^product_elasticity`` (K: capital
+    in place, K0: at the regime's start); a property of the economy, the same in every regime."""
+    grown = max(float(state.capital.sum()) / max(capital0, 1e-300), 1e-9)
+    return params.products * grown**params.product_elasticity
 
 
 def initial_state(sectors: Sectors, params: Params, rng: np.random.Generator, enterprises: int | None = None) -> State:

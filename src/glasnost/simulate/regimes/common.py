@@ -1,5 +1,17 @@
-"""What every regime does the same way: the variant choice an indicator induces, net output
-and its use to households, shortage against demand, income distribution."""
+"""What every regime measures the same way: the variant choice a reward induces, net output
+and its use to households, shortage against demand, income distribution.
+
+Shortage and use value are computed by :func:`households` for every regime, from the same
+quantities of the same state:
+
+- *shortage* (a share, no unit): the part of households' demand, valued at base prices (hours of
+  embodied labour) in the composition of their needs, that finds no consumer goods; demand is
+  what households can spend (command and democratic planning: incomes planned on reported net
+  output; market: nominal income over the price level);
+- *use value* (base-price hours of consumer goods per member of the labour force per year, each
+  hour weighted by the use per unit of what was made: variant x quality, 0..1.1): consumer goods
+  matching the needs count in full, the rest as forced substitutes at ``substitution_use``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +22,17 @@ from glasnost.simulate.params import Params, SimulationError
 from glasnost.simulate.state import Sectors, State
 
 INDICATORS = ("tonnes", "roubles", "use")
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    """``numerator / denominator``, NaN where the denominator is 0 (e.g. growth from a year in
+    which nothing was produced: undefined, not an error)."""
+    return numerator / denominator if denominator > 0 else float("nan")
+
+
+def growth(now: float, before: float) -> float:
+    """Year-on-year growth ``now / before - 1``; NaN where ``before`` is 0."""
+    return ratio(now, before) - 1.0
 
 
 def variant_indicator(params: Params, material_share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -27,6 +50,13 @@ def variant_indicator(params: Params, material_share: np.ndarray) -> tuple[np.nd
     if params.indicator == "use":
         return heavy, heavy * (1.0 + params.betterness)
     raise SimulationError(f"parameter indicator: {params.indicator!r} is not one of {', '.join(INDICATORS)}")
+
+
+def light_share(state: State, output: np.ndarray) -> float:
+    """Output share of the lighter, better variant among open enterprises that have one."""
+    with_variant = state.has_variant & state.open
+    total = float(output[with_variant].sum())
+    return float((output * state.light)[with_variant].sum() / total) if total > 0 else 0.0
 
 
 def choose_variant(state: State, heavy: np.ndarray, light: np.ndarray) -> None:
@@ -48,6 +78,19 @@ def net_output(sectors: Sectors, state: State, output: np.ndarray, params: Param
     gross = sector_sum(state.sector, output, S)
     material = sector_sum(state.sector, output * (1.0 - params.lightness * state.light * state.has_variant), S)
     return gross - (1.0 + hoarding) * (sectors.A @ material)
+
+
+def households(sectors: Sectors, state: State, output: np.ndarray, consumption_value: np.ndarray,
+               demand_value: float, params: Params) -> tuple[float, float]:
+    """(shortage, use value per member of the labour force), the same definition for every
+    regime (see the module): ``output`` what enterprises made (for use per unit),
+    ``consumption_value`` the consumer goods households get by sector (base-price value),
+    ``demand_value`` what they can spend (base-price value)."""
+    S = sectors.size
+    made = np.maximum(sector_sum(state.sector, output, S), 1e-300)
+    use_s = sector_sum(state.sector, output * use_per_unit(state, params), S) / made
+    use = delivered_use(sectors, consumption_value, use_s, params.substitution_use)
+    return shortage(sectors, consumption_value, demand_value), use / state.labour_force
 
 
 def shortage(sectors: Sectors, supply_value: np.ndarray, demand_total: float) -> float:

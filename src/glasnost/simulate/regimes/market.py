@@ -38,16 +38,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from glasnost.simulate.institutions import institutions
 from glasnost.simulate.measures import sector_sum
 from glasnost.simulate.params import Params
+from glasnost.simulate.regimes import rules
 from glasnost.simulate.regimes.common import (
     choose_variant,
-    delivered_use,
+    growth,
+    households,
     income_measures,
+    light_share,
     net_output,
     use_per_unit,
 )
-from glasnost.simulate.state import Sectors, State, capacity_of, labour_per_unit
+from glasnost.simulate.state import Sectors, State, base_wage, capacity_of, labour_per_unit, products_now
 
 
 class MarketRegime:
@@ -57,7 +61,9 @@ class MarketRegime:
 
     def __init__(self, sectors: Sectors, state: State, params: Params, rng: np.random.Generator) -> None:
         self.sectors, self.state, self.params, self.rng = sectors, state, params, rng
+        self.inst = institutions("market", params)
         state.price = state.fixed_price[state.sector].copy()
+        state.loss_years = np.zeros_like(state.loss_years)  # the law's closure clock starts with it
         # profit per unit of capacity: the light variant sells for (1 + betterness) of the use
         # and saves lightness of the materials; make it where it earns more
         s = state.sector
@@ -75,17 +81,28 @@ class MarketRegime:
         self.prev_true = 0.0
         self.need_prev = state.workers.copy()
         self.closure_layoffs = 0.0
+        self.capital0 = float(state.capital.sum())
         # last year's output (the state orders a share of it) and the mean wage paid (benefits)
         self.made_prev = np.minimum(state.output_prev, full)
         self.mean_wage = state.wage
+        # the pay link: last year's bonuses over the wage bill; before the first year, what the
+        # profit bonus would be at the fixed prices and full capacity
+        base_wages = state.wage * state.workers
+        profit = (state.price - material) * full - base_wages - params.depreciation * state.capital
+        bonus = params.retained_share * float(np.maximum(profit, 0.0).sum())
+        self.pay_link = bonus / max(float(base_wages.sum()) + bonus, 1e-300)
+        self.hoard = 0.0
+        self.shortage_prev = 0.0
 
     def step(self, t: int) -> dict[str, float]:
-        sec, st, p = self.sectors, self.state, self.params
+        sec, st, p, inst = self.sectors, self.state, self.params, self.inst
+        st.wage = base_wage(p, st.year)
         S = sec.size
         s = st.sector
         capacity = capacity_of(sec, st, p)
         per_unit = labour_per_unit(sec, st, p, st.year)
-        full = np.minimum(capacity, st.workers / per_unit)  # no more than its workers can make
+        work = rules.effort(self.pay_link, p)
+        full = np.minimum(capacity, st.workers / per_unit) * work  # no more than its workers make
         composition = sec.needs * sec.values / (sec.needs @ sec.values)
         subsidy_cut = p.subsidy_share * min(1.0, (t + 1) / max(p.subsidy_phase_years, 1)) if t else 0.0
         household_real = self.income / (self.price_level * (1.0 + subsidy_cut))
@@ -97,26 +114,27 @@ class MarketRegime:
         relative_price = st.price / st.fixed_price[s]
         weight = np.where(st.open, capacity * relative_price ** (-p.demand_elasticity) * use, 0.0)
         sales = _allocate(s, S, gross_units, weight, full)
-        wanted = _allocate(s, S, gross_units, weight, capacity)  # what it could sell, fully staffed
-        unmet = np.maximum(gross_units - sector_sum(s, sales, S), 0.0)
-        short = float(unmet @ sec.values) / max(float(gross_units @ sec.values), 1e-12)
+        wanted = _allocate(s, S, gross_units, weight, capacity * work)  # what it could sell, fully staffed
         # state orders: the budget buys what the market leaves of the ordered share of last
         # year's output (a guaranteed sale, for state use)
         ordered = _state_orders(p, t) * self.made_prev
         state_bought = np.where(st.open, np.maximum(np.minimum(ordered, full) - sales, 0.0), 0.0)
         sales = sales + state_bought
         wanted = np.maximum(wanted, np.minimum(ordered, capacity))
+        # production is scheduled for the orders; forecast errors and suppliers' short-falls
+        # leave some of it unmade (the same rule as the plans')
+        sales, lacking = rules.realise(sales, full, s, sec, self.hoard, p, self.rng)
 
         # inputs are bought at the prices their makers charge, so what buyers pay is what
-        # sellers receive (at base prices, money would vanish whenever prices fell below values)
-        material = _material_cost(sec, st) * (1.0 - p.lightness * st.light * st.has_variant)
+        # sellers receive (at base prices, money would vanish whenever prices fell below values);
+        # hoarded inputs are bought too
+        material = _material_cost(sec, st) * (1.0 - p.lightness * st.light * st.has_variant) * (1.0 + self.hoard)
         revenue = st.price * sales * (1.0 + p.betterness * st.light * st.has_variant)
         depreciation = p.depreciation * st.capital
         base_wages = st.wage * st.workers
-        profit = np.where(st.open, revenue - material * sales - base_wages - depreciation, 0.0)
+        profit = np.where(st.open, rules.profit(revenue, material * sales, base_wages, depreciation), 0.0)
         losing = st.open & (profit < 0)
         loss_share = float(losing.sum() / max(st.open.sum(), 1))
-        st.loss_years = np.where(losing, st.loss_years + 1, 0)
         bonus = p.retained_share * np.maximum(profit, 0.0)
         # a loss-maker without subsidies pays what revenue leaves for wages
         shortfall = np.where(losing, np.minimum(-profit, base_wages), 0.0)
@@ -135,31 +153,26 @@ class MarketRegime:
         benefit = p.unemployment_benefit * self.mean_wage
         gini_, spread = income_measures(st, wages, benefit)
 
-        net = net_output(sec, st, sales, p, 0.0)
+        net = net_output(sec, st, sales, p, self.hoard)
         y_true = float(net @ sec.values)
         consumption = np.maximum(net, 0.0) * sec.values * household_real / max(final_value, 1e-12)
-        use_s = sector_sum(s, sales * use, S) / np.maximum(sector_sum(s, sales, S), 1e-12)
-        use_value = delivered_use(sec, consumption, use_s, p.substitution_use) / st.labour_force
-        growth = y_true / self.prev_true - 1.0 if t else float("nan")
+        short, use_value = households(sec, st, sales, consumption, household_real, p)
+        growth_true = growth(y_true, self.prev_true) if t else float("nan")
 
         # wages of this year are paid by every enterprise open during it, closing ones included
         paid = float(np.where(st.open, wage_bill, 0.0).sum())
         working = float(np.where(st.open, st.workers, 0.0).sum())
         mean_wage = paid / working if working > 0 else self.mean_wage
-        # closures, lay-offs, hiring
-        closed_now = 0
-        if p.closures:
-            closing = st.open & (st.loss_years >= p.closure_years)
-            closed_now = int(closing.sum())
-            self.closure_layoffs += float(st.workers[closing].sum())
-            st.unemployed += float(st.workers[closing].sum())
-            st.open &= ~closing
-            st.workers = np.where(closing, 0.0, st.workers)
-            public += float(invest[closing].sum())  # a closed enterprise's funds go to the budget
-            invest = np.where(closing, 0.0, invest)
-            st.capital = np.where(closing, 0.0, st.capital)
-        st.closed_total += closed_now
-        need = np.where(st.open, per_unit * wanted, 0.0)
+        bonuses = float(np.where(st.open, bonus, 0.0).sum())
+        # closures (hard budget), lay-offs, hiring
+        closing_now = rules.closing(st, losing, inst, p)
+        public += float(invest[closing_now].sum())  # a closed enterprise's funds go to the budget
+        invest = np.where(closing_now, 0.0, invest)
+        laid_off, freed = rules.shut(st, closing_now, p)
+        self.closure_layoffs += laid_off
+        if freed > 0 and solvent.sum() > 0:  # its machines are bought by those that sell well
+            st.capital = st.capital + freed * np.where(st.open, solvent, 0.0) / solvent.sum()
+        need = np.where(st.open, per_unit * wanted / work, 0.0)
         if not p.ward_vanek:
             excess = np.minimum(
                 np.maximum(st.workers - need * (1.0 + p.layoff_tolerance), 0.0), p.layoff_rate * st.workers
@@ -181,7 +194,10 @@ class MarketRegime:
         unemployment = st.unemployed / st.labour_force
 
         # prices towards mark-up over unit cost, pushed by sell-out or stocks
-        unit = (material * sales + base_wages + depreciation) / np.maximum(sales, 1e-12)
+        # normal-cost pricing: fixed costs spread over at least normal_utilisation of capacity,
+        # not over an empty order book (where they would drive the price, and a near-empty
+        # enterprise's bonus per worker, without bound)
+        unit = (material * sales + base_wages + depreciation) / np.maximum(sales, p.normal_utilisation * full + 1e-12)
         utilisation = sales / np.maximum(full, 1e-12)
         aim = (1.0 + p.markup) * unit * (1.0 + 0.5 * (utilisation - 0.9))
         st.price = np.where(st.open, st.price + p.price_adjustment * (aim - st.price), st.price)
@@ -189,7 +205,8 @@ class MarketRegime:
         base_value = float((sec.values[s] * sales).sum())
         self.price_level = sold_value / max(base_value, 1e-12)
         st.capital = np.where(st.open, st.capital * (1.0 - p.depreciation) + invest, 0.0)
-        st.quality = np.where(st.open, st.quality + p.market_quality_response * (1.0 - st.quality), st.quality)
+        signal = rules.quality_signal(inst, self.shortage_prev)
+        st.quality = np.where(st.open, rules.next_quality(st.quality, signal, p), st.quality)
         self.mean_wage = mean_wage
         benefits = p.unemployment_benefit * self.mean_wage * st.unemployed
         income = paid + benefits + public
@@ -200,20 +217,26 @@ class MarketRegime:
         self.prev_true = y_true
         self.made_prev = np.where(st.open, sales, 0.0)
         st.output_prev = self.made_prev
+        hoarded = self.hoard
+        self.hoard = rules.hoard_share(inst, lacking, p)
+        self.shortage_prev = short
+        effort_now = work
+        self.pay_link = bonuses / max(paid, 1e-300) if paid > 0 else 0.0
         open_full = max(float(capacity.sum()), 1e-12)
         return {
             "output_true": y_true,
             "output_reported": y_true,
-            "growth_true": growth,
-            "growth_reported": growth,
+            "growth_true": growth_true,
+            "growth_reported": growth_true,
             "use_value": use_value,
             "fulfilment_true": float("nan"),
             "fulfilment_reported": float("nan"),
             "shortage": short,
             "unused_capacity": 1.0 - float(sales.sum()) / open_full,
             "concealment": 0.0,
-            "quality": float(np.average(st.quality, weights=np.maximum(sales, 1e-12))),
-            "light_share": _light_share(st, sales),
+            "quality": float(np.average(st.quality, weights=np.maximum(sales, 1e-300))) if sales.sum() > 0
+            else float(st.quality.mean()),
+            "light_share": light_share(st, sales),
             "unemployment": unemployment,
             "hours_worked": p.hours_per_year * (st.labour_force - st.unemployed) / st.labour_force,
             "gini": gini_,
@@ -222,11 +245,15 @@ class MarketRegime:
             "closure_layoffs": self.closure_layoffs / st.labour_force,
             "loss_making": loss_share,
             "investment_rate": float(invest.sum()) / max(float((net * sec.values).sum()) * self.price_level, 1e-12),
-            "products": p.products,
+            "products": products_now(st, self.capital0, p),
             "meeting_hours": 0.0,
             "rounds": 0.0,
             "efficiency": 1.0,
             "staffed": float(np.minimum(st.workers, need).sum() / max(float(need.sum()), 1e-12)),
+            "effort": effort_now,
+            "hoarding": hoarded,
+            "input_shortfall": lacking,
+            "capital": float(st.capital.sum()),
         }
 
 
@@ -267,9 +294,3 @@ def _allocate(
         sales += take
         remaining = np.maximum(remaining - sector_sum(sector, take, n_sectors), 0.0)
     return sales
-
-
-def _light_share(state: State, output: np.ndarray) -> float:
-    with_variant = state.has_variant & state.open
-    total = float(output[with_variant].sum())
-    return float((output * state.light)[with_variant].sum() / total) if total > 0 else 0.0
