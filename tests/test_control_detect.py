@@ -214,3 +214,21 @@ def test_many_series_at_once_equal_each_alone() -> None:
         alone = multi_state_filter(y[k : k + 1], sigma[k])
         np.testing.assert_allclose(together.probability[k], alone.probability[0], rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(together.level[k], alone.level[0], rtol=1e-12)
+
+
+def test_the_two_period_gap_cancels_late_bookings_not_padding() -> None:
+    from glasnost.simulate.reports import workplace_reports
+
+    # no noise, no late bookings: a padder's two-period gap is log 1.1 from the period after it starts
+    clean = indicator_panel(workplace_reports("command", 400, 10, seed=2, noise=0.0))
+    padders = np.flatnonzero((clean.cheat == "inflate") & (clean.cheat_start >= 0) & (clean.cheat_start < 8))
+    assert padders.size > 5
+    for w in padders:
+        after = clean.values["gap2"][w, clean.cheat_start[w] + 1 :]
+        np.testing.assert_allclose(after, np.log(1.1), atol=1e-12)
+    honest = clean.cheat == "honest"
+    np.testing.assert_allclose(clean.values["gap2"][honest], 0.0, atol=1e-12)
+    # late bookings: what one period lacks the next has, so over two periods most of it cancels
+    late = indicator_panel(workplace_reports("command", 400, 10, seed=2, noise=0.0, timing_mismatch=0.05))
+    spread = {k: np.nanstd(late.values[k][late.cheat == "honest"][:, 2:]) for k in ("gap", "gap2")}
+    assert spread["gap2"] < 0.75 * spread["gap"]

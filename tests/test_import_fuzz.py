@@ -42,6 +42,8 @@ CORPUS = {
     "a_grade_over_64_characters": (b"kind,period,workplace,product,grade,quantity\noutput,1,mill,flour,"
                                    + b"g" * 65 + b",3\n", "line 2, column grade: is longer than 64"),
     "a_row_with_too_many_columns": (HEAD + b"output,1,mill,flour,3,9\n", "line 2, column *: has 6 columns"),
+    "a_header_column_with_no_name": (b"," + HEAD + b",output,1,mill,flour,3\n",
+                                     "line 1, column (no name): unknown column"),
 }
 
 

@@ -641,7 +641,9 @@ def verify(
     ] = None,
     database: Annotated[
         str | None, typer.Option("--database", help="the platform's database (SQLAlchemy URL or SQLite file): its "
-                                 "report tables are re-derived from this log and every row that differs is named")
+                                 "tables (report lines, cycles, proposals, round results, plan variants, the vote's "
+                                 "rules, ballots, receipts and tally) are re-derived from this log and every row "
+                                 "that differs, is missing or has no entry is named")
     ] = None,
 ) -> None:
     """Check a public log: every entry, checkpoint roots and signatures, coverage, consistency, receipts.
@@ -665,7 +667,9 @@ def verify(
         report = verify_log(source, public_key=keys, receipts=receipt or [], checkpoints=checkpoint or [],
                             schema=schema, witnesses=witness or [], quorum=quorum)
     if database is not None:
-        report.problems.extend(_bound_problems(source, schema, database))
+        problems, pending = _bound_problems(source, schema, database)
+        report.problems.extend(problems)
+        report.notes.extend(pending)
     for problem in report.problems:
         typer.echo(str(problem))
     for note in report.notes:
@@ -675,28 +679,35 @@ def verify(
         raise typer.Exit(report.exit_code)
 
 
-def _bound_problems(source: str, schema: str | None, database: str) -> list:
-    """The platform's report tables against the log being verified (a log database, or an export)."""
-    from glasnost.control.bindings import ExportedEntries, check_bindings
+def _bound_problems(source: str, schema: str | None, database: str) -> tuple[list, list[str]]:
+    """The platform's tables (report lines, proposals, round results, plan variants, ballots, receipts,
+    tallies) against the log being verified (a log database, or an export): the rows that differ,
+    and notes on the rows not published yet (younger than the grace period)."""
+    from glasnost.control.bindings import CONTROL_BINDINGS, ExportedEntries, check_bindings
     from glasnost.control.remote import is_url
     from glasnost.control.store import open_database
     from glasnost.ledger import Ledger
     from glasnost.ledger.store import is_database_url
     from glasnost.ledger.verify import SQLITE_MAGIC, Problem, read_export
+    from glasnost.service.bindings import PLATFORM_BINDINGS
 
     if is_url(source):
         raise ValueError("--database re-derives the tables from a log file or database, not from a server's address")
+    bindings = (*CONTROL_BINDINGS, *PLATFORM_BINDINGS)
     db = open_database(database, schema=schema)
     try:
         if is_database_url(source) or Path(source).read_bytes()[: len(SQLITE_MAGIC)] == SQLITE_MAGIC:
             with Ledger.open(source, schema=schema, create=False) as ledger:
-                differences = check_bindings(ledger, db)
+                differences = check_bindings(ledger, db, bindings)
         else:
-            differences = check_bindings(ExportedEntries(read_export(Path(source))), db)
+            differences = check_bindings(ExportedEntries(read_export(Path(source))), db, bindings)
     finally:
         db.dispose()
-    return [Problem(f"{d.table} {d.row}" + ("" if d.entry is None else f" (log entry {d.entry})"), d.message, d.entry)
-            for d in differences]
+    problems = [Problem(f"{d.table} {d.row}" + ("" if d.entry is None else f" (log entry {d.entry})"), d.message,
+                        d.entry) for d in differences if not d.pending]
+    pending = [f"{d} (not counted as a problem: the platform publishes a row within seconds of storing it)"
+               for d in differences if d.pending]
+    return problems, pending
 
 
 # ---- witness ---------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ Indicators (one series per workplace, log scale so a 10% change is a step of log
 
 * ``gap`` (needs both sides): log of what the workplace says it shipped over what its receivers
   confirm they got, summed over receivers;
+* ``gap2`` (needs both sides): the same over the period and the one before, so that a delivery
+  booked by its receiver a period after it was shipped cancels out (padding does not);
 * ``output`` (supplier only): log of its reported output;
 * ``productivity`` (supplier only): Beer's actuality / capability, log of reported output over
   reported capacity; above 0 means it claims more than it says it could make;
@@ -43,7 +45,7 @@ __all__ = [
     "zscore_scores",
 ]
 
-INDICATORS = ("gap", "output", "productivity", "received")
+INDICATORS = ("gap", "gap2", "output", "productivity", "received")
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,15 @@ def indicator_panel(table: pa.Table) -> Panel:
     # output and capacity repeat on every receiver row of a period: take their mean
     output = _grid(table, "output_reported", w_idx, p_idx, shape) / np.maximum(count, 1)
     capacity = _grid(table, "capacity_reported", w_idx, p_idx, shape) / np.maximum(count, 1)
+    def two(x: np.ndarray) -> np.ndarray:  # this period and the one before
+        out = x.copy()
+        out[:, 1:] += x[:, :-1]
+        return out
+
     with np.errstate(divide="ignore", invalid="ignore"):
         values = {
             "gap": np.log(shipped / received),
+            "gap2": np.log(two(shipped) / two(received)),
             "output": np.log(output),
             "productivity": np.log(output / capacity),
             "received": np.log(received),

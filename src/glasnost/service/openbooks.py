@@ -123,7 +123,7 @@ class OpenBooks:
         """Refuse a log whose latest checkpoint another key signed: a process started with its own
         key would make the log fail verification."""
         cp = self.ledger.latest_checkpoint()
-        if cp is not None and cp.key_id != key_id(self.key):
+        if cp is not None and not cp.signed_by(self.key.public_key()):  # a note's key hash, or an older key id
             self.ledger.close()
             raise GlasnostError(
                 f"the public log at {self.ledger.where} was signed by key {cp.key_id[:16]}..., not by this "

@@ -81,10 +81,30 @@ class Platform:
                     lambda r: {"id": r.id, **(r.result or {})},
                     m.Round.status == "closed",
                 ),
-                (m.PlanVariant.__table__, "plan-variant", lambda r: {"id": r.id, **r.data}, None),
+                (  # as Votes.publish_variants publishes it
+                    m.PlanVariant.__table__,
+                    "plan-variant",
+                    lambda r: {"id": r.id, "cycle": r.cycle_id, "description": r.description, **r.data},
+                    None,
+                ),
             ]
         )
         return rows + self.votes.recover()
+
+    def check_books(self, *, grace: float | None = None) -> list[Any]:
+        """Every row of the platform's tables (and the control tables) that does not agree with the
+        public log, re-derived from it (:mod:`glasnost.service.bindings`); rows not published yet come
+        back with ``pending`` set. What a crash left unpublished was published when this process
+        started (:meth:`recover`), so an old row without an entry is not a crash's leftover.
+        Reads the log through a connection of its own: the log's writer goes on meanwhile."""
+        from glasnost.control.bindings import CONTROL_BINDINGS, PUBLISH_GRACE, check_bindings
+        from glasnost.ledger import Ledger
+        from glasnost.service.bindings import PLATFORM_BINDINGS
+
+        self.books.sync()
+        with Ledger.open(self.settings.ledger_source(), schema=self.settings.schema, create=False) as ledger:
+            return check_bindings(ledger, self.db, (*CONTROL_BINDINGS, *PLATFORM_BINDINGS),
+                                  grace=PUBLISH_GRACE if grace is None else grace)
 
     def start(self) -> None:
         """Start this process's share of the scheduled work (round deadlines, alerts; see

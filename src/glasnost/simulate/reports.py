@@ -38,6 +38,24 @@ Deliveries: each workplace ships its output to ``receivers`` other workplaces (d
 drawn in proportion to how much their sector uses its product in the demo economy's
 input-output table, in fixed shares (Dirichlet). ``quality`` (0..1, Beta(8, 2) at the start)
 drifts down by ``quality_decay`` a period under command planning and is constant otherwise.
+
+What honest reports look like besides measurement noise (all off by default; then the table is the
+same as without them, draw for draw; they draw from a generator of their own, seeded from ``seed``):
+
+- ``utilisation_sd``: no workplace uses all of its capacity every period: it uses a share
+  ``exp(-|e|)``, ``e ~ Normal(0, utilisation_sd)`` drawn per workplace and period (breakdowns,
+  late inputs, absences), and reports its capacity as before. Honest output then varies below
+  capacity, and a padded figure can stay under the capacity reported.
+- ``transit_loss``: a share of each delivery is lost on the way, ``transit_loss x Exponential(1)``
+  per delivery and period (at most 90%); the supplier reports what it shipped, the receiver what
+  arrived.
+- ``timing_mismatch``: the mean share of a delivery still on its way when the period closes,
+  which its receiver books in the next period: ``timing_mismatch x Exponential(1)`` per delivery
+  and period (at most all of it; what is on its way at the end of the last period falls outside
+  the table).
+- ``collusion``: the probability that a receiver of a padding workplace confirms what the supplier
+  claims rather than what arrived (drawn once per supplier-receiver pair): a colluding pair leaves
+  no gap between shipped and confirmed.
 """
 
 from __future__ import annotations
@@ -60,6 +78,10 @@ REPORT_DEFAULTS: dict[str, float] = {
     "capacity_shock": 0.04,
     "padding_propensity": 0.3,
     "tolerance": 0.02,
+    "utilisation_sd": 0.0,
+    "transit_loss": 0.0,
+    "timing_mismatch": 0.0,
+    "collusion": 0.0,
 }
 _FROM_PARAMS = (
     "ratchet",
@@ -88,6 +110,11 @@ def _settings(regime: str, params: dict[str, Any]) -> dict[str, float]:
         raise SimulationError("workplace_reports: noise and inflation must be >= 0")
     if int(settings["receivers"]) < 1:
         raise SimulationError("workplace_reports: receivers must be >= 1")
+    if settings["utilisation_sd"] < 0 or not 0 <= settings["transit_loss"] < 1:
+        raise SimulationError("workplace_reports: utilisation_sd must be >= 0 and transit_loss in [0, 1)")
+    for key in ("timing_mismatch", "collusion"):
+        if not 0 <= settings[key] <= 1:
+            raise SimulationError(f"workplace_reports: {key} is a share (0 to 1), got {settings[key]}")
     return settings
 
 
@@ -129,7 +156,8 @@ def workplace_reports(
     seed : the same seed gives the same table.
     **params : ``inflation`` (0.10), ``noise`` (0.01, sd of relative measurement error),
         ``receivers`` (3), ``capacity_growth`` (0.01/period), ``capacity_shock`` (0.04),
-        ``padding_propensity`` (0.3), ``tolerance`` (0.02), and from :class:`Params`:
+        ``padding_propensity`` (0.3), ``tolerance`` (0.02), ``utilisation_sd`` (0),
+        ``transit_loss`` (0), ``timing_mismatch`` (0), ``collusion`` (0), and from :class:`Params`:
         ``ratchet``, ``discount_mean``, ``discount_sd``, ``safety_margin``, ``quality_decay``,
         ``audit_probability``, ``audit_penalty``.
 
@@ -168,6 +196,9 @@ def workplace_reports(
     decay = s["quality_decay"] if regime == "command" else 0.0
     quality = quality0 * (1.0 - decay) ** np.arange(periods)[:, None]
 
+    extra = np.random.default_rng([seed, 15])  # the honest-variation options' own draws
+    usable = np.exp(-np.abs(extra.normal(0.0, s["utilisation_sd"], (periods, n)))) if s["utilisation_sd"] else None
+
     output = np.empty((periods, n))
     reported = np.empty((periods, n))
     cap_reported = np.empty((periods, n))
@@ -178,8 +209,9 @@ def workplace_reports(
     target = capacity[0].copy()
     for t in range(periods):  # loop over periods only; every step is vectorised over workplaces
         cap = capacity[t]
-        aimed = np.minimum(cap, target * (1.0 + s["safety_margin"]))
-        y = np.where(hiding, aimed, cap)
+        can = cap if usable is None else cap * usable[t]  # what can be made this period
+        aimed = np.minimum(can, target * (1.0 + s["safety_margin"]))
+        y = np.where(hiding, aimed, can)
         shortfall = (target - y) / target
         starts = willing & ~padding & (shortfall > s["tolerance"]) & (shortfall <= s["inflation"])
         pad_start[starts] = t
@@ -210,7 +242,7 @@ def workplace_reports(
     inflating = (np.arange(periods)[:, None] >= pad_start[None, :]) & padding[None, :]
     claim = np.where(inflating, 1.0 + s["inflation"], 1.0)[:, :, None]
     shipped_rep = noisy(shipped_true * claim)
-    received_rep = noisy(shipped_true)
+    received_rep = noisy(_booked(extra, shipped_true, claim, inflating, s))
 
     ids = np.array([f"wp-{i:05d}" for i in range(n)], dtype=object)
     P, W, K = np.meshgrid(np.arange(periods), np.arange(n), np.arange(k), indexing="ij")
@@ -235,3 +267,27 @@ def workplace_reports(
             "cheat_start": pa.array(start[W_flat]),
         }
     )
+
+
+def _booked(
+    rng: np.random.Generator, shipped: np.ndarray, claim: np.ndarray, inflating: np.ndarray, s: dict[str, float]
+) -> np.ndarray:
+    """What receivers book (periods x workplaces x receivers): what arrived (less transit losses), in
+    the period they book it (what is on its way at a period's close is booked in the next), or, for a
+    receiver colluding with a padding supplier, what the supplier claims."""
+    if not (s["transit_loss"] or s["timing_mismatch"] or s["collusion"]):
+        return shipped
+    _, n, k = shipped.shape
+    arrived = shipped
+    if s["transit_loss"]:
+        arrived = shipped * (1.0 - np.minimum(s["transit_loss"] * rng.exponential(1.0, shipped.shape), 0.9))
+    if s["timing_mismatch"]:
+        late = arrived * np.minimum(s["timing_mismatch"] * rng.exponential(1.0, shipped.shape), 1.0)
+        booked = arrived - late
+        booked[1:] += late[:-1]
+    else:
+        booked = arrived
+    if s["collusion"]:
+        pairs = rng.random((n, k)) < s["collusion"]
+        booked = np.where(pairs[None, :, :] & inflating[:, :, None], shipped * claim, booked)
+    return booked
