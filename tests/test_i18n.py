@@ -111,7 +111,7 @@ def _parts(template: str) -> tuple[str, ...]:
 
 
 def test_every_message_the_service_raises_has_a_template() -> None:
-    """A new ``raise BadInputError(f"...")`` fails here until its template is in i18n.MESSAGES (and
+    """A new ``raise BadInputError(f"...")`` fails here until its template is in messages.MESSAGES (and
     translated): what the pages show in Russian would otherwise be English."""
     messages, places = _raised()
     assert len(messages) > 80  # the scan sees the service's messages
