@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session
 
 from glasnost.db.engine import utcnow
 from glasnost.service import models as m
-from glasnost.service.accounts import VIEWER_SQL, Viewer, audit, viewer_from_rows
+from glasnost.service.accounts import VIEWER_SQL, VIEWERS_SQL, Viewer, audit, viewer_from_rows
 from glasnost.service.errors import BadInputError, ConflictError, ForbiddenError, NotFoundError
-from glasnost.service.intake import IntakeItem
+from glasnost.service.intake import IntakeItem, Unchecked
 from glasnost.service.openbooks import Publication
 from glasnost.service.security import hash_token
 
@@ -48,6 +48,7 @@ _VIEWER_AND_ROUND_SQL = (
     "WHERE cycle_id = ? AND status = 'open'"
 )
 _CYCLE_SQL = "SELECT id FROM cycles WHERE id = ?"
+_OPEN_ROUNDS_SQL = "SELECT cycle_id, id, number, deadline FROM rounds WHERE status = 'open' AND cycle_id IN ({marks})"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,10 @@ def proposal_payload(row: Any) -> dict[str, Any]:
         "source": row.source,
         "at": row.created_at.isoformat(timespec="seconds") + "Z",
     }
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
 
 
 def _as_datetime(value: Any) -> datetime | None:
@@ -203,6 +208,38 @@ class Rounds:
             source=source,
             key=idempotency_key,
         )
+
+    def prepare_many(self, items: list[Unchecked]) -> list[IntakeItem | BaseException]:
+        """:meth:`prepare` for proposals queued unchecked (:class:`~glasnost.service.intake.Unchecked`):
+        who is asking and the open rounds of all of them read in two queries, then each checked as
+        :meth:`prepare` checks one. An item's refusal is its entry in the list, not raised."""
+        hashes = sorted({i.token_hash for i in items})
+        cycles = sorted({i.cycle_id for i in items})
+        tokens: dict[str, list[tuple[Any, ...]]] = {}
+        for row in self.p.db.lookup(VIEWERS_SQL.format(marks=_marks(len(hashes))), tuple(hashes)):
+            tokens.setdefault(row[0], []).append(row)
+        rounds: dict[int, list[tuple[Any, ...]]] = {}
+        for row in self.p.db.lookup(_OPEN_ROUNDS_SQL.format(marks=_marks(len(cycles))), tuple(cycles)):
+            rounds.setdefault(int(row[0]), []).append(row[1:])
+        checked: list[IntakeItem | BaseException] = []
+        for item in items:
+            viewer = viewer_from_rows(tokens.get(item.token_hash, []), "bearer")
+            try:
+                checked.append(
+                    self.prepare(  # type: ignore[arg-type]  # no idempotency key: never a stored answer
+                        viewer,
+                        item.cycle_id,
+                        item.council,
+                        item.supply,
+                        item.demand,
+                        round_number=item.round_number,
+                        source=item.source,
+                        open_round=lambda c=item.cycle_id: self._open_round(c, rounds.get(c, [])),
+                    )
+                )
+            except Exception as exc:  # this proposal's refusal, answered to its own request
+                checked.append(exc)
+        return checked
 
     def keyed(self, council_id: int, key: str) -> dict[str, Any] | None:
         """The stored proposal of a council under an idempotency key (as answered), or None."""
