@@ -68,29 +68,15 @@ def _stored_cycles(database: Any) -> Iterable[Row]:
     q = select(c.id, c.name, c.source, c.threshold, c.economy, c.created_at).order_by(c.id)
     for r in _rows(database, q, ["id", "name", "source", "threshold", "economy", "at"]):
         source = "upload" if str(r["source"]).startswith("upload:") else r["source"]  # the entry says "upload"
-        yield {
-            "id": r["id"],
-            "log_index": None,
-            "identity": r["id"],
-            "at": r["at"],
-            "name": r["name"],
-            "source": source,
-            "threshold": r["threshold"],
-            "economy_sha256": hashlib.sha256(r["economy"]).hexdigest(),
-        }
+        yield {"id": r["id"], "log_index": None, "identity": r["id"], "at": r["at"], "name": r["name"],
+               "source": source, "threshold": r["threshold"],
+               "economy_sha256": hashlib.sha256(r["economy"]).hexdigest()}
 
 
 def _derive_cycle(entry: Entry) -> list[Row]:
     p = entry.payload
-    return [
-        {
-            "id": p["id"],
-            "name": p["name"],
-            "source": p["source"],
-            "threshold": p["threshold"],
-            "economy_sha256": p["economy_sha256"],
-        }
-    ]
+    return [{"id": p["id"], "name": p["name"], "source": p["source"], "threshold": p["threshold"],
+             "economy_sha256": p["economy_sha256"]}]
 
 
 # ---- proposals ----------------------------------------------------------------------------------
@@ -98,29 +84,17 @@ def _derive_cycle(entry: Entry) -> list[Row]:
 
 def _stored_proposals(database: Any) -> Iterable[Row]:
     c = m.Proposal.__table__.c
-    q = select(
-        c.id, c.ledger_index, c.leaf_hash, c.round_id, c.council_id, c.supply, c.demand, c.source, c.created_at
-    ).order_by(c.id)
-    for r in _rows(
-        database, q, ["id", "log_index", "leaf_hash", "round_id", "council_id", "supply", "demand", "source", "at"]
-    ):
+    q = select(c.id, c.ledger_index, c.leaf_hash, c.round_id, c.council_id, c.supply, c.demand, c.source,
+               c.created_at).order_by(c.id)
+    for r in _rows(database, q, ["id", "log_index", "leaf_hash", "round_id", "council_id", "supply", "demand",
+                                 "source", "at"]):
         yield {**r, "identity": r["id"], "created": _stamp(r["at"])}
 
 
 def _derive_proposal(entry: Entry) -> list[Row]:
     p = entry.payload
-    return [
-        {
-            "id": p["id"],
-            "round_id": p["round_id"],
-            "council_id": p["council_id"],
-            "supply": p["supply"],
-            "demand": p["demand"],
-            "source": p["source"],
-            "created": p["at"],
-            "leaf_hash": entry.leaf_hash.hex(),
-        }
-    ]
+    return [{"id": p["id"], "round_id": p["round_id"], "council_id": p["council_id"], "supply": p["supply"],
+             "demand": p["demand"], "source": p["source"], "created": p["at"], "leaf_hash": entry.leaf_hash.hex()}]
 
 
 # ---- rounds -------------------------------------------------------------------------------------
@@ -128,28 +102,18 @@ def _derive_proposal(entry: Entry) -> list[Row]:
 
 def _stored_rounds(database: Any) -> Iterable[Row]:
     c = m.Round.__table__.c
-    q = (
-        select(c.id, c.ledger_index, c.cycle_id, c.number, c.prices, c.max_imbalance, c.result, c.closed_at)
-        .where(c.status == "closed")
-        .order_by(c.id)
-    )
-    for r in _rows(database, q, ["id", "log_index", "cycle_id", "number", "prices", "max_imbalance", "result", "at"]):
+    q = (select(c.id, c.ledger_index, c.cycle_id, c.number, c.prices, c.max_imbalance, c.result, c.closed_at)
+         .where(c.status == "closed").order_by(c.id))
+    for r in _rows(database, q, ["id", "log_index", "cycle_id", "number", "prices", "max_imbalance", "result",
+                                 "at"]):
         yield {**r, "identity": r["id"], "result": r["result"] if r["result"] is not None else {}}
 
 
 def _derive_round(entry: Entry) -> list[Row]:
     p = entry.payload
     result = {k: v for k, v in p.items() if k != "id"}
-    return [
-        {
-            "id": p["id"],
-            "cycle_id": p["cycle"],
-            "number": p["round"],
-            "prices": p["prices"],
-            "max_imbalance": p["max_imbalance"],
-            "result": result,
-        }
-    ]
+    return [{"id": p["id"], "cycle_id": p["cycle"], "number": p["round"], "prices": p["prices"],
+             "max_imbalance": p["max_imbalance"], "result": result}]
 
 
 # ---- plan variants ------------------------------------------------------------------------------
@@ -165,16 +129,8 @@ def _stored_variants(database: Any) -> Iterable[Row]:
 def _derive_variant(entry: Entry) -> list[Row]:
     p = entry.payload
     data = {k: v for k, v in p.items() if k not in ("id", "cycle", "description")}
-    return [
-        {
-            "id": p["id"],
-            "cycle_id": p.get("cycle"),
-            "key": p["key"],
-            "title": p["title"],
-            "description": p.get("description"),
-            "data": data,
-        }
-    ]
+    return [{"id": p["id"], "cycle_id": p.get("cycle"), "key": p["key"], "title": p["title"],
+             "description": p.get("description"), "data": data}]
 
 
 # ---- the vote -----------------------------------------------------------------------------------
@@ -212,30 +168,23 @@ def _derive_tally(entry: Entry) -> list[Row]:
 
 def _stored_ballots(database: Any) -> Iterable[Row]:
     b, v = m.Ballot.__table__.c, m.Vote.__table__.c
-    q = (
-        select(b.id, b.ledger_index, b.vote_id, b.position, b.approval, b.ranking, v.closed_at)
-        .join_from(m.Ballot.__table__, m.Vote.__table__, b.vote_id == v.id)
-        .order_by(b.vote_id, b.position)
-    )
+    q = (select(b.id, b.ledger_index, b.vote_id, b.position, b.approval, b.ranking, v.closed_at)
+         .join_from(m.Ballot.__table__, m.Vote.__table__, b.vote_id == v.id).order_by(b.vote_id, b.position))
     for r in _rows(database, q, ["id", "log_index", "vote_id", "position", "approval", "ranking", "at"]):
         yield {**r, "identity": r["vote_id"]}
 
 
 def _derive_ballots(entry: Entry) -> list[Row]:
     p = entry.payload
-    return [
-        {"position": i, "vote_id": p["vote"], "approval": b["approval"], "ranking": b["ranking"]}
-        for i, b in enumerate(p["ballots"])
-    ]
+    return [{"position": i, "vote_id": p["vote"], "approval": b["approval"], "ranking": b["ranking"]}
+            for i, b in enumerate(p["ballots"])]
 
 
 def _stored_receipts(database: Any) -> Iterable[Row]:
     r_, v = m.VoteReceipt.__table__.c, m.Vote.__table__.c
-    q = (
-        select(r_.receipt_hash, r_.ledger_index, r_.vote_id, v.closed_at)
-        .join_from(m.VoteReceipt.__table__, m.Vote.__table__, r_.vote_id == v.id)
-        .order_by(r_.vote_id, r_.receipt_hash)
-    )
+    q = (select(r_.receipt_hash, r_.ledger_index, r_.vote_id, v.closed_at)
+         .join_from(m.VoteReceipt.__table__, m.Vote.__table__, r_.vote_id == v.id)
+         .order_by(r_.vote_id, r_.receipt_hash))
     for r in _rows(database, q, ["receipt_hash", "log_index", "vote_id", "at"]):
         yield {**r, "id": r["receipt_hash"][:16] + "...", "identity": r["vote_id"]}
 
@@ -246,81 +195,22 @@ def _derive_receipts(entry: Entry) -> list[Row]:
 
 
 PLATFORM_BINDINGS = (
-    Binding(
-        "cycles",
-        ("cycle",),
-        ("id",),
-        ("name", "source", "threshold", "economy_sha256"),
-        _stored_cycles,
-        _derive_cycle,
-        identity=_payload_id,
-        recorded=False,
-    ),
-    Binding(
-        "proposals",
-        ("proposal",),
-        ("id",),
-        ("round_id", "council_id", "supply", "demand", "source", "created", "leaf_hash"),
-        _stored_proposals,
-        _derive_proposal,
-        identity=_payload_id,
-        receipt_fields=("leaf_hash",),
-    ),
-    Binding(
-        "rounds",
-        ("round-result",),
-        ("id",),
-        ("cycle_id", "number", "prices", "max_imbalance", "result"),
-        _stored_rounds,
-        _derive_round,
-        identity=_payload_id,
-    ),
-    Binding(
-        "plan_variants",
-        ("plan-variant",),
-        ("id",),
-        ("cycle_id", "key", "title", "description", "data"),
-        _stored_variants,
-        _derive_variant,
-        identity=_payload_id,
-    ),
-    Binding(
-        "votes",
-        ("vote-opened",),
-        ("id",),
-        ("cycle_id", "rules", "frozen_hash"),
-        _stored_vote_rules,
-        _derive_vote_rules,
-        identity=_payload_id,
-        recorded=False,
-    ),
-    Binding(
-        "votes",
-        ("tally",),
-        ("id",),
-        ("cycle_id", "tally", *_ENTRY_REFS),
-        _stored_tallies,
-        _derive_tally,
-        identity=_payload_vote,
-        receipt_fields=_ENTRY_REFS,
-    ),
-    Binding(
-        "ballots",
-        ("ballots",),
-        ("position",),
-        ("vote_id", "approval", "ranking"),
-        _stored_ballots,
-        _derive_ballots,
-        identity=_payload_vote,
-    ),
-    Binding(
-        "vote_receipts",
-        ("vote-receipts",),
-        ("receipt_hash",),
-        ("vote_id",),
-        _stored_receipts,
-        _derive_receipts,
-        identity=_payload_vote,
-    ),
+    Binding("cycles", ("cycle",), ("id",), ("name", "source", "threshold", "economy_sha256"), _stored_cycles,
+            _derive_cycle, identity=_payload_id, recorded=False),
+    Binding("proposals", ("proposal",), ("id",), ("round_id", "council_id", "supply", "demand", "source", "created",
+                                                  "leaf_hash"), _stored_proposals, _derive_proposal,
+            identity=_payload_id, receipt_fields=("leaf_hash",)),
+    Binding("rounds", ("round-result",), ("id",), ("cycle_id", "number", "prices", "max_imbalance", "result"),
+            _stored_rounds, _derive_round, identity=_payload_id),
+    Binding("plan_variants", ("plan-variant",), ("id",), ("cycle_id", "key", "title", "description", "data"),
+            _stored_variants, _derive_variant, identity=_payload_id),
+    Binding("votes", ("vote-opened",), ("id",), ("cycle_id", "rules", "frozen_hash"), _stored_vote_rules,
+            _derive_vote_rules, identity=_payload_id, recorded=False),
+    Binding("votes", ("tally",), ("id",), ("cycle_id", "tally", *_ENTRY_REFS), _stored_tallies, _derive_tally,
+            identity=_payload_vote, receipt_fields=_ENTRY_REFS),
+    Binding("ballots", ("ballots",), ("position",), ("vote_id", "approval", "ranking"), _stored_ballots,
+            _derive_ballots, identity=_payload_vote),
+    Binding("vote_receipts", ("vote-receipts",), ("receipt_hash",), ("vote_id",), _stored_receipts,
+            _derive_receipts, identity=_payload_vote),
 )
 """The platform's tables, each bound to the entries it is published as (see the module's table)."""

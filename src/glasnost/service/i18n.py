@@ -135,15 +135,8 @@ DATA_NAMES: tuple[str, ...] = (
 )
 """Names that come with the data the platform ships, translated where shown (the ``name`` filter)."""
 
-KEYWORDS = {
-    "_": None,
-    "gettext": None,
-    "ngettext": (1, 2),
-    "pgettext": ((1, "c"), 2),
-    "npgettext": ((1, "c"), 2, 3),
-    "N_": None,
-    "NP_": ((1, "c"), 2),
-}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2),
+            "npgettext": ((1, "c"), 2, 3), "N_": None, "NP_": ((1, "c"), 2)}
 """What Babel extracts as messages (Python, templates and the script)."""
 
 
@@ -554,10 +547,8 @@ def update_catalogues() -> dict[str, int]:
         if locale == DEFAULT_LOCALE:
             for msg in catalog:
                 if msg.id:
-                    msg.string = (
-                        msg.id
-                        if isinstance(msg.id, str)
-                        else tuple(msg.id[min(i, 1)] for i in range(catalog.num_plurals))
+                    msg.string = msg.id if isinstance(msg.id, str) else tuple(
+                        msg.id[min(i, 1)] for i in range(catalog.num_plurals)
                     )
         missing[locale] = len(untranslated(catalog))
         with open(path, "wb") as f:

@@ -59,10 +59,8 @@ MESSAGES: tuple[str, ...] = (
     N_("cycle {cycle} has no proposal {proposal}"),
     N_("cycle {cycle} has no round {round}"),
     N_("more than {limit} proposals in {window} s; wait a little"),
-    N_(
-        "proposal {proposal} is stored but its public-log receipt was not written within {seconds} s; "
-        "repeat the request later"
-    ),
+    N_("proposal {proposal} is stored but its public-log receipt was not written within {seconds} s; "
+       "repeat the request later"),
     N_("the proposal is stored but not yet in the public log; repeat the request later"),
     N_("offers {commodity}, but it makes {product} only"),
     N_("a consumer council offers nothing; leave supply empty"),

@@ -103,12 +103,8 @@ class Platform:
 
         self.books.sync()
         with Ledger.open(self.settings.ledger_source(), schema=self.settings.schema, create=False) as ledger:
-            return check_bindings(
-                ledger,
-                self.db,
-                (*CONTROL_BINDINGS, *PLATFORM_BINDINGS),
-                grace=PUBLISH_GRACE if grace is None else grace,
-            )
+            return check_bindings(ledger, self.db, (*CONTROL_BINDINGS, *PLATFORM_BINDINGS),
+                                  grace=PUBLISH_GRACE if grace is None else grace)
 
     def start(self) -> None:
         """Start this process's share of the scheduled work (round deadlines, alerts; see
