@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+import orjson
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from glasnost.db.engine import utcnow
@@ -387,8 +388,8 @@ class Rounds:
                 select(m.Council.id, m.Council.code, m.Council.kind).where(m.Council.cycle_id == cycle.id)
             )
         }
-        latest = _latest_proposals(s, rnd.id)
-        submitted = {councils[r.council_id][0]: (councils[r.council_id][1], r.supply, r.demand) for r in latest}
+        latest = _latest_proposals(s, rnd.id)  # in id order
+        submitted = {councils[c][0]: (councils[c][1], supply, demand) for _, c, supply, demand, _ in latest}
         out = eng.close(rnd.prices, rnd.state, submitted)
         result = {
             "cycle": cycle.id,
@@ -402,12 +403,8 @@ class Rounds:
             "threshold": cycle.threshold,
             "converged": out.converged,
             "answered": sorted(out.answered),
-            "proposals": {councils[r.council_id][0]: r.id for r in sorted(latest, key=lambda r: r.id)},
-            "proposal_entries": {
-                councils[r.council_id][0]: r.ledger_index
-                for r in sorted(latest, key=lambda r: r.id)
-                if r.ledger_index is not None
-            },
+            "proposals": {councils[c][0]: pid for pid, c, _, _, _ in latest},
+            "proposal_entries": {councils[c][0]: index for _, c, _, _, index in latest if index is not None},
             "modelled": out.modelled,
             "consumer_demand": out.consumer_demand,
             "closed_by": reason if viewer is None else viewer.username,
@@ -444,16 +441,20 @@ class Rounds:
         return last
 
 
-def _latest_proposals(s: Session, round_id: int) -> list[Any]:
+def _latest_proposals(s: Session, round_id: int) -> list[tuple[int, int, Any, Any, int | None]]:
     """(id, council id, supply, demand, log index) of the latest proposal of every council in a round,
-    read as plain rows (closing a round of many councils must not build ORM objects)."""
+    in id order, as plain tuples: closing a round of many councils builds no ORM objects, and the
+    quantities are read as JSON text and parsed by orjson (several times faster than the driver's
+    json module, which took most of a 100,000-council close)."""
     p = m.Proposal.__table__
     latest = select(func.max(p.c.id)).where(p.c.round_id == round_id).group_by(p.c.council_id).scalar_subquery()
-    return list(
-        s.connection().execute(
-            select(p.c.id, p.c.council_id, p.c.supply, p.c.demand, p.c.ledger_index).where(p.c.id.in_(latest))
-        )
+    rows = s.connection().execute(
+        select(p.c.id, p.c.council_id, cast(p.c.supply, Text), cast(p.c.demand, Text), p.c.ledger_index)
+        .where(p.c.id.in_(latest))
+        .order_by(p.c.id)
     )
+    loads = orjson.loads
+    return [(pid, council, loads(supply), loads(demand), index) for pid, council, supply, demand, index in rows]
 
 
 def _csv_rows(reader: Any) -> list[tuple[int, list[str]]]:
