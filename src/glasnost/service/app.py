@@ -251,7 +251,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from glasnost.service.routes import auth, cycles, language, ledger, rounds, votes
 
-    for module in (auth, language, cycles, rounds, votes, ledger):
+    # rounds first: its proposals route is the one a round's rush hits, and routes are matched in order
+    for module in (rounds, auth, language, cycles, votes, ledger):
         app.include_router(module.router)
     try:
         from glasnost.service.routes import control  # the implementation-control pages, when present
