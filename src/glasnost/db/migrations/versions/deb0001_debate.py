@@ -27,15 +27,20 @@ def _logged() -> list[sa.Column]:
     ]
 
 
+def _fk(table: str, column: str, referred: str, *, cascade: bool = False) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        [column], [f"{referred}.id"], name=op.f(f"fk_{table}_{column}_{referred}"),
+        ondelete="CASCADE" if cascade else None,
+    )
+
+
 def upgrade() -> None:
     op.create_table(
         "debate_settings",
         sa.Column("cycle_id", sa.Integer(), nullable=False),
         sa.Column("answer_days", sa.Integer(), nullable=False),
         sa.Column("quorum_share", sa.Float(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["cycle_id"], ["cycles.id"], name=op.f("fk_debate_settings_cycle_id_cycles"), ondelete="CASCADE"
-        ),
+        _fk("debate_settings", "cycle_id", "cycles", cascade=True),
         sa.PrimaryKeyConstraint("cycle_id", name=op.f("pk_debate_settings")),
     )
     op.create_table(
@@ -50,8 +55,8 @@ def upgrade() -> None:
         sa.Column("complaint", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         *_logged(),
-        sa.ForeignKeyConstraint(["parent_id"], ["debate_comments.id"], name=op.f("fk_debate_comments_parent_id_debate_comments")),
-        sa.ForeignKeyConstraint(["author_id"], ["accounts.id"], name=op.f("fk_debate_comments_author_id_accounts")),
+        _fk("debate_comments", "parent_id", "debate_comments"),
+        _fk("debate_comments", "author_id", "accounts"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_debate_comments")),
     )
     op.create_index("ix_debate_comments_subject", "debate_comments", ["subject"], unique=False)
@@ -64,8 +69,8 @@ def upgrade() -> None:
         sa.Column("due_at", sa.DateTime(), nullable=False),
         sa.Column("answer_id", sa.Integer(), nullable=True),
         sa.Column("answered_at", sa.DateTime(), nullable=True),
-        sa.ForeignKeyConstraint(["comment_id"], ["debate_comments.id"], name=op.f("fk_debate_addressees_comment_id_debate_comments")),
-        sa.ForeignKeyConstraint(["answer_id"], ["debate_comments.id"], name=op.f("fk_debate_addressees_answer_id_debate_comments")),
+        _fk("debate_addressees", "comment_id", "debate_comments"),
+        _fk("debate_addressees", "answer_id", "debate_comments"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_debate_addressees")),
         sa.UniqueConstraint("comment_id", "workplace", name=op.f("uq_debate_addressees_comment_id")),
     )
@@ -78,8 +83,8 @@ def upgrade() -> None:
         sa.Column("by_id", sa.Integer(), nullable=False),
         sa.Column("at", sa.DateTime(), nullable=False),
         *_logged(),
-        sa.ForeignKeyConstraint(["comment_id"], ["debate_comments.id"], name=op.f("fk_debate_moderations_comment_id_debate_comments")),
-        sa.ForeignKeyConstraint(["by_id"], ["accounts.id"], name=op.f("fk_debate_moderations_by_id_accounts")),
+        _fk("debate_moderations", "comment_id", "debate_comments"),
+        _fk("debate_moderations", "by_id", "accounts"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_debate_moderations")),
         sa.UniqueConstraint("comment_id", name=op.f("uq_debate_moderations_comment_id")),
     )
@@ -96,10 +101,10 @@ def upgrade() -> None:
         sa.Column("variant_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         *_logged(),
-        sa.ForeignKeyConstraint(["cycle_id"], ["cycles.id"], name=op.f("fk_debate_amendments_cycle_id_cycles"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["base_variant_id"], ["plan_variants.id"], name=op.f("fk_debate_amendments_base_variant_id_plan_variants")),
-        sa.ForeignKeyConstraint(["author_id"], ["accounts.id"], name=op.f("fk_debate_amendments_author_id_accounts")),
-        sa.ForeignKeyConstraint(["variant_id"], ["plan_variants.id"], name=op.f("fk_debate_amendments_variant_id_plan_variants")),
+        _fk("debate_amendments", "cycle_id", "cycles", cascade=True),
+        _fk("debate_amendments", "base_variant_id", "plan_variants"),
+        _fk("debate_amendments", "author_id", "accounts"),
+        _fk("debate_amendments", "variant_id", "plan_variants"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_debate_amendments")),
     )
     op.create_index(op.f("ix_debate_amendments_cycle_id"), "debate_amendments", ["cycle_id"], unique=False)
@@ -109,11 +114,8 @@ def upgrade() -> None:
         sa.Column("amendment_id", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["amendment_id"], ["debate_amendments.id"], name=op.f("fk_debate_signatures_amendment_id_debate_amendments"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name=op.f("fk_debate_signatures_account_id_accounts")),
+        _fk("debate_signatures", "amendment_id", "debate_amendments", cascade=True),
+        _fk("debate_signatures", "account_id", "accounts"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_debate_signatures")),
         sa.UniqueConstraint("amendment_id", "account_id", name=op.f("uq_debate_signatures_amendment_id")),
     )
