@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from glasnost.service.debate import initiative
 from glasnost.service.errors import BadInputError, NotFoundError
-from glasnost.service.i18n import locale_of, localize_error
+from glasnost.service.i18n import locale_of, localize, localize_error
 from glasnost.service.routes.deps import CycleId, RecordId, check_csrf, form_int, platform_of, render, see_other
 
 router = APIRouter()
@@ -81,6 +81,8 @@ async def amendment_form(request: Request, cycle_id: CycleId) -> Response:
         where = exc.where if exc.where in FIELDS else "amount"
         errors = {where: _said(request, exc)}
         return await run_in_threadpool(_form_page, request, cycle_id, exc.status, errors=errors, typed=typed)
+    if not verdict["feasible"]:  # the calculator's reason in the page's language
+        verdict = {**verdict, "why": localize(verdict["why"], locale_of(request))}
     return await run_in_threadpool(_form_page, request, cycle_id, typed=typed, verdict=verdict, change=change)
 
 

@@ -26,6 +26,9 @@ NUMBERED = {"proposal", "round", "variant", "alert", "amendment"}
 
 @dataclass(frozen=True)
 class Subject:
+    """A thing under discussion: ``title`` is its own name (a council's code, a variant's title, a
+    workplace, a product), which pages put into a sentence in the reader's language."""
+
     kind: str
     ref: str
     title: str
@@ -47,7 +50,7 @@ def parse_subject(kind: str, ref: str) -> tuple[str, str]:
     if not 1 <= len(ref) <= 200:
         raise BadInputError("a subject's reference has 1 to 200 characters", where="subject")
     if kind in NUMBERED and not (ref.isdigit() and 0 < int(ref) < 2**31):
-        raise NotFoundError(f"there is no {kind} {ref[:40]!r}", where="subject")
+        raise NotFoundError(f"there is no such thing to discuss: {kind} {ref[:40]!r}", where="subject")
     return kind, ref
 
 
@@ -56,7 +59,7 @@ def describe(p: Platform, s: Session, kind: str, ref: str) -> Subject:
     kind, ref = parse_subject(kind, ref)
     found = _FINDERS[kind](p, s, ref)
     if found is None:
-        raise NotFoundError(f"there is no {kind} {ref[:40]!r}", where="subject")
+        raise NotFoundError(f"there is no such thing to discuss: {kind} {ref[:40]!r}", where="subject")
     return found
 
 
@@ -66,7 +69,7 @@ def _proposal(p: Platform, s: Session, ref: str) -> Subject | None:
         return None
     rnd = s.get(m.Round, row.round_id)
     council = s.get(m.Council, row.council_id)
-    return Subject("proposal", ref, f"proposal {ref} of council {council.code}",
+    return Subject("proposal", ref, council.code,
                    f"/cycles/{rnd.cycle_id}/rounds/{rnd.number}", rnd.cycle_id)
 
 
@@ -74,7 +77,7 @@ def _round(p: Platform, s: Session, ref: str) -> Subject | None:
     row = s.get(m.Round, int(ref))
     if row is None:
         return None
-    return Subject("round", ref, f"round {row.number} of cycle {row.cycle_id}",
+    return Subject("round", ref, str(row.number),
                    f"/cycles/{row.cycle_id}/rounds/{row.number}", row.cycle_id)
 
 
@@ -82,7 +85,7 @@ def _variant(p: Platform, s: Session, ref: str) -> Subject | None:
     row = s.get(m.PlanVariant, int(ref))
     if row is None:
         return None
-    return Subject("variant", ref, f"plan variant {row.title}", f"/cycles/{row.cycle_id}", row.cycle_id)
+    return Subject("variant", ref, row.title, f"/cycles/{row.cycle_id}/vote", row.cycle_id)
 
 
 def _workplace(p: Platform, s: Session, ref: str) -> Subject | None:
@@ -93,28 +96,28 @@ def _workplace(p: Platform, s: Session, ref: str) -> Subject | None:
     )
     if not known:
         return None
-    return Subject("workplace", ref, f"workplace {ref}", f"/control/workplaces/{ref}", None, [ref])
+    return Subject("workplace", ref, ref, f"/control/workplaces/{ref}", None, [ref])
 
 
 def _alert(p: Platform, s: Session, ref: str) -> Subject | None:
     row = s.get(Alert, int(ref))
     if row is None or row.public_from > _now():
         return None  # an alert still in its response window is the workplace's own
-    return Subject("alert", ref, f"alert {ref} ({row.workplace}, {row.indicator}, period {row.period})",
+    return Subject("alert", ref, row.workplace,
                    "/control/alerts", None, [row.workplace])
 
 
 def _product(p: Platform, s: Session, ref: str) -> Subject | None:
     if ref not in products(p, s):
         return None
-    return Subject("product", ref, f"product {ref}", f"/criticism/products/{ref}", None, makers(p, s, ref))
+    return Subject("product", ref, ref, f"/criticism/products/{ref}", None, makers(p, s, ref))
 
 
 def _amendment(p: Platform, s: Session, ref: str) -> Subject | None:
     row = s.get(Amendment, int(ref))
     if row is None:
         return None
-    return Subject("amendment", ref, f"amendment {ref}", f"/amendments/{ref}", row.cycle_id)
+    return Subject("amendment", ref, ref, f"/amendments/{ref}", row.cycle_id)
 
 
 def _now():  # type: ignore[no-untyped-def]
