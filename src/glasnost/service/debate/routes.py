@@ -9,7 +9,7 @@ there), ``/criticism/complain`` (a quality complaint), ``/criticism/workplaces/{
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
@@ -29,8 +29,10 @@ def _said(request: Request, exc: Exception) -> str:
     """A refusal in the page's language, without its place (shown beside the field it names)."""
     return localize_error(exc, locale_of(request), place=False)
 
-Kind = Path(min_length=1, max_length=20)
-Ref = Path(min_length=1, max_length=200)
+Kind = Annotated[str, Path(min_length=1, max_length=20, description="what is discussed: proposal, round, "
+                                "variant, workplace, alert, product or amendment")]
+Ref = Annotated[str, Path(min_length=1, max_length=200,
+                          description="which one: its id, or a workplace's or product's name")]
 
 
 class CommentIn(BaseModel):
@@ -84,12 +86,12 @@ def _thread_page(request: Request, kind: str, ref: str, status: int = 200, **ext
 
 
 @router.get("/discuss/{kind}/{ref}", include_in_schema=False)
-def thread_page(request: Request, kind: str = Kind, ref: str = Ref) -> Response:
+def thread_page(request: Request, kind: Kind, ref: Ref) -> Response:
     return _thread_page(request, kind, ref)
 
 
 @router.post("/discuss/{kind}/{ref}", include_in_schema=False)
-async def comment_form(request: Request, kind: str = Kind, ref: str = Ref) -> Response:
+async def comment_form(request: Request, kind: Kind, ref: Ref) -> Response:
     form = await request.form()
     viewer = await check_csrf(request, form)
     typed = {k: str(form.get(k) or "") for k in ("text", "position", "parent")}
@@ -176,7 +178,7 @@ def unanswered_page(request: Request) -> Response:
 
 
 @router.get("/criticism/workplaces/{workplace}", include_in_schema=False)
-def workplace_criticism_page(request: Request, workplace: str = Ref) -> Response:
+def workplace_criticism_page(request: Request, workplace: Ref) -> Response:
     p = platform_of(request)
     with p.db.read() as s:
         items = criticism.criticism_of(p, s, workplace)
@@ -188,14 +190,14 @@ def workplace_criticism_page(request: Request, workplace: str = Ref) -> Response
 
 
 @router.get("/api/discuss/{kind}/{ref}")
-def api_thread(request: Request, kind: str = Kind, ref: str = Ref) -> dict[str, Any]:
+def api_thread(request: Request, kind: Kind, ref: Ref) -> dict[str, Any]:
     """The discussion of a thing: ``kind`` proposal, round, variant, workplace, alert, product or amendment."""
     ctx = _thread_context(request, kind, ref)
     return {"subject": ctx["subject"].key, "title": ctx["subject"].title, "comments": ctx["comments"]}
 
 
 @router.post("/api/discuss/{kind}/{ref}")
-async def api_comment(request: Request, body: CommentIn, kind: str = Kind, ref: str = Ref) -> dict[str, Any]:
+async def api_comment(request: Request, body: CommentIn, kind: Kind, ref: Ref) -> dict[str, Any]:
     viewer = await check_csrf(request)
     return await run_in_threadpool(
         criticism.post_comment, platform_of(request), viewer, kind, ref, body.text, body.position, body.parent
@@ -232,7 +234,7 @@ def api_unanswered(request: Request) -> dict[str, Any]:
 
 
 @router.get("/api/criticism/workplaces/{workplace}")
-def api_workplace_criticism(request: Request, workplace: str = Ref) -> list[dict[str, Any]]:
+def api_workplace_criticism(request: Request, workplace: Ref) -> list[dict[str, Any]]:
     p = platform_of(request)
     with p.db.read() as s:
         return criticism.criticism_of(p, s, workplace)
