@@ -253,3 +253,25 @@ def test_an_amendment_at_its_quorum_becomes_a_recomputed_variant(site: dict[str,
     assert data["net_output"][good] == pytest.approx(amount, rel=1e-6)
     if variants is not None:
         assert any(v.get("key") == data["key"] for v in variants)
+
+
+def test_a_changed_or_deleted_comment_is_named_by_the_books_check(site: dict[str, Any]) -> None:
+    from sqlalchemy import delete, update
+
+    from glasnost.service.debate.models import Comment
+
+    c, p = site["client"], site["platform"]
+    variant = site["variants"][0]["id"]
+    kept = c.post(f"/api/discuss/variant/{variant}", json={"text": "too little housing", "position": "against"},
+                  headers=site["ann"]).json()
+    gone = c.post(f"/api/discuss/variant/{variant}", json={"text": "fine by me", "position": "for"},
+                  headers=site["ben"]).json()
+    c.post("/api/complaints", json={"product": "flour", "what": "gritty", "severity": "minor"}, headers=site["cat"])
+    p.books.sync()
+    assert [f for f in p.check_books(grace=0) if "debate" in str(f)] == []
+    with p.db.write() as s:
+        s.execute(update(Comment).where(Comment.id == kept["id"]).values(text="lots of housing"))
+        s.execute(delete(Comment).where(Comment.id == gone["id"]))
+    found = [str(f) for f in p.check_books(grace=0) if "debate_comments" in str(f)]
+    assert any("lots of housing" in f or "too little housing" in f for f in found), found
+    assert any(str(gone["id"]) in f for f in found), found
