@@ -284,3 +284,38 @@ def test_the_debate_pages_fit_the_screen_and_pass_axe(world: World, size: str) -
         finally:
             browser.close()
     assert problems == [], "\n".join(problems)
+
+
+def test_the_debate_pages_read_in_russian(world: World) -> None:
+    from playwright.sync_api import expect, sync_playwright
+    from test_pages_browser import _english
+
+    comments = world.api.get("/api/discuss/product/flour").json()["comments"]
+    data = ["flour", "bran", "grain", "mill", "bakery", "cafe", "olga", "pete", "quinn", "rosa", "Summer plan",
+            "glasnost", *[c["text"] or "" for c in comments], "More of it for the schools.", "the bakery on Lenin street",
+            *world.app.state.platform.cycles.engine(world.cycle).worker_ids.tolist()]
+    pages = ["/criticism", "/criticism/complain", "/criticism/unanswered", "/discuss/product/flour",
+             f"/discuss/variant/{world.variant['id']}", f"/cycles/{world.cycle}/amendments",
+             "/criticism/workplaces/mill"]
+    if world.amendment:
+        pages.append(f"/amendments/{world.amendment}")
+    found: dict[str, list[str]] = {}
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page()
+            _login(page, world, "rosa")
+            page.click("#lang-ru")
+            for path in pages:
+                page.goto(world.base + path)
+                if words := _english(page, data):
+                    found[path] = words
+            page.goto(world.base + f"/cycles/{world.cycle}/amendments/new?variant={world.variant['id']}")
+            page.fill("#amend-amount", "1")
+            page.click("#amend-check")
+            expect(page.locator("#verdict")).to_contain_text("Возможно.")
+            if words := _english(page, data):
+                found["amendment verdict"] = words
+        finally:
+            browser.close()
+    assert found == {}, found

@@ -331,7 +331,8 @@ def amendments(p: Platform, s: Session, cycle_id: int | None = None, amendment_i
         author = s.get(m.Account, r.author_id)
         voting = s.scalar(select(m.Vote.id).where(m.Vote.cycle_id == r.cycle_id)) is not None
         out.append({
-            "id": r.id, "cycle": r.cycle_id, "variant": {"id": variant.id, "key": variant.key, "title": variant.title},
+            "id": r.id, "cycle": r.cycle_id, "variant": {"id": variant.id, "key": variant.key, "title": variant.title,
+                        "data": {"amendment": variant.data.get("amendment")}},
             "author": author.username if author else "?", "change": r.change, "reason": r.reason,
             "verdict": r.verdict, "status": "closed" if r.status == "signing" and voting else r.status,
             "variant_id": r.variant_id, "signatures": int(counts.get(r.id, 0)), "quorum": quorum(s, r.cycle_id),
