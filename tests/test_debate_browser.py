@@ -292,7 +292,8 @@ def test_the_debate_pages_read_in_russian(world: World) -> None:
 
     comments = world.api.get("/api/discuss/product/flour").json()["comments"]
     data = ["flour", "bran", "grain", "mill", "bakery", "cafe", "olga", "pete", "quinn", "rosa", "Summer plan",
-            "glasnost", *[c["text"] or "" for c in comments], "More of it for the schools.", "the bakery on Lenin street",
+            "glasnost", *[c["text"] or "" for c in comments], "More of it for the schools.",
+            "the bakery on Lenin street",
             *world.app.state.platform.cycles.engine(world.cycle).worker_ids.tolist()]
     pages = ["/criticism", "/criticism/complain", "/criticism/unanswered", "/discuss/product/flour",
              f"/discuss/variant/{world.variant['id']}", f"/cycles/{world.cycle}/amendments",
