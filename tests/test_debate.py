@@ -275,3 +275,25 @@ def test_a_changed_or_deleted_comment_is_named_by_the_books_check(site: dict[str
     found = [str(f) for f in p.check_books(grace=0) if "debate_comments" in str(f)]
     assert any("lots of housing" in f or "too little housing" in f for f in found), found
     assert any(str(gone["id"]) in f for f in found), found
+
+
+def test_a_comment_a_crash_left_unpublished_is_published_at_the_next_start(tmp_path: Path) -> None:
+    from glasnost.service.app import create_app
+    from glasnost.service.debate.models import Comment
+
+    backend = next(make_backend("sqlite", tmp_path))
+    first = create_app(backend.settings()).state.platform
+    account = first.accounts.create("ann", "ann-password-1")
+    with first.db.write() as s:  # committed, then the process died before the log writer appended it
+        s.add(Comment(subject="product:flour", author_id=account, position="against", text="stale bread"))
+    first.close()
+    second = create_app(backend.settings()).state.platform
+    try:
+        assert second.recovered >= 1
+        second.books.sync()
+        with second.db.read() as s:
+            row = s.scalar(select(Comment))
+        entry = second.books.call(lambda ledger: ledger.entry(row.ledger_index))
+        assert entry.kind == "comment" and entry.payload["text"] == "stale bread" and entry.payload["id"] == row.id
+    finally:
+        second.close()
