@@ -260,6 +260,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         control = None
     if control is not None and hasattr(control, "router"):
         app.include_router(control.router)
+    from glasnost.service.debate import initiative_routes  # criticism and initiative
+    from glasnost.service.debate import routes as debate_routes
+
+    app.include_router(debate_routes.router)
+    app.include_router(initiative_routes.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -176,3 +176,8 @@ WORDS: tuple[str, ...] = (
     N_("decided"),
 )
 """Values the service puts into its messages that are words (translated where they appear whole)."""
+
+from glasnost.service.debate.messages import DEBATE_MESSAGES, DEBATE_PLACES  # noqa: E402
+
+MESSAGES = (*MESSAGES, *DEBATE_MESSAGES)
+PLACES = (*PLACES, *DEBATE_PLACES)

@@ -304,3 +304,6 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(200), default="")
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+from glasnost.service.debate import models as _debate_models  # noqa: E402, F401  (registers the debate's tables)
