@@ -58,3 +58,22 @@ def test_solutions_are_unchanged(A: sp.csr_array) -> None:
     np.testing.assert_allclose(x - A @ x, d, rtol=1e-10, atol=1e-10)
     v, _ = LeontiefSystem(A).solve(d, transpose=True, rtol=1e-13)
     np.testing.assert_allclose(v - A.T @ v, d, rtol=1e-10, atol=1e-10)
+
+
+def test_generator_layout_matches_stacking_and_binary_search() -> None:
+    from glasnost.data import synthetic
+
+    rng = np.random.default_rng(7)
+    A = random_technology(3000, 5, seed=rng)
+    L = sp.csr_array(sp.random_array((3, 3000), density=0.5, rng=rng))
+    got = synthetic._inputs_by_process(A, L)
+    want = sp.csr_array(sp.hstack([A.T, L.T], format="csr"))
+    want.sort_indices()
+    assert (got != want).nnz == 0 and got.has_sorted_indices
+    weights = np.arange(1, 50_001, dtype=np.float64) ** -1.1
+    cdf = np.cumsum(weights) / weights.sum()
+    u = np.concatenate([rng.random(200_000), cdf[:1000], np.nextafter(cdf[:1000], 0)])
+    u = u[u < 1.0]
+    np.testing.assert_array_equal(
+        synthetic._search_right(cdf, u, buckets=1 << 12), np.searchsorted(cdf, u, side="right")
+    )

@@ -494,6 +494,19 @@ def _multi_year(directory: Path, method: str, as_json: bool) -> None:
 
 @app.command()
 @friendly_errors
+def migrate(directory: Annotated[Path, typer.Argument(help="economy directory")]) -> None:
+    """Rewrite an economy directory in the current schema version (atomically, in place)."""
+    from glasnost.economy import migrate as rewrite
+
+    before, after = rewrite(directory)
+    if before == after:
+        out.print(f"{directory} is already schema version {after}: nothing to do")
+    else:
+        out.print(f"rewrote {directory}: schema version {before} -> {after}")
+
+
+@app.command()
+@friendly_errors
 def info(directory: Annotated[Path, typer.Argument(help="economy directory")]) -> None:
     """Describe an economy directory."""
     economy = _load(directory)

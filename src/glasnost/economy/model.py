@@ -490,24 +490,35 @@ def _technique_matrices(
         rows = sp.csr_array(rows, copy=True)
         rows.sort_indices()
     counts = np.diff(rows.indptr)
-    scaled = rows.data / np.repeat(out_coef, counts)
+    scaled = rows.data if (out_coef == 1.0).all() else rows.data / np.repeat(out_coef, counts)
     entry_row = np.repeat(np.arange(k, dtype=np.int32), counts)
 
     def transposed(wanted: np.ndarray) -> sp.csr_array:
-        position = np.full(n, -1, np.int32)
-        position[wanted] = np.arange(wanted.size, dtype=np.int32)
-        col = position[rows.indices]
-        keep = col >= 0
+        keep, col = _columns_of(rows.indices, wanted, n)
         indptr = np.zeros(k + 1, np.int64)
         np.cumsum(np.bincount(entry_row[keep], minlength=k), out=indptr[1:])
         # wanted is increasing, so each row's columns stay sorted; the transpose of this CSR
         # (rows: processes) is the CSC of the wanted matrix, and tocsr() sorts it in one pass
-        by_process = sp.csr_array((scaled[keep], col[keep], indptr), shape=(k, wanted.size))
+        by_process = sp.csr_array((scaled[keep], col, indptr), shape=(k, wanted.size))
         return sp.csr_array(by_process.T.tocsr())
 
     A = transposed(produced)
     A.sort_indices()
     return A, transposed(primary)
+
+
+def _columns_of(indices: np.ndarray, wanted: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(which entries fall in the ``wanted`` columns, their positions among them); a range of
+    columns (goods first, then labour: the usual layout) needs no lookup table."""
+    if wanted.size and int(wanted[-1]) - int(wanted[0]) + 1 == wanted.size:
+        lo, hi = int(wanted[0]), int(wanted[-1]) + 1
+        keep = (indices >= lo) & (indices < hi)
+        return keep, (indices[keep] - lo).astype(np.int32)
+    position = np.full(n, -1, np.int32)
+    position[wanted] = np.arange(wanted.size, dtype=np.int32)
+    col = position[indices]
+    keep = col >= 0
+    return keep, col[keep]
 
 
 def check_productive(economy: Economy, technique: Technique | None = None) -> float:
