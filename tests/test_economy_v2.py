@@ -170,6 +170,7 @@ def test_a_block_of_processes_is_exactly_the_whole_loads_rows(economy: Economy, 
     for role, matrix in ((0, whole.processes.outputs), (1, whole.processes.inputs)):
         sel = block.rows.role == role
         expected = matrix[first:last].tocoo()
-        got = sorted(zip(block.rows.process[sel] - first, block.rows.commodity[sel], block.rows.value[sel], strict=True))
+        rows = block.rows
+        got = sorted(zip(rows.process[sel] - first, rows.commodity[sel], rows.value[sel], strict=True))
         want = sorted(zip(expected.row, expected.col, expected.data, strict=True))
         assert got == want

@@ -13,7 +13,7 @@ from glasnost.data.synthetic import random_technology
 
 
 @pytest.fixture(scope="module")
-def A() -> sp.csr_array:
+def A() -> sp.csr_array:  # noqa: N802 - the matrix's name in the docs
     return random_technology(20_000, 6, seed=3)
 
 
