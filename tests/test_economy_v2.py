@@ -174,3 +174,16 @@ def test_a_block_of_processes_is_exactly_the_whole_loads_rows(economy: Economy, 
         got = sorted(zip(rows.process[sel] - first, rows.commodity[sel], rows.value[sel], strict=True))
         want = sorted(zip(expected.row, expected.col, expected.data, strict=True))
         assert got == want
+
+
+def test_rows_in_any_order_load_the_same_and_duplicates_are_named(saved: Path) -> None:
+    before = load(saved)
+    table = pq.read_table(saved / "coefficients.parquet")
+    shuffled = table.take(pa.array(np.random.default_rng(0).permutation(table.num_rows)))
+    pq.write_table(shuffled, saved / "coefficients.parquet")
+    after = load(saved)
+    assert (after.processes.inputs != before.processes.inputs).nnz == 0
+    np.testing.assert_array_equal(labour_values(after).labour, labour_values(before).labour)
+    pq.write_table(pa.concat_tables([shuffled, shuffled.slice(0, 1)]), saved / "coefficients.parquet")
+    with pytest.raises(EconomyError, match=r"coefficients.parquet: rows .*duplicate coefficient"):
+        load(saved)

@@ -364,19 +364,41 @@ def role_matrix(
     return coo_matrix(process, commodity, values, shape, path, process_ids, col_ids)
 
 
+def _sorted_as_written(rows: CoefficientRows, n_commodities: int) -> bool:
+    """Whether the rows are strictly increasing in (process, role, commodity), as written."""
+    if rows.size < 2:
+        return True
+    key = (rows.process.astype(np.int64) * 3 + rows.role) * n_commodities + rows.commodity
+    return bool((key[1:] > key[:-1]).all())
+
+
 def _matrices(
     rows: CoefficientRows, shape: tuple[int, int], path: Path, process_ids: np.ndarray, commodity_ids: np.ndarray | None
 ) -> dict[str, sp.csr_array | None]:
     mats: dict[str, sp.csr_array | None] = {}
+    as_written = _sorted_as_written(rows, shape[1])
+    if as_written:  # each role's row pointer from one count of (process, role) pairs
+        counts = np.bincount(rows.process.astype(np.int64) * 3 + rows.role, minlength=3 * shape[0])
+        counts = counts.reshape(shape[0], 3)
+    index_type = np.int32 if rows.size < 2**31 and shape[1] < 2**31 else np.int64
     for code, name in enumerate(ROLES):
         sel = rows.role == code
         if name == "capital" and not sel.any():
             mats["capital"] = mats["depreciation"] = None
             continue
-        args = (rows.process[sel], rows.commodity[sel])
-        mats[name] = role_matrix(*args, rows.value[sel], shape, path, process_ids, commodity_ids)
+        values = {name: rows.value[sel]}
         if name == "capital":
-            mats["depreciation"] = role_matrix(*args, rows.depreciation[sel], shape, path, process_ids, commodity_ids)
+            values["depreciation"] = rows.depreciation[sel]
+        if as_written:
+            indptr = np.zeros(shape[0] + 1, index_type)
+            np.cumsum(counts[:, code], out=indptr[1:])
+            indices = rows.commodity[sel].astype(index_type, copy=False)
+            for key, data in values.items():
+                mats[key] = sp.csr_array((data, indices, indptr), shape=shape)
+            continue
+        args = (rows.process[sel], rows.commodity[sel])
+        for key, data in values.items():
+            mats[key] = role_matrix(*args, data, shape, path, process_ids, commodity_ids)
     return mats
 
 
