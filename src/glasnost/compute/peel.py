@@ -92,7 +92,7 @@ def peel_levels_by_products(off: sp.csr_array, *, max_levels: int) -> list[np.nd
 def rows_of(M: sp.csr_array, rows: np.ndarray) -> sp.csr_array:
     """``M[rows]`` (all columns)."""
     entries, counts = row_entries(M, rows)
-    indptr = np.zeros(rows.size + 1, np.int64)
+    indptr = np.zeros(rows.size + 1, M.indices.dtype)
     np.cumsum(counts, out=indptr[1:])
     return sp.csr_array((M.data[entries], M.indices[entries], indptr), shape=(rows.size, M.shape[1]))
 

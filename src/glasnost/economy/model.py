@@ -495,11 +495,13 @@ def _technique_matrices(
 
     def transposed(wanted: np.ndarray) -> sp.csr_array:
         keep, col = _columns_of(rows.indices, wanted, n)
-        indptr = np.zeros(k + 1, np.int64)
+        # int32 indices where they fit: the solver's compiled kernel and half the index traffic
+        index_type = np.int32 if rows.nnz < 2**31 and n < 2**31 else np.int64
+        indptr = np.zeros(k + 1, index_type)
         np.cumsum(np.bincount(entry_row[keep], minlength=k), out=indptr[1:])
         # wanted is increasing, so each row's columns stay sorted; the transpose of this CSR
         # (rows: processes) is the CSC of the wanted matrix, and tocsr() sorts it in one pass
-        by_process = sp.csr_array((scaled[keep], col, indptr), shape=(k, wanted.size))
+        by_process = sp.csr_array((scaled[keep], col.astype(index_type, copy=False), indptr), shape=(k, wanted.size))
         return sp.csr_array(by_process.T.tocsr())
 
     A = transposed(produced)
