@@ -29,7 +29,8 @@ def zipf_suppliers(rng: np.random.Generator, n: int, size: int, zipf: float) -> 
     weights = np.arange(1, n + 1, dtype=np.float64) ** -zipf
     cdf = np.cumsum(weights)
     cdf /= cdf[-1]
-    ranks = np.minimum(_search_right(cdf, rng.random(size)), n - 1)
+    buckets = 1 << min(22, max(10, int(np.ceil(np.log2(4 * n)))))  # a table of about 4 per product
+    ranks = np.minimum(_search_right(cdf, rng.random(size), buckets), n - 1)
     return rng.permutation(n)[ranks]
 
 
