@@ -46,6 +46,7 @@ from glasnost.economy.files import (
     first_bad_row,
     number_problem,
     parquet_file,
+    read_manifest,
     read_parquet,
     string_array,
 )
@@ -261,7 +262,7 @@ def _ids_table(
     return ids, values
 
 
-def _read_commodities(root: Path, manifest: dict) -> tuple[Commodities, bool]:
+def _read_commodities(root: Path, manifest: dict) -> Commodities:
     path = _path(root, manifest, "commodities")
     t = read_parquet(path, {"kind": pa.uint8(), "supply": pa.float64(), "target": pa.float64()})
     _no_nulls(t, path, ("kind",))
@@ -282,7 +283,7 @@ def _read_commodities(root: Path, manifest: dict) -> tuple[Commodities, bool]:
     target = t.column("target").fill_null(0.0).to_numpy()
     _check_amounts(supply, path, "supply", ids, allow_inf=True)
     _check_amounts(target, path, "target", ids, allow_inf=False)
-    return Commodities(ids=ids, names=names, units=units, kinds=kinds, supply=supply, targets=target), True
+    return Commodities(ids=ids, names=names, units=units, kinds=kinds, supply=supply, targets=target)
 
 
 @dataclass(frozen=True)
@@ -470,16 +471,12 @@ def _check_productive(economy: Economy, manifest: dict) -> None:
 def load_v2(root: Path, manifest: dict, *, check_productive: bool = True) -> Economy:
     """Read a schema version 2 directory (its manifest already read)."""
     try:
-        commodities, ids_checked = _read_commodities(root, manifest)
+        commodities = _read_commodities(root, manifest)
         processes = _read_processes(root, manifest, commodities)
         councils = _read_councils(root, manifest, commodities)
-        economy = Economy(
-            commodities,
-            processes,
-            councils,
-            str(manifest.get("name", root.name)),
-            {"ids_checked": ids_checked},
-        )
+        # the id tables were checked above: against the writer's digest, or sorted afresh
+        meta = {"ids_checked": True}
+        economy = Economy(commodities, processes, councils, str(manifest.get("name", root.name)), meta)
         if check_productive:
             _check_productive(economy, manifest)
         return economy
@@ -529,8 +526,6 @@ def read_process_block(
     reading only the row groups that hold them. Rows must be sorted by process (as the writer
     leaves them); an unsorted row group is an error naming the file and row."""
     root = Path(directory)
-    from glasnost.economy.files import read_manifest
-
     manifest = read_manifest(root)
     if manifest.get("schema_version") != SCHEMA_VERSION:
         raise EconomyError("reading one block needs schema version 2 (run glasnost migrate)", where=str(root))
