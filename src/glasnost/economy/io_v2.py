@@ -240,12 +240,14 @@ def _check_amounts(values: np.ndarray, path: Path, column: str, ids: np.ndarray,
 
 
 def _ids_table(
-    root: Path, manifest: dict, name: str, extra: str, rows: int, what: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, ``extra`` column with nulls meaning "same as id") of an id table, checked unique
-    unless the manifest's digest shows the writer checked this very file."""
+    root: Path, manifest: dict, name: str, extra: str, rows: int, what: str, more: dict[str, pa.DataType] | None = None
+) -> tuple[np.ndarray, np.ndarray, pa.Table]:
+    """(ids, ``extra`` column with nulls meaning "same as id", the table with the ``more``
+    columns) of an id table, its ids checked unique unless the manifest's digest shows the
+    writer checked this very file."""
     path = _path(root, manifest, name)
-    t = read_parquet(path, {"id": pa.string(), extra: pa.string()}, optional=(extra,))
+    more = more or {}
+    t = read_parquet(path, {"id": pa.string(), extra: pa.string(), **more}, optional=(extra, *more))
     if t.num_rows != rows:
         raise EconomyError(f"has {t.num_rows} rows, but its numbers table has {rows}", where=str(path))
     _no_nulls(t, path, ("id",))
@@ -254,12 +256,12 @@ def _ids_table(
     if digest is None or digest != file_digest(path):
         check_unique(ids, what, str(path))
     if extra not in t.column_names or t.column(extra).null_count == t.num_rows:
-        return ids, ids.copy()
+        return ids, ids.copy(), t
     col = t.column(extra).combine_chunks()
     values = string_array(col.fill_null(""))
     nulls = col.is_null().to_numpy(zero_copy_only=False)
     values[nulls] = ids[nulls]
-    return ids, values
+    return ids, values, t
 
 
 def _read_commodities(root: Path, manifest: dict) -> Commodities:
@@ -267,12 +269,11 @@ def _read_commodities(root: Path, manifest: dict) -> Commodities:
     t = read_parquet(path, {"kind": pa.uint8(), "supply": pa.float64(), "target": pa.float64()})
     _no_nulls(t, path, ("kind",))
     n = t.num_rows
-    ids, names = _ids_table(root, manifest, "commodity_ids", "name", n, "commodity")
-    units_path = _path(root, manifest, "commodity_ids")
-    units_t = read_parquet(units_path, {"unit": pa.string()}, optional=("unit",))
+    unit_type = pa.dictionary(pa.int32(), pa.string())  # a few units over many commodities
+    ids, names, id_table = _ids_table(root, manifest, "commodity_ids", "name", n, "commodity", {"unit": unit_type})
     units = (
-        string_array(units_t.column("unit").fill_null("unit"))
-        if "unit" in units_t.column_names
+        string_array(id_table.column("unit").combine_chunks().fill_null("unit"))
+        if "unit" in id_table.column_names
         else np.full(n, "unit", dtype=ids.dtype)
     )
     kinds = t.column("kind").to_numpy()
@@ -407,7 +408,7 @@ def _read_processes(root: Path, manifest: dict, commodities: Commodities) -> Pro
     path = _path(root, manifest, "processes")
     t = read_parquet(path, {"capacity": pa.float64()}, optional=("capacity",))
     m = t.num_rows
-    ids, workplaces = _ids_table(root, manifest, "process_ids", "workplace", m, "process")
+    ids, workplaces, _ = _ids_table(root, manifest, "process_ids", "workplace", m, "process")
     capacity = t.column("capacity").fill_null(np.inf).to_numpy() if "capacity" in t.column_names else np.full(m, np.inf)
     _check_amounts(capacity, path, "capacity", ids, allow_inf=True)
     path = _path(root, manifest, "coefficients")
