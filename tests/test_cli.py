@@ -103,3 +103,21 @@ def test_unproductive_economy_names_the_group(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "[coal, steel]" in result.output
     assert "spectral radius" in result.output
+
+
+def test_migrate_rewrites_a_version_1_directory(tmp_path: Path) -> None:
+    from glasnost.data.synthetic import generate as make
+    from glasnost.economy import save
+    from glasnost.economy.io import schema_version
+
+    directory = save(make(500, seed=3), tmp_path / "old", schema_version=1)
+    before = labour_values(load(directory)).labour
+    result = runner.invoke(app, ["migrate", str(directory)])
+    assert result.exit_code == 0, result.output
+    assert "schema version 1 -> 2" in " ".join(result.output.split())  # rich wraps lines
+    assert schema_version(directory) == 2
+    np.testing.assert_allclose(labour_values(load(directory)).labour, before, rtol=1e-12, atol=0)
+    again = runner.invoke(app, ["migrate", str(directory)])
+    assert again.exit_code == 0 and "already schema version 2" in " ".join(again.output.split())
+    missing = runner.invoke(app, ["migrate", str(tmp_path / "nowhere")])
+    assert missing.exit_code != 0 and "no manifest.json" in " ".join(missing.output.split())

@@ -80,13 +80,19 @@ def test_mpi_agrees_with_serial(economy_dir: Path, tmp_path: Path) -> None:
     np.testing.assert_allclose(got["gross_allgather"], got["gross"], rtol=1e-12, atol=1e-12 * np.abs(g.gross).max())
 
 
-def test_values_command_with_mpi(economy_dir: Path) -> None:
+@pytest.mark.parametrize(
+    ("version", "method"),
+    [(2, "mpi-deflated (2 ranks, halo, row blocks read per rank)"), (1, "mpi-deflated (2 ranks, halo)")],
+)
+def test_values_command_with_mpi(economy_dir: Path, tmp_path: Path, version: int, method: str) -> None:
+    if version == 1:  # a version 1 directory is loaded whole on every rank, as before
+        economy_dir = save(load(economy_dir), tmp_path / "v1", schema_version=1)
     result = _run(sys.executable, "-m", "glasnost.cli", "values", str(economy_dir), "--mpi", "--json")
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     assert len(lines) == 1  # rank 0 alone prints
     got = json.loads(lines[0])
-    assert got["method"] == "mpi-deflated (2 ranks, halo)"
+    assert got["method"] == method
     economy = load(economy_dir)
     v = labour_values(economy, method="direct")
     np.testing.assert_allclose(np.array(list(got["labour_values"].values())), v.labour, rtol=1e-12)

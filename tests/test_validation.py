@@ -20,7 +20,7 @@ def saved(tmp_path: Path) -> Path:
     economy = Economy.from_leontief(
         A, [[0.5, 0.4, 0.3]], ids=["grain", "tools", "bread"], supply=[100.0], targets=[1, 0, 2]
     )
-    return save(economy, tmp_path / "economy")
+    return save(economy, tmp_path / "economy", schema_version=1)
 
 
 def rewrite(path: Path, column: str, row: int, value: object) -> None:

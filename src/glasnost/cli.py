@@ -14,7 +14,7 @@ from rich.table import Table
 from glasnost.clitools import console, friendly_errors, out, steps
 
 if TYPE_CHECKING:
-    from glasnost.compute import HarmonyPlan, Plan, Values
+    from glasnost.compute import GrossOutput, HarmonyPlan, Plan, Values
     from glasnost.economy import Economy
     from glasnost.procedures import Participation
     from glasnost.report.html import HtmlReport
@@ -218,6 +218,31 @@ def generate(
 # ---- values ---------------------------------------------------------------------------------
 
 
+def _values_in_one_process(
+    directory: Path, method: str, mpi: bool, as_json: bool
+) -> tuple[Values | None, GrossOutput | None, str]:
+    """Load the whole economy (on every rank under MPI: version 1 directories) and solve."""
+    from glasnost.compute import gross_output, labour_values
+
+    if mpi:
+        from glasnost.compute.mpi import gross_output_mpi, labour_values_mpi, mpi_rank
+
+        if mpi_rank() != 0:  # every rank computes its blocks; rank 0 alone reports
+            economy = _load(directory)
+            labour_values_mpi(economy)
+            gross_output_mpi(economy)
+            return None, None, ""
+        labour_values, gross_output = labour_values_mpi, gross_output_mpi  # type: ignore[assignment]
+    with steps(3, quiet=as_json) as step:
+        step("loading")
+        economy = _load(directory)
+        step("labour values")
+        vals = labour_values(economy) if mpi else labour_values(economy, method=method)
+        step("gross output")
+        gross = gross_output(economy) if mpi else gross_output(economy, method=method)
+    return vals, gross, economy.name
+
+
 @app.command()
 @friendly_errors
 def values(
@@ -228,24 +253,22 @@ def values(
     mpi: Annotated[bool, typer.Option("--mpi", help="row blocks over MPI ranks (run under mpiexec -n N)")] = False,
 ) -> None:
     """Labour values (hours per unit) and gross output for the economy's targets."""
-    from glasnost.compute import gross_output, labour_values
+    from glasnost.economy.io import schema_version
 
-    if mpi:
-        from glasnost.compute.mpi import gross_output_mpi, labour_values_mpi, mpi_rank
+    if mpi and schema_version(directory) >= 2:  # each rank reads only its block of the directory
+        from glasnost.compute.mpi import mpi_rank
+        from glasnost.compute.mpi_blocks import values_from_directory
 
-        if mpi_rank() != 0:  # every rank computes its blocks; rank 0 alone reports
-            economy = _load(directory)
-            labour_values_mpi(economy)
-            gross_output_mpi(economy)
+        with steps(1, quiet=as_json or mpi_rank() != 0) as step:
+            step("labour values and gross output, each rank reading its own rows")
+            solution = values_from_directory(directory)
+        if solution.values is None or solution.gross is None:
+            return  # rank 0 alone reports
+        vals, gross, name = solution.values, solution.gross, directory.name
+    else:
+        vals, gross, name = _values_in_one_process(directory, method, mpi, as_json)
+        if vals is None or gross is None:
             return
-        labour_values, gross_output = labour_values_mpi, gross_output_mpi  # type: ignore[assignment]
-    with steps(3, quiet=as_json) as step:
-        step("loading")
-        economy = _load(directory)
-        step("labour values")
-        vals = labour_values(economy) if mpi else labour_values(economy, method=method)
-        step("gross output")
-        gross = gross_output(economy) if mpi else gross_output(economy, method=method)
     if output is not None:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -268,7 +291,7 @@ def values(
             )
         )
         return
-    table = Table(title=f"Labour values of '{economy.name}' (hours per unit)")
+    table = Table(title=f"Labour values of '{name}' (hours per unit)")
     for col in ("product", "labour value", "gross output"):
         table.add_column(col, justify="right" if col != "product" else "left")
     shown = min(vals.ids.size, 25)
@@ -490,6 +513,19 @@ def _multi_year(directory: Path, method: str, as_json: bool) -> None:
         f"Objective (sum of yearly fulfilment): {result.objective:.6g}; dual bound {result.dual_bound:.6g}; "
         f"{result.n_variables} variables, {result.n_constraints} constraints"
     )
+
+
+@app.command()
+@friendly_errors
+def migrate(directory: Annotated[Path, typer.Argument(help="economy directory")]) -> None:
+    """Rewrite an economy directory in the current schema version (atomically, in place)."""
+    from glasnost.economy import migrate as rewrite
+
+    before, after = rewrite(directory)
+    if before == after:
+        out.print(f"{directory} is already schema version {after}: nothing to do")
+    else:
+        out.print(f"rewrote {directory}: schema version {before} -> {after}")
 
 
 @app.command()

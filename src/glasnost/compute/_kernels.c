@@ -108,15 +108,124 @@ done:
     return result;
 }
 
+/* The transposed principal submatrix of the solver's set-up (glasnost.compute.peel).
+ *
+ * submatrix_t_count(indptr, indices, rows, position, counts)
+ * submatrix_t_fill(indptr, indices, data, rows, position, next, out_indices, out_data)
+ *
+ * For the rows rows[r] of a CSR matrix (int32 indptr and indices, float64 data) and a map
+ * position[column] (int64, -1 where the column is dropped), the first call counts the kept
+ * entries per new column into counts (int64); with next = the start of each new column's
+ * entries (an exclusive cumulative sum of counts, int64), the second writes r and the value
+ * of every kept entry there. Rows are visited in order, so each new row of the transpose
+ * comes out with sorted columns: one counting pass instead of a gather, a sort and a copy.
+ * The caller checks that indices lie within position and rows within indptr.
+ */
+static int submatrix_buffers_ok(Py_buffer *indptr, Py_buffer *indices, Py_buffer *rows,
+                                Py_buffer *position) {
+    return indptr->itemsize == 4 && indices->itemsize == 4 && rows->itemsize == 8 &&
+           position->itemsize == 8;
+}
+
+static PyObject *submatrix_t_count(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer indptr, indices, rows, position, counts;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*", &indptr, &indices, &rows, &position, &counts))
+        return NULL;
+    PyObject *result = NULL;
+    if (!submatrix_buffers_ok(&indptr, &indices, &rows, &position) || counts.itemsize != 8 ||
+        counts.len != position.len) {
+        PyErr_SetString(PyExc_ValueError, "submatrix_t_count: inconsistent buffer sizes or types");
+        goto done;
+    }
+    const int32_t *ip = indptr.buf, *ix = indices.buf;
+    const int64_t *rw = rows.buf, *pos = position.buf;
+    int64_t *cnt = counts.buf;
+    const Py_ssize_t nr = rows.len / 8;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t r = 0; r < nr; r++)
+        for (int32_t p = ip[rw[r]]; p < ip[rw[r] + 1]; p++) {
+            const int64_t c = pos[ix[p]];
+            if (c >= 0) cnt[c]++;
+        }
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&indptr);
+    PyBuffer_Release(&indices);
+    PyBuffer_Release(&rows);
+    PyBuffer_Release(&position);
+    PyBuffer_Release(&counts);
+    return result;
+}
+
+static PyObject *submatrix_t_fill(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer indptr, indices, data, rows, position, next, out_indices, out_data;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*w*w*", &indptr, &indices, &data, &rows, &position,
+                          &next, &out_indices, &out_data))
+        return NULL;
+    PyObject *result = NULL;
+    if (!submatrix_buffers_ok(&indptr, &indices, &rows, &position) || data.itemsize != 8 ||
+        next.itemsize != 8 || next.len != position.len || out_indices.itemsize != 4 ||
+        out_data.itemsize != 8 || out_data.len != 2 * out_indices.len) {
+        PyErr_SetString(PyExc_ValueError, "submatrix_t_fill: inconsistent buffer sizes or types");
+        goto done;
+    }
+    const int32_t *ip = indptr.buf, *ix = indices.buf;
+    const double *dt = data.buf;
+    const int64_t *rw = rows.buf, *pos = position.buf;
+    int64_t *nx = next.buf;
+    int32_t *oi = out_indices.buf;
+    double *od = out_data.buf;
+    const Py_ssize_t nr = rows.len / 8, total = out_indices.len / 4;
+    int overflow = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t r = 0; r < nr && !overflow; r++)
+        for (int32_t p = ip[rw[r]]; p < ip[rw[r] + 1]; p++) {
+            const int64_t c = pos[ix[p]];
+            if (c < 0) continue;
+            const int64_t k = nx[c]++;
+            if (k >= total) {
+                overflow = 1;
+                break;
+            }
+            oi[k] = (int32_t)r;
+            od[k] = dt[p];
+        }
+    Py_END_ALLOW_THREADS
+    if (overflow) {
+        PyErr_SetString(PyExc_ValueError, "submatrix_t_fill: counts do not match the entries");
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&indptr);
+    PyBuffer_Release(&indices);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&rows);
+    PyBuffer_Release(&position);
+    PyBuffer_Release(&next);
+    PyBuffer_Release(&out_indices);
+    PyBuffer_Release(&out_data);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"residual", residual, METH_VARARGS,
      "residual(indptr, indices, data, x, r, w, out, sums, threads): the fused CSR residual "
      "out = r - x + M x with ||out||^2 and w @ out; see the module source."},
+    {"submatrix_t_count", submatrix_t_count, METH_VARARGS,
+     "submatrix_t_count(indptr, indices, rows, position, counts): entries per new column of "
+     "a transposed submatrix; see the module source."},
+    {"submatrix_t_fill", submatrix_t_fill, METH_VARARGS,
+     "submatrix_t_fill(indptr, indices, data, rows, position, next, out_indices, out_data): "
+     "the transposed submatrix's entries; see the module source."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_kernels", "The fused sparse residual of glasnost.compute.linear.",
+    PyModuleDef_HEAD_INIT, "_kernels", "The fused sparse residual of glasnost.compute.linear and the set-up's submatrix.",
     -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }

@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover - a future scipy without it
         y += sp.csr_array((data, indices, indptr), shape=(n_row, n_col)) @ x
 
 
+from glasnost.compute import peel
 from glasnost.economy import NotProductiveError
 
 try:  # the optional compiled kernel (setup.py); scipy's kernels do the same work without it
@@ -207,27 +208,17 @@ class _Split:
     def of(cls, A: sp.csr_array) -> _Split:
         n = A.shape[0]
         diag = A.diagonal()
-        pattern = sp.csr_array(A, copy=True)
-        pattern.setdiag(0.0)
-        pattern.eliminate_zeros()
-        off = pattern.copy()
-        pattern.data[:] = 1.0
+        off = peel.off_diagonal(A)
+        off_t = sp.csr_array(off.T.tocsr())
+        level_sets = peel.peel_levels(off, off_t, max_levels=cls.MAX_LEVELS)
+        levels = [(S, peel.rows_of(off, S), peel.rows_of(off_t, S), 1.0 - diag[S]) for S in level_sets]
         peeled = np.zeros(n, bool)
-        level_sets = []
-        for _ in range(cls.MAX_LEVELS):
-            users_left = pattern @ (~peeled).astype(np.float64)
-            new = np.flatnonzero((users_left == 0) & ~peeled)
-            if new.size == 0:
-                break
-            peeled[new] = True
-            level_sets.append(new)
-            if new.size < max(1, n // 10_000):  # the rest is not worth a pass each
-                break
-        off_t = sp.csr_array(off.T)
-        levels = [(S, sp.csr_array(off[S]), sp.csr_array(off_t[S]), 1.0 - diag[S]) for S in level_sets]
+        for S in level_sets:
+            peeled[S] = True
         core, peeled_idx = np.flatnonzero(~peeled), np.flatnonzero(peeled)
-        core_from_peeled = sp.csr_array(off[core][:, peeled_idx])
-        return cls(core=core, peeled=peeled_idx, levels=levels, core_from_peeled=core_from_peeled)
+        return cls(
+            core=core, peeled=peeled_idx, levels=levels, core_from_peeled=peel.submatrix_fast(off, core, peeled_idx)
+        )
 
     def inflow_to_core(self, x: np.ndarray) -> np.ndarray:
         """Per product (zero outside the core): what the peeled products' gross output ``x``
@@ -281,13 +272,12 @@ class LeontiefSystem:
         uses = np.diff(self.A.indptr)[core]
         return core[np.argsort(-uses, kind="stable")]
 
+    @cached_property
+    def _permuted_pair(self) -> tuple[sp.csr_array, sp.csr_array]:
+        return peel.permuted_pair(self.A, self._perm)
+
     def _permuted(self, transpose: bool) -> sp.csr_array:
-        p = self._perm
-        M = sp.csr_array(self.A[p][:, p])
-        if transpose:
-            M = sp.csr_array(M.T)
-        M.sort_indices()
-        return M
+        return self._permuted_pair[1 if transpose else 0]
 
     @cached_property
     def _op(self) -> _BlockOperator:

@@ -630,6 +630,21 @@ class DistributedLeontief:
         self.matrix = DistributedMatrix.from_matrix(M, self.comm, exchange=exchange)
         self._perron: DistributedPerron | None = None
 
+    @classmethod
+    def from_distributed(cls, matrix: DistributedMatrix) -> DistributedLeontief:
+        """A system over row blocks the ranks built themselves (natural order)."""
+        system = cls.__new__(cls)
+        system.comm, system.perm, system.matrix, system._perron = matrix.comm, None, matrix, None
+        return system
+
+    def solve_local(
+        self, d_local: np.ndarray, *, rtol: float = 1e-13, max_iter: int = 2000
+    ) -> tuple[np.ndarray, int, float, str]:
+        """:meth:`solve` from this rank's slice of the right-hand side (natural order only)."""
+        d = np.zeros(self.matrix.n)
+        d[self.matrix.lo : self.matrix.hi] = d_local
+        return self.solve(d, rtol=rtol, max_iter=max_iter)
+
     @property
     def perron(self) -> DistributedPerron:
         if self._perron is None:

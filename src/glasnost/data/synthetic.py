@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from glasnost.economy import Commodities, Economy, Kind, Processes
+from glasnost.economy import Commodities, Economy, Kind, Processes, check_productive
 from glasnost.economy.model import STRING
 
 
@@ -29,8 +29,26 @@ def zipf_suppliers(rng: np.random.Generator, n: int, size: int, zipf: float) -> 
     weights = np.arange(1, n + 1, dtype=np.float64) ** -zipf
     cdf = np.cumsum(weights)
     cdf /= cdf[-1]
-    ranks = np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), n - 1)
+    buckets = 1 << min(22, max(10, int(np.ceil(np.log2(4 * n)))))  # a table of about 4 per product
+    ranks = np.minimum(_search_right(cdf, rng.random(size), buckets), n - 1)
     return rng.permutation(n)[ranks]
+
+
+def _search_right(cdf: np.ndarray, u: np.ndarray, buckets: int = 1 << 22) -> np.ndarray:
+    """``np.searchsorted(cdf, u, side="right")`` for u in [0, 1), exactly, without a binary
+    search per draw: a table gives the answer at the start of u's bucket (buckets is a power of
+    two, so bucket starts are exact floats at or below u), and a few vectorised steps move
+    the draws that lie past further entries of the cdf."""
+    start = np.searchsorted(cdf, np.arange(buckets) / buckets, side="right").astype(np.int32)
+    found = start[(u * buckets).astype(np.int64)]
+    n = cdf.size
+    moving = np.flatnonzero(found < n)
+    moving = moving[cdf[found[moving]] <= u[moving]]
+    while moving.size:
+        found[moving] += 1
+        moving = moving[found[moving] < n]
+        moving = moving[cdf[found[moving]] <= u[moving]]
+    return found
 
 
 def random_technology(
@@ -128,7 +146,7 @@ def generate(
         supply=np.concatenate([np.zeros(n), supply]),
         targets=np.concatenate([targets, np.zeros(labour_types)]),
     )
-    first_inputs = sp.hstack([A.T, L.T], format="csr")
+    first_inputs = _inputs_by_process(A, L)
     blocks_in, blocks_out, caps = [first_inputs], [sp.eye_array(n, n + labour_types, format="csr")], []
     base_cap = np.full(n, np.inf) if capacity_slack is None else capacity_slack * gross
     caps.append(base_cap)
@@ -139,7 +157,7 @@ def generate(
         alt_type = (main + rng.integers(1, max(labour_types, 2), n)) % labour_types
         hours_alt = hours * rng.uniform(0.6, 1.4, n) * np.maximum(0.2, (2.0 - factor))
         L_alt = sp.csr_array((hours_alt, (alt_type, np.arange(n))), shape=(labour_types, n))
-        blocks_in.append(sp.hstack([A_alt.T, L_alt.T], format="csr"))
+        blocks_in.append(_inputs_by_process(A_alt, L_alt))
         blocks_out.append(sp.eye_array(n, n + labour_types, format="csr"))
         caps.append(base_cap * 0.5)
     m = n * processes_per_product
@@ -154,7 +172,33 @@ def generate(
         outputs=sp.csr_array(sp.vstack(blocks_out, format="csr")),
         inputs=sp.csr_array(sp.vstack(blocks_in, format="csr")),
     )
-    return Economy.build(commodities, processes, name=name, check_productive=True)
+    if names is not None or labour_names is not None:
+        return Economy.build(commodities, processes, name=name, check_productive=True)
+    # "p<i>", "labour-<k>" and "make-p<i>-<k>" are distinct by construction: no sort of 10^6 ids
+    economy = Economy(commodities, processes, name=name, _meta={"ids_checked": True})
+    check_productive(economy)
+    return economy
+
+
+def _inputs_by_process(A: sp.sparray, L: sp.sparray) -> sp.csr_array:
+    """The input rows of one process per product, ``[A^T | L^T]`` (products, then labour types):
+    each row j is column j of A followed by column j of L, laid out by counting, not stacking."""
+    n, labour_types = A.shape[1], L.shape[0]
+    a, lab = sp.csc_array(A), sp.csc_array(L)
+    a.sort_indices()
+    lab.sort_indices()
+    a_count, l_count = np.diff(a.indptr), np.diff(lab.indptr)
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(a_count + l_count, out=indptr[1:])
+    total = int(indptr[-1])
+    indices = np.empty(total, np.int32)
+    data = np.empty(total)
+    a_dest = np.arange(a.nnz) + np.repeat(indptr[:-1] - a.indptr[:-1], a_count)
+    l_dest = np.arange(lab.nnz) + np.repeat(indptr[:-1] + a_count - lab.indptr[:-1], l_count)
+    indices[a_dest], data[a_dest] = a.indices, a.data
+    indices[l_dest], data[l_dest] = lab.indices + n, lab.data
+    index_type = np.int32 if total < 2**31 else np.int64
+    return sp.csr_array((data, indices, indptr.astype(index_type)), shape=(n, n + labour_types))
 
 
 def _neumann(A: sp.csr_array, d: np.ndarray, rtol: float = 1e-10) -> np.ndarray:

@@ -7,7 +7,7 @@ An :class:`Economy` is validated when built and immutable afterwards; :func:`sav
 """
 
 from glasnost.economy.errors import EconomyError, GlasnostError, NotProductiveError
-from glasnost.economy.io import SCHEMA_VERSION, load, save
+from glasnost.economy.io import SCHEMA_VERSION, load, migrate, save
 from glasnost.economy.model import (
     Commodities,
     Councils,
@@ -35,5 +35,6 @@ __all__ = [
     "check_productive",
     "index_of",
     "load",
+    "migrate",
     "save",
 ]

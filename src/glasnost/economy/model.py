@@ -280,9 +280,13 @@ class Economy:
 
     def __post_init__(self) -> None:
         c, p = self.commodities, self.processes
-        validate_commodities(c.ids, c.names, c.units, c.kinds, c.supply, c.targets, largest_kind=max(Kind))
+        # a loader that checked the ids against the digest the writer recorded says so in _meta
+        check_ids = not self._meta.get("ids_checked", False)
+        validate_commodities(
+            c.ids, c.names, c.units, c.kinds, c.supply, c.targets, largest_kind=max(Kind), check_ids=check_ids
+        )
         matrices = {"output": p.outputs, "input": p.inputs, "capital": p.capital, "depreciation": p.depreciation}
-        validate_processes(p.ids, p.workplaces, p.capacity, matrices, c.ids, c.produced)
+        validate_processes(p.ids, p.workplaces, p.capacity, matrices, c.ids, c.produced, check_ids=check_ids)
         if self.councils is not None:
             k = self.councils
             validate_councils(k.ids, k.income, k.members, k.preferences, c.ids)
@@ -469,14 +473,54 @@ def choose_technique(economy: Economy, chosen: np.ndarray | None = None) -> Tech
         )
     outputs = economy.processes.outputs
     out_coef = outputs.data[outputs.indptr[process]]
-    rows = sp.csr_array(economy.processes.inputs[process])  # (n_p x n)
-    scale = sp.diags_array(1.0 / out_coef)
-    per_unit = sp.csr_array(scale @ rows)
-    A = sp.csr_array(per_unit[:, produced].T)
-    primary_index = c.primary
-    primary = sp.csr_array(per_unit[:, primary_index].T)
+    A, primary = _technique_matrices(economy.processes.inputs, process, out_coef, produced, c.primary, n)
+    return Technique(produced=produced, process=process, A=A, primary_index=c.primary, primary=primary)
+
+
+def _technique_matrices(
+    inputs: sp.csr_array, process: np.ndarray, out_coef: np.ndarray, produced: np.ndarray, primary: np.ndarray, n: int
+) -> tuple[sp.csr_array, sp.csr_array]:
+    """(A, primary) of a technique from the chosen processes' input rows, in one pass over
+    their entries: each entry is scaled by its process's output and sent to A or to the
+    primary inputs by where its commodity sits (no sparse column slicing)."""
+    k = process.size
+    rows = inputs if k == inputs.shape[0] and np.array_equal(process, np.arange(k)) else inputs[process]
+    rows = sp.csr_array(rows)
+    if not rows.has_sorted_indices:
+        rows = sp.csr_array(rows, copy=True)
+        rows.sort_indices()
+    counts = np.diff(rows.indptr)
+    scaled = rows.data if (out_coef == 1.0).all() else rows.data / np.repeat(out_coef, counts)
+    entry_row = np.repeat(np.arange(k, dtype=np.int32), counts)
+
+    def transposed(wanted: np.ndarray) -> sp.csr_array:
+        keep, col = _columns_of(rows.indices, wanted, n)
+        # int32 indices where they fit: the solver's compiled kernel and half the index traffic
+        index_type = np.int32 if rows.nnz < 2**31 and n < 2**31 else np.int64
+        indptr = np.zeros(k + 1, index_type)
+        np.cumsum(np.bincount(entry_row[keep], minlength=k), out=indptr[1:])
+        # wanted is increasing, so each row's columns stay sorted; the transpose of this CSR
+        # (rows: processes) is the CSC of the wanted matrix, and tocsr() sorts it in one pass
+        by_process = sp.csr_array((scaled[keep], col.astype(index_type, copy=False), indptr), shape=(k, wanted.size))
+        return sp.csr_array(by_process.T.tocsr())
+
+    A = transposed(produced)
     A.sort_indices()
-    return Technique(produced=produced, process=process, A=A, primary_index=primary_index, primary=primary)
+    return A, transposed(primary)
+
+
+def _columns_of(indices: np.ndarray, wanted: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(which entries fall in the ``wanted`` columns, their positions among them); a range of
+    columns (goods first, then labour: the usual layout) needs no lookup table."""
+    if wanted.size and int(wanted[-1]) - int(wanted[0]) + 1 == wanted.size:
+        lo, hi = int(wanted[0]), int(wanted[-1]) + 1
+        keep = (indices >= lo) & (indices < hi)
+        return keep, (indices[keep] - lo).astype(np.int32)
+    position = np.full(n, -1, np.int32)
+    position[wanted] = np.arange(wanted.size, dtype=np.int32)
+    col = position[indices]
+    keep = col >= 0
+    return keep, col[keep]
 
 
 def check_productive(economy: Economy, technique: Technique | None = None) -> float:
@@ -487,7 +531,10 @@ def check_productive(economy: Economy, technique: Technique | None = None) -> fl
     first block of the matrix whose radius is at least 1.
     """
     tech = economy.technique if technique is None else technique
-    return productive_radius(tech.A, economy.commodities.ids[tech.produced])
+    radius = productive_radius(tech.A, economy.commodities.ids[tech.produced])
+    if technique is None:
+        economy._meta["productive_radius"] = radius  # what a saved directory caches
+    return radius
 
 
 _check_productive = check_productive  # Economy.build's parameter of the same name hides it there

@@ -26,6 +26,9 @@ def check_unique(ids: np.ndarray, what: str, where: str | None = None) -> None:
     """Raise naming the duplicated ids (and their rows) when ``ids`` has repeats."""
     if ids.size == 0:
         return
+    if _distinct(ids) == ids.size:
+        _check_not_empty(ids, what, where)
+        return
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
     dup = np.flatnonzero(sorted_ids[1:] == sorted_ids[:-1])
@@ -38,8 +41,21 @@ def check_unique(ids: np.ndarray, what: str, where: str | None = None) -> None:
             + (f"; also duplicated: {_shown(names[1:], len(names) - 1)}" if len(names) > 1 else ""),
             where=where,
         )
-    if (np.strings.str_len(ids) == 0).any():
-        row = int(np.flatnonzero(np.strings.str_len(ids) == 0)[0])
+    _check_not_empty(ids, what, where)
+
+
+def _distinct(ids: np.ndarray) -> int:
+    """How many different ids there are (hashing in Arrow, not sorting strings in numpy)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return int(pc.count_distinct(pa.array(ids)).as_py())
+
+
+def _check_not_empty(ids: np.ndarray, what: str, where: str | None) -> None:
+    empty = np.strings.str_len(ids) == 0
+    if empty.any():
+        row = int(np.flatnonzero(empty)[0])
         raise EconomyError(f"empty {what} id at row {row}", where=where)
 
 
@@ -108,11 +124,13 @@ def validate_commodities(
     targets: np.ndarray,
     *,
     largest_kind: int,
+    check_ids: bool = True,
 ) -> None:
-    """Cheap, vectorised checks of the commodity table: ids, lengths, kind codes (0 to
-    ``largest_kind``), supply, targets."""
+    """Cheap, vectorised checks of the commodity table: ids (unless the caller checked them),
+    lengths, kind codes (0 to ``largest_kind``), supply, targets."""
     n = len(ids)
-    check_unique(ids, "commodity", "commodities")
+    if check_ids:
+        check_unique(ids, "commodity", "commodities")
     for arr, name in ((names, "names"), (units, "units"), (kinds, "kinds"), (supply, "supply"), (targets, "targets")):
         if arr.shape != (n,):
             raise EconomyError(f"commodity {name} has {arr.size} entries for {n} commodities", where="commodities")
@@ -130,6 +148,8 @@ def validate_processes(
     matrices: Mapping[str, sp.csr_array | None],
     commodity_ids: np.ndarray,
     produced: np.ndarray,
+    *,
+    check_ids: bool = True,
 ) -> None:
     """Cheap, vectorised checks of the process table against the commodities (not productivity).
 
@@ -140,9 +160,11 @@ def validate_processes(
         (processes x commodities) or ``None`` (capital and depreciation only).
     commodity_ids : the commodities' ids, in column order.
     produced : indices of the produced commodities, each of which some process must make.
+    check_ids : False where the caller has checked the ids already (a loader, against a digest).
     """
     n, m = len(commodity_ids), len(ids)
-    check_unique(ids, "process", "processes")
+    if check_ids:
+        check_unique(ids, "process", "processes")
     for arr, name in ((workplaces, "workplaces"), (capacity, "capacity")):
         if arr.shape != (m,):
             raise EconomyError(f"process {name} has {arr.size} entries for {m} processes", where="processes")

@@ -1,0 +1,165 @@
+"""The Leontief solver's set-up in one pass each over the matrix's entries.
+
+Peeling (which products no cycle of use passes through) counts each product's users once and
+takes a newly peeled level's users off the count, instead of a product with the whole matrix
+per level; the reordered core is cut from the entry arrays by relabelling, instead of scipy's
+row and then column fancy indexing. :func:`peel_levels_by_products` and
+:func:`permuted_by_indexing` are the plain formulations, kept to test the fast ones against.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+try:  # the optional compiled kernels (setup.py); numpy does the same work without them
+    from glasnost.compute import _kernels
+except ImportError:  # pragma: no cover - installed without a C compiler
+    _kernels = None
+
+
+def entry_rows(M: sp.csr_array) -> np.ndarray:
+    """The row of every stored entry of a CSR matrix."""
+    return np.repeat(np.arange(M.shape[0], dtype=M.indices.dtype), np.diff(M.indptr))
+
+
+def row_entries(M: sp.csr_array, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(positions in ``M.data`` of the entries of ``rows``, in that row order; entries per row)."""
+    starts = M.indptr[rows].astype(np.int64)
+    counts = M.indptr[rows + 1].astype(np.int64) - starts
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, np.int64), counts
+    shift = np.repeat(starts - (np.cumsum(counts) - counts), counts)
+    return shift + np.arange(total, dtype=np.int64), counts
+
+
+def csr_from_rows(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tuple[int, int]) -> sp.csr_array:
+    """CSR from entries already in row order (no sorting: the row pointer is a count)."""
+    indptr = np.zeros(shape[0] + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
+    index_type = np.int32 if max(shape) < 2**31 and data.size < 2**31 else np.int64
+    return sp.csr_array((data, cols.astype(index_type, copy=False), indptr.astype(index_type)), shape=shape)
+
+
+def off_diagonal(A: sp.csr_array) -> sp.csr_array:
+    """A without its diagonal and without stored zeros."""
+    rows = entry_rows(A)
+    keep = (A.indices != rows) & (A.data != 0)
+    return csr_from_rows(rows[keep], A.indices[keep], A.data[keep], A.shape)
+
+
+def peel_levels(off: sp.csr_array, off_t: sp.csr_array, *, max_levels: int) -> list[np.ndarray]:
+    """Levels of products no cycle of use passes through: level 0 has no users (no entry in
+    its row of ``off``, the off-diagonal input matrix), each next level only users in earlier
+    levels. Stops after ``max_levels`` levels or at a level smaller than n / 10,000."""
+    n = off.shape[0]
+    users_left = np.diff(off.indptr).astype(np.int64)
+    peeled = np.zeros(n, bool)
+    levels = []
+    new = np.flatnonzero(users_left == 0)
+    for _ in range(max_levels):
+        if new.size == 0:
+            break
+        peeled[new] = True
+        levels.append(new)
+        if new.size < max(1, n // 10_000):  # the rest is not worth a pass each
+            break
+        entries, _ = row_entries(off_t, new)  # the inputs of the new level lose these users
+        users_left -= np.bincount(off_t.indices[entries], minlength=n)
+        new = np.flatnonzero((users_left == 0) & ~peeled)
+    return levels
+
+
+def peel_levels_by_products(off: sp.csr_array, *, max_levels: int) -> list[np.ndarray]:
+    """:func:`peel_levels` by one product with the pattern per level (the reference)."""
+    n = off.shape[0]
+    pattern = sp.csr_array((np.ones(off.nnz), off.indices, off.indptr), shape=off.shape)
+    peeled = np.zeros(n, bool)
+    levels = []
+    for _ in range(max_levels):
+        users_left = pattern @ (~peeled).astype(np.float64)
+        new = np.flatnonzero((users_left == 0) & ~peeled)
+        if new.size == 0:
+            break
+        peeled[new] = True
+        levels.append(new)
+        if new.size < max(1, n // 10_000):
+            break
+    return levels
+
+
+def rows_of(M: sp.csr_array, rows: np.ndarray) -> sp.csr_array:
+    """``M[rows]`` (all columns)."""
+    entries, counts = row_entries(M, rows)
+    indptr = np.zeros(rows.size + 1, M.indices.dtype)
+    np.cumsum(counts, out=indptr[1:])
+    return sp.csr_array((M.data[entries], M.indices[entries], indptr), shape=(rows.size, M.shape[1]))
+
+
+def submatrix(M: sp.csr_array, rows: np.ndarray, cols: np.ndarray) -> sp.csr_array:
+    """``M[rows][:, cols]`` with the columns relabelled 0.. in the order of ``cols``; rows keep
+    their entries' order, so where ``cols`` is increasing the result's columns stay sorted."""
+    position = np.full(M.shape[1], -1, np.int64)
+    position[cols] = np.arange(cols.size)
+    entries, counts = row_entries(M, rows)
+    new_cols = position[M.indices[entries]]
+    keep = new_cols >= 0
+    new_rows = np.repeat(np.arange(rows.size), counts)[keep]
+    return csr_from_rows(new_rows, new_cols[keep], M.data[entries][keep], (rows.size, cols.size))
+
+
+def submatrix_t(M: sp.csr_array, rows: np.ndarray, cols: np.ndarray, *, compiled: bool = True) -> sp.csr_array:
+    """The transpose of :func:`submatrix`, as CSR with sorted indices: by the compiled
+    counting pass where it is built (and ``compiled``), else by numpy and scipy."""
+    usable = compiled and _kernels is not None and M.nnz < 2**31 and M.data.dtype == np.float64
+    indptr32 = M.indptr.astype(np.int32, copy=False)
+    indices32 = M.indices.astype(np.int32, copy=False)
+    if not usable:
+        T = sp.csr_array(submatrix(M, rows, cols).T.tocsr())
+        T.has_sorted_indices = True
+        return T
+    position = np.full(M.shape[1], -1, np.int64)
+    position[cols] = np.arange(cols.size)
+    rows64 = np.ascontiguousarray(rows, dtype=np.int64)
+    counts = np.zeros(M.shape[1], np.int64)
+    _kernels.submatrix_t_count(indptr32, indices32, rows64, position, counts)
+    counts = counts[: cols.size]  # indexed by new column
+    indptr = np.zeros(cols.size + 1, np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    total = int(indptr[-1])
+    next_free = np.zeros(M.shape[1], np.int64)
+    next_free[: cols.size] = indptr[:-1]
+    out_indices = np.empty(total, np.int32)
+    out_data = np.empty(total, np.float64)
+    _kernels.submatrix_t_fill(indptr32, indices32, M.data, rows64, position, next_free, out_indices, out_data)
+    index_type = np.int32 if total < 2**31 else np.int64
+    T = sp.csr_array((out_data, out_indices, indptr.astype(index_type)), shape=(cols.size, rows.size))
+    T.has_sorted_indices = True
+    return T
+
+
+def submatrix_fast(M: sp.csr_array, rows: np.ndarray, cols: np.ndarray) -> sp.csr_array:
+    """:func:`submatrix` with sorted indices, through the compiled transposed submatrix."""
+    S = sp.csr_array(submatrix_t(M, rows, cols).T.tocsr())
+    S.has_sorted_indices = True
+    return S
+
+
+def permuted_pair(A: sp.csr_array, order: np.ndarray) -> tuple[sp.csr_array, sp.csr_array]:
+    """``A[order][:, order]`` and its transpose, as CSR with sorted indices. The transpose of
+    the unsorted submatrix comes out sorted (a counting transpose visits rows in order), and
+    the submatrix itself is the transpose of that."""
+    M_t = submatrix_t(A, order, order)
+    M = sp.csr_array(M_t.T.tocsr())
+    M.has_sorted_indices = M_t.has_sorted_indices = True
+    return M, M_t
+
+
+def permuted_by_indexing(A: sp.csr_array, order: np.ndarray, *, transpose: bool) -> sp.csr_array:
+    """:func:`permuted` by scipy's fancy indexing (the reference)."""
+    M = sp.csr_array(A[order][:, order])
+    if transpose:
+        M = sp.csr_array(M.T)
+    M.sort_indices()
+    return M

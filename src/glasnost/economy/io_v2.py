@@ -1,0 +1,558 @@
+"""Schema version 2 of the economy directory: integer positions, fixed-width columns.
+
+Layout::
+
+    manifest.json            format, schema_version 2, name, counts, file names, row-group size,
+                             digests of the id tables and cached checks (see below)
+    commodities.parquet      kind (uint8 code), supply, target      one row per commodity position
+    commodity_ids.parquet    id, name (null: same as id), unit      one row per commodity position
+    processes.parquet        capacity                               one row per process position
+    process_ids.parquet      id, workplace (null: same as id)       one row per process position
+    coefficients.parquet     process (int32), commodity (int32), role (int8: 0 output, 1 input,
+                             2 capital), value, depreciation (capital rows only)
+    councils.parquet         id, members, income                    (optional)
+    preferences.parquet      council (int32), commodity (int32), weight   (optional)
+
+Coefficients are sorted by process, then role, then commodity, and written in row groups whose
+process range the Parquet statistics record, so a reader that wants the rows of some processes
+(an MPI rank's block) reads only the row groups that hold them (:func:`read_process_block`).
+String ids live once, in the two id tables; nothing on the load path joins strings.
+
+What the writer checked is cached in the manifest under the content it was checked on: the
+SHA-256 of each id table (its ids were unique) and of the default technique's input matrix with
+the productiveness bound found for it. A reader recomputes a check only when the content no
+longer matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import scipy.sparse as sp
+
+from glasnost.economy.errors import EconomyError, NotProductiveError
+from glasnost.economy.files import (
+    FORMAT,
+    atomic_directory,
+    coo_matrix,
+    file_digest,
+    first_bad_row,
+    number_problem,
+    parquet_file,
+    read_manifest,
+    read_parquet,
+    string_array,
+)
+from glasnost.economy.model import Commodities, Councils, Economy, Kind, Processes
+from glasnost.economy.validate import check_unique
+
+SCHEMA_VERSION = 2
+ROLES = ("output", "input", "capital")
+ROW_GROUP_ROWS = 1 << 18
+FILES = {
+    "commodities": "commodities.parquet",
+    "commodity_ids": "commodity_ids.parquet",
+    "processes": "processes.parquet",
+    "process_ids": "process_ids.parquet",
+    "coefficients": "coefficients.parquet",
+    "councils": "councils.parquet",
+    "preferences": "preferences.parquet",
+}
+COEFFICIENT_COLUMNS = {
+    "process": pa.int32(),
+    "commodity": pa.int32(),
+    "role": pa.int8(),
+    "value": pa.float64(),
+    "depreciation": pa.float64(),
+}
+
+
+def matrix_digest(matrix: sp.csr_array) -> str:
+    """SHA-256 of a CSR matrix's shape and arrays (the key of a cached check)."""
+    h = hashlib.sha256(repr(matrix.shape).encode())
+    for part in (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64), matrix.data):
+        h.update(np.ascontiguousarray(part).data)
+    return h.hexdigest()
+
+
+# ---- writing ---------------------------------------------------------------------------------
+
+
+COMPRESSION = "lz4"  # reads at several times snappy's speed on these columns, as small
+
+
+def _write(table: pa.Table, path: Path, **options: object) -> None:
+    pq.write_table(table, path, use_dictionary=False, compression=COMPRESSION, **options)
+
+
+def _same_as(values: np.ndarray, ids: np.ndarray) -> pa.Array:
+    """``values`` with nulls where they equal ``ids`` (the default, not stored twice)."""
+    same = values == ids
+    if same.all():
+        return pa.nulls(values.size, pa.string())
+    return pa.array(values.astype(object), type=pa.string(), mask=same)
+
+
+def _sorted(matrix: sp.csr_array) -> sp.csr_array:
+    if matrix.has_sorted_indices:
+        return matrix
+    m = sp.csr_array(matrix, copy=True)
+    m.sort_indices()
+    return m
+
+
+def coefficients_table(processes: Processes) -> pa.Table:
+    """The coefficient rows of every role, sorted by process, role, commodity: each role's
+    entries are sent straight to their place (its rows' starts plus the earlier roles' counts),
+    so no sort of the 10^7 rows is needed."""
+    roles = [(0, _sorted(processes.outputs)), (1, _sorted(processes.inputs))]
+    if processes.capital is not None:
+        roles.append((2, _sorted(processes.capital)))
+    m = processes.outputs.shape[0]
+    counts = [np.diff(mat.indptr) for _, mat in roles]
+    indptr = np.zeros(m + 1, np.int64)
+    np.cumsum(np.sum(counts, axis=0), out=indptr[1:])
+    total = int(indptr[-1])
+    commodity = np.empty(total, np.int32)
+    role = np.empty(total, np.int8)
+    value = np.empty(total)
+    before = np.zeros(m, np.int64)  # entries of earlier roles in each row
+    dest_capital = None
+    for (code, mat), count in zip(roles, counts, strict=True):
+        dest = np.arange(mat.nnz) + np.repeat(indptr[:-1] + before - mat.indptr[:-1], count)
+        commodity[dest], role[dest], value[dest] = mat.indices, code, mat.data
+        before += count
+        if code == 2:
+            dest_capital = dest
+    columns = {
+        "process": pa.array(np.repeat(np.arange(m, dtype=np.int32), np.diff(indptr)), pa.int32()),
+        "commodity": pa.array(commodity, pa.int32()),
+        "role": pa.array(role, pa.int8()),
+        "value": pa.array(value, pa.float64()),
+    }
+    if dest_capital is not None and processes.depreciation is not None:
+        dep = np.full(total, np.nan)
+        dep[dest_capital] = _sorted(processes.depreciation).data  # validation: capital's exact pattern
+        columns["depreciation"] = pa.array(dep, pa.float64(), mask=np.isnan(dep))
+    return pa.table(columns)
+
+
+def _productive_cache(economy: Economy) -> dict | None:
+    radius = economy._meta.get("productive_radius")
+    if radius is None:
+        return None
+    return {"technique_sha256": matrix_digest(economy.technique.A), "radius": radius}
+
+
+def save_v2(economy: Economy, directory: str | os.PathLike[str]) -> Path:
+    """Write ``economy`` in schema version 2 to ``directory`` (created or atomically replaced)."""
+    c, p = economy.commodities, economy.processes
+    with atomic_directory(directory) as tmp:
+        _write(
+            pa.table({"kind": pa.array(c.kinds, pa.uint8()), "supply": c.supply, "target": c.targets}),
+            tmp / FILES["commodities"],
+        )
+        units = pa.array(c.units.astype(object), pa.string()).dictionary_encode()
+        pq.write_table(
+            pa.table({"id": pa.array(c.ids), "name": _same_as(c.names, c.ids), "unit": units}),
+            tmp / FILES["commodity_ids"],
+            use_dictionary=["unit"],
+            compression=COMPRESSION,
+        )
+        _write(pa.table({"capacity": p.capacity}), tmp / FILES["processes"])
+        _write(
+            pa.table({"id": pa.array(p.ids), "workplace": _same_as(p.workplaces, p.ids)}), tmp / FILES["process_ids"]
+        )
+        _write(coefficients_table(p), tmp / FILES["coefficients"], row_group_size=ROW_GROUP_ROWS)
+        files = ["commodities", "commodity_ids", "processes", "process_ids", "coefficients"]
+        if economy.councils is not None:
+            k = economy.councils
+            pq.write_table(
+                pa.table({"id": pa.array(k.ids), "members": pa.array(k.members), "income": pa.array(k.income)}),
+                tmp / FILES["councils"],
+            )
+            prefs = sp.coo_array(k.preferences)
+            _write(
+                pa.table(
+                    {
+                        "council": pa.array(prefs.row, pa.int32()),
+                        "commodity": pa.array(prefs.col, pa.int32()),
+                        "weight": pa.array(prefs.data, pa.float64()),
+                    }
+                ),
+                tmp / FILES["preferences"],
+            )
+            files += ["councils", "preferences"]
+        checks: dict[str, object] = {
+            "unique_ids_sha256": {
+                "commodity_ids": file_digest(tmp / FILES["commodity_ids"]),
+                "process_ids": file_digest(tmp / FILES["process_ids"]),
+            }
+        }
+        productive = _productive_cache(economy)
+        if productive is not None:
+            checks["productive"] = productive
+        manifest = {
+            "format": FORMAT,
+            "schema_version": SCHEMA_VERSION,
+            "name": economy.name,
+            "counts": economy.describe(),
+            "files": {f: FILES[f] for f in files},
+            "row_group_rows": ROW_GROUP_ROWS,
+            "checks": checks,
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return Path(directory)
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+
+def _path(root: Path, manifest: dict, name: str) -> Path:
+    return root / manifest.get("files", {}).get(name, FILES[name])
+
+
+def _bad(path: Path, row: int, who: str, message: str) -> EconomyError:
+    return EconomyError(f"row {row}{f' ({who})' if who else ''}: {message}", where=str(path))
+
+
+def _no_nulls(table: pa.Table, path: Path, columns: tuple[str, ...], row_offset: int = 0) -> None:
+    for name in columns:
+        col = table.column(name)
+        if col.null_count:
+            row = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
+            raise _bad(path, row + row_offset, "", f"empty {name}")
+
+
+def _check_amounts(values: np.ndarray, path: Path, column: str, ids: np.ndarray, *, allow_inf: bool) -> None:
+    bad = np.isnan(values) | (values < 0) | (np.isinf(values) & ~allow_inf)
+    row = first_bad_row(bad)
+    if row is not None:
+        v = values[row]
+        raise _bad(path, row, str(ids[row]), f"{number_problem(v)} {column} {float(v)!r}")
+
+
+def _ids_table(
+    root: Path, manifest: dict, name: str, extra: str, rows: int, what: str, more: dict[str, pa.DataType] | None = None
+) -> tuple[np.ndarray, np.ndarray, pa.Table]:
+    """(ids, ``extra`` column with nulls meaning "same as id", the table with the ``more``
+    columns) of an id table, its ids checked unique unless the manifest's digest shows the
+    writer checked this very file."""
+    path = _path(root, manifest, name)
+    more = more or {}
+    t = read_parquet(path, {"id": pa.string(), extra: pa.string(), **more}, optional=(extra, *more))
+    if t.num_rows != rows:
+        raise EconomyError(f"has {t.num_rows} rows, but its numbers table has {rows}", where=str(path))
+    _no_nulls(t, path, ("id",))
+    ids = string_array(t.column("id"))
+    digest = manifest.get("checks", {}).get("unique_ids_sha256", {}).get(name)
+    if digest is None or digest != file_digest(path):
+        check_unique(ids, what, str(path))
+    if extra not in t.column_names or t.column(extra).null_count == t.num_rows:
+        return ids, ids.copy(), t
+    col = t.column(extra).combine_chunks()
+    values = string_array(col.fill_null(""))
+    nulls = col.is_null().to_numpy(zero_copy_only=False)
+    values[nulls] = ids[nulls]
+    return ids, values, t
+
+
+def _read_commodities(root: Path, manifest: dict) -> Commodities:
+    path = _path(root, manifest, "commodities")
+    t = read_parquet(path, {"kind": pa.uint8(), "supply": pa.float64(), "target": pa.float64()})
+    _no_nulls(t, path, ("kind",))
+    n = t.num_rows
+    unit_type = pa.dictionary(pa.int32(), pa.string())  # a few units over many commodities
+    ids, names, id_table = _ids_table(root, manifest, "commodity_ids", "name", n, "commodity", {"unit": unit_type})
+    units = (
+        string_array(id_table.column("unit").combine_chunks().fill_null("unit"))
+        if "unit" in id_table.column_names
+        else np.full(n, "unit", dtype=ids.dtype)
+    )
+    kinds = t.column("kind").to_numpy()
+    row = first_bad_row(kinds > max(Kind))
+    if row is not None:
+        raise _bad(path, row, str(ids[row]), f"unknown commodity kind code {kinds[row]}")
+    supply = t.column("supply").fill_null(0.0).to_numpy()
+    target = t.column("target").fill_null(0.0).to_numpy()
+    _check_amounts(supply, path, "supply", ids, allow_inf=True)
+    _check_amounts(target, path, "target", ids, allow_inf=False)
+    return Commodities(ids=ids, names=names, units=units, kinds=kinds, supply=supply, targets=target)
+
+
+@dataclass(frozen=True)
+class CoefficientRows:
+    """Coefficient rows read from a version 2 directory, positions as stored."""
+
+    process: np.ndarray
+    commodity: np.ndarray
+    role: np.ndarray
+    value: np.ndarray
+    depreciation: np.ndarray
+    first_row: int  # file row of the first entry (for messages)
+
+    @property
+    def size(self) -> int:
+        return int(self.process.size)
+
+
+def _check_coefficients(rows: CoefficientRows, path: Path, process_ids: np.ndarray, n_commodities: int) -> None:
+    m = process_ids.size
+    p, c, role, v = rows.process, rows.commodity, rows.role, rows.value
+    r = first_bad_row((p < 0) | (p >= m))
+    if r is not None:
+        raise _bad(path, rows.first_row + r, "", f"process position {p[r]} is not between 0 and {m - 1}")
+    for mask, problem in (
+        ((c < 0) | (c >= n_commodities), f"commodity position {{}} is not between 0 and {n_commodities - 1}"),
+        ((role < 0) | (role > 2), "role code {} is not 0 (output), 1 (input) or 2 (capital)"),
+    ):
+        r = first_bad_row(mask)
+        if r is not None:
+            bad_value = c[r] if "commodity" in problem else role[r]
+            raise _bad(path, rows.first_row + r, str(process_ids[p[r]]), problem.format(bad_value))
+    r = first_bad_row(np.isnan(v) | (v < 0) | np.isinf(v))
+    if r is not None:
+        raise _bad(path, rows.first_row + r, str(process_ids[p[r]]), f"{number_problem(v[r])} value {float(v[r])!r}")
+    dep = rows.depreciation
+    bad_dep = (role == 2) & (np.isnan(dep) | (dep < 0) | (dep > 1))
+    r = first_bad_row(bad_dep)
+    if r is not None:
+        raise _bad(
+            path, rows.first_row + r, str(process_ids[p[r]]), f"depreciation {dep[r]!r} is not a share between 0 and 1"
+        )
+
+
+def _rows_of(table: pa.Table, first_row: int) -> CoefficientRows:
+    dep = (
+        table.column("depreciation").fill_null(np.nan).to_numpy()
+        if "depreciation" in table.column_names
+        else np.zeros(table.num_rows)
+    )
+    return CoefficientRows(
+        process=table.column("process").to_numpy(),
+        commodity=table.column("commodity").to_numpy(),
+        role=table.column("role").to_numpy(),
+        value=table.column("value").to_numpy(),
+        depreciation=dep,
+        first_row=first_row,
+    )
+
+
+def role_matrix(
+    process: np.ndarray,
+    commodity: np.ndarray,
+    values: np.ndarray,
+    shape: tuple[int, int],
+    path: Path,
+    process_ids: np.ndarray,
+    commodity_ids: np.ndarray | None,
+) -> sp.csr_array:
+    """CSR (processes x commodities) from entries; rows sorted by (process, commodity) become
+    the CSR arrays directly, anything else goes through COO with a check for duplicates."""
+    key = process.astype(np.int64) * shape[1] + commodity
+    if key.size < 2 or bool((key[1:] > key[:-1]).all()):
+        indptr = np.zeros(shape[0] + 1, np.int64)
+        np.cumsum(np.bincount(process, minlength=shape[0]), out=indptr[1:])
+        index_type = np.int32 if key.size < 2**31 else np.int64
+        return sp.csr_array((values, commodity.astype(index_type, copy=False), indptr.astype(index_type)), shape=shape)
+    col_ids = commodity_ids if commodity_ids is not None else np.arange(shape[1]).astype(str)
+    return coo_matrix(process, commodity, values, shape, path, process_ids, col_ids)
+
+
+def _sorted_as_written(rows: CoefficientRows, n_commodities: int) -> bool:
+    """Whether the rows are strictly increasing in (process, role, commodity), as written."""
+    if rows.size < 2:
+        return True
+    key = (rows.process.astype(np.int64) * 3 + rows.role) * n_commodities + rows.commodity
+    return bool((key[1:] > key[:-1]).all())
+
+
+def _matrices(
+    rows: CoefficientRows, shape: tuple[int, int], path: Path, process_ids: np.ndarray, commodity_ids: np.ndarray | None
+) -> dict[str, sp.csr_array | None]:
+    mats: dict[str, sp.csr_array | None] = {}
+    as_written = _sorted_as_written(rows, shape[1])
+    if as_written:  # each role's row pointer from one count of (process, role) pairs
+        counts = np.bincount(rows.process.astype(np.int64) * 3 + rows.role, minlength=3 * shape[0])
+        counts = counts.reshape(shape[0], 3)
+    index_type = np.int32 if rows.size < 2**31 and shape[1] < 2**31 else np.int64
+    for code, name in enumerate(ROLES):
+        sel = rows.role == code
+        if name == "capital" and not sel.any():
+            mats["capital"] = mats["depreciation"] = None
+            continue
+        values = {name: rows.value[sel]}
+        if name == "capital":
+            values["depreciation"] = rows.depreciation[sel]
+        if as_written:
+            indptr = np.zeros(shape[0] + 1, index_type)
+            np.cumsum(counts[:, code], out=indptr[1:])
+            indices = rows.commodity[sel].astype(index_type, copy=False)
+            for key, data in values.items():
+                mats[key] = sp.csr_array((data, indices, indptr), shape=shape)
+            continue
+        args = (rows.process[sel], rows.commodity[sel])
+        for key, data in values.items():
+            mats[key] = role_matrix(*args, data, shape, path, process_ids, commodity_ids)
+    return mats
+
+
+def _read_processes(root: Path, manifest: dict, commodities: Commodities) -> Processes:
+    path = _path(root, manifest, "processes")
+    t = read_parquet(path, {"capacity": pa.float64()}, optional=("capacity",))
+    m = t.num_rows
+    ids, workplaces, _ = _ids_table(root, manifest, "process_ids", "workplace", m, "process")
+    capacity = t.column("capacity").fill_null(np.inf).to_numpy() if "capacity" in t.column_names else np.full(m, np.inf)
+    _check_amounts(capacity, path, "capacity", ids, allow_inf=True)
+    path = _path(root, manifest, "coefficients")
+    table = read_parquet(path, COEFFICIENT_COLUMNS, optional=("depreciation",))
+    _no_nulls(table, path, ("process", "commodity", "role", "value"))
+    rows = _rows_of(table, 0)
+    _check_coefficients(rows, path, ids, len(commodities))
+    mats = _matrices(rows, (m, len(commodities)), path, ids, commodities.ids)
+    return Processes(
+        ids=ids,
+        workplaces=workplaces,
+        capacity=capacity,
+        outputs=mats["output"],
+        inputs=mats["input"],
+        capital=mats["capital"],
+        depreciation=mats["depreciation"],
+    )
+
+
+def _read_councils(root: Path, manifest: dict, commodities: Commodities) -> Councils | None:
+    if "councils" not in manifest.get("files", {}):
+        return None
+    path = _path(root, manifest, "councils")
+    t = read_parquet(path, {"id": pa.string(), "members": pa.float64(), "income": pa.float64()})
+    _no_nulls(t, path, ("id", "members", "income"))
+    ids = string_array(t.column("id"))
+    check_unique(ids, "council", str(path))
+    members, income = t.column("members").to_numpy(), t.column("income").to_numpy()
+    _check_amounts(members, path, "members", ids, allow_inf=False)
+    _check_amounts(income, path, "income", ids, allow_inf=False)
+    path = _path(root, manifest, "preferences")
+    t = read_parquet(path, {"council": pa.int32(), "commodity": pa.int32(), "weight": pa.float64()})
+    _no_nulls(t, path, ("council", "commodity", "weight"))
+    k, c, w = (t.column(x).to_numpy() for x in ("council", "commodity", "weight"))
+    for values, size, what in ((k, ids.size, "council"), (c, len(commodities), "commodity")):
+        r = first_bad_row((values < 0) | (values >= size))
+        if r is not None:
+            raise _bad(path, r, "", f"{what} position {values[r]} is not between 0 and {size - 1}")
+    r = first_bad_row(np.isnan(w) | (w < 0) | np.isinf(w))
+    if r is not None:
+        raise _bad(path, r, str(ids[k[r]]), f"{number_problem(w[r])} weight {float(w[r])!r}")
+    prefs = coo_matrix(k, c, w, (ids.size, len(commodities)), path, ids, commodities.ids)
+    return Councils(ids=ids, members=members, income=income, preferences=prefs)
+
+
+def _check_productive(economy: Economy, manifest: dict) -> None:
+    """The productiveness check, skipped where the manifest caches it for this very matrix."""
+    from glasnost.economy.model import check_productive
+
+    A = economy.technique.A
+    if A.nnz and float(np.asarray(A.sum(axis=0)).max()) < 1.0:
+        check_productive(economy)  # the column-sum bound: as cheap as one product
+        return
+    cached = manifest.get("checks", {}).get("productive")
+    if cached is not None and cached.get("technique_sha256") == matrix_digest(A):
+        economy._meta["productive_radius"] = float(cached["radius"])
+        return
+    check_productive(economy)
+
+
+def load_v2(root: Path, manifest: dict, *, check_productive: bool = True) -> Economy:
+    """Read a schema version 2 directory (its manifest already read)."""
+    try:
+        commodities = _read_commodities(root, manifest)
+        processes = _read_processes(root, manifest, commodities)
+        councils = _read_councils(root, manifest, commodities)
+        # the id tables were checked above: against the writer's digest, or sorted afresh
+        meta = {"ids_checked": True}
+        economy = Economy(commodities, processes, councils, str(manifest.get("name", root.name)), meta)
+        if check_productive:
+            _check_productive(economy, manifest)
+        return economy
+    except NotProductiveError as exc:
+        raise NotProductiveError(exc.culprits, exc.spectral_radius, where=str(root)) from exc
+    except EconomyError as exc:
+        if exc.where is not None and exc.where.startswith(str(root)):
+            raise
+        raise EconomyError(str(exc), where=str(root)) from exc
+
+
+# ---- one rank's block ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcessBlock:
+    """The coefficient rows of processes [first, last) and how many file rows were read."""
+
+    first: int
+    last: int
+    rows: CoefficientRows
+    rows_read: int
+    row_groups: list[int]
+
+
+def _process_ranges(pf: pq.ParquetFile, path: Path) -> list[tuple[int, int]]:
+    """(smallest, largest) process position of every row group, from the statistics where
+    the writer recorded them, else from the process column."""
+    index = pf.schema_arrow.get_field_index("process")
+    if index < 0:
+        raise EconomyError("missing column(s) process", where=str(path))
+    ranges = []
+    for g in range(pf.metadata.num_row_groups):
+        stats = pf.metadata.row_group(g).column(index).statistics
+        if stats is not None and stats.has_min_max:
+            ranges.append((int(stats.min), int(stats.max)))
+        else:
+            col = pf.read_row_group(g, columns=["process"]).column(0).to_numpy()
+            ranges.append((int(col.min()), int(col.max())) if col.size else (0, -1))
+    return ranges
+
+
+def read_process_block(
+    directory: str | os.PathLike[str], first: int, last: int, process_ids: np.ndarray | None = None
+) -> ProcessBlock:
+    """The coefficient rows of processes ``first`` to ``last - 1`` of a version 2 directory,
+    reading only the row groups that hold them. Rows must be sorted by process (as the writer
+    leaves them); an unsorted row group is an error naming the file and row."""
+    root = Path(directory)
+    manifest = read_manifest(root)
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise EconomyError("reading one block needs schema version 2 (run glasnost migrate)", where=str(root))
+    path = _path(root, manifest, "coefficients")
+    pf = parquet_file(path)
+    ranges = _process_ranges(pf, path)
+    starts = np.concatenate([[0], np.cumsum([pf.metadata.row_group(g).num_rows for g in range(len(ranges))])])
+    groups = [g for g, (lo, hi) in enumerate(ranges) if hi >= first and lo < last]
+    parts = []
+    for g in groups:
+        t = read_parquet(path, COEFFICIENT_COLUMNS, optional=("depreciation",), row_groups=[g])
+        _no_nulls(t, path, ("process", "commodity", "role", "value"), int(starts[g]))
+        parts.append((g, t))
+    rows_read = sum(t.num_rows for _, t in parts)
+    table = (
+        pa.concat_tables([t for _, t in parts])
+        if parts
+        else read_parquet(path, COEFFICIENT_COLUMNS, optional=("depreciation",), row_groups=[])
+    )
+    first_row = int(starts[groups[0]]) if groups else 0
+    proc = table.column("process").to_numpy()
+    r = first_bad_row(proc[1:] < proc[:-1])
+    if r is not None:
+        raise _bad(
+            path, first_row + r + 1, "", "coefficients are not sorted by process (rewrite with glasnost migrate)"
+        )
+    lo, hi = np.searchsorted(proc, [first, last])
+    rows = _rows_of(table.slice(int(lo), int(hi - lo)), first_row + int(lo))
+    return ProcessBlock(first=first, last=last, rows=rows, rows_read=rows_read, row_groups=groups)
