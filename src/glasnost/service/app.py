@@ -259,6 +259,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         control = None
     if control is not None and hasattr(control, "router"):
         app.include_router(control.router)
+    from glasnost.service.elections import routes as elections
+    from glasnost.service.notifications import routes as notifications
+
+    for module in (elections, notifications):  # issue 18
+        app.include_router(module.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -304,3 +304,8 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(200), default="")
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# the tables of elections, recall and notifications (issue 18), registered with the platform's
+from glasnost.service.elections import models as _elections  # noqa: E402, F401
+from glasnost.service.notifications import models as _notifications  # noqa: E402, F401
