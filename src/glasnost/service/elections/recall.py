@@ -22,7 +22,8 @@ from glasnost.service import models as m
 from glasnost.service.accounts import Viewer, audit
 from glasnost.service.elections import models as e
 from glasnost.service.elections.secrecy import ElectionBox, PetitionMarks
-from glasnost.service.errors import BadInputError, ConflictError, ForbiddenError, NotFoundError
+from glasnost.service.elections.service import between
+from glasnost.service.errors import ConflictError, ForbiddenError, NotFoundError
 from glasnost.service.messages import N_
 from glasnost.service.notifications.service import notify
 
@@ -55,10 +56,8 @@ class Recalls:
     def set_share(self, viewer: Viewer, cycle_id: int, share: float, days: int = DEFAULT_RECALL_DAYS) -> dict[str, Any]:
         """The board sets the share of a council's members whose signatures open a recall vote."""
         viewer.require_board()
-        if not (0 < share <= 1) or math.isnan(share):
-            raise BadInputError(f"{share * 100:g}% is not between 0 and 100%", where="recall_share_percent")
-        if not 1 <= days <= 365:
-            raise BadInputError(f"{days} is not between 1 and 365", where="recall_days")
+        between("recall_share_percent", share * 100, 1, 100)
+        between("recall_days", days, 1, 365)
         with self.p.db.write() as s:
             self.p.cycles.get(s, cycle_id)
             row = s.get(e.DemocracySettings, cycle_id)

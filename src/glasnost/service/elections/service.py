@@ -42,10 +42,16 @@ from glasnost.service.security import hash_token, new_token
 if TYPE_CHECKING:
     from glasnost.service.platform import Platform
 
-__all__ = ["POSTS", "Elections", "manager_target"]
+__all__ = ["POSTS", "Elections", "between", "manager_target"]
 
 POSTS = ("delegates", "manager")
 MEMBER_ROLES = ("member", "delegate")
+
+
+def between(name: str, value: float, low: float, high: float) -> None:
+    """Refuse ``value`` (of the field ``name``) unless it lies in [low, high]."""
+    if not low <= value <= high:  # also refuses NaN
+        raise BadInputError(f"{value:g} is not between {low} and {high}", where=name)
 
 
 def manager_target(cycle_id: int, code: str) -> str:
@@ -133,13 +139,13 @@ class Elections:
         viewer.require_board()
         if post not in POSTS:
             raise BadInputError(f"post {post[:40]!r}: choose 'delegates' or 'manager'", where="post")
-        if not 1 <= seats <= 100:
-            raise BadInputError(f"{seats} is not between 1 and 100", where="seats")
-        if not 1 <= term_days <= 3650:
-            raise BadInputError(f"{term_days} is not between 1 and 3650", where="term_days")
-        for name, hours in (("nomination_hours", nomination_hours), ("voting_hours", voting_hours)):
-            if not 0 <= hours <= 24 * 365:
-                raise BadInputError(f"{hours:g} is not between 0 and 8760", where=name)
+        for name, value, low, high in (
+            ("seats", seats, 1, 100),
+            ("term_days", term_days, 1, 3650),
+            ("nomination_hours", nomination_hours, 0, 8760),
+            ("voting_hours", voting_hours, 0, 8760),
+        ):
+            between(name, value, low, high)
         with self.p.db.write() as s:
             council = self.council(s, cycle_id, code)
             if post == "manager":
