@@ -335,6 +335,8 @@ def test_a_recall_passes_the_grant_is_gone_in_every_process_and_a_by_election_op
         tally = client.post(f"/api/elections/{vote}/close", headers=board).json()
         assert tally["passed"] and (tally["yes"], tally["no"]) == (4, 1)
         assert proposal_status(other, cycle, WORKPLACE, m0_other) == 403  # the next request, another process
+        stored = other.get(f"/api/elections/{vote}").json()["election"]["tally"]
+        assert stored["by_election"] == tally["by_election"]
         by = other.get(f"/api/elections/{tally['by_election']}").json()["election"]
         assert by["status"] == "nominating" and by["reason"] == "by-election" and by["seats"] == 1
         assert other.get(f"/api/terms/{term}").json()["term"]["end_reason"] == "recalled"

@@ -398,11 +398,12 @@ class Elections:
             self.p.db.delete_for_good(
                 s.connection(), delete(e.ElectionBox).where(e.ElectionBox.election_id == election_id)
             )
-            election.status, election.closed_at, election.tally = "closed", utcnow(), tally
+            election.status, election.closed_at = "closed", utcnow()
             if election.post == "recall":
-                self.p.recalls.apply(s, election, tally)
+                self.p.recalls.apply(s, election, tally)  # adds the by-election to the tally
             else:
                 self._install(s, election, tally["elected"])
+            election.tally = tally  # assigned whole, after the last change (a JSON column's changes in place go unseen)
             audit(s, viewer, "close-election", f"election {election_id}: {', '.join(tally['elected'])}")
             code = s.get(m.Council, election.council_id).code  # type: ignore[union-attr]
             notify(
