@@ -70,7 +70,8 @@ def _proposal(base: str, name: str, cycle: int) -> int:
     with httpx.Client(base_url=base, timeout=60) as c:
         token = c.post("/api/login", json={"username": name, "password": name + "-password"}).json()["token"]
         body = {"council": WORKPLACE, "supply": {"agriculture": 1.0}, "demand": {"mining": 0.1}}
-        return c.post(f"/api/cycles/{cycle}/proposals", json=body, headers={"Authorization": f"Bearer {token}"}).status_code
+        headers = {"Authorization": f"Bearer {token}"}
+        return c.post(f"/api/cycles/{cycle}/proposals", json=body, headers=headers).status_code
 
 
 def test_a_workplace_elects_two_delegates_then_recalls_one(served: tuple[str, Any, httpx.Client, int]) -> None:
@@ -125,7 +126,8 @@ def test_a_workplace_elects_two_delegates_then_recalls_one(served: tuple[str, An
             _check(page, "election result", "phone", problems)
             # the result against abcvoting, on the ballots the platform published
             with app.state.platform.db.read() as s:
-                ballots = [b.choice for b in s.scalars(select(e.ElectionBallot).where(e.ElectionBallot.election_id == election))]
+                rows = s.scalars(select(e.ElectionBallot).where(e.ElectionBallot.election_id == election))
+                ballots = [b.choice for b in rows]
             assert sorted(map(sorted, ballots)) == sorted(map(sorted, APPROVALS.values()))
             profile = Profile(3)
             profile.add_voters([{CANDIDATES.index(c) for c in b} for b in ballots])
