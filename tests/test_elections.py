@@ -378,3 +378,17 @@ def test_a_term_that_ends_drops_the_grant_and_opens_the_post_again(client: TestC
     assert proposal_status(client, cycle, WORKPLACE, people["a1"]) == 403
     rows = client.get(f"/api/cycles/{cycle}/elections").json()["elections"]
     assert rows[0]["reason"] == "term-ended" and rows[0]["status"] == "nominating"
+
+
+def test_an_invitation_can_make_a_member_of_a_council(client: TestClient) -> None:
+    board, cycle = _cycle(client)
+    r = client.post(f"/api/cycles/{cycle}/invitations", json={"role": "member", "council": WORKPLACE}, headers=board)
+    assert r.status_code == 201, r.text
+    r = client.post(
+        f"/api/invitations/{r.json()['token']}/accept", json={"username": "zoe", "password": "zoe-password"}
+    )
+    assert r.status_code == 200, r.text
+    zoe = {"Authorization": f"Bearer {r.json()['token']}"}
+    election = _call(client, board, cycle)
+    assert client.post(f"/api/elections/{election}/candidates", json={}, headers=zoe).status_code == 201
+    assert client.get(f"/api/cycles/{cycle}/elections").json()["councils"][0]["members"] == 1
