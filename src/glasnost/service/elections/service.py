@@ -19,6 +19,7 @@ and the terms (with the grants they carry).
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,14 @@ if TYPE_CHECKING:
 __all__ = ["POSTS", "Elections", "between", "manager_target"]
 
 POSTS = ("delegates", "manager")
+CAST_SQL = (
+    "SELECT elections.status, elections.rule, elections.candidates, councils.code, "
+    "(SELECT 1 FROM memberships WHERE memberships.account_id = ? AND memberships.council_id = elections.council_id "
+    "AND memberships.role IN ('member', 'delegate') LIMIT 1) "
+    "FROM elections JOIN councils ON councils.id = elections.council_id WHERE elections.id = ?"
+)
+"""What a ballot needs to know, in one query: the election's state, rule and candidates, and whether
+the voter is a member of its council."""
 MEMBER_ROLES = ("member", "delegate")
 
 
@@ -333,12 +342,17 @@ class Elections:
     def cast(self, viewer: Viewer, election_id: int, choice: list[Any]) -> dict[str, Any]:
         """A member's ballot, sealed until the close; returns the receipt code (shown once)."""
         viewer.require()
-        with self.p.db.read() as s:
-            election = self._election(s, election_id)
-            if election.status != "voting":
-                raise ConflictError("this election is not open for voting", where=f"election {election_id}")
-            self._require_member(s, viewer.account_id, viewer.username or "", election)
-            rule, candidates = election.rule, list(election.candidates or [])
+        rows = self.p.db.lookup(CAST_SQL, (int(viewer.account_id), election_id))  # type: ignore[arg-type]
+        if not rows:
+            raise NotFoundError(f"there is no election {election_id}", where="election")
+        status, rule, candidates, code, member = rows[0]
+        if status != "voting":
+            raise ConflictError("this election is not open for voting", where=f"election {election_id}")
+        if not member:
+            raise ForbiddenError(
+                f"{viewer.username} is not a member of council {code}", where=f"election {election_id}"
+            )
+        candidates = json.loads(candidates) if isinstance(candidates, str) else list(candidates or [])
         try:
             choice = check_choice(rule, candidates if rule != "majority" else ["yes", "no"], choice)
         except BallotError as exc:
@@ -349,7 +363,9 @@ class Elections:
         code = new_token()
         try:
             with self.p.db.write() as s:
-                if s.scalar(select(e.Election.status).where(e.Election.id == election_id)) != "voting":
+                # shared lock (PostgreSQL): a close, which locks the row for update, waits for this ballot
+                status = select(e.Election.status).where(e.Election.id == election_id).with_for_update(read=True)
+                if s.scalar(status) != "voting":
                     raise ConflictError("this election is not open for voting", where=f"election {election_id}")
                 s.add(e.ElectionVoter(election_id=election_id, account_id=viewer.account_id))
                 s.add(
