@@ -49,10 +49,15 @@ def inbox() -> Iterator[tuple[Inbox, int]]:
         controller.stop()
 
 
-def _app(tmp_path: Path, port: int, *, jobs: bool) -> TestClient:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    yield from make_backend(request.param, tmp_path)
+
+
+def _app(backend: Any, port: int, *, jobs: bool) -> TestClient:
     from glasnost.service.app import create_app
 
-    settings = next(make_backend("sqlite", tmp_path)).settings(
+    settings = backend.settings(
         jobs=jobs, extra={"smtp_host": "127.0.0.1", "smtp_port": port, "mail_from": "glasnost@example.org"}
     )
     app = create_app(settings)
@@ -66,10 +71,10 @@ def _choose(client: TestClient, headers: dict[str, str], email: str, kinds: list
 
 
 def test_mail_goes_by_the_queue_to_those_who_chose_it_in_their_language(
-    tmp_path: Path, inbox: tuple[Inbox, int]
+    backend: Any, inbox: tuple[Inbox, int]
 ) -> None:
     handler, port = inbox
-    with _app(tmp_path, port, jobs=False) as client:
+    with _app(backend, port, jobs=False) as client:
         board = bearer(client, *BOARD)
         cycle = client.post("/api/cycles", json={"name": "news"}, headers=board).json()["id"]
         people = members(client, board, cycle, WORKPLACE, ["ann", "ben", "cat", "dan"])
@@ -122,9 +127,10 @@ def test_mail_goes_by_the_queue_to_those_who_chose_it_in_their_language(
         assert ru.findall(f"{ATOM}entry")[0].findtext(f"{ATOM}title") == "Раунд 1 открыт"
 
 
-def test_the_scheduler_sends_the_mail_by_itself(tmp_path: Path, inbox: tuple[Inbox, int]) -> None:
+def test_the_scheduler_or_the_job_queue_sends_the_mail_by_itself(backend: Any, inbox: tuple[Inbox, int]) -> None:
+    """SQLite: the in-process scheduler; PostgreSQL: the procrastinate job deferred when mail is queued."""
     handler, port = inbox
-    with _app(tmp_path, port, jobs=True) as client:
+    with _app(backend, port, jobs=True) as client:
         board = bearer(client, *BOARD)
         cycle = client.post("/api/cycles", json={"name": "news"}, headers=board).json()["id"]
         people = members(client, board, cycle, WORKPLACE, ["ann"])
@@ -139,7 +145,7 @@ def test_the_scheduler_sends_the_mail_by_itself(tmp_path: Path, inbox: tuple[Inb
 
 def test_the_preferences_page_keeps_what_was_typed(tmp_path: Path, inbox: tuple[Inbox, int]) -> None:
     _, port = inbox
-    with _app(tmp_path, port, jobs=False) as client:
+    with _app(next(make_backend("sqlite", tmp_path)), port, jobs=False) as client:
         client.app.state.platform.accounts.create("ann", "ann-password")
         client.get("/")
         csrf = client.cookies.get("glasnost_csrf")
