@@ -392,3 +392,53 @@ def test_an_invitation_can_make_a_member_of_a_council(client: TestClient) -> Non
     election = _call(client, board, cycle)
     assert client.post(f"/api/elections/{election}/candidates", json={}, headers=zoe).status_code == 201
     assert client.get(f"/api/cycles/{cycle}/elections").json()["councils"][0]["members"] == 1
+
+
+def test_the_pages_forms_nominate_accept_and_refuse_in_words(client: TestClient) -> None:
+    board, cycle = _cycle(client)
+    people = members(client, board, cycle, WORKPLACE, ["ann", "ben"])
+    client.get("/")
+    csrf = client.cookies.get("glasnost_csrf")
+    url = f"/cycles/{cycle}/elections"
+    form = {"csrf_token": csrf, "action": "call", "council": WORKPLACE, "post": "delegates", "seats": "0"}
+    r = client.post(url, data=form, headers=board)
+    assert (
+        r.status_code == 422
+        and "0 is not between 1 and 100" in r.text
+        and 'id="call-seats" min="1" max="100" value="0"' in r.text
+    )
+    r = client.post(url, data={**form, "seats": "2"}, headers=board, follow_redirects=False)
+    assert r.status_code == 303
+    r = client.post(url, data={"csrf_token": csrf, "action": "share", "recall_share_percent": "250"}, headers=board)
+    assert r.status_code == 422 and "250 is not between 1 and 100" in r.text
+    assert (
+        client.post(
+            url,
+            data={"csrf_token": csrf, "action": "share", "recall_share_percent": "30"},
+            headers=board,
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
+    assert client.get(f"/api/cycles/{cycle}/elections").json()["recall_share"] == pytest.approx(0.3)
+    (election,) = client.get(f"/api/cycles/{cycle}/elections").json()["elections"]
+    page = f"/elections/{election['id']}"
+    r = client.post(
+        page,
+        data={"csrf_token": csrf, "action": "nominate", "username": "ben"},
+        headers=people["ann"],
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    text = client.get(page, headers=people["ben"]).text
+    assert "ann nominated you." in text and 'id="accept"' in text
+    assert (
+        client.post(
+            page, data={"csrf_token": csrf, "action": "accept"}, headers=people["ben"], follow_redirects=False
+        ).status_code
+        == 303
+    )
+    text = client.get(page, headers={"Accept-Language": "ru"}).text
+    assert "выдвинут(а) участником ann, согласие дано" in text
+    r = client.post(page, data={"csrf_token": csrf, "action": "stand", "statement": "x" * 501}, headers=people["ann"])
+    assert r.status_code == 422 and "at most 500 characters" in r.text and "x" * 501 in r.text
