@@ -546,18 +546,21 @@ class Elections:
             self.end_term(s, term, "term")
             self.p.recalls.lapse(s, term.id)
             council = s.get(m.Council, term.council_id)
-            election = s.get(e.Election, term.election_id)
-            assert council is not None and election is not None
+            assert council is not None
             with_post = select(e.Election.id).where(
                 e.Election.council_id == council.id, e.Election.post == term.post, e.Election.status != "closed"
             )
-            if s.scalar(with_post) is None:
-                self._open(
-                    s,
-                    council,
-                    term.post,
-                    election.seats if election.post == term.post else 1,
-                    election.term_days,
-                    "term-ended",
+            if s.scalar(with_post) is None:  # the post opens again, as its last full election had it
+                last = s.scalar(
+                    select(e.Election)
+                    .where(
+                        e.Election.council_id == council.id,
+                        e.Election.post == term.post,
+                        e.Election.reason != "by-election",
+                    )
+                    .order_by(e.Election.id.desc())
+                    .limit(1)
                 )
+                seats, days = (last.seats, last.term_days) if last is not None else (1, 365)
+                self._open(s, council, term.post, seats, days, "term-ended")
         return 1
