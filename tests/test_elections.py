@@ -442,3 +442,39 @@ def test_the_pages_forms_nominate_accept_and_refuse_in_words(client: TestClient)
     assert "выдвинут(а) участником ann, согласие дано" in text
     r = client.post(page, data={"csrf_token": csrf, "action": "stand", "statement": "x" * 501}, headers=people["ann"])
     assert r.status_code == 422 and "at most 500 characters" in r.text and "x" * 501 in r.text
+
+
+def test_ballots_are_sealed_apart_from_voters_and_published_shuffled_at_the_close(client: TestClient) -> None:
+    board, cycle = _cycle(client)
+    people = members(client, board, cycle, WORKPLACE, [f"v{i}" for i in range(8)])
+    election = _call(client, board, cycle, seats=2)
+    for name in ("v0", "v1", "v2"):
+        client.post(f"/api/elections/{election}/candidates", json={}, headers=people[name])
+    client.post(f"/api/elections/{election}/voting", headers=board)
+    cast = [["v0"], ["v1"], ["v2"], ["v0", "v1"], ["v0", "v2"], ["v1", "v2"], ["v0", "v1", "v2"], ["v2"]]
+    for choice, headers in zip(cast, people.values(), strict=True):
+        assert (
+            client.post(f"/api/elections/{election}/ballots", json={"choice": choice}, headers=headers).status_code
+            == 201
+        )
+    p = client.app.state.platform
+    # while open: sealed rows that name no voter and carry no time; nothing in the clear; no tally
+    for table in (e.ElectionBox, e.ElectionBallot):
+        assert not {c.name for c in table.__table__.columns} & {"account_id", "at", "created_at", "voter"}
+    with p.db.read() as s:
+        sealed = list(s.scalars(select(e.ElectionBox.sealed)))
+        assert len(sealed) == 8 and not any(b"v0" in x or b"v1" in x for x in sealed)
+        assert s.scalar(select(func.count()).select_from(e.ElectionBallot)) == 0
+    assert client.get(f"/api/elections/{election}").json()["election"]["tally"] is None
+    assert client.get(f"/api/elections/{election}").json()["election"]["turnout"] == 8
+    tally = client.post(f"/api/elections/{election}/close", headers=board).json()
+    # closed: the box and its key gone; the ballots stored and published, the same multiset as cast
+    assert p.vault.get(f"election-box:{election}") is None
+    with p.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(e.ElectionBox)) == 0
+        assert s.scalar(select(func.count()).select_from(e.ElectionReceipt)) == 8
+    index = client.get(f"/api/elections/{election}").json()["election"]["ledger_index"]
+    entry = p.books.call(lambda ledger: ledger.entry(index - 1))  # the ballots, just before the tally
+    assert entry.payload["election"] == election
+    assert sorted(map(tuple, entry.payload["ballots"])) == sorted(map(tuple, cast))
+    assert tally["approvals"] == {"v0": 4, "v1": 4, "v2": 5}
