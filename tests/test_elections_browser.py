@@ -3,7 +3,8 @@
 - a workplace of ten members elects its two delegates from three members who stood by themselves
   (approval ballots; the proportional result checked against abcvoting on the published ballots);
 - two members (20%) sign a recall petition against one of them, the recall vote passes, the
-  delegate's seat is gone on the next request and the by-election opens;
+  delegate's seat is gone on the next request and the by-election opens; in it one member stands,
+  another is nominated and accepts, members rank them (Schulze) and the winner holds the seat;
 - every page on the way, at a phone's width (390 px) and a desktop's, fits the screen and has no
   serious or critical axe-core violation (the election pages, the term and recall page, the
   notification preferences).
@@ -160,8 +161,14 @@ def test_a_workplace_elects_two_delegates_then_recalls_one(served: tuple[str, An
             expect(signer.locator("#recall-vote-link")).to_be_visible()
             expect(signer.locator("#sign")).to_have_count(0)  # the count is final
             vote = api.get(f"/api/terms/{term}").json()["petitions"][0]["election"]
-            for name, answer in [("member0", "yes"), ("member1", "yes"), ("member3", "yes"), ("member4", "yes"),
-                                 ("member5", "no"), ("member6", "yes")]:
+            for name, answer in [
+                ("member0", "yes"),
+                ("member1", "yes"),
+                ("member3", "yes"),
+                ("member4", "yes"),
+                ("member5", "no"),
+                ("member6", "yes"),
+            ]:
                 _login(signer, base, name)
                 signer.goto(f"{base}/elections/{vote}")
                 if name == "member0":
@@ -181,14 +188,47 @@ def test_a_workplace_elects_two_delegates_then_recalls_one(served: tuple[str, An
             signer.click("#by-election")
             expect(signer.locator("#election-status")).to_have_text("taking candidates")
             _check(signer, "by-election", "phone", problems)
+            by_election = int(signer.url.rsplit("/", 1)[1])
             signer.goto(f"{base}/terms/{term}")
             expect(signer.locator("#term-status")).to_contain_text("recalled")
             _check(signer, "term recalled", "phone", problems)
+            # the by-election: one seat, ranked ballots (Schulze); member3 is nominated and accepts
+            _login(signer, base, "member1")
+            signer.goto(f"{base}/elections/{by_election}")
+            signer.click("#stand")
+            signer.fill("#nominee", "member3")
+            signer.click("#nominate")
+            _login(signer, base, "member3")
+            signer.goto(f"{base}/elections/{by_election}")
+            signer.click("#accept")
+            expect(signer.locator("#standing")).to_be_visible()
+            _login(signer, base, *BOARD)
+            signer.goto(f"{base}/elections/{by_election}")
+            signer.click("#start-voting")
+            for name, first in [("member4", 2), ("member5", 2), ("member6", 1)]:  # rank-2 is member3
+                _login(signer, base, name)
+                signer.goto(f"{base}/elections/{by_election}")
+                if name == "member4":
+                    _check(signer, "ballot (ranked)", "phone", problems)
+                signer.fill(f"#rank-{first}", "1")
+                signer.fill(f"#rank-{3 - first}", "2")
+                signer.click("#cast")
+                expect(signer.locator("#receipt")).to_be_visible()
+            _login(signer, base, *BOARD)
+            signer.goto(f"{base}/elections/{by_election}")
+            signer.click("#close-election")
+            expect(signer.locator("#elected strong")).to_have_text("member3")
+            assert _proposal(base, "member3", cycle) == 201 and _proposal(base, "member2", cycle) == 403
             # the pages at a desktop's size too, and the notification preferences
             for size, (w, h) in SIZES.items():
                 visitor = browser.new_context(viewport={"width": w, "height": h}).new_page()
-                for name, path in (("elections", f"/cycles/{cycle}/elections"), ("election", f"/elections/{election}"),
-                                   ("recall vote", f"/elections/{vote}"), ("term", f"/terms/{term}")):
+                for name, path in (
+                    ("elections", f"/cycles/{cycle}/elections"),
+                    ("election", f"/elections/{election}"),
+                    ("recall vote", f"/elections/{vote}"),
+                    ("by-election", f"/elections/{by_election}"),
+                    ("term", f"/terms/{term}"),
+                ):
                     visitor.goto(base + path)
                     _check(visitor, name, size, problems)
                 _login(visitor, base, "member3")
