@@ -25,7 +25,7 @@ import smtplib
 from collections.abc import Iterable
 from datetime import timedelta
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from xml.etree import ElementTree as ET
 
 from sqlalchemy import func, select
@@ -228,48 +228,31 @@ class Notifications:
             return int(s.scalar(select(func.count(OutboxMail.id)).where(OutboxMail.sent_at.is_(None))) or 0)
 
     def deliver(self, batch: int = 200) -> int:
-        """Send waiting mails (each claimed by one process: rows locked, others skipped); how many
-        were sent. A mail that fails is tried again at the next run, five times at most."""
+        """Send waiting mails; how many were sent. A mail that fails is tried again at the next run,
+        five times at most. PostgreSQL: the rows are claimed (locked, others skipped) so that any
+        number of workers send each mail once. SQLite (one process, one scheduler thread): the rows
+        are read, sent, then marked, so that a slow mail server never holds the database's write lock."""
         host, port, sender = self.smtp()
         if host is None:
             return 0
-        sent = 0
+        q = (
+            select(OutboxMail)
+            .where(OutboxMail.sent_at.is_(None), OutboxMail.attempts < 5)
+            .order_by(OutboxMail.id)
+            .limit(batch)
+        )
+        if self.p.settings.is_sqlite:
+            with self.p.db.read() as s:
+                mails = [_Mail(r.id, r.kind, r.address, r.subject, r.body) for r in s.scalars(q)]
+            outcome = _send_all(host, port, sender, mails)
+            with self.p.db.write() as s:
+                return _mark(s, outcome)
         with self.p.db.write() as s:
-            q = (
-                select(OutboxMail)
-                .where(OutboxMail.sent_at.is_(None), OutboxMail.attempts < 5)
-                .order_by(OutboxMail.id)
-                .limit(batch)
-            )
-            if not self.p.settings.is_sqlite:
-                q = q.with_for_update(skip_locked=True)
-            rows = list(s.scalars(q))
-            if not rows:
-                return 0
-            try:
-                with smtplib.SMTP(host, port, timeout=30) as smtp:
-                    for row in rows:
-                        sent += self._send(smtp, sender, row)
-            except (OSError, smtplib.SMTPException) as exc:
-                for row in rows:
-                    if row.sent_at is None:
-                        row.attempts += 1
-                        row.error = str(exc)[:300]
-        return sent
-
-    @staticmethod
-    def _send(smtp: smtplib.SMTP, sender: str, row: OutboxMail) -> int:
-        msg = EmailMessage()
-        msg["From"], msg["To"], msg["Subject"] = sender, row.address, row.subject
-        msg["X-Glasnost-Kind"] = row.kind
-        msg.set_content(row.body or row.subject)
-        try:
-            smtp.send_message(msg)
-        except smtplib.SMTPRecipientsRefused as exc:
-            row.attempts, row.error = row.attempts + 1, str(exc)[:300]
-            return 0
-        row.sent_at, row.attempts = utcnow(), row.attempts + 1
-        return 1
+            mails = [
+                _Mail(r.id, r.kind, r.address, r.subject, r.body)
+                for r in s.scalars(q.with_for_update(skip_locked=True))
+            ]
+            return _mark(s, _send_all(host, port, sender, mails))
 
     # ---- events found by the scheduled work ------------------------------------------------------------
 
@@ -334,3 +317,48 @@ class Notifications:
                 )
             )
         return news
+
+
+class _Mail(NamedTuple):
+    id: int
+    kind: str
+    address: str
+    subject: str
+    body: str
+
+
+def _send_all(host: str, port: int, sender: str, mails: list[_Mail]) -> dict[int, str | None]:
+    """Send over one SMTP connection; per mail, None (sent) or what went wrong."""
+    if not mails:
+        return {}
+    outcome: dict[int, str | None] = {}
+    try:
+        with smtplib.SMTP(host, port, timeout=30) as smtp:
+            for mail in mails:
+                msg = EmailMessage()
+                msg["From"], msg["To"], msg["Subject"] = sender, mail.address, mail.subject
+                msg["X-Glasnost-Kind"] = mail.kind
+                msg.set_content(mail.body or mail.subject)
+                try:
+                    smtp.send_message(msg)
+                    outcome[mail.id] = None
+                except smtplib.SMTPRecipientsRefused as exc:
+                    outcome[mail.id] = str(exc)
+    except (OSError, smtplib.SMTPException) as exc:
+        for mail in mails:
+            outcome.setdefault(mail.id, str(exc))
+    return outcome
+
+
+def _mark(s: Session, outcome: dict[int, str | None]) -> int:
+    now = utcnow()
+    for mail_id, error in outcome.items():
+        row = s.get(OutboxMail, mail_id)
+        if row is None:
+            continue
+        row.attempts += 1
+        if error is None:
+            row.sent_at = now
+        else:
+            row.error = error[:300]
+    return sum(1 for error in outcome.values() if error is None)
