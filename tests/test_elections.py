@@ -181,6 +181,13 @@ def test_a_manager_is_elected_by_schulze_and_holds_the_manager_grant(client: Tes
     ben = Viewer(p.accounts.account_id("ben"), "ben")
     assert p.accounts.may_act_for(ben, "manager", f"{cycle}/{WORKPLACE}")
     assert not p.accounts.may_act_for(Viewer(p.accounts.account_id("ann"), "ann"), "manager", f"{cycle}/{WORKPLACE}")
+    # a recall of the manager: the grant row goes, read afresh by the next check
+    term = client.get(f"/api/cycles/{cycle}/elections").json()["councils"][0]["holders"][0]["term"]
+    vote = client.post(f"/api/terms/{term}/signatures", headers=people["eve"]).json()["election"]  # 20% of 5
+    for name in ("ann", "cat", "dan"):
+        client.post(f"/api/elections/{vote}/ballots", json={"choice": ["yes"]}, headers=people[name])
+    assert client.post(f"/api/elections/{vote}/close", headers=board).json()["passed"]
+    assert not p.accounts.may_act_for(ben, "manager", f"{cycle}/{WORKPLACE}")
     r = client.post(
         f"/api/cycles/{cycle}/elections", json={"council": "neighbourhood-1", "post": "manager"}, headers=board
     )
