@@ -485,3 +485,21 @@ def test_ballots_are_sealed_apart_from_voters_and_published_shuffled_at_the_clos
     assert entry.payload["election"] == election
     assert sorted(map(tuple, entry.payload["ballots"])) == sorted(map(tuple, cast))
     assert tally["approvals"] == {"v0": 4, "v1": 4, "v2": 5}
+
+
+def test_a_count_left_unpublished_by_a_crash_is_published_at_the_next_start(tmp_path: Path) -> None:
+    backend = next(make_backend("sqlite", tmp_path))
+    with _client(backend) as client:
+        board, cycle = _cycle(client)
+        people = members(client, board, cycle, WORKPLACE, ["ann", "ben"])
+        election = _call(client, board, cycle, seats=1)
+        client.post(f"/api/elections/{election}/candidates", json={}, headers=people["ann"])
+        elect(client, board, election, [[["ann"]], [["ann"]]], people)
+        p = client.app.state.platform
+        with p.db.write() as s:  # as if the process died after the close's commit, before publishing
+            s.execute(update(e.Election).values(ledger_index=None))
+    with _client(backend, first=False) as again:
+        found = again.get(f"/api/elections/{election}").json()["election"]
+        assert found["ledger_index"] is not None
+        entry = again.app.state.platform.books.call(lambda ledger: ledger.entry(found["ledger_index"]))
+        assert entry.payload["election"] == election and entry.payload["elected"] == ["ann"]

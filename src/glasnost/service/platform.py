@@ -137,3 +137,4 @@ class Platform:
         self.election_views = ElectionViews(self)
         self.recalls = Recalls(self)
         self.notifications = Notifications(self)
+        self.elections.recover()

@@ -437,6 +437,32 @@ class Elections:
         self._publish(election_id, published, tally)
         return tally
 
+    def recover(self) -> int:
+        """Publish the count of every closed election whose entries are not in the log yet (a
+        process that died between the close and the publication); how many."""
+        with self.p.db.read() as s:
+            pending = list(
+                s.scalars(select(e.Election).where(e.Election.status == "closed", e.Election.ledger_index.is_(None)))
+            )
+            work = [
+                (
+                    x.id,
+                    [
+                        b.choice
+                        for b in s.scalars(
+                            select(e.ElectionBallot)
+                            .where(e.ElectionBallot.election_id == x.id)
+                            .order_by(e.ElectionBallot.position)
+                        )
+                    ],
+                    dict(x.tally or {}),
+                )
+                for x in pending
+            ]
+        for election_id, ballots, tally in work:
+            self._publish(election_id, ballots, tally)
+        return len(work)
+
     def _publish(self, election_id: int, ballots: list[Any], tally: dict[str, Any]) -> None:
         _, entry = self.p.books.publish(
             [
