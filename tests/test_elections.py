@@ -485,6 +485,7 @@ def test_ballots_are_sealed_apart_from_voters_and_published_shuffled_at_the_clos
     assert entry.payload["election"] == election
     assert sorted(map(tuple, entry.payload["ballots"])) == sorted(map(tuple, cast))
     assert tally["approvals"] == {"v0": 4, "v1": 4, "v2": 5}
+    assert [f for f in p.check_books(grace=0) if not getattr(f, "pending", False)] == []  # the books still agree
 
 
 def test_a_count_left_unpublished_by_a_crash_is_published_at_the_next_start(tmp_path: Path) -> None:
