@@ -49,11 +49,12 @@ POSTS = ("delegates", "manager")
 CAST_SQL = (
     "SELECT elections.status, elections.rule, elections.candidates, councils.code, "
     "(SELECT 1 FROM memberships WHERE memberships.account_id = ? AND memberships.council_id = elections.council_id "
-    "AND memberships.role IN ('member', 'delegate') LIMIT 1) "
-    "FROM elections JOIN councils ON councils.id = elections.council_id WHERE elections.id = ?"
+    "AND memberships.role IN ('member', 'delegate') LIMIT 1), sealed_secrets.sealed "
+    "FROM elections JOIN councils ON councils.id = elections.council_id "
+    "LEFT JOIN sealed_secrets ON sealed_secrets.name = ? WHERE elections.id = ?"
 )
 """What a ballot needs to know, in one query: the election's state, rule and candidates, and whether
-the voter is a member of its council."""
+the voter is a member of its council, and the ballot box's key (sealed in the vault)."""
 MEMBER_ROLES = ("member", "delegate")
 
 
@@ -342,10 +343,11 @@ class Elections:
     def cast(self, viewer: Viewer, election_id: int, choice: list[Any]) -> dict[str, Any]:
         """A member's ballot, sealed until the close; returns the receipt code (shown once)."""
         viewer.require()
-        rows = self.p.db.lookup(CAST_SQL, (int(viewer.account_id), election_id))  # type: ignore[arg-type]
+        box = ElectionBox(self.p.vault, election_id)
+        rows = self.p.db.lookup(CAST_SQL, (int(viewer.account_id), box.name, election_id))  # type: ignore[arg-type]
         if not rows:
             raise NotFoundError(f"there is no election {election_id}", where="election")
-        status, rule, candidates, code, member = rows[0]
+        status, rule, candidates, code, member, key_sealed = rows[0]
         if status != "voting":
             raise ConflictError("this election is not open for voting", where=f"election {election_id}")
         if not member:
@@ -357,7 +359,7 @@ class Elections:
             choice = check_choice(rule, candidates if rule != "majority" else ["yes", "no"], choice)
         except BallotError as exc:
             raise BadInputError(str(exc).replace("ballot 1 ", ""), where="ballot") from None
-        sealed = ElectionBox(self.p.vault, election_id).seal(choice)
+        sealed = box.seal(choice, key_sealed) if key_sealed is not None else None
         if sealed is None:
             raise ConflictError("this election is not open for voting", where=f"election {election_id}")
         code = new_token()
