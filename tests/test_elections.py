@@ -504,3 +504,47 @@ def test_a_count_left_unpublished_by_a_crash_is_published_at_the_next_start(tmp_
         assert found["ledger_index"] is not None
         entry = again.app.state.platform.books.call(lambda ledger: ledger.entry(found["ledger_index"]))
         assert entry.payload["election"] == election and entry.payload["elected"] == ["ann"]
+
+
+def test_a_close_while_ballots_arrive_counts_every_ballot_it_accepted(backend: Any) -> None:
+    """Ballots cast from many threads while the board closes: every member recorded as having voted
+    has their ballot counted, and no sealed ballot is left behind in the box."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from glasnost.service.accounts import Viewer
+    from glasnost.service.errors import ConflictError
+
+    with _client(backend) as client:
+        board, cycle = _cycle(client)
+        p = client.app.state.platform
+        names = [f"t{i}" for i in range(40)]
+        people = members(client, board, cycle, WORKPLACE, names[:2])
+        with p.db.write() as s:  # the other members straight into the tables (no password hashing)
+            from glasnost.service import models as sm
+
+            council = s.scalar(select(sm.Council.id).where(sm.Council.cycle_id == cycle, sm.Council.code == WORKPLACE))
+            for name in names[2:]:
+                account = sm.Account(username=name, password_hash="-")
+                s.add(account)
+                s.flush()
+                s.add(sm.Membership(account_id=account.id, cycle_id=cycle, council_id=council, role="member"))
+        election = _call(client, board, cycle, seats=1)
+        client.post(f"/api/elections/{election}/candidates", json={}, headers=people["t0"])
+        client.post(f"/api/elections/{election}/voting", headers=board)
+        viewers = [Viewer(p.accounts.account_id(n), n) for n in names]
+
+        def cast(v: Viewer) -> bool:
+            try:
+                p.elections.cast(v, election, [["t0"]])
+                return True
+            except ConflictError:
+                return False
+
+        with ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(cast, v) for v in viewers]
+            tally = client.post(f"/api/elections/{election}/close", headers=board).json()
+            accepted = sum(f.result() for f in futures)
+        with p.db.read() as s:
+            voters = s.scalar(select(func.count()).select_from(e.ElectionVoter))
+            left = s.scalar(select(func.count()).select_from(e.ElectionBox))
+        assert voters == accepted == tally["turnout"] and left == 0

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,10 +34,10 @@ from glasnost.service.accounts import Viewer, audit
 from glasnost.service.elections import models as e
 from glasnost.service.elections.count import BallotError, check_choice, count
 from glasnost.service.elections.secrecy import ElectionBox
+from glasnost.service.elections.upkeep import Upkeep
 from glasnost.service.errors import BadInputError, ConflictError, ForbiddenError, NotFoundError
 from glasnost.service.messages import N_
 from glasnost.service.notifications.service import notify
-from glasnost.service.openbooks import Publication
 from glasnost.service.security import hash_token, new_token
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def manager_target(cycle_id: int, code: str) -> str:
     return f"{cycle_id}/{code}"
 
 
-class Elections:
+class Elections(Upkeep):
     """Elections, candidacies, ballots and terms over the platform's database."""
 
     def __init__(self, platform: Platform) -> None:
@@ -365,9 +365,8 @@ class Elections:
         code = new_token()
         try:
             with self.p.db.write() as s:
-                # shared lock (PostgreSQL): a close, which locks the row for update, waits for this ballot
-                status = select(e.Election.status).where(e.Election.id == election_id).with_for_update(read=True)
-                if s.scalar(status) != "voting":
+                self._ballot_lock(s, election_id, shared=True)  # a close waits for the ballots in flight
+                if s.scalar(select(e.Election.status).where(e.Election.id == election_id)) != "voting":
                     raise ConflictError("this election is not open for voting", where=f"election {election_id}")
                 s.add(e.ElectionVoter(election_id=election_id, account_id=viewer.account_id))
                 s.add(
@@ -381,6 +380,17 @@ class Elections:
             ) from None
         return {"code": code, "status": "sealed", "election": election_id, "ballot": choice}
 
+    def _ballot_lock(self, s: Session, election_id: int, *, shared: bool) -> None:
+        """PostgreSQL: an advisory lock per election for the transaction, shared by the ballots being
+        cast and taken alone by the close, so that no ballot is added to a box being counted. (A
+        row lock shared by a hundred ballots at once would cost PostgreSQL a multixact each time; on
+        SQLite one writer at a time already does this.)"""
+        if self.p.settings.is_sqlite:
+            return
+        fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        key = f"glasnost-election:{self.p.settings.schema or ''}"
+        s.execute(text(f"SELECT {fn}(hashtext(:key), :id)"), {"key": key, "id": election_id})
+
     # ---- the close ---------------------------------------------------------------------------------
 
     def close(self, viewer: Viewer | None, election_id: int) -> dict[str, Any]:
@@ -390,6 +400,7 @@ class Elections:
             viewer.require_board()
         box = ElectionBox(self.p.vault, election_id)
         with self.p.db.write() as s:
+            self._ballot_lock(s, election_id, shared=False)
             election = self._election(s, election_id, lock=True)
             if election.status != "voting":
                 raise ConflictError("this election is not open for voting", where=f"election {election_id}")
@@ -438,42 +449,6 @@ class Elections:
         self.p.db.forget_deleted("election_box")
         self._publish(election_id, published, tally)
         return tally
-
-    def recover(self) -> int:
-        """Publish the count of every closed election whose entries are not in the log yet (a
-        process that died between the close and the publication); how many."""
-        with self.p.db.read() as s:
-            pending = list(
-                s.scalars(select(e.Election).where(e.Election.status == "closed", e.Election.ledger_index.is_(None)))
-            )
-            work = [
-                (
-                    x.id,
-                    [
-                        b.choice
-                        for b in s.scalars(
-                            select(e.ElectionBallot)
-                            .where(e.ElectionBallot.election_id == x.id)
-                            .order_by(e.ElectionBallot.position)
-                        )
-                    ],
-                    dict(x.tally or {}),
-                )
-                for x in pending
-            ]
-        for election_id, ballots, tally in work:
-            self._publish(election_id, ballots, tally)
-        return len(work)
-
-    def _publish(self, election_id: int, ballots: list[Any], tally: dict[str, Any]) -> None:
-        _, entry = self.p.books.publish(
-            [
-                Publication("election-ballots", {"election": election_id, "ballots": ballots}),
-                Publication("election-tally", {"election": election_id, **tally}),
-            ]
-        )  # type: ignore[misc]
-        with self.p.db.write() as s:
-            s.get(e.Election, election_id).ledger_index = entry.index  # type: ignore[union-attr]
 
     def _install(self, s: Session, election: e.Election, elected: list[str]) -> None:
         """Start the winners' terms with their grants; a regular election ends the post's earlier terms."""
@@ -537,58 +512,3 @@ class Elections:
                 )
             )
         audit(s, None, "end-term", f"term {term.id}: {reason}")
-
-    # ---- scheduled work ----------------------------------------------------------------------------
-
-    def due(self, now: datetime | None = None) -> int:
-        """Move on what is due: nominations closed, voting closed, terms run out (a new election
-        opens for the post). How many things were done."""
-        now = now or utcnow()
-        with self.p.db.read() as s:
-            nominating = list(
-                s.scalars(
-                    select(e.Election.id).where(e.Election.status == "nominating", e.Election.nominations_close <= now)
-                )
-            )
-            voting = list(
-                s.scalars(select(e.Election.id).where(e.Election.status == "voting", e.Election.voting_close <= now))
-            )
-            ended = list(s.scalars(select(e.Term.id).where(e.Term.ended_at.is_(None), e.Term.ends_at <= now)))
-        done = 0
-        for action, ids in ((self.start_voting, nominating), (self.close, voting)):
-            for election_id in ids:
-                try:
-                    action(None, election_id)
-                    done += 1
-                except ConflictError:  # another process did it
-                    pass
-        for term_id in ended:
-            done += self._term_ran_out(term_id)
-        return done
-
-    def _term_ran_out(self, term_id: int) -> int:
-        with self.p.db.write() as s:
-            term = s.get(e.Term, term_id, with_for_update=True)
-            if term is None or term.ended_at is not None:
-                return 0
-            self.end_term(s, term, "term")
-            self.p.recalls.lapse(s, term.id)
-            council = s.get(m.Council, term.council_id)
-            assert council is not None
-            with_post = select(e.Election.id).where(
-                e.Election.council_id == council.id, e.Election.post == term.post, e.Election.status != "closed"
-            )
-            if s.scalar(with_post) is None:  # the post opens again, as its last full election had it
-                last = s.scalar(
-                    select(e.Election)
-                    .where(
-                        e.Election.council_id == council.id,
-                        e.Election.post == term.post,
-                        e.Election.reason != "by-election",
-                    )
-                    .order_by(e.Election.id.desc())
-                    .limit(1)
-                )
-                seats, days = (last.seats, last.term_days) if last is not None else (1, 365)
-                self._open(s, council, term.post, seats, days, "term-ended")
-        return 1
