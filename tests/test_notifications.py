@@ -93,7 +93,7 @@ def test_mail_goes_by_the_queue_to_those_who_chose_it_in_their_language(
         subjects = handler.subjects()
         assert set(subjects) == {"ann@example.org", "dan@example.org"}
         assert subjects["ann@example.org"].startswith(f"Election of delegates for council {WORKPLACE}: stand")
-        assert subjects["dan@example.org"].startswith(f"Выборы: delegates, совет {WORKPLACE}")
+        assert subjects["dan@example.org"].startswith(f"Выборы: делегаты, совет {WORKPLACE}")
         assert handler.messages[0]["From"] == "glasnost@example.org"
         assert f"/elections/{r.json()['id']}" in handler.messages[0].get_payload()
         assert p.notifications.deliver() == 0  # each mail once

@@ -59,10 +59,17 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,60}$")
 CLOSING_SOON = timedelta(hours=1)
 
 
+WORD_PARAMS = frozenset({"post"})
+"""Parameters whose values are words of the catalogue (a post: ``delegates``, ``manager``,
+``recall``), translated with the template; other values are names and numbers, put in as they are."""
+
+
 def _text(template: str, params: dict[str, Any], locale: str) -> str:
     from glasnost.service.i18n import translations
 
-    return translations(locale).gettext(template).format(**params)
+    t = translations(locale)
+    words = {k: t.gettext(v) if k in WORD_PARAMS else v for k, v in params.items()}
+    return t.gettext(template).format(**words)
 
 
 def notify(
