@@ -150,3 +150,61 @@ def test_a_round_closed_on_the_way_refuses_and_stores_nothing(setup: dict[str, A
     with platform.db.read() as s:
         assert s.scalar(select(func.count()).select_from(m.Proposal)) == 0
         assert isinstance(s.scalar(select(m.Round.closed_at).where(m.Round.number == 1)), datetime)
+
+
+def test_unchecked_proposals_are_checked_with_their_batch_each_answered_alone(setup: dict[str, Any]) -> None:
+    """The API's bearer path queues proposals unchecked; the intake checks the batch together (one
+    query for all tokens, one for the open rounds) and answers each with its own outcome: the good
+    ones stored and logged, each refusal the same error a lone request gets, and nothing stored for it."""
+    from glasnost.service.errors import ForbiddenError, NotFoundError, UnauthorizedError
+    from glasnost.service.intake import Unchecked
+    from glasnost.service.security import hash_token, new_token
+
+    platform, cycle = setup["platform"], setup["cycle"]
+    councils = sorted(setup["bodies"])
+    tokens = {c: new_token() for c in councils}
+    with platform.db.write() as s:
+        s.execute(
+            m.SessionToken.__table__.insert(),
+            [
+                {
+                    "token_hash": hash_token(tokens[c]),
+                    "account_id": setup["viewers"][c].account_id,
+                    "kind": "bearer",
+                    "expires_at": datetime(2100, 1, 1),
+                }
+                for c in councils
+            ],
+        )
+
+    def unchecked(token: str, council: str, round_number: int | None = None) -> Unchecked:
+        supply, demand = setup["bodies"].get(council, ({}, {}))
+        return Unchecked(hash_token(token), cycle, council, supply, demand, round_number, "api")
+
+    good = councils[:20]
+    batch = [unchecked(tokens[c], c) for c in good]
+    batch += [
+        unchecked("not-a-token", councils[20]),  # nobody
+        unchecked(tokens[councils[21]], councils[22]),  # another council's delegate
+        unchecked(tokens[councils[23]], councils[23], round_number=2),  # a round not open yet
+        unchecked(tokens[councils[24]], "no-such-council"),
+    ]
+    checked_first = _items(setup, [councils[25]])  # an item checked the old way, in the same batch
+
+    async def submit_all() -> list[Any]:
+        waiting = [platform.intake.enqueue_unchecked_async(u) for u in batch]
+        waiting += [platform.intake.enqueue_async(item) for item in checked_first]
+        return await asyncio.gather(*waiting, return_exceptions=True)
+
+    answers = asyncio.run(submit_all())
+    stored_answers = answers[: len(good)] + answers[-1:]
+    assert [a["council"] for a in stored_answers] == [*good, councils[25]]
+    assert len({a["receipt"]["index"] for a in stored_answers}) == len(good) + 1
+    refusals = answers[len(good) : -1]
+    assert [type(r) for r in refusals] == [UnauthorizedError, ForbiddenError, ConflictError, NotFoundError]
+    assert "round 2 is not open yet; round 1 is open" in str(refusals[2])
+    with platform.db.read() as s:
+        stored = set(
+            s.execute(select(m.Council.code).join(m.Proposal, m.Proposal.council_id == m.Council.id)).scalars()
+        )
+    assert stored == {*good, councils[25]}

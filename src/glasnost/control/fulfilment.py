@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from glasnost.control.complaints import complaint_losses
 from glasnost.control.reports import Reports
 
 __all__ = ["Fulfilment", "fulfilment"]
@@ -46,8 +47,9 @@ class Fulfilment:
 
     ``by_product`` columns: period, workplace, product, planned, quality_planned, output,
     delivered (confirmed by receivers), quality_rated (quantity-weighted mean over rated receipts,
-    null if none), use_value (delivered x quality), gross (output / planned), use (use_value /
-    (planned x quality_planned)).
+    null if none), use_value (delivered x quality, less what complaints took), gross (output /
+    planned), use (use_value / (planned x quality_planned)), complaints (how many quality
+    complaints counted), use_lost (the use value they took off).
 
     ``by_workplace`` columns: period, workplace, gross_weight, gross_value, use.
     """
@@ -78,8 +80,9 @@ def _rated_receipts(reports: Reports) -> pa.Table:
     return joined.rename_columns(["period", "receiver", "workplace", "product", "quantity", "rating"])
 
 
-def fulfilment(reports: Reports, targets: pa.Table) -> Fulfilment:
-    """Fulfilment of ``targets`` (period, workplace, product, quantity[, quality, price]) by ``reports``."""
+def fulfilment(reports: Reports, targets: pa.Table, complaints: pa.Table | None = None) -> Fulfilment:
+    """Fulfilment of ``targets`` (period, workplace, product, quantity[, quality, price]) by ``reports``,
+    less what consumers' quality ``complaints`` take off (:mod:`glasnost.control.complaints`)."""
     n = targets.num_rows
     cols = {c: targets[c] for c in ("period", "workplace", "product", "quantity")}
     cols["quality"] = targets["quality"] if "quality" in targets.column_names else pa.array(np.ones(n))
@@ -105,6 +108,9 @@ def fulfilment(reports: Reports, targets: pa.Table) -> Fulfilment:
     output = np.nan_to_num(rows["output"].to_numpy(zero_copy_only=False).astype(float))
     dlv = np.nan_to_num(rows["delivered"].to_numpy(zero_copy_only=False).astype(float))
     uv = np.nan_to_num(rows["use_value"].to_numpy(zero_copy_only=False).astype(float))
+    n_complaints, units_lost = complaint_losses(rows, complaints)
+    use_lost = np.minimum(units_lost * q_plan, uv)
+    uv = uv - use_lost
     rw = np.nan_to_num(rows["rated_w"].to_numpy(zero_copy_only=False).astype(float))
     rwr = np.nan_to_num(rows["rated_wr"].to_numpy(zero_copy_only=False).astype(float))
     q_rated = np.divide(rwr, rw, out=np.full_like(rw, np.nan), where=rw > 0)
@@ -121,6 +127,8 @@ def fulfilment(reports: Reports, targets: pa.Table) -> Fulfilment:
             "use_value": uv,
             "gross": _ratio(output, planned),
             "use": _ratio(uv, planned * q_plan),
+            "complaints": n_complaints,
+            "use_lost": use_lost,
         }
     )
     price = rows["price"].to_numpy()

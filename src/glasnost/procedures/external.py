@@ -9,8 +9,10 @@ for them, their own answer of the previous round, or nothing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from itertools import chain
+from typing import Literal, NoReturn
 
 import numpy as np
 import scipy.sparse as sp
@@ -68,7 +70,7 @@ class ExternalCouncils:
         self.default = default
         self.fallback = fallback
         self._round = 1
-        self._pending: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._pending: dict[int, tuple[list[int], list[float], list[int], list[float]]] = {}
         self._last: tuple[sp.csr_array, sp.csr_array] | None = None
         self._ever = np.zeros(self.ids.size, bool)
 
@@ -86,20 +88,33 @@ class ExternalCouncils:
         out[list(self._pending)] = True
         return out
 
-    def _vector(self, council: str, what: str, quantities: Mapping[str, float] | None) -> tuple[np.ndarray, np.ndarray]:
+    def _vector(self, council: str, what: str, quantities: Mapping[str, float] | None) -> tuple[list[int], list[float]]:
+        # plain lists: a round's close turns 10^5 councils' small maps into vectors, where numpy's
+        # per-call cost would exceed the work (the board concatenates them all at once)
         if not quantities:
-            return np.zeros(0, np.int64), np.zeros(0)
-        cols, vals = [], []
+            return [], []
+        index = self._commodity
+        try:
+            cols = [index[c if type(c) is str else str(c)] for c in quantities]
+            vals = [float(v) for v in quantities.values()]
+        except (KeyError, TypeError, ValueError):
+            self._refuse(council, what, quantities)
+        if not all(0 <= v < math.inf for v in vals):  # NaN fails too
+            self._refuse(council, what, quantities)
+        return cols, vals
+
+    def _refuse(self, council: str, what: str, quantities: Mapping[str, float]) -> NoReturn:
+        """Raise for the first entry of a proposal that names no commodity or is not a number >= 0."""
         for cid, amount in quantities.items():
-            j = self._commodity.get(str(cid))
-            if j is None:
+            if str(cid) not in self._commodity:
                 raise ProcedureError(f"council {council}: {what} names commodity {cid!r}, which does not exist")
-            value = float(amount)
-            if not (np.isfinite(value) and value >= 0):
+            try:
+                value = float(amount)
+            except (TypeError, ValueError):
+                value = math.nan
+            if not (math.isfinite(value) and value >= 0):
                 raise ProcedureError(f"council {council}: {what} of {cid} is {amount!r}; it must be a number >= 0")
-            cols.append(j)
-            vals.append(value)
-        return np.asarray(cols, np.int64), np.asarray(vals)
+        raise ProcedureError(f"council {council}: {what} is not a map of commodity ids to numbers >= 0")
 
     def submit(
         self,
@@ -131,13 +146,11 @@ class ExternalCouncils:
         m = self.ids.size
         mats = []
         for part in (0, 2):
-            rows = [np.full(v[part].size, i) for i, v in self._pending.items()]
-            cols = [v[part] for v in self._pending.values()]
-            vals = [v[part + 1] for v in self._pending.values()]
-            if rows:
-                r, c, x = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-            else:
-                r, c, x = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+            pending = self._pending.values()
+            counts = np.fromiter((len(v[part]) for v in pending), np.int64, len(self._pending))
+            r = np.repeat(np.fromiter(self._pending, np.int64, len(self._pending)), counts)
+            c = np.fromiter(chain.from_iterable(v[part] for v in pending), np.int64, int(counts.sum()))
+            x = np.fromiter(chain.from_iterable(v[part + 1] for v in pending), np.float64, int(counts.sum()))
             mats.append(sp.csr_array((x, (r, c)), shape=(m, self.n)))
         return mats[0], mats[1]
 

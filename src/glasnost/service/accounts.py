@@ -35,21 +35,26 @@ from glasnost.service.security import check_password, hash_password, hash_token,
 if TYPE_CHECKING:
     from glasnost.service.platform import Platform
 
-__all__ = ["GRANT_KINDS", "VIEWER_SQL", "Accounts", "Viewer", "audit", "viewer_from_rows"]
+__all__ = ["GRANT_KINDS", "VIEWERS_SQL", "VIEWER_SQL", "Accounts", "Viewer", "audit", "viewer_from_rows"]
 
 SESSION_DAYS = 14
 GRANT_KINDS = ("workplace",)
 """Kinds of explicit grants: ``workplace`` (report for it, read and answer its alerts)."""
 
-VIEWER_SQL = (
-    "SELECT 0, accounts.id, accounts.username, CASE WHEN accounts.is_board THEN 1 ELSE 0 END, "
+_VIEWER_COLUMNS_AND_TABLES = (
+    "accounts.id, accounts.username, CASE WHEN accounts.is_board THEN 1 ELSE 0 END, "
     "session_tokens.expires_at, session_tokens.id, memberships.council_id "
     "FROM session_tokens JOIN accounts ON accounts.id = session_tokens.account_id "
     "LEFT JOIN memberships ON memberships.account_id = accounts.id AND memberships.role = 'delegate' "
-    "WHERE session_tokens.token_hash = ?"
 )
+VIEWER_SQL = "SELECT 0, " + _VIEWER_COLUMNS_AND_TABLES + "WHERE session_tokens.token_hash = ?"
 """The account, token and delegate seats behind a token hash; rows tagged 0 (another part's rows may be
 read in the same query: :meth:`glasnost.service.rounds.Rounds.viewer_and_round`)."""
+VIEWERS_SQL = (
+    "SELECT session_tokens.token_hash, " + _VIEWER_COLUMNS_AND_TABLES + "WHERE session_tokens.token_hash IN ({marks})"
+)
+""":data:`VIEWER_SQL` for many token hashes at once (``{marks}``: one ``?`` each), each row tagged with its
+hash (:meth:`glasnost.service.rounds.Rounds.prepare_many`)."""
 
 
 def _as_datetime(value: Any) -> datetime:

@@ -251,7 +251,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from glasnost.service.routes import auth, cycles, language, ledger, rounds, votes
 
-    for module in (auth, language, cycles, rounds, votes, ledger):
+    # rounds first: its proposals route is the one a round's rush hits, and routes are matched in order
+    for module in (rounds, auth, language, cycles, votes, ledger):
         app.include_router(module.router)
     try:
         from glasnost.service.routes import control  # the implementation-control pages, when present
@@ -259,6 +260,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         control = None
     if control is not None and hasattr(control, "router"):
         app.include_router(control.router)
+    from glasnost.service.debate import initiative_routes  # criticism and initiative
+    from glasnost.service.debate import routes as debate_routes
+
+    app.include_router(debate_routes.router)
+    app.include_router(initiative_routes.router)
     from glasnost.service.elections import routes as elections
     from glasnost.service.notifications import routes as notifications
 

@@ -214,3 +214,7 @@ PLATFORM_BINDINGS = (
             _derive_receipts, identity=_payload_vote),
 )
 """The platform's tables, each bound to the entries it is published as (see the module's table)."""
+
+from glasnost.service.debate.bindings import DEBATE_BINDINGS  # noqa: E402  (criticism and amendments)
+
+PLATFORM_BINDINGS = (*PLATFORM_BINDINGS, *DEBATE_BINDINGS)

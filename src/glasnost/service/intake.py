@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from glasnost.ledger import Receipt
     from glasnost.service.platform import Platform
 
-__all__ = ["Intake", "IntakeItem"]
+__all__ = ["Intake", "IntakeItem", "Unchecked"]
 
 log = logging.getLogger("glasnost.service")
 
@@ -110,12 +110,33 @@ class IntakeItem:
     waiter: asyncio.Future | None = None
 
 
+@dataclass(eq=False)
+class Unchecked:
+    """A proposal sent with a bearer token and no idempotency key, queued before any check: the
+    intake checks a whole batch of them at once (:meth:`glasnost.service.rounds.Rounds.prepare_many`:
+    one query for every token and one for every open round of the batch, where checking each
+    request on its own costs a query and a worker-thread trip each), then stores those that pass in
+    the same batch. Answered on its event loop like an :class:`IntakeItem` queued with
+    :meth:`Intake.enqueue_async`."""
+
+    token_hash: str
+    cycle_id: int
+    council: str
+    supply: dict[str, float]
+    demand: dict[str, float]
+    round_number: int | None
+    source: str
+    future: Future | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    waiter: asyncio.Future | None = None
+
+
 class Intake:
     """The proposal writer thread of a :class:`~glasnost.service.platform.Platform`."""
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
-        self._queue: queue.Queue[IntakeItem | None] = queue.Queue()
+        self._queue: queue.Queue[IntakeItem | Unchecked | None] = queue.Queue()
         self.stats: list[tuple[int, float]] = []  # (batch size, seconds) of every batch
         self.repeat_wait = REPEAT_WAIT  # seconds a repeated key waits for its receipt (:meth:`with_receipt`)
         self._thread = threading.Thread(target=self._run, name="glasnost-intake", daemon=True)
@@ -175,6 +196,14 @@ class Intake:
         self._queue.put(item)
         return item.waiter
 
+    def enqueue_unchecked_async(self, item: Unchecked) -> asyncio.Future:
+        """Queue a proposal to be checked with its batch (:class:`Unchecked`); the asyncio future (of
+        the running loop) answers like :meth:`submit`, or raises the refusal its checks give."""
+        item.loop = asyncio.get_running_loop()
+        item.waiter = item.loop.create_future()
+        self._queue.put(item)
+        return item.waiter
+
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=10)
@@ -207,7 +236,7 @@ class Intake:
                 batch.append(nxt)
             started = time.perf_counter()
             try:
-                self._store(batch)
+                self._store(self._checked(batch))
                 self.stats.append((len(batch), time.perf_counter() - started))
             except BaseException as exc:  # answer every waiting request; the thread carries on
                 log.exception("storing %d proposals failed", len(batch))
@@ -215,7 +244,26 @@ class Intake:
             if stop:
                 return
 
+    def _checked(self, batch: list[IntakeItem | Unchecked]) -> list[IntakeItem]:
+        """The batch with its unchecked proposals checked: those refused are answered now, those that
+        pass go on as items (answered on their own loops), in the order they came."""
+        unchecked = [item for item in batch if isinstance(item, Unchecked)]
+        if not unchecked:
+            return batch  # type: ignore[return-value]
+        outcomes = dict(zip(unchecked, self.platform.rounds.prepare_many(unchecked), strict=True))
+        _settle([(item, None, outcome) for item, outcome in outcomes.items() if isinstance(outcome, BaseException)])
+        checked: list[IntakeItem] = []
+        for item in batch:
+            if isinstance(item, IntakeItem):
+                checked.append(item)
+            elif isinstance(outcome := outcomes[item], IntakeItem):
+                outcome.loop, outcome.waiter = item.loop, item.waiter
+                checked.append(outcome)
+        return checked
+
     def _store(self, batch: list[IntakeItem]) -> None:
+        if not batch:
+            return
         platform = self.platform
         now = utcnow()
         accepted: list[IntakeItem] = []
@@ -367,7 +415,7 @@ class Intake:
         )
 
 
-Outcome = tuple[IntakeItem, "dict[str, Any] | None", "BaseException | None"]
+Outcome = tuple["IntakeItem | Unchecked", "dict[str, Any] | None", "BaseException | None"]
 
 
 def _settle(outcomes: list[Outcome], *, only_pending: bool = False) -> None:

@@ -177,6 +177,11 @@ WORDS: tuple[str, ...] = (
 )
 """Values the service puts into its messages that are words (translated where they appear whole)."""
 
+from glasnost.service.debate.messages import DEBATE_MESSAGES, DEBATE_PLACES  # noqa: E402
+
+MESSAGES = (*MESSAGES, *DEBATE_MESSAGES)
+PLACES = (*PLACES, *DEBATE_PLACES)
+
 # elections, recall and notifications (issue 18)
 MESSAGES += (
     N_("there is no election {election}"),

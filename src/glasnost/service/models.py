@@ -306,6 +306,8 @@ class AuditEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+from glasnost.service.debate import models as _debate_models  # noqa: E402, F401  (registers the debate's tables)
+
 # the tables of elections, recall and notifications (issue 18), registered with the platform's
 from glasnost.service.elections import models as _elections  # noqa: E402, F401
 from glasnost.service.notifications import models as _notifications  # noqa: E402, F401

@@ -90,7 +90,9 @@ class Platform:
                 ),
             ]
         )
-        return rows + self.votes.recover()
+        from glasnost.service.debate.logbook import LOGGED  # criticism and amendments
+
+        return rows + self.votes.recover() + self.books.recover(LOGGED)
 
     def check_books(self, *, grace: float | None = None) -> list[Any]:
         """Every row of the platform's tables (and the control tables) that does not agree with the

@@ -23,14 +23,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+import orjson
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from glasnost.db.engine import utcnow
 from glasnost.service import models as m
-from glasnost.service.accounts import VIEWER_SQL, Viewer, audit, viewer_from_rows
+from glasnost.service.accounts import VIEWER_SQL, VIEWERS_SQL, Viewer, audit, viewer_from_rows
 from glasnost.service.errors import BadInputError, ConflictError, ForbiddenError, NotFoundError
-from glasnost.service.intake import IntakeItem
+from glasnost.service.intake import IntakeItem, Unchecked
 from glasnost.service.openbooks import Publication
 from glasnost.service.security import hash_token
 
@@ -48,6 +49,7 @@ _VIEWER_AND_ROUND_SQL = (
     "WHERE cycle_id = ? AND status = 'open'"
 )
 _CYCLE_SQL = "SELECT id FROM cycles WHERE id = ?"
+_OPEN_ROUNDS_SQL = "SELECT cycle_id, id, number, deadline FROM rounds WHERE status = 'open' AND cycle_id IN ({marks})"
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,10 @@ def proposal_payload(row: Any) -> dict[str, Any]:
         "source": row.source,
         "at": row.created_at.isoformat(timespec="seconds") + "Z",
     }
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
 
 
 def _as_datetime(value: Any) -> datetime | None:
@@ -203,6 +209,38 @@ class Rounds:
             source=source,
             key=idempotency_key,
         )
+
+    def prepare_many(self, items: list[Unchecked]) -> list[IntakeItem | BaseException]:
+        """:meth:`prepare` for proposals queued unchecked (:class:`~glasnost.service.intake.Unchecked`):
+        who is asking and the open rounds of all of them read in two queries, then each checked as
+        :meth:`prepare` checks one. An item's refusal is its entry in the list, not raised."""
+        hashes = sorted({i.token_hash for i in items})
+        cycles = sorted({i.cycle_id for i in items})
+        tokens: dict[str, list[tuple[Any, ...]]] = {}
+        for row in self.p.db.lookup(VIEWERS_SQL.format(marks=_marks(len(hashes))), tuple(hashes)):
+            tokens.setdefault(row[0], []).append(row)
+        rounds: dict[int, list[tuple[Any, ...]]] = {}
+        for row in self.p.db.lookup(_OPEN_ROUNDS_SQL.format(marks=_marks(len(cycles))), tuple(cycles)):
+            rounds.setdefault(int(row[0]), []).append(row[1:])
+        checked: list[IntakeItem | BaseException] = []
+        for item in items:
+            viewer = viewer_from_rows(tokens.get(item.token_hash, []), "bearer")
+            try:
+                checked.append(
+                    self.prepare(  # type: ignore[arg-type]  # no idempotency key: never a stored answer
+                        viewer,
+                        item.cycle_id,
+                        item.council,
+                        item.supply,
+                        item.demand,
+                        round_number=item.round_number,
+                        source=item.source,
+                        open_round=lambda c=item.cycle_id: self._open_round(c, rounds.get(c, [])),
+                    )
+                )
+            except Exception as exc:  # this proposal's refusal, answered to its own request
+                checked.append(exc)
+        return checked
 
     def keyed(self, council_id: int, key: str) -> dict[str, Any] | None:
         """The stored proposal of a council under an idempotency key (as answered), or None."""
@@ -350,8 +388,8 @@ class Rounds:
                 select(m.Council.id, m.Council.code, m.Council.kind).where(m.Council.cycle_id == cycle.id)
             )
         }
-        latest = _latest_proposals(s, rnd.id)
-        submitted = {councils[r.council_id][0]: (councils[r.council_id][1], r.supply, r.demand) for r in latest}
+        latest = _latest_proposals(s, rnd.id)  # in id order
+        submitted = {councils[c][0]: (councils[c][1], supply, demand) for _, c, supply, demand, _ in latest}
         out = eng.close(rnd.prices, rnd.state, submitted)
         result = {
             "cycle": cycle.id,
@@ -365,12 +403,8 @@ class Rounds:
             "threshold": cycle.threshold,
             "converged": out.converged,
             "answered": sorted(out.answered),
-            "proposals": {councils[r.council_id][0]: r.id for r in sorted(latest, key=lambda r: r.id)},
-            "proposal_entries": {
-                councils[r.council_id][0]: r.ledger_index
-                for r in sorted(latest, key=lambda r: r.id)
-                if r.ledger_index is not None
-            },
+            "proposals": {councils[c][0]: pid for pid, c, _, _, _ in latest},
+            "proposal_entries": {councils[c][0]: index for _, c, _, _, index in latest if index is not None},
             "modelled": out.modelled,
             "consumer_demand": out.consumer_demand,
             "closed_by": reason if viewer is None else viewer.username,
@@ -407,16 +441,20 @@ class Rounds:
         return last
 
 
-def _latest_proposals(s: Session, round_id: int) -> list[Any]:
+def _latest_proposals(s: Session, round_id: int) -> list[tuple[int, int, Any, Any, int | None]]:
     """(id, council id, supply, demand, log index) of the latest proposal of every council in a round,
-    read as plain rows (closing a round of many councils must not build ORM objects)."""
+    in id order, as plain tuples: closing a round of many councils builds no ORM objects, and the
+    quantities are read as JSON text and parsed by orjson (several times faster than the driver's
+    json module, which took most of a 100,000-council close)."""
     p = m.Proposal.__table__
     latest = select(func.max(p.c.id)).where(p.c.round_id == round_id).group_by(p.c.council_id).scalar_subquery()
-    return list(
-        s.connection().execute(
-            select(p.c.id, p.c.council_id, p.c.supply, p.c.demand, p.c.ledger_index).where(p.c.id.in_(latest))
-        )
+    rows = s.connection().execute(
+        select(p.c.id, p.c.council_id, cast(p.c.supply, Text), cast(p.c.demand, Text), p.c.ledger_index)
+        .where(p.c.id.in_(latest))
+        .order_by(p.c.id)
     )
+    loads = orjson.loads
+    return [(pid, council, loads(supply), loads(demand), index) for pid, council, supply, demand, index in rows]
 
 
 def _csv_rows(reader: Any) -> list[tuple[int, list[str]]]:

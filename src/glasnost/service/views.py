@@ -161,6 +161,7 @@ class Views:
             last = s.scalar(select(func.max(m.Round.number)).where(m.Round.cycle_id == cycle_id)) or rnd.number
             result = rnd.result or {}
             return {
+                "id": rnd.id,
                 "number": rnd.number,
                 "status": rnd.status,
                 "prices": rnd.prices,

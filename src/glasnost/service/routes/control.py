@@ -71,8 +71,10 @@ def _version(db: Any) -> tuple[Any, ...]:
 
 def _results(request: Request) -> dict[str, Any]:
     """Reports, reconciliation, fulfilment and Benford test of everything stored (cached per version)."""
+    from glasnost.service.debate.criticism import complaints_table, complaints_version
+
     db = platform_of(request).db
-    version = _version(db)
+    version = (*_version(db), *complaints_version(db))  # quality complaints lower use-value fulfilment
     with _cache_lock:
         hit = _cache.get(id(db))
         if hit is not None and hit[0] == version:
@@ -80,7 +82,7 @@ def _results(request: Request) -> dict[str, Any]:
         reports = load_reports(db)
         targets, coefficients = load_targets(db), load_coefficients(db)
         rec: Reconciliation = reconcile(reports, coefficients)
-        ful: Fulfilment | None = fulfilment(reports, targets) if targets.num_rows else None
+        ful: Fulfilment | None = fulfilment(reports, targets, complaints_table(db)) if targets.num_rows else None
         try:
             benford = benford_test(reports.table["quantity"].to_numpy(zero_copy_only=False))
         except ValueError:
@@ -180,7 +182,17 @@ def workplace_page(request: Request, workplace: str) -> Response:
         coefficients=mine(rec.coefficients, "workplace"),
         alerts=_alerts_for(request, workplace),
         can_answer=_may_see_private(request, workplace),
+        criticism=_criticism_of(request, workplace),
     )
+
+
+def _criticism_of(request: Request, workplace: str) -> list[dict[str, Any]]:
+    """The criticism addressed to the workplace, with its answers (:mod:`glasnost.service.debate`)."""
+    from glasnost.service.debate.criticism import criticism_of
+
+    platform = platform_of(request)
+    with platform.db.read() as s:
+        return criticism_of(platform, s, workplace)
 
 
 @router.get("/control/mismatches", include_in_schema=False)
