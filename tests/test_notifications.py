@@ -70,9 +70,7 @@ def _choose(client: TestClient, headers: dict[str, str], email: str, kinds: list
     assert r.status_code == 200, r.text
 
 
-def test_mail_goes_by_the_queue_to_those_who_chose_it_in_their_language(
-    backend: Any, inbox: tuple[Inbox, int]
-) -> None:
+def test_mail_goes_by_the_queue_to_those_who_chose_it_in_their_language(backend: Any, inbox: tuple[Inbox, int]) -> None:
     handler, port = inbox
     with _app(backend, port, jobs=False) as client:
         board = bearer(client, *BOARD)
@@ -155,3 +153,33 @@ def test_the_preferences_page_keeps_what_was_typed(tmp_path: Path, inbox: tuple[
         r = client.post("/notifications", data={"email": "ann@example.org", "kind": "recall", "csrf_token": csrf})
         assert r.status_code == 200 and 'id="saved"' in r.text
         assert client.get("/api/notifications").json()["kinds"] == ["recall"]
+
+
+def test_a_quality_complaint_is_mailed_to_the_workplaces_accounts(tmp_path: Path, inbox: tuple[Inbox, int]) -> None:
+    """The debate's criticism addressed to a workplace reaches, through ``notify``, the accounts
+    holding the workplace's grant that chose criticism by email."""
+    from test_control_pages import COEFFICIENTS, REPORTS, TARGETS
+
+    from glasnost.control.store import store_coefficients, store_targets
+    from glasnost.service.accounts import Viewer
+
+    handler, port = inbox
+    with _app(next(make_backend("sqlite", tmp_path)), port, jobs=False) as client:
+        p = client.app.state.platform
+        board = Viewer(p.accounts.account_id(BOARD[0]), BOARD[0], True, "system")
+        p.accounts.create("mill", "mill-password-1")
+        p.accounts.grant(board, "mill", "workplace", "mill")
+        store_targets(p.db, TARGETS)
+        store_coefficients(p.db, COEFFICIENTS)
+        b = bearer(client, *BOARD)
+        assert client.post("/api/control/reports", content=REPORTS, headers=b).status_code == 201
+        cycle = client.post("/api/cycles", json={"name": "news"}, headers=b).json()["id"]
+        ann = members(client, b, cycle, WORKPLACE, ["ann"])["ann"]
+        _choose(client, bearer(client, "mill", "mill-password-1"), "mill@example.org", ["criticism"])
+        complaint = {"product": "flour", "what": "grey and gritty", "where": "bakery shop", "severity": "serious"}
+        r = client.post("/api/complaints", json=complaint, headers=ann)
+        assert r.status_code == 200 and r.json()["complaint"]["to"] == ["mill"], r.text
+        assert handler.messages == [] and p.notifications.deliver() == 1
+        (mail,) = handler.messages
+        assert mail["To"] == "mill@example.org" and mail["Subject"].startswith("Criticism addressed to mill: answer by")
+        assert "/criticism/workplaces/mill" in mail.get_payload()
