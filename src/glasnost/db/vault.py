@@ -97,6 +97,10 @@ class Vault:
                 "the same GLASNOST_SECRET (or secret file) as the processes that made it"
             ) from None
 
+    def open_sealed(self, name: str, sealed: bytes) -> bytes:
+        """A secret whose sealed bytes the caller read in its own query (``sealed_secrets.sealed``), opened."""
+        return self._open(name, bytes(sealed))
+
     def get(self, name: str) -> bytes | None:
         with self.database.read() as s:
             sealed = s.scalar(select(SealedSecret.sealed).where(SealedSecret.name == name))

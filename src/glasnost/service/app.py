@@ -265,6 +265,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(debate_routes.router)
     app.include_router(initiative_routes.router)
+    from glasnost.service.elections import routes as elections
+    from glasnost.service.notifications import routes as notifications
+
+    for module in (elections, notifications):  # issue 18
+        app.include_router(module.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

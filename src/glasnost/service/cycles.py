@@ -195,6 +195,8 @@ class Cycles:
             if not council:
                 raise BadInputError("a delegate invitation names a council", where="council")
             council_id, _ = self.council(int(cycle_id or 0), council)
+        if role == "member" and council:  # a member of a council: elects its delegates (and manager)
+            council_id, _ = self.council(int(cycle_id or 0), council)
         if role == "workplace":
             target = (council or "").strip()
             if not 1 <= len(target) <= 200:
@@ -252,7 +254,7 @@ class Cycles:
         )
         if exists is None:
             s.add(m.Membership(account_id=account_id, cycle_id=cycle_id, council_id=council_id, role=role))
-        if role == "delegate":  # a delegate is also a member of the cycle (one vote)
+        if council_id is not None:  # a delegate or a council's member is also a member of the cycle (one vote)
             self._join(s, account_id, cycle_id, None, "member")
 
     def take_seat(self, viewer: Viewer, cycle_id: int, code: str) -> None:

@@ -110,6 +110,14 @@ class Jobs:
 
         return self.p.books.call(lambda ledger: publish_due(self.p.db, ledger))
 
+    def democracy(self) -> int:
+        """Elections and terms that are due, rounds to announce, and the mail outbox (issue 18)."""
+        done = self.p.elections.due() + self.p.notifications.announce_rounds()
+        return done + self.p.notifications.deliver()
+
+    def mail_waiting(self) -> None:
+        """Mails were queued: send them soon (the next sweep sends them in any case)."""
+
 
 def jobs_for(platform: Platform) -> Jobs:
     """The queue on PostgreSQL, the in-process scheduler on SQLite."""
@@ -151,6 +159,9 @@ class Scheduler(Jobs):
         self._reports.set()
         self._wake.set()
 
+    def mail_waiting(self) -> None:
+        self._wake.set()
+
     def _run(self) -> None:
         while not self._stop.is_set():
             wait = self.sweep
@@ -162,7 +173,7 @@ class Scheduler(Jobs):
                 return
             if self._next is not None and self._next <= utcnow():
                 self._next = None
-            for job in (self.run_due, self._alerts_if_reported, self.publish_alerts):
+            for job in (self.run_due, self._alerts_if_reported, self.publish_alerts, self.democracy):
                 try:
                     job()
                 except Exception:  # logged; the next sweep tries again
@@ -204,6 +215,9 @@ class JobQueue(Jobs):
 
     def reports_arrived(self) -> None:
         self._defer("glasnost.raise_alerts", {}, queueing_lock="raise-alerts")
+
+    def mail_waiting(self) -> None:
+        self._defer("glasnost.democracy", {}, queueing_lock="democracy")
 
     def _defer(self, task: str, kwargs: dict[str, Any], **options: Any) -> None:
         """Defer a job; one already waiting under the same queueing lock stands. A deferral that
@@ -264,8 +278,8 @@ class JobQueue(Jobs):
         from procrastinate.jobs import Status
         from procrastinate.utils import sync_to_async
 
-        done = {"rounds": 0, "alerts": 0, "requeued": 0}
-        for key, work in (("rounds", self.run_due), ("alerts", self.publish_alerts)):
+        done = {"rounds": 0, "alerts": 0, "democracy": 0, "requeued": 0}
+        for key, work in (("rounds", self.run_due), ("alerts", self.publish_alerts), ("democracy", self.democracy)):
             try:
                 done[key] = await sync_to_async(work)
             except Exception:  # logged; the next sweep tries again
@@ -293,6 +307,10 @@ def register_tasks(app: Any, jobs: JobQueue) -> None:
     @app.task(name="glasnost.raise_alerts", queue=QUEUE)
     def raise_alerts() -> int:
         return jobs.raise_alerts()
+
+    @app.task(name="glasnost.democracy", queue=QUEUE)
+    def democracy() -> int:
+        return jobs.democracy()
 
     @app.periodic(cron=SWEEP_CRON, periodic_id="sweep", queueing_lock="sweep")
     @app.task(name="glasnost.sweep", queue=QUEUE, pass_context=True)

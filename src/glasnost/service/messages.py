@@ -181,3 +181,41 @@ from glasnost.service.debate.messages import DEBATE_MESSAGES, DEBATE_PLACES  # n
 
 MESSAGES = (*MESSAGES, *DEBATE_MESSAGES)
 PLACES = (*PLACES, *DEBATE_PLACES)
+
+# elections, recall and notifications (issue 18)
+MESSAGES += (
+    N_("there is no election {election}"),
+    N_("there is no term {term}"),
+    N_("post {post}: choose 'delegates' or 'manager'"),
+    N_("only a workplace (a worker council) has a manager"),
+    N_("an election to this post is under way already (election {election})"),
+    N_("nominations to this election are closed"),
+    N_("a statement has at most 500 characters"),
+    N_("{username} is not a member of council {council}"),
+    N_("{username} is a candidate already"),
+    N_("{username} was not nominated in this election"),
+    N_("this election is not open for voting"),
+    N_("this term has ended"),
+    N_("the recall vote on this term is open already"),
+    N_("you have signed this petition already; one signature per member"),
+    N_("{address} is not an email address"),
+    N_("action {action}: choose 'call', 'member' or 'share'"),
+    N_("action {action}: choose 'stand', 'nominate', 'accept' or 'vote'"),
+)
+PLACES += (
+    N_("election {election}"),
+    N_("term {term}"),
+    N_("action"),
+    N_("candidate"),
+    N_("election"),
+    N_("email"),
+    N_("post"),
+    N_("recall_days"),
+    N_("recall_share_percent"),
+    N_("seats"),
+    N_("statement"),
+    N_("term"),
+    N_("term_days"),
+    N_("nomination_hours"),
+    N_("voting_hours"),
+)

@@ -307,3 +307,7 @@ class AuditEvent(Base):
 
 
 from glasnost.service.debate import models as _debate_models  # noqa: E402, F401  (registers the debate's tables)
+
+# the tables of elections, recall and notifications (issue 18), registered with the platform's
+from glasnost.service.elections import models as _elections  # noqa: E402, F401
+from glasnost.service.notifications import models as _notifications  # noqa: E402, F401

@@ -54,6 +54,7 @@ class Platform:
         self.rounds = Rounds(self)
         self.votes = Votes(self)
         self.views = Views(self)
+        self._democracy()
         self.jobs = jobs_for(self)
         self.recovered = self.recover()
         self.intake = Intake(self)
@@ -125,3 +126,17 @@ class Platform:
         import json
 
         return json.dumps(obj, indent=1, sort_keys=True)
+
+    def _democracy(self) -> None:
+        """Elections, recall and notifications (issue 18): ``platform.elections``,
+        ``platform.recalls`` (:mod:`.elections`), ``platform.notifications`` (:mod:`.notifications`)."""
+        from glasnost.service.elections.recall import Recalls
+        from glasnost.service.elections.service import Elections
+        from glasnost.service.elections.views import ElectionViews
+        from glasnost.service.notifications.service import Notifications
+
+        self.elections = Elections(self)
+        self.election_views = ElectionViews(self)
+        self.recalls = Recalls(self)
+        self.notifications = Notifications(self)
+        self.elections.recover()

@@ -116,8 +116,22 @@ def address_criticism(
         row = Addressee(comment_id=comment.id, workplace=workplace, period=period, due_at=due_at)
         s.add(row)
         rows.append(row)
+        _tell_workplace(s, workplace, due_at)
     s.flush()
     return rows
+
+
+def _tell_workplace(s: Session, workplace: str, due_at: datetime) -> None:
+    """Notify the accounts holding the workplace's grant (those who chose criticism by email)."""
+    from glasnost.service.messages import N_
+    from glasnost.service.notifications.service import notify
+
+    granted = select(m.Grant.account_id).where(m.Grant.kind == "workplace", m.Grant.target == workplace)
+    holders = list(s.scalars(granted))
+    if holders:
+        notify(s, "criticism", N_("Criticism addressed to {workplace}: answer by {date}"),
+               params={"workplace": workplace, "date": due_at.strftime("%Y-%m-%d %H:%M UTC")},
+               link=f"/criticism/workplaces/{workplace}", to=holders)
 
 
 def _publish(p: Platform, items: list[Publication]) -> None:
