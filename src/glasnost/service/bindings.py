@@ -218,3 +218,7 @@ PLATFORM_BINDINGS = (
 from glasnost.service.debate.bindings import DEBATE_BINDINGS  # noqa: E402  (criticism and amendments)
 
 PLATFORM_BINDINGS = (*PLATFORM_BINDINGS, *DEBATE_BINDINGS)
+
+from glasnost.service.elections.bindings import ELECTION_BINDINGS  # noqa: E402  (counts, ballots, terms, recall)
+
+PLATFORM_BINDINGS = (*PLATFORM_BINDINGS, *ELECTION_BINDINGS)

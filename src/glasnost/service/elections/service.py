@@ -445,9 +445,10 @@ class Elections(Upkeep):
                 key=f"election-result:{election_id}",
             )
             published = [b for b in ballots]
+            receipts = sorted(r.receipt_hash for r in rows)
         box.destroy()
         self.p.db.forget_deleted("election_box")
-        self._publish(election_id, published, tally)
+        self._publish(election_id, published, tally, receipts)
         return tally
 
     def _install(self, s: Session, election: e.Election, elected: list[str]) -> None:

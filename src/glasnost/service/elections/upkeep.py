@@ -100,17 +100,26 @@ class Upkeep:
                         )
                     ],
                     dict(x.tally or {}),
+                    list(
+                        s.scalars(
+                            select(e.ElectionReceipt.receipt_hash)
+                            .where(e.ElectionReceipt.election_id == x.id)
+                            .order_by(e.ElectionReceipt.receipt_hash)
+                        )
+                    ),
                 )
                 for x in pending
             ]
-        for election_id, ballots, tally in work:
-            self._publish(election_id, ballots, tally)
+        for election_id, ballots, tally, receipts in work:
+            self._publish(election_id, ballots, tally, receipts)
         return len(work)
 
-    def _publish(self, election_id: int, ballots: list[Any], tally: dict[str, Any]) -> None:
+    def _publish(self, election_id: int, ballots: list[Any], tally: dict[str, Any], receipts: list[str]) -> None:
+        """The ballots (shuffled) with the receipt hashes (sorted, so nothing links one to a ballot),
+        then the tally; the tally's entry is recorded on the election."""
         _, entry = self.p.books.publish(
             [
-                Publication("election-ballots", {"election": election_id, "ballots": ballots}),
+                Publication("election-ballots", {"election": election_id, "ballots": ballots, "receipts": receipts}),
                 Publication("election-tally", {"election": election_id, **tally}),
             ]
         )  # type: ignore[misc]
