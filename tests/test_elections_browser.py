@@ -5,9 +5,11 @@
 - two members (20%) sign a recall petition against one of them, the recall vote passes, the
   delegate's seat is gone on the next request and the by-election opens; in it one member stands,
   another is nominated and accepts, members rank them (Schulze) and the winner holds the seat;
+  a voter checks their receipt code from the election's page (a wrong code refused beside the
+  field, the right one counted, the ballot not shown);
 - every page on the way, at a phone's width (390 px) and a desktop's, fits the screen and has no
-  serious or critical axe-core violation (the election pages, the term and recall page, the
-  notification preferences).
+  serious or critical axe-core violation (the election pages, the receipt check, the term and
+  recall page, the notification preferences).
 """
 
 from __future__ import annotations
@@ -214,10 +216,23 @@ def test_a_workplace_elects_two_delegates_then_recalls_one(served: tuple[str, An
                 signer.fill(f"#rank-{3 - first}", "2")
                 signer.click("#cast")
                 expect(signer.locator("#receipt")).to_be_visible()
+                code = signer.locator("#receipt code").inner_text()
             _login(signer, base, *BOARD)
             signer.goto(f"{base}/elections/{by_election}")
             signer.click("#close-election")
             expect(signer.locator("#elected strong")).to_have_text("member3")
+            # member6 checks their receipt from the election's page: counted, and not what it said
+            signer.click("#check-receipt")
+            signer.fill("#code", "not-my-code")
+            signer.click("#check")
+            expect(signer.locator("#error-code")).to_contain_text("no ballot has this receipt code")
+            assert signer.input_value("#code") == "not-my-code"
+            _check(signer, "receipt refused", "phone", problems)
+            signer.fill("#code", code)
+            signer.click("#check")
+            expect(signer.locator("#receipt-status")).to_contain_text(f"counted in election {by_election}")
+            expect(signer.locator("#entry-match")).to_have_text("yes")
+            assert "member3" not in signer.locator("#receipt-result").inner_text()
             assert _proposal(base, "member3", cycle) == 201 and _proposal(base, "member2", cycle) == 403
             # the pages at a desktop's size too, and the notification preferences
             for size, (w, h) in SIZES.items():
@@ -228,6 +243,9 @@ def test_a_workplace_elects_two_delegates_then_recalls_one(served: tuple[str, An
                     ("recall vote", f"/elections/{vote}"),
                     ("by-election", f"/elections/{by_election}"),
                     ("term", f"/terms/{term}"),
+                    ("receipt check", "/elections/receipts"),
+                    ("receipt counted", f"/elections/receipts?code={code}"),
+                    ("receipt refused", "/elections/receipts?code=not-my-code"),
                 ):
                     visitor.goto(base + path)
                     _check(visitor, name, size, problems)

@@ -201,6 +201,7 @@ MESSAGES += (
     N_("{address} is not an email address"),
     N_("action {action}: choose 'call', 'member' or 'share'"),
     N_("action {action}: choose 'stand', 'nominate', 'accept' or 'vote'"),
+    N_("enter the receipt code you were given when you voted"),
 )
 PLACES += (
     N_("election {election}"),

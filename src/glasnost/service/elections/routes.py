@@ -2,19 +2,20 @@
 
 Pages: ``/cycles/{id}/elections`` (every election of the cycle, the share of posts contested, the
 board's forms), ``/elections/{id}`` (stand, nominate, accept, vote, the result), ``/terms/{id}`` (an
-office holder's term and the recall petition). A refused form comes back with its message beside
-it and what was typed kept.
+office holder's term and the recall petition), ``/elections/receipts`` (a voter checks a receipt).
+A refused form comes back with its message beside it and what was typed kept.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from glasnost.service.elections.receipts import check_receipt
 from glasnost.service.errors import BadInputError, ServiceError
 from glasnost.service.i18n import locale_of, localize_error
 from glasnost.service.routes.deps import (
@@ -54,6 +55,10 @@ class ElectionBallotIn(BaseModel):
     choice: list[list[str] | str] = Field(
         max_length=200, description="ranked: groups best first; approval: candidates; recall: ['yes'] or ['no']"
     )
+
+
+class ElectionReceiptIn(BaseModel):
+    code: str = Field(max_length=2000, description="the receipt code shown when the ballot was cast")
 
 
 class RecallShareIn(BaseModel):
@@ -104,6 +109,13 @@ async def api_recall_share(request: Request, cycle_id: CycleId, body: RecallShar
     return await run_in_threadpool(
         platform_of(request).recalls.set_share, viewer, cycle_id, body.percent / 100, body.days
     )
+
+
+@router.post("/api/elections/receipts", tags=["elections"])
+def api_receipt(request: Request, body: ElectionReceiptIn) -> dict[str, Any]:
+    """Whether the ballot under a receipt code is sealed (voting open) or was counted, and in which
+    election; never what it said."""
+    return check_receipt(platform_of(request), body.code)
 
 
 @router.get("/api/elections/{election_id}", tags=["elections"])
@@ -278,6 +290,19 @@ def _election_action(request: Request, election_id: int, form: Any, viewer: Any)
     else:
         raise BadInputError(f"action {action[:40]!r}: choose 'stand', 'nominate', 'accept' or 'vote'", where="action")
     return None
+
+
+@router.get("/elections/receipts", include_in_schema=False)
+def receipt_page(request: Request, code: str | None = Query(None, max_length=2000)) -> Response:
+    """The receipt check's form and, with a code, its answer (a refusal beside the field, the code kept)."""
+    if code is None:
+        return render(request, "election_receipt.html", code="")
+    try:
+        result = check_receipt(platform_of(request), code)
+    except ServiceError as exc:
+        return render(request, "election_receipt.html", status_code=exc.status, code=code,
+                      code_error=_refused(request, exc))
+    return render(request, "election_receipt.html", code=code, result=result)
 
 
 @router.get("/elections/{election_id}", include_in_schema=False)
