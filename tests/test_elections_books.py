@@ -1,7 +1,8 @@
 """Elections bound to the public log (issue 18): after an election and a recall the books check clean;
 a count, a ballot, a receipt, a term's holder or a recall's outcome changed in the database after
-the close is named by ``Platform.check_books()`` and ``glasnost admin check-books`` (table, row,
-what differs), and putting the row back makes the books agree again. On SQLite and PostgreSQL."""
+the close is named by ``Platform.check_books()``, ``glasnost admin check-books`` and ``glasnost
+verify --database`` (table, row, what differs), and putting the row back makes the books agree
+again. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -131,10 +132,18 @@ def test_an_election_and_a_recall_keep_the_books_and_every_tampering_is_named(ba
         with p.db.write() as s:
             restore(s)
         assert _differences(p) == [], lines
-    # the command line names it too (it starts a platform of its own on the same database and log)
+    # the command lines name it too: check-books (a platform of its own on the same database and
+    # log) and verify --database (the log checked against its signing key, then the tables)
+    public_key = client.get("/api/log").json()["public_key"]
     with p.db.write() as s:
         s.execute(delete(e.ElectionBallot).where(e.ElectionBallot.id == ballot["id"]))
     client.__exit__(None, None, None)
+    source = backend.settings().ledger_source()
+    log_args = [source, "--schema", backend.schema] if backend.schema else [source]
+    r = CliRunner().invoke(cli, ["verify", *log_args, "--key", public_key, "--database", backend.url])
+    assert r.exit_code != 0 and "Traceback" not in r.output, r.output
+    assert any("election_ballots (position 3)" in line and "missing from the table" in line
+               for line in r.output.splitlines()), r.output
     secret = str(backend.directory / "master-secret")
     args = ["admin", "check-books", "--database", backend.url, "--secret-file", secret]
     if backend.schema:
