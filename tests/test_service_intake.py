@@ -192,7 +192,7 @@ def test_unchecked_proposals_are_checked_with_their_batch_each_answered_alone(se
     checked_first = _items(setup, [councils[25]])  # an item checked the old way, in the same batch
 
     async def submit_all() -> list[Any]:
-        waiting = [platform.intake.enqueue_unchecked_async(u) for u in batch]
+        waiting = [platform.intake.enqueue_async(u) for u in batch]
         waiting += [platform.intake.enqueue_async(item) for item in checked_first]
         return await asyncio.gather(*waiting, return_exceptions=True)
 

@@ -188,17 +188,9 @@ class Intake:
         self._queue.put(item)
         return item.future
 
-    def enqueue_async(self, item: IntakeItem) -> asyncio.Future:
+    def enqueue_async(self, item: IntakeItem | Unchecked) -> asyncio.Future:
         """Queue a proposal from a coroutine; the asyncio future (of the running loop) answers like
-        :meth:`submit`."""
-        item.loop = asyncio.get_running_loop()
-        item.waiter = item.loop.create_future()
-        self._queue.put(item)
-        return item.waiter
-
-    def enqueue_unchecked_async(self, item: Unchecked) -> asyncio.Future:
-        """Queue a proposal to be checked with its batch (:class:`Unchecked`); the asyncio future (of
-        the running loop) answers like :meth:`submit`, or raises the refusal its checks give."""
+        :meth:`submit` (an :class:`Unchecked` one raises the refusal its checks give, if any)."""
         item.loop = asyncio.get_running_loop()
         item.waiter = item.loop.create_future()
         self._queue.put(item)

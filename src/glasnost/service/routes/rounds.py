@@ -236,7 +236,7 @@ async def api_submit(
         unchecked = Unchecked(
             hash_token(auth[7:].strip()), cycle_id, body.council, body.supply, body.demand, body.round, "api"
         )
-        return JSONResponse(await platform.intake.enqueue_unchecked_async(unchecked), status_code=201)
+        return JSONResponse(await platform.intake.enqueue_async(unchecked), status_code=201)
     # otherwise the checks (a one-row lookup each) in one worker-thread trip, and the wait for the
     # group commit awaited, so no worker thread is held while a batch is written
     item = await run_in_threadpool(
