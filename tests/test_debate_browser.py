@@ -26,11 +26,11 @@ from typing import Any
 import httpx
 import pytest
 from extra_support import missing_extra
-from service_support import BOARD, TEST_ARGON2_ENV, make_backend
+from service_support import BOARD, TEST_ARGON2_ENV, make_backend, serve_in_thread
 from test_control_pages import COEFFICIENTS, REPORTS, TARGETS
 
 pytest.importorskip("axe_playwright_python", reason=missing_extra("test", "axe-playwright-python"))
-from test_pages_browser import SIZES, _browser, _check, _serve
+from test_pages_browser import SIZES, _browser, _check
 
 pytestmark = pytest.mark.browser
 
@@ -65,7 +65,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     platform.accounts.grant(board, "mill", "workplace", "mill")
     store_targets(platform.db, TARGETS)
     store_coefficients(platform.db, COEFFICIENTS)
-    server, thread, base = _serve(app)
+    server, thread, base = serve_in_thread(app)
     api = httpx.Client(base_url=base, timeout=120)
     try:
         token = api.post("/api/login", json={"username": BOARD[0], "password": BOARD[1]}).json()["token"]

@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 from election_support import WORKPLACE
-from service_support import BOARD, make_backend
+from service_support import BOARD, make_backend, serve_in_thread
 from sqlalchemy import select
-from test_pages_browser import SIZES, _browser, _check, _serve
+from test_pages_browser import SIZES, _browser, _check
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +42,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Any, httpx.Client, int]]:
     app = create_app(next(make_backend("sqlite", tmp_path)).settings())
     platform = app.state.platform
     platform.accounts.create(*BOARD, board=True)
-    server, thread, base = _serve(app)
+    server, thread, base = serve_in_thread(app)
     api = httpx.Client(base_url=base, timeout=120)
     try:
         token = api.post("/api/login", json={"username": BOARD[0], "password": BOARD[1]}).json()["token"]

@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -31,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 from extra_support import CHROMIUM, missing_extra
-from service_support import BOARD, make_backend
+from service_support import BOARD, make_backend, serve_in_thread
 from test_control_pages import COEFFICIENTS, REPORTS, TARGETS
 
 axe_package = pytest.importorskip("axe_playwright_python", reason=missing_extra("test", "axe-playwright-python"))
@@ -87,20 +84,6 @@ class Site:
         self.call("POST", f"/api/cycles/{cycle}/vote/open")
 
 
-def _serve(app: Any) -> tuple[Any, threading.Thread, str]:
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    return server, thread, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +100,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     app = create_app(backend.settings())
     platform = app.state.platform
     platform.accounts.create(*BOARD, board=True)
-    server, thread, base = _serve(app)
+    server, thread, base = serve_in_thread(app)
     api = httpx.Client(base_url=base, timeout=120)
     try:
         r = api.post("/api/login", json={"username": BOARD[0], "password": BOARD[1]})

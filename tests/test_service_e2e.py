@@ -6,14 +6,11 @@ Screenshots of every open page are kept under the test's ``artifacts`` folder wh
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from service_support import BOARD, Backend, make_backend
+from service_support import BOARD, Backend, make_backend, serve_in_thread
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -34,23 +31,12 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 @pytest.fixture
 def server(backend: Backend) -> Iterator[str]:
     """The platform on a free loopback port, served by uvicorn in a thread."""
-    import uvicorn
-
     from glasnost.service.app import create_app
 
     app = create_app(backend.settings())
     app.state.platform.accounts.create(*BOARD, board=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started
-    yield f"http://127.0.0.1:{port}"
+    srv, thread, base = serve_in_thread(app)
+    yield base
     srv.should_exit = True
     thread.join(timeout=15)
 
