@@ -35,7 +35,6 @@ from typing import Any
 
 import httpx
 import numpy as np
-from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_service import (  # the sibling benchmark's setup, client and server handling
@@ -43,6 +42,7 @@ from bench_service import (  # the sibling benchmark's setup, client and server 
     console,
     free_port,
     load,
+    load_table,
     proposals_at_open_round,
     setup_platform,
     stop,
@@ -181,22 +181,13 @@ def main() -> None:
 
         with psycopg.connect(args.database.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as c:
             c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    table = Table(
-        title=f"{args.members:,} members at concurrency {args.concurrency}, {args.workers} server process(es), "
-        f"PostgreSQL, loopback ({os.cpu_count()} cores)"
+    table = load_table(
+        f"{args.members:,} members at concurrency {args.concurrency}, {args.workers} server process(es), "
+        f"PostgreSQL, loopback ({os.cpu_count()} cores)",
+        "requests",
+        runs,
+        count="count",
     )
-    for col in ("requests", "count", "failed", "req/s", "p50 ms", "p99 ms", "max ms"):
-        table.add_column(col, justify="right" if col != "requests" else "left")
-    for res in runs:
-        table.add_row(
-            res["label"],
-            f"{res['requests']:,}",
-            f"{res['failed']} {[x for x in res['statuses'] if x != 201] or ''}",
-            f"{res['throughput']:.0f}",
-            f"{res['p50']:.1f}",
-            f"{res['p99']:.1f}",
-            f"{res['max']:.1f}",
-        )
     console.print(table)
     expected = expected_committee(election["choices"])
     elected = sorted(tally.get("elected", []))

@@ -239,6 +239,25 @@ async def load(url: str, cycle: int, bodies: list[dict], tokens: list[str], conc
     }
 
 
+def load_table(title: str, first: str, runs: list[dict], count: str = "requests") -> Table:
+    """A table of :func:`load` results, one row each (``first``, ``count``: the headings of their
+    labels and of how many requests each sent)."""
+    table = Table(title=title)
+    for col in (first, count, "failed", "req/s", "p50 ms", "p99 ms", "max ms"):
+        table.add_column(col, justify="left" if col == first else "right")
+    for res in runs:
+        table.add_row(
+            res["label"],
+            f"{res['requests']:,}",
+            f"{res['failed']} {[x for x in res['statuses'] if x != 201] or ''}",
+            f"{res['throughput']:.0f}",
+            f"{res['p50']:.1f}",
+            f"{res['p99']:.1f}",
+            f"{res['max']:.1f}",
+        )
+    return table
+
+
 def stop(*procs: subprocess.Popen) -> None:
     for proc in procs:
         proc.send_signal(signal.SIGTERM)
@@ -360,22 +379,11 @@ def main() -> None:
             with psycopg.connect(plain, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
-    table = Table(
-        title=f"{args.councils:,} proposals at concurrency {args.concurrency} on loopback ({os.cpu_count()} cores)"
+    table = load_table(
+        f"{args.councils:,} proposals at concurrency {args.concurrency} on loopback ({os.cpu_count()} cores)",
+        "server",
+        [res for m in measured for res in m["runs"]],
     )
-    for col in ("server", "requests", "failed", "req/s", "p50 ms", "p99 ms", "max ms"):
-        table.add_column(col, justify="right" if col != "server" else "left")
-    for m in measured:
-        for res in m["runs"]:
-            table.add_row(
-                res["label"],
-                f"{res['requests']:,}",
-                f"{res['failed']} {[x for x in res['statuses'] if x != 201] or ''}",
-                f"{res['throughput']:.0f}",
-                f"{res['p50']:.1f}",
-                f"{res['p99']:.1f}",
-                f"{res['max']:.1f}",
-            )
     console.print(table)
     for m in measured:
         peer_a, platform_run, peer_b = m["runs"]
