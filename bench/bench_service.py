@@ -322,6 +322,7 @@ def run_workers(
                     args.profile,
                     "-r",
                     "200",
+                    *(["--gil"] if args.profile_gil else []),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -356,6 +357,9 @@ def main() -> None:
     ap.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"], help="SQLite's synchronous mode")
     ap.add_argument(
         "--profile", default=None, help="record the platform server with py-spy during its load (collapsed stacks file)"
+    )
+    ap.add_argument(
+        "--profile-gil", action="store_true", help="with --profile: only samples of the thread holding the GIL"
     )
     args = ap.parse_args()
 

@@ -29,6 +29,7 @@ from glasnost.economy.errors import GlasnostError
 from glasnost.service.errors import ServiceError
 from glasnost.service.i18n import install, locale_of, localize, localize_error, script_catalogue
 from glasnost.service.platform import Platform
+from glasnost.service.routes.lane import ProposalLane
 from glasnost.service.security import CSRF_COOKIE, BodyLimit, new_token
 
 __all__ = ["CONTENT_SECURITY_POLICY", "app_from_env", "create_app"]
@@ -60,6 +61,13 @@ def _error_response(request: Request, status: int, message: str, error: Exceptio
         {"status": status, "message": message, **request.app.state.page(request)},
         status_code=status,
     )
+
+
+def _refusal(request: Request, exc: ServiceError) -> Response:
+    response = _error_response(request, exc.status, exc.message, exc)
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -226,14 +234,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.state.page = page
 
+    app.add_middleware(ProposalLane, error_response=lambda scope, exc: _refusal(Request(scope), exc))
     app.add_middleware(CsrfCookie, secure=settings.secure_cookies)
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> Response:
-        response = _error_response(request, exc.status, exc.message, exc)
-        if exc.retry_after is not None:
-            response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return _refusal(request, exc)
 
     @app.exception_handler(GlasnostError)
     async def glasnost_error(request: Request, exc: GlasnostError) -> Response:

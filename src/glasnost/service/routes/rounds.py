@@ -13,7 +13,6 @@ from starlette.concurrency import run_in_threadpool
 
 from glasnost.service.errors import BadInputError, ConflictError, RateLimitedError
 from glasnost.service.i18n import locale_of, localize_error, match
-from glasnost.service.intake import Unchecked
 from glasnost.service.routes.deps import (
     MAX_ROUND,
     CouncilCode,
@@ -28,7 +27,7 @@ from glasnost.service.routes.deps import (
     see_other,
     viewer_of,
 )
-from glasnost.service.security import hash_token
+from glasnost.service.routes.lane import unchecked_proposal
 
 router = APIRouter()
 
@@ -233,9 +232,8 @@ async def api_submit(
     if idempotency_key is None and auth[:7].lower() == "bearer ":
         # the hottest path (a council's program): checked with its whole batch by the intake, which
         # reads every token and open round of the batch at once; nothing here but the wait
-        unchecked = Unchecked(
-            hash_token(auth[7:].strip()), cycle_id, body.council, body.supply, body.demand, body.round, "api"
-        )
+        # (:class:`~glasnost.service.routes.lane.ProposalLane` answers most such requests before they get here)
+        unchecked = unchecked_proposal(auth[7:].strip(), cycle_id, body)
         return JSONResponse(await platform.intake.enqueue_async(unchecked), status_code=201)
     # otherwise the checks (a one-row lookup each) in one worker-thread trip, and the wait for the
     # group commit awaited, so no worker thread is held while a batch is written
