@@ -186,18 +186,27 @@ def _fast(value: Any, put: Any) -> None:
     elif type(value) is float:
         put(format_float(value))
     elif type(value) is dict:
+        if "".join(value).isascii():  # (a key that is not a str raises TypeError here)
+            keys = sorted(value)  # ASCII: code point order is UTF-16 order, and no lone surrogate
+        else:
+            keys = sorted(value, key=_utf16_key)
+            for key in keys:
+                if type(key) is not str:
+                    raise TypeError("key")
+                key.encode("utf-8")
         put("{")
         first = True
-        for key in sorted(value, key=_utf16_key):
-            if type(key) is not str:
-                raise TypeError("key")
-            key.encode("utf-8")
+        for key in keys:
             if not first:
                 put(",")
             first = False
-            put(_dumps(key))
+            put(_quote(key))
             put(":")
-            _fast(value[key], put)
+            item = value[key]
+            if type(item) is float:  # a proposal's quantities: the bulk of what the log hashes
+                put(format_float(item))
+            else:
+                _fast(item, put)
         put("}")
     elif type(value) is list or type(value) is tuple:
         kinds = set(map(type, value))
