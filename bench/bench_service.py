@@ -322,7 +322,7 @@ def run_workers(
                     args.profile,
                     "-r",
                     "200",
-                    *(["--gil"] if args.profile_gil else []),
+                    *{"cpu": [], "gil": ["--gil"], "idle": ["--idle"]}[args.profile_mode],
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -359,7 +359,10 @@ def main() -> None:
         "--profile", default=None, help="record the platform server with py-spy during its load (collapsed stacks file)"
     )
     ap.add_argument(
-        "--profile-gil", action="store_true", help="with --profile: only samples of the thread holding the GIL"
+        "--profile-mode",
+        default="cpu",
+        choices=["cpu", "gil", "idle"],
+        help="with --profile: threads on a CPU, only the thread holding the GIL, or every thread (waits too)",
     )
     args = ap.parse_args()
 
