@@ -161,3 +161,17 @@ def test_joint_production_is_refused() -> None:
     economy = Economy.build(commodities, processes, check_productive=False)
     with pytest.raises(PlanError, match="exactly one output"):
         large_plan(economy)
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_an_inexact_reduced_solve_is_retried(seed: int) -> None:
+    """On these economies HiGHS's scaled interior-point solve of the first reduced LP comes back
+    "inexact" (it says optimal; its point does not check out). That must send the solver on to
+    the next HiGHS variant (it used to raise PlanError), and the answer must still be HiGHS's."""
+    economy = economy_for(300, seed, capacity_slack=0.8, labour_slack=1.2)
+    exact = optimal_plan(economy, method="simplex")
+    plan = large_plan(economy)
+    assert plan.extra["status"] == "optimal"
+    assert plan.objective == pytest.approx(exact.objective, rel=1e-9)
+    assert plan.dual_bound >= exact.objective - 1e-9
+    independent_check(economy, plan.activity, plan.objective)

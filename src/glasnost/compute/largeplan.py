@@ -500,16 +500,25 @@ def _solve_reduced(
     scaled to ``[0, 1]`` and rows to a largest coefficient of 1, and the better answer is kept.
     Either way the answer is only a guide: plans and bounds are certified separately.
     """
-    best, best_error = None, INF
+    best, best_error, statuses = None, INF, []
     for scaled, method in ((False, "ipm"), (True, "ipm"), (True, "simplex"), (False, "simplex")):
         sol = _solve_variant(matrix, row_lower, row_upper, col_upper, scaled=scaled, method=method)
-        error = _reduced_error(matrix, row_lower, row_upper, col_upper, sol)
+        statuses.append(f"{method}{' scaled' if scaled else ''}: {sol.status}")
+        error = _reduced_error(matrix, row_lower, row_upper, col_upper, sol) if _has_point(sol, matrix) else INF
         if error < best_error:
             best, best_error = sol, error
         if error <= 1e-9:
             break
-    assert best is not None
+    if best is None:
+        raise PlanError(f"the reduced LP was not solved ({'; '.join(statuses)})")
     return best
+
+
+def _has_point(sol: LPSolution, matrix: np.ndarray) -> bool:
+    """Whether HiGHS returned a primal and dual point (of any quality) to check."""
+    return sol.x.shape == (matrix.shape[1],) and sol.row_duals.shape == (matrix.shape[0],) and bool(
+        np.isfinite(sol.x).all() and np.isfinite(sol.row_duals).all()
+    )
 
 
 def _solve_variant(
@@ -539,8 +548,10 @@ def _solve_variant(
         cost, sp.csc_array(S), lo, hi, np.zeros(matrix.shape[1]), ub,
         maximize=True, method=method, tolerance=1e-10, explain=False,
     )  # fmt: skip
-    if sol.status != "optimal":
-        raise PlanError(f"the reduced LP was not solved ({sol.status})")
+    if not _has_point(sol, S):
+        return sol  # e.g. a time limit before any point: _solve_reduced tries another variant
+    # "inexact" (HiGHS said optimal, its point does not check out) or a limit: the point is
+    # still polished and judged by _reduced_error, as an optimal one is
     sol.x, sol.row_duals = _polish(S, lo, hi, ub, cost, sol.x, sol.row_duals)
     sol.col_duals = (cost - S.T @ sol.row_duals) / col_scale
     sol.x = sol.x * col_scale
