@@ -6,7 +6,7 @@ In a round's rush this one request is nearly every request the platform gets, an
 general machinery (routing through every router, dependency solving, the exception middlewares,
 the response classes) cost about three quarters of the server's time for it, against the quarter
 spent on the proposal itself. :class:`ProposalLane` sees such a request before that machinery,
-checks the body with the same model as the route (:class:`~glasnost.service.routes.rounds.ProposalIn`),
+checks the body with the route's model (:class:`ProposalIn`, declared here for both),
 queues it with the intake exactly as the route does (:func:`unchecked_proposal`), and writes the
 same answer: 201 with the stored proposal and its receipt, or the refusal the route's error handler
 would give (same status, message, language and headers).
@@ -19,21 +19,39 @@ cookie without a bearer token. The route stays declared in the OpenAPI document 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from glasnost.service.errors import ServiceError
 from glasnost.service.intake import Unchecked
-from glasnost.service.routes.deps import MAX_ID
+from glasnost.service.routes.deps import MAX_ID, MAX_ROUND
 from glasnost.service.security import hash_token
 
-__all__ = ["ProposalLane", "unchecked_proposal"]
+__all__ = ["ProposalIn", "ProposalLane", "unchecked_proposal"]
 
 _PATH = re.compile(r"/api/cycles/([1-9][0-9]{0,9})/proposals")
+
+class ProposalIn(BaseModel):
+    """A council's proposal: quantities it offers (``supply``) and asks for (``demand``), by commodity id."""
+
+    council: str = Field(min_length=1, max_length=100)
+    round: int | None = Field(default=None, ge=1, le=MAX_ROUND, description="the round it is for (refused unless open)")
+    supply: dict[str, float] = Field(default_factory=dict, max_length=10_000)
+    demand: dict[str, float] = Field(default_factory=dict, max_length=10_000)
+
+    @field_validator("supply", "demand")
+    @classmethod
+    def finite_and_non_negative(cls, v: dict[str, float]) -> dict[str, float]:
+        for cid, x in v.items():
+            if not math.isfinite(x) or x < 0:
+                raise ValueError(f"quantity of {cid!r} is {x}; it must be a finite number >= 0")
+        return v
+
 
 ErrorResponse = Callable[[dict[str, Any], ServiceError], Any]
 """Builds the response the application's error handler gives for a :class:`ServiceError` (an ASGI app)."""
@@ -51,8 +69,6 @@ class ProposalLane:
     ``error_response(scope, error)`` builds the refusal as the application's handler would."""
 
     def __init__(self, app, error_response: ErrorResponse) -> None:  # type: ignore[no-untyped-def]
-        from glasnost.service.routes.rounds import ProposalIn  # the route's own model
-
         self.app = app
         self.model = ProposalIn
         self.error_response = error_response

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from glasnost.service.errors import BadInputError, ConflictError, RateLimitedError
@@ -27,26 +26,9 @@ from glasnost.service.routes.deps import (
     see_other,
     viewer_of,
 )
-from glasnost.service.routes.lane import unchecked_proposal
+from glasnost.service.routes.lane import ProposalIn, unchecked_proposal
 
 router = APIRouter()
-
-
-class ProposalIn(BaseModel):
-    """A council's proposal: quantities it offers (``supply``) and asks for (``demand``), by commodity id."""
-
-    council: str = Field(min_length=1, max_length=100)
-    round: int | None = Field(default=None, ge=1, le=MAX_ROUND, description="the round it is for (refused unless open)")
-    supply: dict[str, float] = Field(default_factory=dict, max_length=10_000)
-    demand: dict[str, float] = Field(default_factory=dict, max_length=10_000)
-
-    @field_validator("supply", "demand")
-    @classmethod
-    def finite_and_non_negative(cls, v: dict[str, float]) -> dict[str, float]:
-        for cid, x in v.items():
-            if not math.isfinite(x) or x < 0:
-                raise ValueError(f"quantity of {cid!r} is {x}; it must be a finite number >= 0")
-        return v
 
 
 class RunIn(BaseModel):
