@@ -36,6 +36,7 @@ __all__ = ["ProposalIn", "ProposalLane", "unchecked_proposal"]
 
 _PATH = re.compile(r"/api/cycles/([1-9][0-9]{0,9})/proposals")
 
+
 class ProposalIn(BaseModel):
     """A council's proposal: quantities it offers (``supply``) and asks for (``demand``), by commodity id."""
 
