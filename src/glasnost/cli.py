@@ -14,6 +14,8 @@ from rich.table import Table
 from glasnost.clitools import console, friendly_errors, out, steps
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from glasnost.compute import GrossOutput, HarmonyPlan, Plan, Values
     from glasnost.economy import Economy
     from glasnost.procedures import Participation
@@ -433,12 +435,16 @@ def plan(
         _multi_year(directory, method, as_json)
         return
     from glasnost.compute import gross_output, labour_values, optimal_plan
+    from glasnost.economy.io import schema_version
 
+    if mpi and objective != "scale":
+        raise ValueError("--mpi plans the scale objective only (method large)")
+    if mpi and report_dir is None and schema_version(directory) >= 2:  # each rank reads only its block
+        _plan_from_blocks(directory, as_json)
+        return
     if mpi:  # every rank runs the rounds with its row blocks; rank 0 alone reports
         from glasnost.compute.mpi import large_plan_mpi, mpi_rank
 
-        if objective != "scale":
-            raise ValueError("--mpi plans the scale objective only (method large)")
         if mpi_rank() != 0:
             large_plan_mpi(_load(directory))
             return
@@ -451,23 +457,7 @@ def plan(
         else:
             result = optimal_plan(economy, objective, method=method, time_limit=time_limit)  # type: ignore[arg-type]
     if as_json:
-        c = economy.commodities
-        print(
-            json.dumps(
-                {
-                    "objective": result.objective,
-                    "objective_kind": result.objective_kind,
-                    "scale": result.scale,
-                    "dual_bound": result.dual_bound,
-                    "gap": result.gap,
-                    "method": result.method,
-                    "seconds": result.seconds,
-                    "net_output": dict(zip(map(str, c.ids), result.net_output.tolist(), strict=True)),
-                    "prices": dict(zip(map(str, c.ids), result.prices.tolist(), strict=True)),
-                    "activity": dict(zip(map(str, economy.processes.ids), result.activity.tolist(), strict=True)),
-                }
-            )
-        )
+        _print_plan_json(result, economy.commodities.ids, economy.processes.ids)
         return
     vals = labour_values(economy)
     _print_plan_summary(economy, result, vals)
@@ -476,6 +466,45 @@ def plan(
 
         path = plan_report(economy, result, vals, gross_output(economy)).write(report_dir)
         out.print(f"Report: {path}")
+
+
+def _print_plan_json(result: Plan, commodity_ids: np.ndarray, process_ids: np.ndarray) -> None:
+    print(
+        json.dumps(
+            {
+                "objective": result.objective,
+                "objective_kind": result.objective_kind,
+                "scale": result.scale,
+                "dual_bound": result.dual_bound,
+                "gap": result.gap,
+                "method": result.method,
+                "seconds": result.seconds,
+                "net_output": dict(zip(map(str, commodity_ids), result.net_output.tolist(), strict=True)),
+                "prices": dict(zip(map(str, commodity_ids), result.prices.tolist(), strict=True)),
+                "activity": dict(zip(map(str, process_ids), result.activity.tolist(), strict=True)),
+            }
+        )
+    )
+
+
+def _plan_from_blocks(directory: Path, as_json: bool) -> None:
+    """``plan --mpi`` on a version 2 directory: each rank reads only its block of processes."""
+    from glasnost.compute.largeplan_blocks import large_plan_from_directory
+    from glasnost.compute.mpi import mpi_rank
+
+    with steps(1, quiet=as_json or mpi_rank() != 0) as step:
+        step("large plan, each rank reading its own processes")
+        result = large_plan_from_directory(directory)
+    if result is None:
+        return  # rank 0 alone reports
+    if as_json:
+        _print_plan_json(result, result.commodity_ids, result.process_ids)
+        return
+    out.print(
+        f"Optimum: {result.objective:.6g} complete sets of the targets ({result.extra['status']}; dual bound "
+        f"{result.dual_bound:.6g}, gap {result.gap:.1e}, {result.method} over {result.extra['ranks']} ranks, "
+        f"{result.seconds:.3f} s); --json for the whole plan"
+    )
 
 
 def _multi_year(directory: Path, method: str, as_json: bool) -> None:
