@@ -193,6 +193,7 @@ def generate(
     labour_slack: Annotated[float | None, typer.Option(help="labour supply = slack x labour the targets need")] = 1.2,
     zipf: Annotated[float, typer.Option(help="exponent of the supplier distribution")] = 1.0,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    councils: Annotated[int, typer.Option(help="consumer councils (for glasnost participate)")] = 0,
 ) -> None:
     """Generate a synthetic economy with a realistic structure (productive by construction)."""
     from glasnost.data.synthetic import generate as make
@@ -211,6 +212,7 @@ def generate(
             labour_slack=labour_slack,
             zipf=zipf,
             seed=seed,
+            councils=councils,
         )
         step("writing Parquet")
         save(economy, out_dir)
@@ -617,14 +619,17 @@ def participate(
         raise ValueError(f"unknown effort {effort!r} (optimal or published)")
     if not threshold > 0:
         raise ValueError(f"threshold must be above 0 percent, got {threshold}")
-    subject = _participation_subject(source)
-
     quiet = False
     if mpi:  # every rank proposes for its councils; rank 0 alone reports
         from glasnost.compute.mpi import mpi_rank
+        from glasnost.economy.io import schema_version
         from glasnost.procedures.mpi import participate_mpi as run_procedure  # type: ignore[assignment]
 
         quiet = mpi_rank() != 0
+    if mpi and source.is_dir() and not (source / "hahnel-workers.parquet").exists() and schema_version(source) >= 2:
+        subject = source  # each rank reads only its own worker councils
+    else:
+        subject = _participation_subject(source)
 
     def progress(year: int, rnd) -> None:
         if not (as_json or quiet):

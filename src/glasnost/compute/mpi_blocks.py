@@ -144,11 +144,30 @@ class RankBlock:
         return _commodity_ids(self.root, self.manifest)
 
 
+def raise_on_every_rank(error: Exception | None, comm: Any) -> None:
+    """Raise the lowest rank's ``error`` on every rank (nothing if no rank has one), so that a
+    problem one rank finds in its block stops them all instead of leaving the others waiting."""
+    errors = comm.allgather(error)
+    first = next((e for e in errors if e is not None), None)
+    if first is not None:
+        raise first
+
+
 def read_rank_block(directory: str | Path, comm: Any) -> RankBlock:
     """Processes ``[m r / N, m (r + 1) / N)`` of a version 2 directory for rank ``r`` of ``N``:
     only the coefficient row groups that hold them are read (:func:`read_process_block`), and
-    checked, with errors naming the file and row. Every rank calls it."""
-    root = Path(directory)
+    checked, with errors naming the file and row (raised on every rank). Every rank calls it."""
+    block, error = None, None
+    try:
+        block = _read_rank_block(Path(directory), comm)
+    except EconomyError as exc:
+        error = exc
+    raise_on_every_rank(error, comm)
+    assert block is not None
+    return block
+
+
+def _read_rank_block(root: Path, comm: Any) -> RankBlock:
     manifest = read_manifest(root)
     if manifest.get("schema_version") != SCHEMA_VERSION:
         raise EconomyError("reading row blocks needs schema version 2 (run glasnost migrate)", where=str(root))
