@@ -179,7 +179,7 @@ def run_size(n: int, reps: int, old_src: str, work: Path, bicgstab: bool) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--old-src", default="/work/main/src")
     parser.add_argument("--mpi-ranks", type=int, nargs="*", default=[])
