@@ -16,9 +16,13 @@ falls on both alike, with medians over the repeats:
 "old" is the code of another checkout (``--old-src``, default /work/main/src, run with that
 PYTHONPATH) on a schema version 1 directory it generated itself; "new" is this checkout on a
 version 2 directory. With ``--mpi-ranks`` it also runs ``values`` from the directory on 1, 2
-and 4 ranks (each reading only its block) and reports every rank's peak memory.
+and 4 ranks (each reading only its block) and reports every rank's peak memory; with
+``--mpi-commands values plan participate`` also ``plan --method large --mpi`` and
+``participate --mpi`` (one year, ``--mpi-rounds`` rounds), on an economy generated with two
+processes per product, binding capacities and labour, and 50 consumer councils.
 
 Run: python bench/bench_end_to_end.py [--sizes 100000 1000000] [--reps 3] [--mpi-ranks 1 2 4]
+     [--mpi-commands values plan participate] [--mpi-size 100000]
 """
 
 from __future__ import annotations
@@ -81,17 +85,36 @@ print(json.dumps(out))
 
 MPI_SCRIPT = r"""
 import json, resource, sys, time
+from pathlib import Path
 t = time.perf_counter()
 from mpi4py import MPI
-from glasnost.compute.mpi_blocks import values_from_directory
-sol = values_from_directory(sys.argv[1])
-s = sol.stats
-row = {"rows_read": s.rows_read, "total_rows": s.total_rows, "seconds": time.perf_counter() - t,
-       "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+command, answer, row = sys.argv[2], {}, {}
+if command == "values":
+    from glasnost.compute.mpi_blocks import values_from_directory
+    sol = values_from_directory(sys.argv[1])
+    row = {"rows_read": sol.stats.rows_read, "total_rows": sol.stats.total_rows}
+    if sol.values is not None:
+        answer = {"residual": max(sol.values.report.residual, sol.gross.report.residual)}
+elif command == "plan":
+    from glasnost.compute.largeplan_blocks import large_plan_from_directory
+    plan = large_plan_from_directory(sys.argv[1])
+    if plan is not None:
+        answer = {"objective": plan.objective, "gap": plan.gap,
+                  **{k: plan.extra[k] for k in ("status", "rounds", "solves")}}
+else:
+    from glasnost.procedures.mpi import participate_mpi
+    result = participate_mpi(Path(sys.argv[1]), years=1, max_rounds=int(sys.argv[3]))
+    answer = {"rounds": len(result.years[-1].rounds)}
+row.update(seconds=time.perf_counter() - t, peak_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 rows = MPI.COMM_WORLD.gather(row, root=0)
 if MPI.COMM_WORLD.rank == 0:
-    print(json.dumps({"ranks": rows, "residual": max(sol.values.report.residual, sol.gross.report.residual)}))
+    print(json.dumps({"ranks": rows, **answer}))
 """
+
+
+PLAN_ECONOMY = ["--processes", "2", "--capacity-slack", "1.5", "--labour-slack", "1.0", "--councils", "50"]
+"""Options of ``glasnost generate`` for the plan and participate runs: choice of technique,
+binding capacities and labour (the optimiser pivots), consumer councils (Hahnel's procedure)."""
 
 
 def _env(src: str) -> dict[str, str]:
@@ -116,12 +139,12 @@ def _phases(src: str, directory: Path, out: Path, bicgstab: bool) -> dict[str, f
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _mpi(src: str, directory: Path, ranks: int) -> dict:
+def _mpi(src: str, directory: Path, ranks: int, command: str = "values", rounds: int = 20) -> dict:
     mpiexec = shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
     if mpiexec is None:
         raise SystemExit("mpiexec not found (pip install mpich)")
     result = subprocess.run(
-        [mpiexec, "-n", str(ranks), sys.executable, "-c", MPI_SCRIPT, str(directory)],
+        [mpiexec, "-n", str(ranks), sys.executable, "-c", MPI_SCRIPT, str(directory), command, str(rounds)],
         env=_env(src),
         check=True,
         capture_output=True,
@@ -156,11 +179,13 @@ def run_size(n: int, reps: int, old_src: str, work: Path, bicgstab: bool) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--old-src", default="/work/main/src")
     parser.add_argument("--mpi-ranks", type=int, nargs="*", default=[])
     parser.add_argument("--mpi-size", type=int, default=1_000_000)
+    parser.add_argument("--mpi-commands", nargs="+", default=["values"], choices=["values", "plan", "participate"])
+    parser.add_argument("--mpi-rounds", type=int, default=20, help="participate: rounds of the one year")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args()
@@ -171,10 +196,19 @@ def main() -> None:
     for n in args.sizes:
         results[str(n)] = run_size(n, args.reps, args.old_src, work, bicgstab=True)
     if args.mpi_ranks:
-        directory = work / f"new-{args.mpi_size}"
-        if not directory.exists():
-            _cli(NEW_SRC, "generate", str(args.mpi_size), "--out", str(directory))
-        results["mpi"] = {str(r): _mpi(NEW_SRC, directory, r) for r in args.mpi_ranks}
+        results["mpi"] = {}
+        for command in args.mpi_commands:
+            values = command == "values"
+            directory = work / f"{'new' if values else 'plan'}-{args.mpi_size}"
+            if not directory.exists():
+                options = [] if values else PLAN_ECONOMY
+                _cli(NEW_SRC, "generate", str(args.mpi_size), "--out", str(directory), *options)
+            results["mpi"][command] = {}
+            for r in args.mpi_ranks:
+                row = _mpi(NEW_SRC, directory, r, command, args.mpi_rounds)
+                peaks = [f"{x['peak_mib']:.0f}" for x in row["ranks"]]
+                print(f"  {command} on {r} ranks: peak MiB per rank {' / '.join(peaks)}", flush=True)
+                results["mpi"][command][str(r)] = row
     results["load_after"] = os.getloadavg()
     text = json.dumps(results, indent=2)
     print(text)

@@ -14,6 +14,8 @@ from rich.table import Table
 from glasnost.clitools import console, friendly_errors, out, steps
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from glasnost.compute import GrossOutput, HarmonyPlan, Plan, Values
     from glasnost.economy import Economy
     from glasnost.procedures import Participation
@@ -191,6 +193,7 @@ def generate(
     labour_slack: Annotated[float | None, typer.Option(help="labour supply = slack x labour the targets need")] = 1.2,
     zipf: Annotated[float, typer.Option(help="exponent of the supplier distribution")] = 1.0,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    councils: Annotated[int, typer.Option(help="consumer councils (for glasnost participate)")] = 0,
 ) -> None:
     """Generate a synthetic economy with a realistic structure (productive by construction)."""
     from glasnost.data.synthetic import generate as make
@@ -209,6 +212,7 @@ def generate(
             labour_slack=labour_slack,
             zipf=zipf,
             seed=seed,
+            councils=councils,
         )
         step("writing Parquet")
         save(economy, out_dir)
@@ -433,12 +437,16 @@ def plan(
         _multi_year(directory, method, as_json)
         return
     from glasnost.compute import gross_output, labour_values, optimal_plan
+    from glasnost.economy.io import schema_version
 
+    if mpi and objective != "scale":
+        raise ValueError("--mpi plans the scale objective only (method large)")
+    if mpi and report_dir is None and schema_version(directory) >= 2:  # each rank reads only its block
+        _plan_from_blocks(directory, as_json)
+        return
     if mpi:  # every rank runs the rounds with its row blocks; rank 0 alone reports
         from glasnost.compute.mpi import large_plan_mpi, mpi_rank
 
-        if objective != "scale":
-            raise ValueError("--mpi plans the scale objective only (method large)")
         if mpi_rank() != 0:
             large_plan_mpi(_load(directory))
             return
@@ -451,23 +459,7 @@ def plan(
         else:
             result = optimal_plan(economy, objective, method=method, time_limit=time_limit)  # type: ignore[arg-type]
     if as_json:
-        c = economy.commodities
-        print(
-            json.dumps(
-                {
-                    "objective": result.objective,
-                    "objective_kind": result.objective_kind,
-                    "scale": result.scale,
-                    "dual_bound": result.dual_bound,
-                    "gap": result.gap,
-                    "method": result.method,
-                    "seconds": result.seconds,
-                    "net_output": dict(zip(map(str, c.ids), result.net_output.tolist(), strict=True)),
-                    "prices": dict(zip(map(str, c.ids), result.prices.tolist(), strict=True)),
-                    "activity": dict(zip(map(str, economy.processes.ids), result.activity.tolist(), strict=True)),
-                }
-            )
-        )
+        _print_plan_json(result, economy.commodities.ids, economy.processes.ids)
         return
     vals = labour_values(economy)
     _print_plan_summary(economy, result, vals)
@@ -476,6 +468,45 @@ def plan(
 
         path = plan_report(economy, result, vals, gross_output(economy)).write(report_dir)
         out.print(f"Report: {path}")
+
+
+def _print_plan_json(result: Plan, commodity_ids: np.ndarray, process_ids: np.ndarray) -> None:
+    print(
+        json.dumps(
+            {
+                "objective": result.objective,
+                "objective_kind": result.objective_kind,
+                "scale": result.scale,
+                "dual_bound": result.dual_bound,
+                "gap": result.gap,
+                "method": result.method,
+                "seconds": result.seconds,
+                "net_output": dict(zip(map(str, commodity_ids), result.net_output.tolist(), strict=True)),
+                "prices": dict(zip(map(str, commodity_ids), result.prices.tolist(), strict=True)),
+                "activity": dict(zip(map(str, process_ids), result.activity.tolist(), strict=True)),
+            }
+        )
+    )
+
+
+def _plan_from_blocks(directory: Path, as_json: bool) -> None:
+    """``plan --mpi`` on a version 2 directory: each rank reads only its block of processes."""
+    from glasnost.compute.largeplan_blocks import large_plan_from_directory
+    from glasnost.compute.mpi import mpi_rank
+
+    with steps(1, quiet=as_json or mpi_rank() != 0) as step:
+        step("large plan, each rank reading its own processes")
+        result = large_plan_from_directory(directory)
+    if result is None:
+        return  # rank 0 alone reports
+    if as_json:
+        _print_plan_json(result, result.commodity_ids, result.process_ids)
+        return
+    out.print(
+        f"Optimum: {result.objective:.6g} complete sets of the targets ({result.extra['status']}; dual bound "
+        f"{result.dual_bound:.6g}, gap {result.gap:.1e}, {result.method} over {result.extra['ranks']} ranks, "
+        f"{result.seconds:.3f} s); --json for the whole plan"
+    )
 
 
 def _multi_year(directory: Path, method: str, as_json: bool) -> None:
@@ -588,14 +619,17 @@ def participate(
         raise ValueError(f"unknown effort {effort!r} (optimal or published)")
     if not threshold > 0:
         raise ValueError(f"threshold must be above 0 percent, got {threshold}")
-    subject = _participation_subject(source)
-
     quiet = False
     if mpi:  # every rank proposes for its councils; rank 0 alone reports
         from glasnost.compute.mpi import mpi_rank
+        from glasnost.economy.io import schema_version
         from glasnost.procedures.mpi import participate_mpi as run_procedure  # type: ignore[assignment]
 
         quiet = mpi_rank() != 0
+    if mpi and source.is_dir() and not (source / "hahnel-workers.parquet").exists() and schema_version(source) >= 2:
+        subject = source  # each rank reads only its own worker councils
+    else:
+        subject = _participation_subject(source)
 
     def progress(year: int, rnd) -> None:
         if not (as_json or quiet):

@@ -35,10 +35,10 @@ The method (a block-pivoting revised simplex with an implicit Leontief basis)
    (each costs one transposed Leontief solve). ``z_max = min_c capacity_c / t_c`` is a valid
    bound; processes (and z) without any finite bound get an artificial one that is raised
    whenever a solution rests on it. The reduced LP has ``k`` + a few rows and up to 10^6
-   columns; HiGHS's interior point method with crossover solves it in about a second. Its
-   vertex is recomputed exactly from the basis (:func:`_polish`) and checked independently
-   (duality gap and infeasibility recomputed from the returned primal and duals,
-   :func:`_reduced_error`); if the check fails (it can with dense explicit rows), the LP is
+   columns; HiGHS's interior point method with crossover solves it in about a second
+   (:mod:`glasnost.compute.reduced_lp`). Its vertex is recomputed exactly from the basis and
+   checked independently (duality gap and infeasibility recomputed from the returned primal
+   and duals); if the check fails (it can with dense explicit rows), the LP is
    solved again with explicit scaling and with the simplex method and the best answer is kept.
 3. Recover ``y_B`` (one solve). If every reference activity lies within its bounds, the reduced
    optimum is optimal for the whole LP. Otherwise, for each good whose reference process left
@@ -99,7 +99,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from glasnost.compute.linear import LeontiefSystem
-from glasnost.compute.lp import INF, LPSolution, PlanError, UnboundedPlanError, solve_lp
+from glasnost.compute.lp import INF, PlanError, UnboundedPlanError
+from glasnost.compute.reduced_lp import solve_reduced
 from glasnost.compute.result import Plan
 from glasnost.economy import Economy
 from glasnost.economy.model import choose_technique
@@ -116,13 +117,58 @@ _MAX_SWAPS = 3
 _MAX_ROW_ENTRIES = 30_000_000
 """Largest number of dense entries the explicit rows of the reduced LP may hold."""
 
-_MAX_POLISH_ENTRIES = 1_000_000
-"""Largest basis block (active rows x basic columns) :func:`_polish` factorises."""
 
 
 # ---------------------------------------------------------------------------------------------
 # The LP in arrays
 # ---------------------------------------------------------------------------------------------
+
+
+class Ranks:
+    """Sums and extremes over the ranks among which the processes are cut in blocks.
+
+    With one block (the serial optimiser) they are the identity; under MPI
+    (:class:`glasnost.compute.largeplan_blocks.MpiRanks`) each rank holds a block of
+    processes (rows of ``net`` and ``use``, entries of ``cap``, ``good``, ``out`` and of every
+    activity vector) and every vector over goods or limited inputs is whole on every rank.
+    """
+
+    root = True
+
+    def sum(self, x: np.ndarray) -> np.ndarray:
+        """Elementwise sum over the ranks (every rank gets it)."""
+        return x
+
+    def max(self, x: Any) -> Any:
+        """The largest over the ranks of a number, or elementwise of an array."""
+        return x
+
+    def any(self, flag: bool) -> bool:
+        return flag
+
+    def concat(self, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Each array concatenated over the ranks in rank order (every rank gets them)."""
+        return arrays
+
+    def gather(self, x: np.ndarray) -> np.ndarray | None:
+        """The blocks' arrays concatenated along their last axis on the root (``None`` elsewhere)."""
+        return x
+
+    def on_root(self, solve: Callable[[], Any]) -> Any:
+        """``solve()`` run on the root and its answer (or error) sent to every rank."""
+        return solve()
+
+    def scatter(self, x: np.ndarray | None, counts: np.ndarray) -> np.ndarray:
+        """The root's ``x`` cut into consecutive pieces of ``counts[r]`` entries, one per rank."""
+        assert x is not None
+        return x
+
+    def counts(self, size: int) -> np.ndarray:
+        """Every rank's ``size``."""
+        return np.array([size])
+
+
+ONE = Ranks()
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,9 +189,14 @@ class ScaleLP:
     supply : (k,) available amount of each limited input (inputs in unlimited supply are free
         and have no row).
     makers_order : (m,) processes sorted by the good they make.
+    first, total : this block holds processes ``first`` to ``first + m - 1`` of ``total``
+        (``m`` above counts the block's processes; one block holds them all serially).
+    ranks : sums over the blocks (:class:`Ranks`).
+    technique : makes the Leontief solver of a reference technique (process of each good,
+        global positions) where there is no ``economy`` to choose it from (row blocks).
     """
 
-    economy: Economy
+    economy: Economy | None
     produced: np.ndarray
     limited: np.ndarray
     good: np.ndarray
@@ -156,6 +207,10 @@ class ScaleLP:
     target: np.ndarray
     supply: np.ndarray
     makers_order: np.ndarray = field(repr=False)
+    first: int = 0
+    total: int = -1
+    ranks: Ranks = ONE
+    technique: Callable[[np.ndarray], Any] | None = None
 
     @property
     def n_goods(self) -> int:
@@ -163,19 +218,31 @@ class ScaleLP:
 
     @property
     def n_processes(self) -> int:
+        """Processes in this block (all of them serially)."""
         return int(self.good.size)
 
+    @property
+    def total_processes(self) -> int:
+        return self.n_processes if self.total < 0 else self.total
+
     def net_output(self, activity: np.ndarray) -> np.ndarray:
-        """(n,) net output of each produced good."""
-        return np.asarray(self.net.T @ activity).ravel()
+        """(n,) net output of each produced good (``activity``: this block's)."""
+        return self.ranks.sum(np.asarray(self.net.T @ activity).ravel())
 
     def input_use(self, activity: np.ndarray) -> np.ndarray:
         """(k,) amount of each limited input used."""
-        return np.asarray(self.use.T @ activity).ravel()
+        return self.ranks.sum(np.asarray(self.use.T @ activity).ravel())
 
     def gross_output(self, activity: np.ndarray) -> np.ndarray:
         """(n,) gross output (total made) of each produced good."""
-        return np.bincount(self.good, weights=self.out * activity, minlength=self.n_goods)
+        return self.ranks.sum(np.bincount(self.good, weights=self.out * activity, minlength=self.n_goods))
+
+    def per_good(self, ref: Reference, values: np.ndarray) -> np.ndarray:
+        """(n, ...) per good from ``values`` of the reference processes in this block (in the
+        order of ``ref.local``), zero-filled and summed over the blocks."""
+        out = np.zeros((self.n_goods, *values.shape[1:]), dtype=np.result_type(values, np.float64))
+        out[ref.mine] = values
+        return self.ranks.sum(out)
 
 
 def _per_commodity(economy: Economy, values: object, default: np.ndarray, what: str) -> np.ndarray:
@@ -262,9 +329,9 @@ def scale_bound(lp: ScaleLP, prices: np.ndarray, input_prices: np.ndarray) -> fl
         return INF
     profit = np.asarray(lp.net @ pi).ravel() - np.asarray(lp.use @ w).ravel()
     positive = profit > 0
-    if (positive & ~np.isfinite(lp.cap)).any():
+    if lp.ranks.any(bool((positive & ~np.isfinite(lp.cap)).any())):
         return INF
-    rents = float(np.sum(lp.cap[positive] * profit[positive]))
+    rents = float(lp.ranks.sum(np.array([np.sum(lp.cap[positive] * profit[positive])]))[0])
     return (float(lp.supply @ w) + rents) / per_set
 
 
@@ -281,9 +348,9 @@ def deflate_prices(lp: ScaleLP, prices: np.ndarray, input_prices: np.ndarray) ->
     profit = np.asarray(lp.net @ pi).ravel()
     cost = np.asarray(lp.use @ w).ravel()
     bad = ~np.isfinite(lp.cap) & (profit - cost > 0) & (cost > 0)
-    if not bad.any():
+    if not lp.ranks.any(bool(bad.any())):
         return pi
-    e = float(np.max((profit[bad] - cost[bad]) / profit[bad]))
+    e = lp.ranks.max(float(np.max((profit[bad] - cost[bad]) / profit[bad], initial=-INF)))
     return pi * (1.0 - min(2.0 * e, 1.0))
 
 
@@ -319,9 +386,10 @@ def check_activity(lp: ScaleLP, activity: np.ndarray) -> Check:
     if lp.supply.size:
         over = np.maximum(lp.input_use(y) - lp.supply, 0.0)
         parts.append(float(np.max(_ratio(over, lp.supply))))
-    parts.append(float(np.max(_ratio(np.maximum(-y, 0.0), np.abs(y)), initial=0.0)))
+    local = float(np.max(_ratio(np.maximum(-y, 0.0), np.abs(y)), initial=0.0))
     finite = np.isfinite(lp.cap)
-    parts.append(float(np.max(_ratio(np.maximum(y[finite] - lp.cap[finite], 0.0), lp.cap[finite]), initial=0.0)))
+    local = max(local, float(np.max(_ratio(np.maximum(y[finite] - lp.cap[finite], 0.0), lp.cap[finite]), initial=0.0)))
+    parts.append(lp.ranks.max(local))
     return Check(scale=z, violation=max(parts))
 
 
@@ -350,15 +418,15 @@ def repair_activity(lp: ScaleLP, activity: np.ndarray, reference: Reference, sca
     if short.any():
         extra = np.maximum(reference.solve(short), 0.0)
         # a hair more than the shortfall, so the solver's rounding cannot leave a deficit
-        y[reference.process] += extra * (1.0 + 4 * FEASIBILITY_RTOL * 1e-3)
+        y[reference.local] += extra[reference.mine] * (1.0 + 4 * FEASIBILITY_RTOL * 1e-3)
     factor = 1.0
     used = lp.input_use(y)
     over = used > lp.supply
     if over.any():
         factor = min(factor, float(np.min(lp.supply[over] / used[over])))
     above = y > lp.cap
-    if above.any():
-        factor = min(factor, float(np.min(lp.cap[above] / y[above])))
+    if lp.ranks.any(bool(above.any())):
+        factor = min(factor, -lp.ranks.max(-float(np.min(lp.cap[above] / y[above], initial=INF))))
     return np.minimum(y * factor, lp.cap)
 
 
@@ -377,11 +445,19 @@ class Reference:
 
     def __init__(self, lp: ScaleLP, process: np.ndarray, leontief: Callable[..., Any] = LeontiefSystem) -> None:
         self.process = np.asarray(process, dtype=np.int64)
-        tech = choose_technique(lp.economy, self.process)
-        if not np.array_equal(tech.produced, lp.produced):
-            raise PlanError("technique and LP disagree on the produced goods")
-        self.system = leontief(tech.A)
-        self.out = lp.out[self.process]
+        local = self.process - lp.first
+        self.mine = (local >= 0) & (local < lp.n_processes)  # goods whose reference is in this block
+        self.local = local[self.mine]
+        if lp.technique is not None:
+            self.system = lp.technique(self.process)
+        else:
+            assert lp.economy is not None
+            tech = choose_technique(lp.economy, self.process)
+            if not np.array_equal(tech.produced, lp.produced):
+                raise PlanError("technique and LP disagree on the produced goods")
+            self.system = leontief(tech.A)
+        self.out = lp.per_good(self, lp.out[self.local])
+        self.cap = lp.per_good(self, lp.cap[self.local])
         self.solves = 0
 
     def solve(self, v: np.ndarray) -> np.ndarray:
@@ -401,8 +477,12 @@ def first_technique(lp: ScaleLP) -> np.ndarray:
     order = lp.makers_order
     goods = lp.good[order]
     first = np.flatnonzero(np.r_[True, goods[1:] != goods[:-1]])
-    process = np.empty(lp.n_goods, dtype=np.int64)
-    process[goods[first]] = order[first]
+    none = lp.total_processes
+    process = np.full(lp.n_goods, none, dtype=np.int64)
+    process[goods[first]] = order[first] + lp.first
+    process = -lp.ranks.max(-process)
+    if (process == none).any():
+        raise PlanError(f"no process makes produced commodity position {lp.produced[np.argmax(process == none)]}")
     return process
 
 
@@ -426,19 +506,32 @@ class _Round:
 def _reduced_round(lp: ScaleLP, ref: Reference, rows: np.ndarray, upper: np.ndarray) -> _Round:
     """Build and solve the reduced LP for the reference ``ref`` and explicit rows ``rows``."""
     reduced = _ReducedLP.build(lp, ref, rows, upper)
-    sol = _solve_reduced(reduced.matrix, reduced.row_lower, reduced.row_upper, reduced.col_upper)
-    u, z = sol.x[:-1], float(sol.x[-1])
+    counts = lp.ranks.counts(reduced.free.size)
+    matrix, col_upper = lp.ranks.gather(reduced.matrix[:, :-1]), lp.ranks.gather(reduced.col_upper[:-1])
+
+    def solve() -> tuple[np.ndarray | None, float, np.ndarray, float, int]:
+        # the reduced LP: its columns from every block, on the root alone
+        assert matrix is not None and col_upper is not None
+        sol = solve_reduced(
+            np.hstack([matrix, reduced.matrix[:, -1:]]), reduced.row_lower, reduced.row_upper,
+            np.r_[col_upper, reduced.col_upper[-1]],
+        )  # fmt: skip
+        return sol.x[:-1], float(sol.x[-1]), sol.row_duals, float(sol.col_duals[-1]), sol.iterations
+
+    answer = lp.ranks.on_root(solve)
+    u = lp.ranks.scatter(answer[0], counts)
+    z, row_duals, z_dual, iterations = answer[1:]
     y = np.empty(lp.n_processes)
     y[reduced.free] = u
-    y[ref.process] = ref.solve(z * lp.target - np.asarray(reduced.Nf.T @ u).ravel())
+    y[ref.local] = ref.solve(z * lp.target - lp.ranks.sum(np.asarray(reduced.Nf.T @ u).ravel()))[ref.mine]
     k = lp.supply.size
-    w, theta = sol.row_duals[:k], sol.row_duals[k:]
+    w, theta = row_duals[:k], row_duals[k:]
     pi = reduced.embodied @ w + reduced.rho @ theta
     z_max, bottleneck = capacity_bound(lp)
-    if np.isfinite(z_max) and sol.col_duals[-1] > 0:
+    if np.isfinite(z_max) and z_dual > 0:
         # the bound z <= capacity / target of the bottleneck good, priced at that good
-        pi[bottleneck] += sol.col_duals[-1] / lp.target[bottleneck]
-    return _Round(activity=y, z=z, prices=pi, input_prices=w, upper=upper, iterations=sol.iterations)
+        pi[bottleneck] += z_dual / lp.target[bottleneck]
+    return _Round(activity=y, z=z, prices=pi, input_prices=w, upper=upper, iterations=iterations)
 
 
 @dataclass
@@ -446,7 +539,8 @@ class _ReducedLP:
     """``max z`` s.t. ``row_lower <= matrix [u; z] <= row_upper``, ``0 <= [u; z] <= col_upper``.
 
     Rows: the k limited inputs, then one per explicit row. ``free``: the non-reference
-    processes (the columns u); ``Nf``: their net outputs; ``embodied`` (n, k): limited inputs
+    processes (the columns u; in row blocks, this block's, whose columns come before z);
+    ``Nf``: their net outputs; ``embodied`` (n, k): limited inputs
     embodied per unit of each good, ``V^T``; ``rho`` (n, rows): ``M_B^{-T}`` of the unit vectors
     of the explicit rows' goods.
     """
@@ -464,187 +558,28 @@ class _ReducedLP:
     def build(cls, lp: ScaleLP, ref: Reference, rows: np.ndarray, upper: np.ndarray) -> _ReducedLP:
         k = lp.supply.size
         is_ref = np.zeros(lp.n_processes, bool)
-        is_ref[ref.process] = True
+        is_ref[ref.local] = True
         free = np.flatnonzero(~is_ref)
         Nf = sp.csr_array(lp.net[free])
-        embodied = ref.solve_t(lp.use[ref.process].toarray()) if k else np.zeros((lp.n_goods, 0))
+        use_ref = lp.use[ref.local]
+        embodied = ref.solve_t(lp.per_good(ref, use_ref.toarray())) if k else np.zeros((lp.n_goods, 0))
         per_set = ref.solve(lp.target)  # reference activities per complete set, with u = 0
         rho = ref.solve_t(_unit_columns(lp.n_goods, rows)) if rows.size else np.zeros((lp.n_goods, 0))
         matrix = np.empty((k + rows.size, free.size + 1))
         matrix[:k, :-1] = (lp.use[free].toarray() - np.asarray(Nf @ embodied)).T
         matrix[k:, :-1] = -np.asarray(Nf @ rho).T
-        matrix[:k, -1] = np.asarray(lp.use[ref.process].T @ per_set).ravel()
+        matrix[:k, -1] = lp.ranks.sum(np.asarray(use_ref.T @ per_set[ref.mine]).ravel())
         matrix[k:, -1] = per_set[rows]
         return cls(
             matrix=matrix,
             row_lower=np.r_[np.full(k, -INF), np.zeros(rows.size)],
-            row_upper=np.r_[lp.supply, lp.cap[ref.process[rows]]],
+            row_upper=np.r_[lp.supply, ref.cap[rows]],
             col_upper=np.r_[upper[:-1][free], upper[-1]],
             free=free,
             Nf=Nf,
             embodied=embodied,
             rho=rho,
         )
-
-
-def _solve_reduced(
-    matrix: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray, col_upper: np.ndarray
-) -> LPSolution:
-    """Solve ``max x[-1]`` s.t. ``row_lower <= matrix x <= row_upper``, ``0 <= x <= col_upper``.
-
-    The reduced LP mixes coefficients over many orders of magnitude (embodied labour of whole
-    sectors next to the effect of one process on one good). HiGHS usually solves it as given,
-    but now and then reports as optimal a point that is not. So the answer is checked
-    independently (:func:`_reduced_error`: duality gap and infeasibility recomputed from the
-    returned primal and duals); if the check fails, the LP is solved again with columns
-    scaled to ``[0, 1]`` and rows to a largest coefficient of 1, and the better answer is kept.
-    Either way the answer is only a guide: plans and bounds are certified separately.
-    """
-    best, best_error, statuses = None, INF, []
-    for scaled, method in ((False, "ipm"), (True, "ipm"), (True, "simplex"), (False, "simplex")):
-        sol = _solve_variant(matrix, row_lower, row_upper, col_upper, scaled=scaled, method=method)
-        statuses.append(f"{method}{' scaled' if scaled else ''}: {sol.status}")
-        error = _reduced_error(matrix, row_lower, row_upper, col_upper, sol) if _has_point(sol, matrix) else INF
-        if error < best_error:
-            best, best_error = sol, error
-        if error <= 1e-9:
-            break
-    if best is None:
-        raise PlanError(f"the reduced LP was not solved ({'; '.join(statuses)})")
-    return best
-
-
-def _has_point(sol: LPSolution, matrix: np.ndarray) -> bool:
-    """Whether HiGHS returned a primal and dual point (of any quality) to check."""
-    return sol.x.shape == (matrix.shape[1],) and sol.row_duals.shape == (matrix.shape[0],) and bool(
-        np.isfinite(sol.x).all() and np.isfinite(sol.row_duals).all()
-    )
-
-
-def _solve_variant(
-    matrix: np.ndarray,
-    row_lower: np.ndarray,
-    row_upper: np.ndarray,
-    col_upper: np.ndarray,
-    *,
-    scaled: bool,
-    method: str,
-) -> LPSolution:
-    """One HiGHS solve of the reduced LP (``method``: ``ipm`` with crossover or ``simplex``),
-    polished and unscaled."""
-    col_scale = np.ones(matrix.shape[1])
-    row_scale = np.ones(matrix.shape[0])
-    S = matrix
-    if scaled:
-        col_scale = np.where(np.isfinite(col_upper) & (col_upper > 0), col_upper, 1.0)
-        S = matrix * col_scale
-        row_scale = np.abs(S).max(axis=1)
-        row_scale = np.where(row_scale > 0, row_scale, 1.0)
-        S = S / row_scale[:, None]
-    cost = np.zeros(matrix.shape[1])
-    cost[-1] = col_scale[-1]
-    lo, hi, ub = row_lower / row_scale, row_upper / row_scale, col_upper / col_scale
-    sol = solve_lp(
-        cost, sp.csc_array(S), lo, hi, np.zeros(matrix.shape[1]), ub,
-        maximize=True, method=method, tolerance=1e-10, explain=False,
-    )  # fmt: skip
-    if not _has_point(sol, S):
-        return sol  # e.g. a time limit before any point: _solve_reduced tries another variant
-    # "inexact" (HiGHS said optimal, its point does not check out) or a limit: the point is
-    # still polished and judged by _reduced_error, as an optimal one is
-    sol.x, sol.row_duals = _polish(S, lo, hi, ub, cost, sol.x, sol.row_duals)
-    sol.col_duals = (cost - S.T @ sol.row_duals) / col_scale
-    sol.x = sol.x * col_scale
-    sol.row_duals = sol.row_duals / row_scale
-    sol.objective = float(sol.x[-1])
-    return sol
-
-
-def _reduced_error(
-    matrix: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray, col_upper: np.ndarray, sol: LPSolution
-) -> float:
-    """max(relative duality gap, relative infeasibility) of a reduced-LP answer, recomputed.
-
-    The bound is weak duality with the row duals ``y`` and the exact reduced costs
-    ``d = c - M^T y``: ``sum y_r * (its bound) + sum_j max(d_j, 0) * upper_j``.
-    """
-    y = sol.row_duals
-    d = -(matrix.T @ y)
-    d[-1] += 1.0
-    if ((y > 0) & ~np.isfinite(row_upper)).any() or ((y < 0) & ~np.isfinite(row_lower)).any():
-        return INF
-    if ((d > 0) & ~np.isfinite(col_upper)).any():
-        return INF
-    bound_rows = np.where(y > 0, y * np.where(y > 0, row_upper, 0.0), 0.0)
-    bound_rows += np.where(y < 0, y * np.where(y < 0, row_lower, 0.0), 0.0)
-    bound = float(np.sum(bound_rows) + np.sum(np.where(d > 0, d * np.where(d > 0, col_upper, 0.0), 0.0)))
-    z = float(sol.x[-1])
-    gap = abs(bound - z) / max(1.0, abs(z))
-    size = np.abs(matrix) @ np.abs(sol.x) + np.abs(np.where(np.isfinite(row_upper), row_upper, 0.0))
-    activity = matrix @ sol.x
-    over = np.maximum(activity - row_upper, 0.0) + np.maximum(row_lower - activity, 0.0)
-    return max(gap, float(np.max(over / np.maximum(size, 1e-300), initial=0.0)))
-
-
-def _polish(
-    S: np.ndarray,
-    row_lower: np.ndarray,
-    row_upper: np.ndarray,
-    col_upper: np.ndarray,
-    cost: np.ndarray,
-    x: np.ndarray,
-    duals: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Recompute the vertex HiGHS found from its basis, to full floating-point accuracy.
-
-    Columns strictly inside their bounds are basic, the others are snapped onto their bound;
-    the basic values then solve the active rows exactly (minimum-norm least squares), and the
-    row duals solve ``S_active,basic^T y = cost_basic``. Each part is kept only if it is at
-    least as feasible as HiGHS's own (tolerances 1e-10 leave relative errors of 1e-9 in
-    the plan otherwise).
-    """
-    tol = 1e-7 * np.where(np.isfinite(col_upper) & (col_upper > 0), col_upper, np.maximum(np.abs(x), 1.0))
-    lower_bound = x <= tol
-    upper_bound = np.isfinite(col_upper) & (x >= col_upper - tol)
-    basic = ~lower_bound & ~upper_bound
-    snapped = np.where(lower_bound, 0.0, np.where(upper_bound, col_upper, x))
-    activity = S @ snapped
-    scale = 1.0 + np.abs(activity)
-    at_upper = np.isfinite(row_upper) & (np.abs(activity - row_upper) <= 1e-6 * scale)
-    at_lower = np.isfinite(row_lower) & (np.abs(activity - row_lower) <= 1e-6 * scale) & ~at_upper
-    active = at_upper | at_lower
-    if not basic.any() or not active.any() or basic.sum() * active.sum() > _MAX_POLISH_ENTRIES:
-        return x, duals
-    block = S[np.ix_(active, basic)]
-    target = np.where(at_upper, row_upper, row_lower)[active]
-    step, *_ = np.linalg.lstsq(block, target - activity[active], rcond=None)
-    polished = snapped.copy()
-    polished[basic] += step
-    if _infeasibility(S, row_lower, row_upper, col_upper, polished) <= _infeasibility(
-        S, row_lower, row_upper, col_upper, x
-    ) and polished[-1] >= x[-1] - 1e-9 * max(1.0, abs(x[-1])):
-        x = polished
-    y_active, *_ = np.linalg.lstsq(block.T, cost[basic], rcond=None)
-    new_duals = np.zeros_like(duals)
-    new_duals[active] = y_active
-    signs_ok = (new_duals[at_upper] >= -1e-12).all() and (new_duals[at_lower] <= 1e-12).all()
-    if signs_ok and np.abs(block.T @ y_active - cost[basic]).max(initial=0.0) <= 1e-12:
-        duals = new_duals
-    return x, duals
-
-
-def _infeasibility(
-    S: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray, col_upper: np.ndarray, x: np.ndarray
-) -> float:
-    activity = S @ x
-    return float(
-        max(
-            np.max(np.maximum(row_lower - activity, 0.0), initial=0.0),
-            np.max(np.maximum(activity - row_upper, 0.0), initial=0.0),
-            np.max(np.maximum(-x, 0.0), initial=0.0),
-            np.max(np.maximum(x - col_upper, 0.0), initial=0.0),
-        )
-    )
 
 
 def _unit_columns(n: int, rows: np.ndarray) -> np.ndarray:
@@ -660,8 +595,8 @@ def _unit_columns(n: int, rows: np.ndarray) -> np.ndarray:
 
 def _out_of_bounds(lp: ScaleLP, ref: Reference, rnd: _Round) -> tuple[np.ndarray, np.ndarray]:
     """(low, high): goods whose reference activity is below 0 / above its capacity."""
-    y_ref = rnd.activity[ref.process]
-    cap_ref = lp.cap[ref.process]
+    y_ref = lp.per_good(ref, rnd.activity[ref.local])
+    cap_ref = ref.cap
     size = lp.gross_output(np.maximum(rnd.activity, 0.0)) / ref.out
     tol = _BOUND_RTOL * np.maximum(size, 1e-3 * max(float(size.max(initial=0.0)), 1e-300))
     return y_ref < -tol, y_ref > cap_ref + tol
@@ -681,7 +616,7 @@ def _pivot(
     bad = low | high
     process = ref.process.copy()
     is_ref = np.zeros(lp.n_processes, bool)
-    is_ref[process] = True
+    is_ref[ref.local] = True
     cand = np.flatnonzero(~is_ref & bad[lp.good] & (swaps[lp.good] < _MAX_SWAPS))
     g = lp.good[cand]
     u, ub = rnd.activity[cand], rnd.upper[:-1][cand]
@@ -690,7 +625,8 @@ def _pivot(
     helps = np.where(high[g], u < ub - tol, u > tol)
     score = 2 * inside.astype(np.int64) + helps.astype(np.int64)
     keep = score > 0
-    cand, g, u, score = cand[keep], g[keep], u[keep], score[keep]
+    # the candidates of every block, in process order
+    cand, g, u, score = lp.ranks.concat(cand[keep] + lp.first, g[keep], u[keep], score[keep])
     order = np.lexsort((-u, -score, g))
     first = order[np.r_[True, g[order][1:] != g[order][:-1]]] if order.size else order
     process[g[first]] = cand[first]
@@ -704,7 +640,7 @@ def _pivot(
 def capacity_bound(lp: ScaleLP) -> tuple[float, int]:
     """(z_max, c): no plan makes more than ``z_max = capacity of c / t_c`` sets, where c is the
     targeted good with the least capacity per unit of target (``inf`` if unlimited)."""
-    capacity = np.bincount(lp.good, weights=lp.cap * lp.out, minlength=lp.n_goods)
+    capacity = lp.ranks.sum(np.bincount(lp.good, weights=lp.cap * lp.out, minlength=lp.n_goods))
     targeted = np.flatnonzero(lp.target > 0)
     ratio = capacity[targeted] / lp.target[targeted]
     i = int(np.argmin(ratio))
@@ -721,10 +657,10 @@ def _upper_bounds(lp: ScaleLP, ref: Reference, factor: float) -> np.ndarray:
     """
     z_max, _ = capacity_bound(lp)
     unlimited = ~np.isfinite(lp.cap)
-    if np.isfinite(z_max) and not unlimited.any():
+    if np.isfinite(z_max) and not lp.ranks.any(bool(unlimited.any())):
         return np.r_[lp.cap, z_max]
     per_set = np.maximum(ref.solve(lp.target), 0.0)
-    used = np.asarray(lp.use[ref.process].T @ per_set).ravel()
+    used = lp.ranks.sum(np.asarray(lp.use[ref.local].T @ per_set[ref.mine]).ravel())
     with np.errstate(divide="ignore", invalid="ignore"):
         z0 = float(np.min(np.where(used > 0, lp.supply / used, INF), initial=INF))
     z0 = min(z0, z_max)
@@ -742,7 +678,7 @@ def _artificial_active(lp: ScaleLP, rnd: _Round) -> bool:
     """Whether z or a process without capacity sits at an artificial bound."""
     unlimited = np.r_[~np.isfinite(lp.cap), not np.isfinite(capacity_bound(lp)[0])]
     at_bound = np.r_[rnd.activity, rnd.z] >= rnd.upper * (1 - 1e-9)
-    return bool((unlimited & at_bound & (rnd.upper > 0)).any())
+    return lp.ranks.any(bool((unlimited & at_bound & (rnd.upper > 0)).any()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -826,6 +762,24 @@ def large_plan(
     """
     start = time.perf_counter()
     lp = scale_lp(economy, targets=targets, supply=supply)
+    best, status, rounds, solves, iterations = solve_scale(
+        lp, rtol=rtol, time_limit=time_limit, max_rounds=max_rounds, leontief=leontief, start=start
+    )
+    return _as_plan(lp, best, status, rounds, solves, iterations, time.perf_counter() - start)
+
+
+def solve_scale(
+    lp: ScaleLP,
+    *,
+    rtol: float = 1e-6,
+    time_limit: float | None = 300.0,
+    max_rounds: int = 60,
+    leontief: Callable[..., Any] = LeontiefSystem,
+    start: float | None = None,
+) -> tuple[_Best, str, int, int, int]:
+    """The pivoting rounds of :func:`large_plan` on ``lp`` (whole, or this rank's block of
+    processes): the best certified pair, the status, rounds, Leontief solves and LP iterations."""
+    start = time.perf_counter() if start is None else start
     ref = Reference(lp, first_technique(lp), leontief)
     rows = np.zeros(0, dtype=np.int64)
     swaps = np.zeros(lp.n_goods, dtype=np.int64)
@@ -857,7 +811,7 @@ def large_plan(
                 raise UnboundedPlanError("the objective is unbounded: some goal needs nothing that is scarce")
             upper = _upper_bounds(lp, ref, factor)
             continue
-        if rows.size and (rows.size + lp.supply.size) * lp.n_processes > _MAX_ROW_ENTRIES:
+        if rows.size and (rows.size + lp.supply.size) * lp.total_processes > _MAX_ROW_ENTRIES:
             status = "too many explicit rows"
             break
         process, new_rows = _pivot(lp, ref, rnd, low, high, swaps, rows)
@@ -868,22 +822,30 @@ def large_plan(
         ref = Reference(lp, process, leontief)
         upper = _upper_bounds(lp, ref, factor)
     solves += ref.solves
-    return _as_plan(lp, best, status, rounds, solves, iterations, time.perf_counter() - start)
+    return best, status, rounds, solves, iterations
 
 
-def _as_plan(lp: ScaleLP, best: _Best, status: str, rounds: int, solves: int, iterations: int, seconds: float) -> Plan:
+def plan_prices(lp: ScaleLP, best: _Best, n_commodities: int, status: str) -> tuple[np.ndarray, np.ndarray]:
+    """(prices of every commodity, capacity rents of this block's processes) of the best pair,
+    in sets per unit (the target mix costs one set)."""
     if best.activity is None or best.prices is None or best.input_prices is None:
         raise PlanError(f"large_plan found no certified plan ({status})")
-    economy = lp.economy
     pi = np.maximum(best.prices, 0.0)
     w = np.maximum(best.input_prices, 0.0)
     norm = float(lp.target @ pi)
-    prices = np.zeros(economy.n_commodities)
+    prices = np.zeros(n_commodities)
     prices[lp.produced] = pi / norm
     prices[lp.limited] = w / norm
     profit = (np.asarray(lp.net @ pi).ravel() - np.asarray(lp.use @ w).ravel()) / norm
-    rents = np.where(np.isfinite(lp.cap), np.maximum(profit, 0.0), 0.0)
+    return prices, np.where(np.isfinite(lp.cap), np.maximum(profit, 0.0), 0.0)
+
+
+def _as_plan(lp: ScaleLP, best: _Best, status: str, rounds: int, solves: int, iterations: int, seconds: float) -> Plan:
+    economy = lp.economy
+    assert economy is not None
+    prices, rents = plan_prices(lp, best, economy.n_commodities, status)
     y = best.activity
+    assert y is not None
     return Plan(
         objective_kind="scale",
         objective=best.z,

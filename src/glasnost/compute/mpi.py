@@ -694,6 +694,21 @@ class MpiLeontiefSystem:
         self.exchange, self.order = exchange, order
         self._systems: dict[bool, DistributedLeontief] = {}
 
+    @classmethod
+    def from_blocks(
+        cls, At: sp.csr_array, A: sp.csr_array, cuts: np.ndarray, comm: Any, *, exchange: str = "halo"
+    ) -> MpiLeontiefSystem:
+        """A system over row blocks of ``A^T`` and ``A`` the ranks built themselves (rows
+        ``cuts[r]`` to ``cuts[r + 1] - 1`` on rank ``r``, natural order): no rank holds ``A``."""
+        system = cls.__new__(cls)
+        system.A, system.n, system.comm = None, int(cuts[-1]), comm  # type: ignore[assignment]
+        system.exchange, system.order = exchange, "natural"
+        system._systems = {
+            t: DistributedLeontief.from_distributed(DistributedMatrix(M, cuts, comm, exchange=exchange))
+            for t, M in ((True, At), (False, A))
+        }
+        return system
+
     def _system(self, transpose: bool) -> DistributedLeontief:
         if transpose not in self._systems:
             M = sp.csr_array(self.A.T) if transpose else self.A

@@ -24,7 +24,7 @@ an unproductive technology shows as an iteration that does not converge, which r
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,8 @@ from glasnost.compute.linear import SolveReport
 from glasnost.compute.mpi import DistributedLeontief, DistributedMatrix, _comm, _one_blas_thread
 from glasnost.compute.values import GrossOutput, Values
 from glasnost.economy import EconomyError, Kind
-from glasnost.economy.files import read_manifest, read_parquet, string_array
-from glasnost.economy.io_v2 import SCHEMA_VERSION, ProcessBlock, read_process_block
+from glasnost.economy.files import parquet_file, read_manifest, read_parquet, string_array
+from glasnost.economy.io_v2 import SCHEMA_VERSION, ProcessBlock, _matrices, read_process_block, read_row_range
 from glasnost.economy.io_v2 import _path as file_path
 
 
@@ -54,26 +54,39 @@ class BlockStats:
 
 
 @dataclass(frozen=True)
-class _Layout:
+class Layout:
+    """The commodities as every rank reads them: one byte and two floats per commodity."""
+
     produced: np.ndarray  # commodity positions of produced commodities
     primary: np.ndarray  # commodity positions of primary inputs
     kinds: np.ndarray
+    supply: np.ndarray
     targets: np.ndarray
     product_of: np.ndarray  # commodity position -> product index, -1 if not produced
     primary_of: np.ndarray  # commodity position -> primary index, -1 if not primary
 
+    @property
+    def n_commodities(self) -> int:
+        return int(self.kinds.size)
 
-def _layout(root: Path, manifest: dict) -> _Layout:
-    t = read_parquet(file_path(root, manifest, "commodities"), {"kind": pa.uint8(), "target": pa.float64()})
+
+def _layout(root: Path, manifest: dict) -> Layout:
+    path = file_path(root, manifest, "commodities")
+    t = read_parquet(path, {"kind": pa.uint8(), "supply": pa.float64(), "target": pa.float64()})
     kinds = t.column("kind").to_numpy()
     targets = t.column("target").fill_null(0.0).to_numpy()
+    supply = t.column("supply").fill_null(0.0).to_numpy()
+    for values, what in ((targets, "target"), (supply, "supply")):
+        bad = np.isnan(values) | (values < 0) | (np.isinf(values) & (what == "target"))
+        if bad.any():
+            raise EconomyError(f"row {int(np.argmax(bad))}: bad {what} {values[np.argmax(bad)]!r}", where=str(path))
     produced = np.flatnonzero(np.isin(kinds, [Kind.GOOD, Kind.PUBLIC_GOOD]))
     primary = np.flatnonzero(np.isin(kinds, [Kind.RESOURCE, Kind.LABOUR]))
     product_of = np.full(kinds.size, -1, np.int64)
     product_of[produced] = np.arange(produced.size)
     primary_of = np.full(kinds.size, -1, np.int64)
     primary_of[primary] = np.arange(primary.size)
-    return _Layout(produced, primary, kinds, targets, product_of, primary_of)
+    return Layout(produced, primary, kinds, supply, targets, product_of, primary_of)
 
 
 def _check_block(block: ProcessBlock, n_commodities: int, path: Path) -> None:
@@ -90,17 +103,100 @@ def _check_block(block: ProcessBlock, n_commodities: int, path: Path) -> None:
             )
 
 
-def _chosen_makers(block: ProcessBlock, layout: _Layout, comm: Any) -> np.ndarray:
+@dataclass
+class RankBlock:
+    """One rank's share of a version 2 directory: processes ``[first, last)`` of ``total`` as
+    CSR rows over all commodities (``outputs``, ``inputs``; local row ``i`` is process
+    ``first + i``), the commodity :class:`Layout`, and what was read."""
+
+    root: Path
+    manifest: dict
+    layout: Layout
+    first: int
+    last: int
+    total: int
+    outputs: sp.csr_array
+    inputs: sp.csr_array
+    stats: BlockStats
+
+    @property
+    def size(self) -> int:
+        return self.last - self.first
+
+    def capacity(self) -> np.ndarray:
+        """This block's process capacities (``inf`` where unlimited), read from the file."""
+        path = file_path(self.root, self.manifest, "processes")
+        t = read_row_range(path, {"capacity": pa.float64()}, self.first, self.last, optional=("capacity",))
+        if "capacity" not in t.column_names:
+            return np.full(self.size, np.inf)
+        cap = t.column("capacity").fill_null(np.inf).to_numpy()
+        bad = np.isnan(cap) | (cap < 0)
+        if bad.any():
+            raise EconomyError(f"row {self.first + int(np.argmax(bad))}: bad capacity", where=str(path))
+        return cap
+
+    def process_ids(self) -> np.ndarray:
+        """This block's process ids."""
+        path = file_path(self.root, self.manifest, "process_ids")
+        return string_array(read_row_range(path, {"id": pa.string()}, self.first, self.last).column("id"))
+
+    def commodity_ids(self) -> np.ndarray:
+        return _commodity_ids(self.root, self.manifest)
+
+
+def raise_on_every_rank(error: Exception | None, comm: Any) -> None:
+    """Raise the lowest rank's ``error`` on every rank (nothing if no rank has one), so that a
+    problem one rank finds in its block stops them all instead of leaving the others waiting."""
+    errors = comm.allgather(error)
+    first = next((e for e in errors if e is not None), None)
+    if first is not None:
+        raise first
+
+
+def read_rank_block(directory: str | Path, comm: Any) -> RankBlock:
+    """Processes ``[m r / N, m (r + 1) / N)`` of a version 2 directory for rank ``r`` of ``N``:
+    only the coefficient row groups that hold them are read (:func:`read_process_block`), and
+    checked, with errors naming the file and row (raised on every rank). Every rank calls it."""
+    block, error = None, None
+    try:
+        block = _read_rank_block(Path(directory), comm)
+    except EconomyError as exc:
+        error = exc
+    raise_on_every_rank(error, comm)
+    assert block is not None
+    return block
+
+
+def _read_rank_block(root: Path, comm: Any) -> RankBlock:
+    manifest = read_manifest(root)
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise EconomyError("reading row blocks needs schema version 2 (run glasnost migrate)", where=str(root))
+    size, rank = comm.Get_size(), comm.Get_rank()
+    layout = _layout(root, manifest)
+    path = file_path(root, manifest, "coefficients")
+    m = parquet_file(file_path(root, manifest, "processes")).metadata.num_rows
+    first, last = m * rank // size, m * (rank + 1) // size
+    block = read_process_block(root, first, last)
+    _check_block(block, layout.n_commodities, path)
+    stats = BlockStats(
+        rows_read=block.rows_read, total_rows=parquet_file(path).metadata.num_rows, processes=(first, last)
+    )
+    rows = replace(block.rows, process=block.rows.process - np.int32(first))
+    del block
+    mats = _matrices(rows, (last - first, layout.n_commodities), path, np.arange(first, last), None)
+    outputs, inputs = mats["output"], mats["input"]
+    assert outputs is not None and inputs is not None
+    return RankBlock(root, manifest, layout, first, last, m, outputs, inputs, stats)
+
+
+def chosen_makers(block: RankBlock, comm: Any) -> np.ndarray:
     """For each product, the first single-output process that makes it, over all ranks."""
     from mpi4py import MPI
 
-    rows = block.rows
-    out = rows.role == 0
-    proc_out, com_out = rows.process[out], rows.commodity[out]
-    per_process = np.bincount(proc_out - block.first, minlength=block.last - block.first)
-    single = per_process[proc_out - block.first] == 1
-    product = layout.product_of[com_out[single]]
-    candidates = proc_out[single][product >= 0]
+    layout, out = block.layout, block.outputs
+    single = np.flatnonzero(np.diff(out.indptr) == 1)
+    product = layout.product_of[out.indices[out.indptr[single]]]
+    candidates = single[product >= 0] + block.first
     product = product[product >= 0]
     sentinel = np.iinfo(np.int64).max
     local = np.full(layout.produced.size, sentinel, np.int64)
@@ -113,27 +209,45 @@ def _chosen_makers(block: ProcessBlock, layout: _Layout, comm: Any) -> np.ndarra
     return maker
 
 
-def _technique_entries(
-    block: ProcessBlock, layout: _Layout, maker: np.ndarray
-) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+Entries = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def technique_entries(block: RankBlock, maker: np.ndarray) -> tuple[Entries, Entries]:
     """(entries of A^T as (product j, product i, a_ij)), (primary entries (j, k, l_kj)) of the
-    chosen processes in this block, per unit of their output."""
-    rows = block.rows
-    out = rows.role == 0
-    made = layout.product_of[rows.commodity[out]]
-    proc_out, coef_out = rows.process[out], rows.value[out]
-    chosen_here = (made >= 0) & (maker[np.maximum(made, 0)] == proc_out)
-    product_of_process = np.full(block.last - block.first, -1, np.int64)
-    output_of_process = np.ones(block.last - block.first)
-    product_of_process[proc_out[chosen_here] - block.first] = made[chosen_here]
-    output_of_process[proc_out[chosen_here] - block.first] = coef_out[chosen_here]
-    inp = rows.role == 1
-    j = product_of_process[rows.process[inp] - block.first]
+    technique ``maker`` (process of each product) held in this block, per unit of output."""
+    layout, out = block.layout, block.outputs
+    local = maker - block.first
+    mine = np.flatnonzero((local >= 0) & (local < block.size))
+    product_of_process = np.full(block.size, -1, np.int64)
+    output_of_process = np.ones(block.size)
+    product_of_process[local[mine]] = mine
+    output_of_process[local[mine]] = out.data[out.indptr[local[mine]]]
+    inputs = block.inputs
+    process = np.repeat(np.arange(block.size), np.diff(inputs.indptr))
+    j = product_of_process[process]
     use = j >= 0
-    j, c = j[use], rows.commodity[inp][use]
-    v = rows.value[inp][use] / output_of_process[rows.process[inp][use] - block.first]
+    j, c = j[use], inputs.indices[use]
+    v = inputs.data[use] / output_of_process[process[use]]
     i, k = layout.product_of[c], layout.primary_of[c]
     return (j[i >= 0], i[i >= 0], v[i >= 0]), (j[k >= 0], k[k >= 0], v[k >= 0])
+
+
+def product_cuts(n: int, size: int) -> np.ndarray:
+    """Rank boundaries of ``n`` products in equal shares."""
+    return (n * np.arange(size + 1, dtype=np.int64)) // size
+
+
+def technique_blocks(block: RankBlock, maker: np.ndarray, comm: Any) -> tuple[sp.csr_array, sp.csr_array, Entries]:
+    """This rank's rows of ``A^T`` and of ``A`` for the technique ``maker`` (products cut in
+    equal shares, :func:`product_cuts`), and the primary-input entries (j, k, l_kj) whose
+    product j it owns: every entry travels once to the rank that owns its row."""
+    (aj, ai, av), (pj, pk, pv) = technique_entries(block, maker)
+    n, size, rank = block.layout.produced.size, comm.Get_size(), comm.Get_rank()
+    cuts = product_cuts(n, size)
+    lo, hi = int(cuts[rank]), int(cuts[rank + 1])
+    At = _block_matrix(*_send_to_owners(aj, ai, av, cuts, comm), lo, hi, n)
+    A = _block_matrix(*_send_to_owners(ai, aj, av, cuts, comm), lo, hi, n)
+    return At, A, _send_to_owners(pj, pk, pv, cuts, comm)
 
 
 def _send_to_owners(
@@ -192,35 +306,16 @@ def values_from_directory(
     rank reading only its block of processes. Every rank calls it; rank 0 gets the answer."""
     comm = _comm(comm)
     start = time.perf_counter()
-    root = Path(directory)
-    manifest = read_manifest(root)
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise EconomyError("reading row blocks needs schema version 2 (run glasnost migrate)", where=str(root))
     size, rank = comm.Get_size(), comm.Get_rank()
-    layout = _layout(root, manifest)
-    path = file_path(root, manifest, "coefficients")
-    import pyarrow.parquet as pq
-
-    m = pq.ParquetFile(file_path(root, manifest, "processes")).metadata.num_rows
-    first, last = m * rank // size, m * (rank + 1) // size
-    block = read_process_block(root, first, last)
-    _check_block(block, layout.kinds.size, path)
-    stats = BlockStats(
-        rows_read=block.rows_read,
-        total_rows=pq.ParquetFile(path).metadata.num_rows,
-        processes=(first, last),
-    )
-    maker = _chosen_makers(block, layout, comm)
-    (aj, ai, av), (pj, pk, pv) = _technique_entries(block, layout, maker)
+    block = read_rank_block(directory, comm)
+    layout, stats = block.layout, block.stats
+    At, A, (pj, pk, pv) = technique_blocks(block, chosen_makers(block, comm), comm)
+    root, manifest = block.root, block.manifest
     del block
     n = layout.produced.size
-    cuts = (n * np.arange(size + 1, dtype=np.int64)) // size
+    cuts = product_cuts(n, size)
     lo, hi = int(cuts[rank]), int(cuts[rank + 1])
     stats.products = (lo, hi)
-    At = _block_matrix(*_send_to_owners(aj, ai, av, cuts, comm), lo, hi, n)
-    A = _block_matrix(*_send_to_owners(ai, aj, av, cuts, comm), lo, hi, n)
-    del aj, ai, av
-    pj, pk, pv = _send_to_owners(pj, pk, pv, cuts, comm)
     primary_local = np.zeros((layout.primary.size, hi - lo))
     np.add.at(primary_local, (pk, pj - lo), pv)
     stats.nnz = {"A^T": int(At.nnz), "A": int(A.nnz)}

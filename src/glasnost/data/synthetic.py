@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from glasnost.economy import Commodities, Economy, Kind, Processes, check_productive
+from glasnost.economy import Commodities, Councils, Economy, Kind, Processes, check_productive
 from glasnost.economy.model import STRING
 
 
@@ -89,6 +89,7 @@ def generate(
     names: list[str] | None = None,
     labour_names: list[str] | None = None,
     name: str = "synthetic",
+    councils: int = 0,
 ) -> Economy:
     """Generate an economy of ``n`` products and ``labour_types`` labour types.
 
@@ -108,6 +109,9 @@ def generate(
         under the first technique (alternative processes get half that).
     seed : random seed; the same seed gives the same economy.
     names, labour_names : optional names of the products and labour types.
+    councils : consumer councils (for Hahnel's procedure), each with Cobb-Douglas preferences
+        over up to 50 products drawn at random; drawn after everything else, so the rest of the
+        economy is the same with or without them.
     """
     rng = np.random.default_rng(seed)
     A = random_technology(n, inputs_per_product, zipf=zipf, input_share=input_share, seed=rng)
@@ -172,12 +176,28 @@ def generate(
         outputs=sp.csr_array(sp.vstack(blocks_out, format="csr")),
         inputs=sp.csr_array(sp.vstack(blocks_in, format="csr")),
     )
+    neighbourhoods = _random_councils(rng, councils, n, len(commodities)) if councils else None
     if names is not None or labour_names is not None:
-        return Economy.build(commodities, processes, name=name, check_productive=True)
+        return Economy.build(commodities, processes, neighbourhoods, name=name, check_productive=True)
     # "p<i>", "labour-<k>" and "make-p<i>-<k>" are distinct by construction: no sort of 10^6 ids
-    economy = Economy(commodities, processes, name=name, _meta={"ids_checked": True})
+    economy = Economy(commodities, processes, neighbourhoods, name=name, _meta={"ids_checked": True})
     check_productive(economy)
     return economy
+
+
+def _random_councils(rng: np.random.Generator, k: int, n: int, n_commodities: int) -> Councils:
+    """``k`` consumer councils, each preferring up to 50 of the ``n`` products (weights summing to 1)."""
+    per = min(50, n)
+    goods = rng.integers(0, n, (k, per))  # a product drawn twice gets both weights
+    weights = rng.dirichlet(np.ones(per), k)
+    prefs = sp.csr_array((weights.ravel(), (np.repeat(np.arange(k), per), goods.ravel())), shape=(k, n_commodities))
+    prefs.sum_duplicates()
+    return Councils(
+        ids=np.strings.add("council-", np.arange(k).astype(STRING)),
+        members=rng.integers(200, 2000, k).astype(np.float64),
+        income=rng.uniform(50.0, 150.0, k),
+        preferences=prefs,
+    )
 
 
 def _inputs_by_process(A: sp.sparray, L: sp.sparray) -> sp.csr_array:

@@ -556,3 +556,19 @@ def read_process_block(
     lo, hi = np.searchsorted(proc, [first, last])
     rows = _rows_of(table.slice(int(lo), int(hi - lo)), first_row + int(lo))
     return ProcessBlock(first=first, last=last, rows=rows, rows_read=rows_read, row_groups=groups)
+
+
+def read_row_range(
+    path: Path, columns: dict[str, pa.DataType], first: int, last: int, *, optional: tuple[str, ...] = ()
+) -> pa.Table:
+    """Rows ``first`` to ``last - 1`` of a Parquet file, reading only the row groups that hold
+    them (an MPI rank's share of the process table or of the process ids)."""
+    pf = parquet_file(path)
+    sizes = [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]
+    starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+    if last > starts[-1]:
+        raise EconomyError(f"has {int(starts[-1])} rows, fewer than {last}", where=str(path))
+    groups = [g for g in range(len(sizes)) if starts[g + 1] > first and starts[g] < last]
+    table = read_parquet(path, columns, optional=optional, row_groups=groups)
+    offset = int(starts[groups[0]]) if groups else first
+    return table.slice(first - offset, last - first)

@@ -271,30 +271,55 @@ class HahnelEconomy:
         if economy.councils is None or len(economy.councils) == 0:
             raise EconomyError(f"economy '{economy.name}' has no consumer councils; the Hahnel procedure needs them")
         p = economy.processes
-        out = p.outputs
-        counts = np.diff(out.indptr)
-        bad = np.flatnonzero(counts != 1)
-        if bad.size:
-            raise EconomyError(
-                "makes more than one product (or none); a worker council makes one", where=f"process {p.ids[bad[0]]!s}"
-            )
-        product = out.indices.astype(np.int64)
-        per_unit = canonical_csr(sp.diags_array(1.0 / out.data) @ p.inputs)
-        total = np.asarray(per_unit.sum(axis=1)).ravel()
-        factor = np.where(total > returns, returns / np.where(total > 0, total, 1.0), 1.0)
-        exponents = canonical_csr(sp.diags_array(factor) @ per_unit)
-        exponents.eliminate_zeros()
-        m = len(p)
-        workers = WorkerCouncils(
-            ids=p.ids.copy(),
-            product=product,
-            scale=np.full(m, scale),
-            effort_exponent=np.full(m, effort_exponent),
-            disutility_exponent=np.full(m, disutility_exponent),
-            disutility_coefficient=np.full(m, disutility_coefficient),
-            exponents=exponents,
+        workers = worker_councils(
+            p.ids.copy(),
+            p.outputs,
+            p.inputs,
+            returns=returns,
+            scale=scale,
+            effort_exponent=effort_exponent,
+            disutility_exponent=disutility_exponent,
+            disutility_coefficient=disutility_coefficient,
         )
         return cls(economy.commodities, workers, economy.councils, name=economy.name)
+
+
+def worker_councils(
+    ids: np.ndarray,
+    outputs: sp.csr_array,
+    inputs: sp.csr_array,
+    *,
+    returns: float = 0.80,
+    scale: float = 5.0,
+    effort_exponent: float = 0.075,
+    disutility_exponent: float = 3.5,
+    disutility_coefficient: float = 1.0,
+) -> WorkerCouncils:
+    """One Cobb-Douglas worker council per single-output process (rows of ``outputs`` and
+    ``inputs``, named ``ids``), as :meth:`HahnelEconomy.from_economy` describes; also one MPI
+    rank's block of processes. Raises :class:`EconomyError` naming a process with more than one
+    output."""
+    counts = np.diff(outputs.indptr)
+    bad = np.flatnonzero(counts != 1)
+    if bad.size:
+        raise EconomyError(
+            "makes more than one product (or none); a worker council makes one", where=f"process {ids[bad[0]]!s}"
+        )
+    per_unit = canonical_csr(sp.diags_array(1.0 / outputs.data) @ inputs)
+    total = np.asarray(per_unit.sum(axis=1)).ravel()
+    factor = np.where(total > returns, returns / np.where(total > 0, total, 1.0), 1.0)
+    exponents = canonical_csr(sp.diags_array(factor) @ per_unit)
+    exponents.eliminate_zeros()
+    m = ids.size
+    return WorkerCouncils(
+        ids=ids,
+        product=outputs.indices.astype(np.int64),
+        scale=np.full(m, scale),
+        effort_exponent=np.full(m, effort_exponent),
+        disutility_exponent=np.full(m, disutility_exponent),
+        disutility_coefficient=np.full(m, disutility_coefficient),
+        exponents=exponents,
+    )
 
 
 _WORKER_FILE = "hahnel-workers.parquet"
@@ -583,16 +608,39 @@ def _generator(seed: int | np.random.Generator | None) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
-def perturb_exponents(he: HahnelEconomy, seed: int | np.random.Generator | None) -> HahnelEconomy:
+_DRAW_CHUNK = 1 << 22
+
+
+def _steps_window(rng: np.random.Generator, steps: tuple[float, ...], total: int, lo: int, hi: int) -> np.ndarray:
+    """Entries ``lo`` to ``hi - 1`` of ``steps[rng.integers(0, len(steps), total)]``, drawn in
+    chunks (the generator's stream is the same either way: its 32-bit buffer lives in its
+    state), so that an MPI rank keeps only its own councils' draws."""
+    table = np.asarray(steps)
+    out = np.empty(hi - lo)
+    for a in range(0, total, _DRAW_CHUNK):
+        b = min(a + _DRAW_CHUNK, total)
+        draw = rng.integers(0, len(steps), b - a)
+        s, e = max(a, lo), min(b, hi)
+        if s < e:
+            out[s - lo : e - lo] = table[draw[s - a : e - a]]
+    return out
+
+
+def perturb_exponents(
+    he: HahnelEconomy, seed: int | np.random.Generator | None, *, window: tuple[int, int] | None = None
+) -> HahnelEconomy:
     """The published change between two years: each worker-council exponent gains one of
     {0, 0.001, 0.002, 0.003, 0.004}, each consumer-council exponent one of {-0.002, ..., 0.002},
     uniformly and independently (workers drawn first, in the order of the stored exponents).
     Consumer exponents are kept at 0 or above (the published ones are at least 0.025, so this
-    never acts on them). Effort exponents are unchanged."""
+    never acts on them). Effort exponents are unchanged. ``window`` ``(offset, total)``: the
+    worker councils here are a block whose exponents start at ``offset`` of ``total`` (an MPI
+    rank's), and get the draws the whole economy's would."""
     rng = _generator(seed)
     b = he.workers.exponents.data
     u = he.consumers.preferences.data
-    new_b = b + np.asarray(WORKER_STEPS)[rng.integers(0, len(WORKER_STEPS), b.size)]
+    offset, total = window or (0, b.size)
+    new_b = b + _steps_window(rng, WORKER_STEPS, total, offset, offset + b.size)
     new_u = np.maximum(u + np.asarray(CONSUMER_STEPS)[rng.integers(0, len(CONSUMER_STEPS), u.size)], 0.0)
     indptr = he.consumers.preferences.indptr
     rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
@@ -604,16 +652,24 @@ def perturb_exponents(he: HahnelEconomy, seed: int | np.random.Generator | None)
 
 
 def increasing_returns(
-    he: HahnelEconomy, seed: int | np.random.Generator | None, *, share: float = 0.2, increment: float = 0.1
+    he: HahnelEconomy,
+    seed: int | np.random.Generator | None,
+    *,
+    share: float = 0.2,
+    increment: float = 0.1,
+    window: tuple[int, int] | None = None,
 ) -> HahnelEconomy:
     """The published increasing-returns variant: ``increment`` added to every input exponent of
-    ``ceil(share x councils)`` worker councils chosen at random."""
+    ``ceil(share x councils)`` worker councils chosen at random. ``window`` ``(first, total)``:
+    the councils here are councils ``first`` onwards of ``total`` (an MPI rank's block)."""
     if not 0.0 <= share <= 1.0:
         raise ProcedureError(f"share must be between 0 and 1, got {share}")
     rng = _generator(seed)
     m = len(he.workers)
-    chosen = np.zeros(m, bool)
-    chosen[rng.permutation(m)[: math.ceil(share * m)]] = True
+    first, total = window or (0, m)
+    chosen = np.zeros(total, bool)
+    chosen[rng.permutation(total)[: math.ceil(share * total)]] = True
+    chosen = chosen[first : first + m]
     B = he.workers.exponents
     rows = np.repeat(np.arange(m), np.diff(B.indptr))
     return he.with_exponents(B.data + increment * chosen[rows])
@@ -676,21 +732,25 @@ def run_years(
     with_increasing_returns: bool,
     prices: float | np.ndarray,
     on_round: Callable[[int, Round], None] | None,
+    window: tuple[int, int, int, int] | None = None,
 ) -> HahnelRun:
     """The yearly loop of :func:`run_hahnel`, for any way of playing one year's rounds:
     ``play_year(economy, prices, state, label, callback)`` returns the year's history (serial
-    boards here, boards over MPI ranks in :mod:`glasnost.procedures.mpi`)."""
+    boards here, boards over MPI ranks in :mod:`glasnost.procedures.mpi`). ``window``
+    ``(first council, councils, first exponent, exponents)``: ``he``'s worker councils are
+    that block of the whole economy's (an MPI rank's), and get the whole economy's draws."""
     if years < 1:
         raise ProcedureError(f"years must be at least 1, got {years}")
     rng = _generator(seed)
+    councils, exponents = (window[:2], window[2:]) if window else (None, None)
     if with_increasing_returns:
-        he = increasing_returns(he, rng)
+        he = increasing_returns(he, rng, window=councils)
     run = HahnelRun()
     start_prices: float | np.ndarray = prices
     start_state: np.ndarray | None = None
     for year in range(1, years + 1):
         if year > 1:
-            he = perturb_exponents(he, rng)
+            he = perturb_exponents(he, rng, window=exponents)
         callback = None if on_round is None else (lambda r, y=year: on_round(y, r))
         history = play_year(he, start_prices, start_state, f"hahnel year {year}", callback)
         run.economies.append(he)

@@ -16,6 +16,13 @@ kept rounds are gathered once to rank 0, so its history is complete; a council's
 input and demand matrices (:meth:`~glasnost.procedures.engine.Proposal.matrices`) stay on the
 rank that holds it and are not available in the gathered history.
 
+On a schema version 2 economy directory (:func:`hahnel_from_directory`) each rank reads only
+its own worker councils: the coefficient rows of its block of processes, through the reader of
+``glasnost values --mpi`` (:func:`glasnost.compute.mpi_blocks.read_rank_block`), and their ids.
+Every rank reads the commodities and the consumer councils whole (one entry per commodity, and
+the neighbourhood councils, far fewer than the worker councils). The yearly perturbations give
+each rank's councils the draws the whole economy's would get (drawn in chunks, keeping its own).
+
 Only Hahnel's procedure is partitioned: the labour-time procedure's plan is one calculator
 solve, whose distributed form is :mod:`glasnost.compute.mpi`.
 """
@@ -23,13 +30,14 @@ solve, whose distributed form is :mod:`glasnost.compute.mpi`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from glasnost.compute.mpi import _comm, row_cuts
-from glasnost.economy import Councils, Economy
+from glasnost.economy import Councils, Economy, EconomyError
 from glasnost.procedures.engine import Board, History, ProcedureError, Proposal, Round, RoundContext
 from glasnost.procedures.hahnel import (
     INITIAL_PRICE,
@@ -40,6 +48,7 @@ from glasnost.procedures.hahnel import (
     HahnelRun,
     WorkerCouncils,
     run_years,
+    worker_councils,
 )
 from glasnost.procedures.participate import Participation
 
@@ -101,13 +110,13 @@ class RankWorkers:
         *,
         effort: Literal["optimal", "published"] = "optimal",
         name: str = "workers",
+        local: bool = False,
     ) -> None:
         self.name = name
         self.comm = comm
         self.n = n_commodities
-        self.local = CobbDouglasWorkers(
-            worker_slice(workers, _slice(comm, workers.exponents)), n_commodities, name=name, effort=effort
-        )
+        mine = workers if local else worker_slice(workers, _slice(comm, workers.exponents))
+        self.local = CobbDouglasWorkers(mine, n_commodities, name=name, effort=effort)
         self._buffer = np.empty(2 * n_commodities)
 
     def propose(self, ctx: RoundContext) -> Proposal:
@@ -138,15 +147,20 @@ def hahnel_board_mpi(
     keep_proposals: bool = True,
     effort: Literal["optimal", "published"] = "optimal",
     label: str = "hahnel",
+    local_workers: bool = False,
 ) -> Board:
-    """:func:`glasnost.procedures.hahnel.hahnel_board` with the councils partitioned over ``comm``."""
+    """:func:`glasnost.procedures.hahnel.hahnel_board` with the councils partitioned over ``comm``
+    (``local_workers``: ``he``'s worker councils are this rank's already)."""
     n = len(he.commodities)
     p = np.full(n, float(prices)) if np.ndim(prices) == 0 else np.asarray(prices, dtype=np.float64)  # type: ignore[arg-type]
     if not (p > 0).all():
         raise ProcedureError("the Hahnel procedure needs every price above 0")
     return Board(
         he.commodities.ids,
-        [RankWorkers(he.workers, n, comm, effort=effort), RankConsumers(he.consumers, he.public, comm)],
+        [
+            RankWorkers(he.workers, n, comm, effort=effort, local=local_workers),
+            RankConsumers(he.consumers, he.public, comm),
+        ],
         HahnelPriceRule(),
         fixed_supply=he.fixed_supply,
         prices=p,
@@ -193,11 +207,13 @@ def run_hahnel_mpi(
     keep_proposals: bool = True,
     effort: Literal["optimal", "published"] = "optimal",
     on_round: Callable[[int, Round], None] | None = None,
+    block: WorkerBlock | None = None,
 ) -> HahnelRun:
     """:func:`glasnost.procedures.hahnel.run_hahnel` with the councils partitioned across the
     ranks of ``comm`` (default ``COMM_WORLD``). Every rank calls it with the same economy and
     seed (the yearly perturbations are drawn identically on every rank); every rank gets the
-    same prices and balances, rank 0 the complete per-council columns."""
+    same prices and balances, rank 0 the complete per-council columns. With ``block``, ``he``'s
+    worker councils are this rank's block (:func:`hahnel_from_directory`)."""
     comm = _comm(comm)
 
     def play_year(he: HahnelEconomy, start: float | np.ndarray, state: np.ndarray | None, label: str,
@@ -212,17 +228,59 @@ def run_hahnel_mpi(
             keep_proposals=keep_proposals,
             effort=effort,
             label=label,
+            local_workers=block is not None,
         )
         return gather_councils(board.run(callback), comm)
 
     return run_years(
         he, play_year, years=years, seed=seed, with_increasing_returns=with_increasing_returns, prices=prices,
-        on_round=on_round,
+        on_round=on_round, window=None if block is None else block.window,
     )
 
 
+@dataclass(frozen=True)
+class WorkerBlock:
+    """Where this rank's worker councils sit in the whole economy's: councils ``first`` onwards
+    of ``councils``, their exponents from ``offset`` of ``exponents``."""
+
+    first: int
+    councils: int
+    offset: int
+    exponents: int
+
+    @property
+    def window(self) -> tuple[int, int, int, int]:
+        return self.first, self.councils, self.offset, self.exponents
+
+
+def hahnel_from_directory(directory: str | Path, comm: Any | None = None) -> tuple[HahnelEconomy, WorkerBlock]:
+    """:meth:`HahnelEconomy.from_economy` of a version 2 directory with only this rank's worker
+    councils (its block of processes, :func:`~glasnost.compute.mpi_blocks.read_rank_block`);
+    commodities and consumer councils whole. Errors name the file (or process) on every rank."""
+    from glasnost.compute.mpi_blocks import raise_on_every_rank, read_rank_block
+    from glasnost.economy.io_v2 import _read_commodities, _read_councils
+
+    comm = _comm(comm)
+    block = read_rank_block(directory, comm)
+    he, error = None, None
+    try:
+        commodities = _read_commodities(block.root, block.manifest)
+        councils = _read_councils(block.root, block.manifest, commodities)
+        if councils is None or len(councils) == 0:
+            raise EconomyError(f"economy '{block.root.name}' has no consumer councils; the Hahnel procedure needs them")
+        workers = worker_councils(block.process_ids(), block.outputs, block.inputs)
+        he = HahnelEconomy(commodities, workers, councils, name=str(block.manifest.get("name", block.root.name)))
+    except EconomyError as exc:
+        error = exc
+    raise_on_every_rank(error, comm)
+    assert he is not None
+    nnz = int(he.workers.exponents.nnz)
+    offset = int(comm.exscan(nnz) or 0) if comm.Get_size() > 1 else 0
+    return he, WorkerBlock(block.first, block.total, offset, int(comm.allreduce(nnz)))
+
+
 def participate_mpi(
-    subject: HahnelEconomy | Economy,
+    subject: HahnelEconomy | Economy | Path,
     *,
     procedure: str = "hahnel",
     comm: Any | None = None,
@@ -239,14 +297,19 @@ def participate_mpi(
     """:func:`glasnost.procedures.participate` for Hahnel's procedure with the councils over MPI
     ranks (:func:`run_hahnel_mpi`). Raises :class:`ProcedureError` for another procedure
     (``responsiveness`` belongs to the labour-time procedure and is accepted only to keep the
-    signature of :func:`~glasnost.procedures.participate`)."""
+    signature of :func:`~glasnost.procedures.participate`). A ``Path`` is a version 2 economy
+    directory, each rank reading only its worker councils (:func:`hahnel_from_directory`)."""
     del responsiveness
     if procedure != "hahnel":
         raise ProcedureError(
             f"procedure {procedure!r} is not partitioned over MPI ranks (only 'hahnel' is; the labour-time "
             "procedure's plan is one solve: see glasnost values --mpi)"
         )
-    he = subject if isinstance(subject, HahnelEconomy) else HahnelEconomy.from_economy(subject)
+    block = None
+    if isinstance(subject, Path):
+        he, block = hahnel_from_directory(subject, comm)
+    else:
+        he = subject if isinstance(subject, HahnelEconomy) else HahnelEconomy.from_economy(subject)
     run = run_hahnel_mpi(
         he,
         comm=comm,
@@ -258,6 +321,7 @@ def participate_mpi(
         with_increasing_returns=with_increasing_returns,
         keep_proposals=keep_proposals,
         on_round=on_round,
+        block=block,
     )
     last = run.years[-1]
     return Participation("hahnel", run.years, last.commodity_ids, last.final_prices)
