@@ -183,3 +183,47 @@ def test_a_quality_complaint_is_mailed_to_the_workplaces_accounts(tmp_path: Path
         (mail,) = handler.messages
         assert mail["To"] == "mill@example.org" and mail["Subject"].startswith("Criticism addressed to mill: answer by")
         assert "/criticism/workplaces/mill" in mail.get_payload()
+
+
+def test_two_processes_announce_each_round_once(tmp_path: Path) -> None:
+    """The scheduled work of two processes finds the same news at once: each round is announced once,
+    and neither fails (the second found the key taken; before, its insert broke its transaction)."""
+    import threading
+
+    from glasnost.service.accounts import Viewer
+    from glasnost.service.platform import Platform
+
+    backend = next(make_backend("postgresql", tmp_path))
+    first, second = Platform(backend.settings()), Platform(backend.settings())
+    try:
+        board = Viewer(first.accounts.create(*BOARD, board=True), BOARD[0], True, "system")
+        cycle = first.cycles.create(board, "news", "demo")
+        for number in range(1, 6):
+            barrier = threading.Barrier(2)
+            counts: list[int] = []
+            errors: list[BaseException] = []
+
+            def announce(
+                platform: Platform,
+                barrier: threading.Barrier = barrier,
+                counts: list[int] = counts,
+                errors: list[BaseException] = errors,
+            ) -> None:
+                barrier.wait()
+                try:
+                    counts.append(platform.notifications.announce_rounds())
+                except BaseException as exc:  # reported below
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=announce, args=(p,)) for p in (first, second)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert errors == [], errors
+            # round 1: opened; later: the last round closed and the next opened
+            assert sum(counts) == (1 if number == 1 else 2), counts
+            first.rounds.close(board, cycle, number)
+    finally:
+        first.close()
+        second.close()

@@ -28,7 +28,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, NamedTuple
 from xml.etree import ElementTree as ET
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from glasnost.db.engine import utcnow
@@ -275,9 +275,17 @@ class Notifications:
         if not news:
             return 0
         with self.p.db.write() as s:
+            if not self.p.settings.is_sqlite:
+                # every process's scheduled work finds the same news at once: one announces it while
+                # the others wait here, then find its keys taken
+                lock = f"glasnost-announce:{self.p.settings.schema or ''}"
+                s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": lock})
+                known = set(s.scalars(select(FeedEntry.key).where(FeedEntry.key.in_([n[0] for n in news]))))
+                news = [n for n in news if n[0] not in known]
             for key, kind, title, cycle_id, params, link in news:
                 notify(s, kind, title, cycle_id=cycle_id, params=params, link=link, key=key)
-        self.p.jobs.mail_waiting()
+        if news:
+            self.p.jobs.mail_waiting()
         return len(news)
 
     @staticmethod
