@@ -70,6 +70,14 @@ def _refusal(request: Request, exc: ServiceError) -> Response:
     return response
 
 
+def _lane_refusal(scope: dict[str, Any], exc: Exception) -> Response:
+    """The refusal the handlers below give, for :class:`~glasnost.service.routes.lane.ProposalLane`."""
+    request = Request(scope)
+    if isinstance(exc, ServiceError):
+        return _refusal(request, exc)
+    return _error_response(request, 422, str(exc), exc)
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
@@ -234,7 +242,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.state.page = page
 
-    app.add_middleware(ProposalLane, error_response=lambda scope, exc: _refusal(Request(scope), exc))
+    app.add_middleware(ProposalLane, error_response=_lane_refusal)
     app.add_middleware(CsrfCookie, secure=settings.secure_cookies)
 
     @app.exception_handler(ServiceError)

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from glasnost.economy.errors import GlasnostError
 from glasnost.service.errors import ServiceError
 from glasnost.service.intake import Unchecked
 from glasnost.service.routes.deps import MAX_ID, MAX_ROUND
@@ -54,8 +55,9 @@ class ProposalIn(BaseModel):
         return v
 
 
-ErrorResponse = Callable[[dict[str, Any], ServiceError], Any]
-"""Builds the response the application's error handler gives for a :class:`ServiceError` (an ASGI app)."""
+ErrorResponse = Callable[[dict[str, Any], Exception], Any]
+"""Builds the response the application's error handler gives for a :class:`ServiceError` or a
+:class:`~glasnost.economy.errors.GlasnostError` (an ASGI app)."""
 
 
 def unchecked_proposal(token: str, cycle_id: int, body: Any) -> Unchecked:
@@ -92,7 +94,7 @@ class ProposalLane:
         platform = scope["app"].state.platform
         try:
             answer = await platform.intake.enqueue_async(unchecked_proposal(token, cycle_id, proposal))
-        except ServiceError as exc:
+        except (ServiceError, GlasnostError) as exc:  # what the application's handlers answer with a 4xx
             await self.error_response(scope, exc)(scope, receive, send)
             return
         payload = orjson.dumps(answer)
