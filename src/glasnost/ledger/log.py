@@ -287,6 +287,11 @@ class Ledger:
             except LedgerError as exc:
                 raise type(exc)(str(exc), where=f"item {n} to append") from None
 
+        if not items:
+            return []
+        if self._store.appends_in_one_statement and all(refers_to is None for _, _, refers_to in items):
+            return self._append_independent([kind for kind, _, _ in items], ready)
+
         def rows_for(size: int, cur: Any) -> tuple[list[tuple[int, str, bytes, bytes]], list[Receipt]]:
             self._catch_up(size, cur)
             rows: list[tuple[int, str, bytes, bytes]] = []
@@ -311,6 +316,17 @@ class Ledger:
         for r in receipts:
             self._tree.append_hash(r.leaf_hash)
         return receipts
+
+    def _append_independent(self, kinds: list[str], entries: list[bytes]) -> list[Receipt]:
+        """Entries that refer to no other: their bytes do not depend on where they land, so the store
+        places them in one statement. Entries other processes appended before them are read into the
+        tree when it is next read (every reader catches up first), not under the head's lock."""
+        hashes = [leaf_hash(data) for data in entries]
+        start = self._store.append_entries(kinds, entries, hashes)  # type: ignore[attr-defined]
+        if start == len(self._tree):
+            for h in hashes:
+                self._tree.append_hash(h)
+        return [Receipt(start + n, h, kind) for n, (kind, h) in enumerate(zip(kinds, hashes, strict=True))]
 
     # ---- checkpoints and proofs ---------------------------------------------------------------
 
