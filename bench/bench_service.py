@@ -5,7 +5,8 @@ submit one proposal for the open round through the JSON API (bearer tokens), at 
 concurrency (default 100); then the board closes the round (every proposal in, the engine's step,
 the round result stored and published to the public log). Measured: throughput (requests per
 second), latency p50/p99/max (milliseconds, from the client's send to the full answer), failed
-requests, and the time to close the round. With ``--workers 1 2 4`` the same is run for each number
+requests, the CPU a request costs (milliseconds: the server's processes, PostgreSQL's, the client's;
+Linux /proc), and the time to close the round. With ``--workers 1 2 4`` the same is run for each number
 of server processes (``glasnost serve --workers N``, PostgreSQL), each on the next round of the
 same cycle (the proposals recomputed at that round's prices).
 
@@ -44,7 +45,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 150)
 
 PEER_APP = """
 from fastapi import FastAPI, Request
@@ -239,14 +240,84 @@ async def load(url: str, cycle: int, bodies: list[dict], tokens: list[str], conc
     }
 
 
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_cpu() -> dict[int, tuple[int, float, str]]:
+    """Every process's (parent pid, CPU seconds used so far, command name), from /proc (Linux)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                head, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        fields = rest.split()
+        found[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK, head.split("(", 1)[1])
+    return found
+
+
+class CpuMeter:
+    """CPU seconds used by the server's process tree, by PostgreSQL's processes and by this client
+    between :meth:`start` and :meth:`stop`: where a request's cost goes when the cores are shared.
+    (A process that ends in between is not counted; the measured ones live through the load.)"""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+
+    def _parts(self) -> dict[int, tuple[str, float]]:
+        procs = _process_cpu()
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _, _) in procs.items():
+            children.setdefault(ppid, []).append(pid)
+        tree, todo = set(), [self.server_pid]
+        while todo:
+            pid = todo.pop()
+            tree.add(pid)
+            todo += children.get(pid, [])
+        parts = {}
+        for pid, (_, cpu, name) in procs.items():
+            if pid in tree:
+                parts[pid] = ("server", cpu)
+            elif name.startswith("postgres"):
+                parts[pid] = ("postgres", cpu)
+            elif pid == os.getpid():
+                parts[pid] = ("client", cpu)
+        return parts
+
+    def start(self) -> None:
+        self._before = self._parts()
+
+    def stop(self) -> dict[str, float]:
+        used = {"server": 0.0, "postgres": 0.0, "client": 0.0}
+        for pid, (part, cpu) in self._parts().items():
+            used[part] += cpu - self._before.get(pid, (part, 0.0))[1]
+        return used
+
+
+def measured_load(meter: CpuMeter, *args: Any) -> dict:
+    """:func:`load`, with the CPU its requests cost (milliseconds a request, by part)."""
+    meter.start()
+    res = asyncio.run(load(*args))
+    used = meter.stop()
+    res["cpu_ms"] = {part: 1000 * seconds / res["requests"] for part, seconds in used.items()}
+    return res
+
+
 def load_table(title: str, first: str, runs: list[dict], count: str = "requests") -> Table:
     """A table of :func:`load` results, one row each (``first``, ``count``: the headings of their
     labels and of how many requests each sent)."""
     table = Table(title=title)
-    for col in (first, count, "failed", "req/s", "p50 ms", "p99 ms", "max ms"):
+    cpu = any("cpu_ms" in res for res in runs)
+    columns = (first, count, "failed", "req/s", "p50 ms", "p99 ms", "max ms")
+    if cpu:
+        columns += ("CPU ms/req: server", "postgres", "client")
+    for col in columns:
         table.add_column(col, justify="left" if col == first else "right")
     for res in runs:
-        table.add_row(
+        row = [
             res["label"],
             f"{res['requests']:,}",
             f"{res['failed']} {[x for x in res['statuses'] if x != 201] or ''}",
@@ -254,7 +325,11 @@ def load_table(title: str, first: str, runs: list[dict], count: str = "requests"
             f"{res['p50']:.1f}",
             f"{res['p99']:.1f}",
             f"{res['max']:.1f}",
-        )
+        ]
+        if cpu:
+            parts = ("server", "postgres", "client")
+            row += [f"{res['cpu_ms'][part]:.3f}" if "cpu_ms" in res else "" for part in parts]
+        table.add_row(*row)
     return table
 
 
@@ -304,8 +379,9 @@ def run_workers(
         wait_up(peer_url, peer)
         wait_up(url, server)
         time.sleep(1.0)  # every worker process up
+        peer_cpu, server_cpu = CpuMeter(peer.pid), CpuMeter(server.pid)
         runs.append(
-            asyncio.run(load(peer_url, cycle, bodies, tokens, args.concurrency, f"bare FastAPI x{workers} (1)"))
+            measured_load(peer_cpu, peer_url, cycle, bodies, tokens, args.concurrency, f"bare FastAPI x{workers} (1)")
         )
         spy = None
         if args.profile:
@@ -328,12 +404,12 @@ def run_workers(
                 stderr=subprocess.DEVNULL,
             )
             time.sleep(1.0)
-        runs.append(asyncio.run(load(url, cycle, bodies, tokens, args.concurrency, f"glasnost x{workers}")))
+        runs.append(measured_load(server_cpu, url, cycle, bodies, tokens, args.concurrency, f"glasnost x{workers}"))
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
         runs.append(
-            asyncio.run(load(peer_url, cycle, bodies, tokens, args.concurrency, f"bare FastAPI x{workers} (2)"))
+            measured_load(peer_cpu, peer_url, cycle, bodies, tokens, args.concurrency, f"bare FastAPI x{workers} (2)")
         )
         t = time.perf_counter()
         r = httpx.post(

@@ -41,12 +41,12 @@ class Backend:
         from glasnost.db.settings import Settings
 
         extra.setdefault("password_cost", TEST_ARGON2)
+        extra.setdefault("ledger_path", None if self.kind == "sqlite" else PG_PLAIN)
         return Settings(
             database_url=self.url,
             schema=self.schema,
             key_path=str(self.directory / "log-key"),
             secret_file=str(self.directory / "master-secret"),
-            ledger_path=None if self.kind == "sqlite" else PG_PLAIN,
             **extra,
         )
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psycopg
 import pytest
 from service_support import BOARD, make_backend
 from sqlalchemy import func, select
@@ -22,13 +23,21 @@ from glasnost.service.accounts import Viewer
 from glasnost.service.errors import ConflictError
 from glasnost.service.platform import Platform
 
+LOG_APART = "postgresql://postgres@127.0.0.1:5432/postgres"  # a database of its own, beside "test"
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql, log apart"])
 def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A platform with a generated cycle (100 worker and 100 consumer councils) and one delegate for each
-    of 30 worker councils (seats written straight into the database), and the councils' modelled proposals."""
-    for backend in make_backend(request.param, tmp_path):
-        platform = Platform(backend.settings())
+    of 30 worker councils (seats written straight into the database), and the councils' modelled proposals.
+
+    On PostgreSQL the public log lives in the platform's schema (rows and entries then commit
+    together), or apart (another database: entries appended by the log's own writer after the rows)."""
+    kind, _, apart = request.param.partition(", ")
+    for backend in make_backend(kind, tmp_path):
+        extra = {"ledger_path": LOG_APART} if apart else {}
+        platform = Platform(backend.settings(**extra))
+        assert platform.books.shares_transactions == (request.param == "postgresql")
         try:
             board_id = platform.accounts.create(*BOARD, board=True)
             board = Viewer(board_id, BOARD[0], True, "system")
@@ -62,6 +71,9 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, 
             yield {"platform": platform, "board": board, "cycle": cycle, "bodies": bodies, "viewers": viewers}
         finally:
             platform.close()
+            if apart:
+                with psycopg.connect(LOG_APART, autocommit=True) as conn:
+                    conn.execute(f'DROP SCHEMA IF EXISTS "{backend.schema}" CASCADE')
 
 
 def _items(setup: dict[str, Any], councils: list[str], key: str | None = None) -> list[Any]:
@@ -92,6 +104,11 @@ def test_awaiting_requests_get_each_their_own_logged_entry(setup: dict[str, Any]
         assert entry.leaf_hash.hex() == a["receipt"]["leaf_hash"]
         assert entry.payload["id"] == a["id"] and entry.payload["council"] == a["council"]
         assert entry.payload["supply"] == pytest.approx(setup["bodies"][a["council"]][0])
+    if platform.books.shares_transactions:  # each row was stored with its receipt
+        with platform.db.read() as s:
+            rows = s.execute(select(m.Proposal.id, m.Proposal.ledger_index, m.Proposal.leaf_hash)).all()
+        stored = {pid: (idx, h) for pid, idx, h in rows}
+        assert stored == {a["id"]: (a["receipt"]["index"], a["receipt"]["leaf_hash"]) for a in answers}
     platform.books.sync()  # the receipts are recorded on the rows (lazily, in one transaction)
     with platform.db.read() as s:
         recorded = dict(s.execute(select(m.Proposal.id, m.Proposal.ledger_index)).all())

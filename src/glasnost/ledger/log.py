@@ -204,6 +204,12 @@ class Ledger:
             self._sync_from(self._store.leaf_hashes(len(self._tree), size, cur), size)
 
     @property
+    def appends_in_one_statement(self) -> bool:
+        """True when the store appends in one statement (PostgreSQL), which a writer in the same
+        database can also call in its own transaction (:data:`~glasnost.ledger.store.PG_APPEND_CALL`)."""
+        return self._store.appends_in_one_statement
+
+    @property
     def size(self) -> int:
         """Number of entries."""
         size = self._store.size()

@@ -33,13 +33,19 @@ from typing import Any
 
 from glasnost.ledger.errors import LedgerError
 
-__all__ = ["FORMAT_VERSION", "Store", "is_database_url", "open_store"]
+__all__ = ["FORMAT_VERSION", "PG_APPEND_CALL", "Store", "is_database_url", "open_store"]
 
 FORMAT_VERSION = 2
 
 Row = tuple[int, str, bytes, bytes]
 CheckpointRow = tuple[int, int, bytes, str, str, bytes, str | None]
 _GUARDED = ("ledger_entries", "ledger_checkpoints", "ledger_cosignatures")
+
+PG_APPEND_CALL = "ledger_append(%s::text[], %s::bytea[], %s::bytea[])"
+"""PostgreSQL: the call that appends entries (kinds, canonical bytes, leaf hashes; none referring to
+another) and gives the first one's index. For a writer whose rows live in the log's database and
+schema: called inside its own transaction, its rows and their entries commit together (the head's
+lock is then held until that commit). Exists once a :class:`PostgresStore` was created there."""
 
 
 def is_database_url(source: str | Path) -> bool:
@@ -388,7 +394,7 @@ class PostgresStore(Store):
 
         try:
             with self.conn.cursor() as cur:
-                cur.execute("SELECT ledger_append(%s::text[], %s::bytea[], %s::bytea[])", (kinds, entries, hashes))
+                cur.execute(f"SELECT {PG_APPEND_CALL}", (kinds, entries, hashes))
                 return int(cur.fetchone()[0])
         except psycopg.Error as exc:
             raise LedgerError(f"PostgreSQL: {exc}", where=self.where) from exc

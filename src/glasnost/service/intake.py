@@ -44,6 +44,7 @@ import orjson
 from sqlalchemy import Connection, bindparam, func, insert, select, tuple_
 
 from glasnost.db.engine import utcnow
+from glasnost.ledger.store import PG_APPEND_CALL
 from glasnost.service import models as m
 from glasnost.service.errors import ConflictError, RateLimitedError, UnavailableError
 from glasnost.service.openbooks import Publication
@@ -94,6 +95,19 @@ _PG_INSERT_PROPOSALS = (
     "SELECT r, c, a, s::json, d::json, src, k, %s "
     "FROM unnest(%s::int[], %s::int[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[]) "
     "WITH ORDINALITY AS batch(r, c, a, s, d, src, k, n) ORDER BY n RETURNING id"
+)
+_PG_NEXT_IDS = "SELECT nextval(pg_get_serial_sequence('proposals', 'id')) FROM generate_series(1, %s)"
+# the log's entries, the rows with their receipts and the audit events: one statement
+_PG_INSERT_LOGGED = (
+    f"WITH log AS (SELECT {PG_APPEND_CALL} AS start), "
+    "audit AS (INSERT INTO audit_events (account_id, action, target, at) SELECT a, 'submit', t, %s "
+    "FROM unnest(%s::int[], %s::text[]) AS batch(a, t)), "
+    "added AS (INSERT INTO proposals (id, round_id, council_id, author_id, supply, demand, source, "
+    "idempotency_key, created_at, ledger_index, leaf_hash) "
+    "SELECT i, r, c, a, s::json, d::json, src, k, %s, log.start + n - 1, h FROM log, "
+    "unnest(%s::int[], %s::int[], %s::int[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) "
+    "WITH ORDINALITY AS batch(i, r, c, a, s, d, src, k, h, n)) "
+    "SELECT start FROM log"
 )
 _PG_INSERT_AUDIT = (
     "INSERT INTO audit_events (account_id, action, target, at) SELECT a, 'submit', t, %s "
@@ -330,30 +344,21 @@ class Intake:
                         firsts[(item.council_id, item.key)] = item
                     recent[item.council_id] = recent.get(item.council_id, 0) + 1
                     accepted.append(item)
-            if accepted:
-                ids = _insert_accepted(conn, accepted, now)
+            receipts: list[Receipt] | None = None
+            if accepted and platform.books.shares_transactions:  # rows and log entries in one commit
+                payloads = _payloads(accepted, _next_ids(conn, len(accepted)), now)
+                receipts = _insert_logged(conn, accepted, payloads, now)
+            elif accepted:
+                payloads = _payloads(accepted, _insert_accepted(conn, accepted, now), now)
         if refused:
             _settle(refused)
         if not accepted:
             if repeats:
                 _answer_repeats(platform, repeats)
             return
-        at = now.isoformat(timespec="seconds") + "Z"
-        payloads = [
-            {
-                "id": pid,
-                "round_id": i.round_id,
-                "council_id": i.council_id,
-                "supply": i.supply,
-                "demand": i.demand,
-                "source": i.source,
-                "at": at,
-                "council": i.council,
-                "round": i.round_number,
-                "cycle": i.cycle_id,
-            }
-            for i, pid in zip(accepted, ids, strict=True)
-        ]
+        if receipts is not None:
+            _answer_logged(platform, accepted, payloads, receipts, echoes, repeats)
+            return
 
         def logged(receipts: list[Receipt] | None, exc: BaseException | None) -> None:
             # on the log's writer thread, once the batch's entries are committed there (in order)
@@ -372,18 +377,10 @@ class Intake:
                         for item, _ in echoes
                     ]
                 )
+                if repeats:
+                    _answer_repeats(platform, repeats)
             else:
-                answers = {
-                    item: {**payload, "receipt": r.to_json(), "repeated": False}
-                    for item, payload, r in zip(accepted, payloads, receipts, strict=True)  # type: ignore[arg-type]
-                }
-                # a repeat in the batch of its first gets the first's answer (the row has no receipt yet)
-                _settle(
-                    [(item, answer, None) for item, answer in answers.items()]
-                    + [(item, {**answers[first], "repeated": True}, None) for item, first in echoes]
-                )
-            if repeats:  # after this batch's entries are in the log
-                _answer_repeats(platform, repeats)
+                _answer_logged(platform, accepted, payloads, receipts, echoes, repeats)  # type: ignore[arg-type]
 
         # the log's writer answers the whole batch once its entries are committed there too; meanwhile
         # this thread goes on to the next batch (the two commits of consecutive batches overlap)
@@ -393,6 +390,102 @@ class Intake:
 
 
 Outcome = tuple["IntakeItem | Unchecked", "dict[str, Any] | None", "BaseException | None"]
+
+
+def _payloads(accepted: list[IntakeItem], ids: list[int], now: datetime) -> list[dict[str, Any]]:
+    """The log entries' payloads of a batch's stored proposals (also their answers, with the receipt)."""
+    at = now.isoformat(timespec="seconds") + "Z"
+    return [
+        {
+            "id": pid,
+            "round_id": i.round_id,
+            "council_id": i.council_id,
+            "supply": i.supply,
+            "demand": i.demand,
+            "source": i.source,
+            "at": at,
+            "council": i.council,
+            "round": i.round_number,
+            "cycle": i.cycle_id,
+        }
+        for i, pid in zip(accepted, ids, strict=True)
+    ]
+
+
+def _answer_logged(
+    platform: Platform,
+    accepted: list[IntakeItem],
+    payloads: list[dict[str, Any]],
+    receipts: list[Receipt],
+    echoes: list[tuple[IntakeItem, IntakeItem]],
+    repeats: list[IntakeItem],
+) -> None:
+    """Answer a batch whose proposals are committed and in the log (the repeats of keys stored by
+    earlier batches afterwards)."""
+    answers = {
+        item: {**payload, "receipt": r.to_json(), "repeated": False}
+        for item, payload, r in zip(accepted, payloads, receipts, strict=True)
+    }
+    # a repeat in the batch of its first gets the first's answer (its row may have no receipt yet)
+    _settle(
+        [(item, answer, None) for item, answer in answers.items()]
+        + [(item, {**answers[first], "repeated": True}, None) for item, first in echoes]
+    )
+    if repeats:
+        _answer_repeats(platform, repeats)
+
+
+def _next_ids(conn: Connection, n: int) -> list[int]:
+    """``n`` new proposal ids from the table's sequence (PostgreSQL), so that the log entries, which
+    name them, can be written with the rows."""
+    cur = conn.connection.cursor()
+    try:
+        cur.execute(_PG_NEXT_IDS, (n,))
+        return [row[0] for row in cur.fetchall()]
+    finally:
+        cur.close()
+
+
+def _insert_logged(
+    conn: Connection, accepted: list[IntakeItem], payloads: list[dict[str, Any]], now: datetime
+) -> list[Receipt]:
+    """PostgreSQL, the log in the same database: append the batch's entries, store its rows with
+    their receipts and its audit events, in one statement of the batch's transaction (so a
+    proposal is committed exactly when its entry is; no receipt recorded later, nothing for
+    :meth:`~glasnost.service.openbooks.OpenBooks.recover` to publish). The log's head stays locked
+    from this statement to the commit."""
+    from glasnost.ledger import Receipt, entry_bytes, leaf_hash
+
+    entries = [entry_bytes("proposal", p) for p in payloads]
+    hashes = [leaf_hash(e) for e in entries]
+    ids = [p["id"] for p in payloads]
+    cur = conn.connection.cursor()
+    try:
+        cur.execute(
+            _PG_INSERT_LOGGED,
+            (
+                ["proposal"] * len(entries),
+                entries,
+                hashes,
+                now,
+                [i.author_id for i in accepted],
+                [_audit_target(i, pid) for i, pid in zip(accepted, ids, strict=True)],
+                now,
+                ids,
+                [i.round_id for i in accepted],
+                [i.council_id for i in accepted],
+                [i.author_id for i in accepted],
+                [orjson.dumps(i.supply).decode() for i in accepted],
+                [orjson.dumps(i.demand).decode() for i in accepted],
+                [i.source for i in accepted],
+                [i.key for i in accepted],
+                [h.hex() for h in hashes],
+            ),
+        )
+        start = cur.fetchone()[0]
+    finally:
+        cur.close()
+    return [Receipt(start + n, h, "proposal") for n, h in enumerate(hashes)]
 
 
 def _insert_accepted(conn: Connection, accepted: list[IntakeItem], now: datetime) -> list[int]:

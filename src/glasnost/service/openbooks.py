@@ -74,6 +74,9 @@ class OpenBooks:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self.shares_transactions = False
+        """True when the log lives in the platform's own PostgreSQL database and schema: a writer may
+        then append its rows' entries inside its own transaction (:data:`glasnost.ledger.store.PG_APPEND_CALL`)."""
         self._last_checkpoint = 0.0
         self._pending: list[tuple[Publication, Receipt]] = []  # appended, not yet recorded on their rows
         self._pending_since = 0.0
@@ -93,6 +96,7 @@ class OpenBooks:
             self._error = exc
             self._ready.set()
             return
+        self.shares_transactions = self.ledger.appends_in_one_statement and self._same_database()
         self._ready.set()
         try:
             while not self._stop.is_set():
@@ -118,6 +122,11 @@ class OpenBooks:
         finally:
             self._flush_records()
             self.ledger.close()
+
+    def _same_database(self) -> bool:
+        settings = self.database.settings
+        url = settings.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        return not settings.is_sqlite and self.source == url and self.schema == settings.schema
 
     def _check_signer(self) -> None:
         """Refuse a log whose latest checkpoint another key signed: a process started with its own
