@@ -35,7 +35,9 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -67,18 +69,11 @@ _RECEIPT_SQL = "SELECT ledger_index, leaf_hash FROM proposals WHERE id = ?"
 # built once (SQLAlchemy caches their compiled form); run on a Core connection, not an ORM session
 _ROUNDS = m.Round.__table__
 _PROPOSALS = m.Proposal.__table__
-_COUNCILS = m.Council.__table__
 _OPEN_ROUNDS = (
     select(_ROUNDS.c.id)
     .where(_ROUNDS.c.id.in_(bindparam("ids", expanding=True)), _ROUNDS.c.status == "open")
     .order_by(_ROUNDS.c.id)
     .with_for_update(read=True)
-)
-_LOCK_COUNCILS = (
-    select(_COUNCILS.c.id)
-    .where(_COUNCILS.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(_COUNCILS.c.id)
-    .with_for_update()
 )
 _RECENT = (
     select(_PROPOSALS.c.council_id, func.count())
@@ -96,7 +91,17 @@ _PG_INSERT_PROPOSALS = (
     "FROM unnest(%s::int[], %s::int[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[]) "
     "WITH ORDINALITY AS batch(r, c, a, s, d, src, k, n) ORDER BY n RETURNING id"
 )
-_PG_NEXT_IDS = "SELECT nextval(pg_get_serial_sequence('proposals', 'id')) FROM generate_series(1, %s)"
+_PG_LOCK_BATCH = (
+    "WITH r AS (SELECT id FROM rounds WHERE id = ANY(%s::int[]) AND status = 'open' ORDER BY id FOR SHARE), "
+    "c AS (SELECT id FROM councils WHERE id = ANY(%s::int[]) ORDER BY id FOR UPDATE) "
+    "SELECT ARRAY(SELECT id FROM r), "
+    "ARRAY(SELECT nextval(pg_get_serial_sequence('proposals', 'id')) FROM generate_series(1, %s) "
+    "WHERE (SELECT count(*) FROM c) >= 0)"
+)
+_PG_RECENT = (
+    "SELECT council_id, count(*) FROM proposals WHERE council_id = ANY(%s::int[]) AND created_at > %s "
+    "GROUP BY council_id"
+)
 # the log's entries, the rows with their receipts and the audit events: one statement
 _PG_INSERT_LOGGED = (
     f"WITH log AS (SELECT {PG_APPEND_CALL} AS start), "
@@ -167,6 +172,7 @@ class Intake:
         self._queue: queue.Queue[IntakeItem | Unchecked | None] = queue.Queue()
         self.stats: list[tuple[int, float]] = []  # (batch size, seconds) of every batch
         self.repeat_wait = REPEAT_WAIT  # seconds a repeated key waits for its receipt (:meth:`with_receipt`)
+        self._conn: Connection | None = None  # PostgreSQL: kept by the writer thread (:meth:`_transaction`)
         self._thread = threading.Thread(target=self._run, name="glasnost-intake", daemon=True)
         self._thread.start()
 
@@ -224,6 +230,26 @@ class Intake:
         self._queue.put(item)
         return item.waiter
 
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A batch's transaction. PostgreSQL: on a connection this thread keeps between batches (no
+        pool check-out and liveness ping per batch; one that fails is given back, and the next batch
+        takes a fresh one). SQLite: :meth:`~glasnost.db.engine.Database.write_connection`."""
+        db = self.platform.db
+        if db.settings.is_sqlite:
+            with db.write_connection() as conn:
+                yield conn
+            return
+        if self._conn is None:
+            self._conn = db.engine.connect()
+        try:
+            with self._conn.begin():
+                yield self._conn
+        except BaseException:
+            self._conn.close()
+            self._conn = None
+            raise
+
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=10)
@@ -242,7 +268,7 @@ class Intake:
         while True:
             first = self._queue.get()
             if first is None:
-                return
+                break
             batch = [first]
             stop = False
             while len(batch) < BATCH:
@@ -262,7 +288,9 @@ class Intake:
                 log.exception("storing %d proposals failed", len(batch))
                 _settle([(item, None, exc) for item in batch], only_pending=True)
             if stop:
-                return
+                break
+        if self._conn is not None:
+            self._conn.close()
 
     def _checked(self, batch: list[IntakeItem | Unchecked]) -> list[IntakeItem]:
         """The batch with its unchecked proposals checked: those refused are answered now, those that
@@ -291,12 +319,15 @@ class Intake:
         echoes: list[tuple[IntakeItem, IntakeItem]] = []  # (repeat, its first in this batch)
         refused: list[tuple[IntakeItem, None, BaseException]] = []
         limit, window = platform.settings.submit_rate
-        with platform.db.write_connection() as conn:
-            open_ids = set(conn.scalars(_OPEN_ROUNDS, {"ids": sorted({i.round_id for i in batch})}))
-            council_ids = sorted({i.council_id for i in batch})
+        since = now - timedelta(seconds=window)
+        with self._transaction() as conn:
+            new_ids: list[int] = []
             if conn.dialect.name == "postgresql":
-                conn.execute(_LOCK_COUNCILS, {"ids": council_ids})
-            recent = dict(conn.execute(_RECENT, {"ids": council_ids, "since": now - timedelta(seconds=window)}).all())
+                open_ids, new_ids, recent = _lock_batch(conn, batch, since)
+            else:
+                open_ids = set(conn.scalars(_OPEN_ROUNDS, {"ids": sorted({i.round_id for i in batch})}))
+                council_ids = sorted({i.council_id for i in batch})
+                recent = dict(conn.execute(_RECENT, {"ids": council_ids, "since": since}).all())
             keyed = [(i.council_id, i.key) for i in batch if i.key is not None]
             taken: set[tuple[int, str]] = set()
             firsts: dict[tuple[int, str], IntakeItem] = {}  # keys first stored by this batch
@@ -346,7 +377,7 @@ class Intake:
                     accepted.append(item)
             receipts: list[Receipt] | None = None
             if accepted and platform.books.shares_transactions:  # rows and log entries in one commit
-                payloads = _payloads(accepted, _next_ids(conn, len(accepted)), now)
+                payloads = _payloads(accepted, new_ids[: len(accepted)], now)
                 receipts = _insert_logged(conn, accepted, payloads, now)
             elif accepted:
                 payloads = _payloads(accepted, _insert_accepted(conn, accepted, now), now)
@@ -435,13 +466,21 @@ def _answer_logged(
         _answer_repeats(platform, repeats)
 
 
-def _next_ids(conn: Connection, n: int) -> list[int]:
-    """``n`` new proposal ids from the table's sequence (PostgreSQL), so that the log entries, which
-    name them, can be written with the rows."""
+def _lock_batch(
+    conn: Connection, batch: list[IntakeItem], since: datetime
+) -> tuple[set[int], list[int], dict[int, int]]:
+    """PostgreSQL: lock the batch's rounds (those still open, ``FOR SHARE``) and councils (``FOR
+    UPDATE``, in id order), take one new proposal id per item (the log entries name them, so they
+    are known before the rows are written), then count each council's proposals since ``since``:
+    the open rounds, the new ids and the counts. The count is a statement of its own, so that its
+    snapshot comes after the locks (it sees what a batch of the same council that held them wrote)."""
     cur = conn.connection.cursor()
     try:
-        cur.execute(_PG_NEXT_IDS, (n,))
-        return [row[0] for row in cur.fetchall()]
+        councils = sorted({i.council_id for i in batch})
+        cur.execute(_PG_LOCK_BATCH, (sorted({i.round_id for i in batch}), councils, len(batch)))
+        open_ids, new_ids = cur.fetchone()
+        cur.execute(_PG_RECENT, (councils, since))
+        return set(open_ids), new_ids, dict(cur.fetchall())
     finally:
         cur.close()
 
