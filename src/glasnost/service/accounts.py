@@ -51,10 +51,10 @@ VIEWER_SQL = "SELECT 0, " + _VIEWER_COLUMNS_AND_TABLES + "WHERE session_tokens.t
 """The account, token and delegate seats behind a token hash; rows tagged 0 (another part's rows may be
 read in the same query: :meth:`glasnost.service.rounds.Rounds.viewer_and_round`)."""
 VIEWERS_SQL = (
-    "SELECT session_tokens.token_hash, " + _VIEWER_COLUMNS_AND_TABLES + "WHERE session_tokens.token_hash IN ({marks})"
+    "SELECT session_tokens.token_hash, " + _VIEWER_COLUMNS_AND_TABLES + "WHERE session_tokens.token_hash {among}"
 )
-""":data:`VIEWER_SQL` for many token hashes at once (``{marks}``: one ``?`` each), each row tagged with its
-hash (:meth:`glasnost.service.rounds.Rounds.prepare_many`)."""
+""":data:`VIEWER_SQL` for many token hashes at once (``{among}``: ``IN (?, ...)`` or ``= ANY(?)``), each
+row tagged with its hash (:meth:`glasnost.service.rounds.Rounds.prepare_many`)."""
 
 
 def _as_datetime(value: Any) -> datetime:

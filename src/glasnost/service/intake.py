@@ -60,6 +60,11 @@ __all__ = ["Intake", "IntakeItem", "Unchecked"]
 log = logging.getLogger("glasnost.service")
 
 BATCH = 500
+LINGER_BELOW = 8
+LINGER = 0.001
+"""A batch of fewer than :data:`LINGER_BELOW` proposals waits :data:`LINGER` seconds once for more: a
+batch's round trips and commit cost about the same for 2 proposals as for 20, and when a process
+gets few of a rush's requests its batches stay small (measured: 2 a batch against 20)."""
 REPEAT_WAIT = 10.0
 """Seconds a repeated idempotency key waits for its proposal's log receipt before answering 503 (the
 receipt normally comes within milliseconds; it never comes when the log write failed, until
@@ -270,16 +275,10 @@ class Intake:
             if first is None:
                 break
             batch = [first]
-            stop = False
-            while len(batch) < BATCH:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
+            stop = self._drain(batch)
+            if not stop and len(batch) < LINGER_BELOW:  # a small batch costs nearly what a big one does
+                time.sleep(LINGER)
+                stop = self._drain(batch)
             started = time.perf_counter()
             try:
                 self._store(self._checked(batch))
@@ -291,6 +290,18 @@ class Intake:
                 break
         if self._conn is not None:
             self._conn.close()
+
+    def _drain(self, batch: list[IntakeItem | Unchecked]) -> bool:
+        """Add what is queued to ``batch`` (up to :data:`BATCH`); True if the stop sign came."""
+        while len(batch) < BATCH:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if nxt is None:
+                return True
+            batch.append(nxt)
+        return False
 
     def _checked(self, batch: list[IntakeItem | Unchecked]) -> list[IntakeItem]:
         """The batch with its unchecked proposals checked: those refused are answered now, those that

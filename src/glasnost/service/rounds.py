@@ -49,7 +49,7 @@ _VIEWER_AND_ROUND_SQL = (
     "WHERE cycle_id = ? AND status = 'open'"
 )
 _CYCLE_SQL = "SELECT id FROM cycles WHERE id = ?"
-_OPEN_ROUNDS_SQL = "SELECT cycle_id, id, number, deadline FROM rounds WHERE status = 'open' AND cycle_id IN ({marks})"
+_OPEN_ROUNDS_SQL = "SELECT cycle_id, id, number, deadline FROM rounds WHERE status = 'open' AND cycle_id {among}"
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,13 @@ def proposal_payload(row: Any) -> dict[str, Any]:
     }
 
 
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
+def _among(sql: str, values: list[Any], sqlite: bool) -> tuple[str, tuple[Any, ...]]:
+    """``sql`` with its ``{among}`` filled for "one of ``values``", and the parameters: one array on
+    PostgreSQL (the text then stays the same whatever the number of values, so the driver prepares
+    it once), one mark a value on SQLite."""
+    if sqlite:
+        return sql.format(among=f"IN ({', '.join('?' * len(values))})"), tuple(values)
+    return sql.format(among="= ANY(?)"), (values,)
 
 
 def _as_datetime(value: Any) -> datetime | None:
@@ -214,13 +219,12 @@ class Rounds:
         """:meth:`prepare` for proposals queued unchecked (:class:`~glasnost.service.intake.Unchecked`):
         who is asking and the open rounds of all of them read in two queries, then each checked as
         :meth:`prepare` checks one. An item's refusal is its entry in the list, not raised."""
-        hashes = sorted({i.token_hash for i in items})
-        cycles = sorted({i.cycle_id for i in items})
+        sqlite = self.p.db.settings.is_sqlite
         tokens: dict[str, list[tuple[Any, ...]]] = {}
-        for row in self.p.db.lookup(VIEWERS_SQL.format(marks=_marks(len(hashes))), tuple(hashes)):
+        for row in self.p.db.lookup(*_among(VIEWERS_SQL, sorted({i.token_hash for i in items}), sqlite)):
             tokens.setdefault(row[0], []).append(row)
         rounds: dict[int, list[tuple[Any, ...]]] = {}
-        for row in self.p.db.lookup(_OPEN_ROUNDS_SQL.format(marks=_marks(len(cycles))), tuple(cycles)):
+        for row in self.p.db.lookup(*_among(_OPEN_ROUNDS_SQL, sorted({i.cycle_id for i in items}), sqlite)):
             rounds.setdefault(int(row[0]), []).append(row[1:])
         checked: list[IntakeItem | BaseException] = []
         for item in items:
