@@ -41,7 +41,7 @@ Row = tuple[int, str, bytes, bytes]
 CheckpointRow = tuple[int, int, bytes, str, str, bytes, str | None]
 _GUARDED = ("ledger_entries", "ledger_checkpoints", "ledger_cosignatures")
 
-PG_APPEND_CALL = "ledger_append(%s::text[], %s::bytea[], %s::bytea[])"
+PG_APPEND_CALL = "ledger_append(%b::text[], %b::bytea[], %b::bytea[])"
 """PostgreSQL: the call that appends entries (kinds, canonical bytes, leaf hashes; none referring to
 another) and gives the first one's index. For a writer whose rows live in the log's database and
 schema: called inside its own transaction, its rows and their entries commit together (the head's
@@ -336,7 +336,7 @@ class PostgresStore(Store):
 
     _APPEND = (
         "WITH added AS (INSERT INTO ledger_entries (idx, kind, entry, leaf_hash) "
-        "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bytea[], %s::bytea[]) RETURNING 1) "
+        "SELECT * FROM unnest(%b::bigint[], %b::text[], %b::bytea[], %b::bytea[]) RETURNING 1) "
         "UPDATE ledger_head SET size = %s WHERE id = 0"
     )
 

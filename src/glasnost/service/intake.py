@@ -93,35 +93,35 @@ _INSERT_AUDIT = insert(m.AuditEvent.__table__)
 _PG_INSERT_PROPOSALS = (
     "INSERT INTO proposals (round_id, council_id, author_id, supply, demand, source, idempotency_key, created_at) "
     "SELECT r, c, a, s::json, d::json, src, k, %s "
-    "FROM unnest(%s::int[], %s::int[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[]) "
+    "FROM unnest(%b::int[], %b::int[], %b::int[], %b::text[], %b::text[], %b::text[], %b::text[]) "
     "WITH ORDINALITY AS batch(r, c, a, s, d, src, k, n) ORDER BY n RETURNING id"
 )
 _PG_LOCK_BATCH = (
-    "WITH r AS (SELECT id FROM rounds WHERE id = ANY(%s::int[]) AND status = 'open' ORDER BY id FOR SHARE), "
-    "c AS (SELECT id FROM councils WHERE id = ANY(%s::int[]) ORDER BY id FOR UPDATE) "
+    "WITH r AS (SELECT id FROM rounds WHERE id = ANY(%b::int[]) AND status = 'open' ORDER BY id FOR SHARE), "
+    "c AS (SELECT id FROM councils WHERE id = ANY(%b::int[]) ORDER BY id FOR UPDATE) "
     "SELECT ARRAY(SELECT id FROM r), "
     "ARRAY(SELECT nextval(pg_get_serial_sequence('proposals', 'id')) FROM generate_series(1, %s) "
     "WHERE (SELECT count(*) FROM c) >= 0)"
 )
 _PG_RECENT = (
-    "SELECT council_id, count(*) FROM proposals WHERE council_id = ANY(%s::int[]) AND created_at > %s "
+    "SELECT council_id, count(*) FROM proposals WHERE council_id = ANY(%b::int[]) AND created_at > %s "
     "GROUP BY council_id"
 )
 # the log's entries, the rows with their receipts and the audit events: one statement
 _PG_INSERT_LOGGED = (
     f"WITH log AS (SELECT {PG_APPEND_CALL} AS start), "
     "audit AS (INSERT INTO audit_events (account_id, action, target, at) SELECT a, 'submit', t, %s "
-    "FROM unnest(%s::int[], %s::text[]) AS batch(a, t)), "
+    "FROM unnest(%b::int[], %b::text[]) AS batch(a, t)), "
     "added AS (INSERT INTO proposals (id, round_id, council_id, author_id, supply, demand, source, "
     "idempotency_key, created_at, ledger_index, leaf_hash) "
     "SELECT i, r, c, a, s::json, d::json, src, k, %s, log.start + n - 1, h FROM log, "
-    "unnest(%s::int[], %s::int[], %s::int[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) "
+    "unnest(%b::int[], %b::int[], %b::int[], %b::int[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) "
     "WITH ORDINALITY AS batch(i, r, c, a, s, d, src, k, h, n)) "
     "SELECT start FROM log"
 )
 _PG_INSERT_AUDIT = (
     "INSERT INTO audit_events (account_id, action, target, at) SELECT a, 'submit', t, %s "
-    "FROM unnest(%s::int[], %s::text[]) AS batch(a, t)"
+    "FROM unnest(%b::int[], %b::text[]) AS batch(a, t)"
 )
 
 

@@ -81,7 +81,7 @@ def _among(sql: str, values: list[Any], sqlite: bool) -> tuple[str, tuple[Any, .
     it once), one mark a value on SQLite."""
     if sqlite:
         return sql.format(among=f"IN ({', '.join('?' * len(values))})"), tuple(values)
-    return sql.format(among="= ANY(?)"), (values,)
+    return sql.format(among="= ANY(%b)"), (values,)  # binary: no text escaping of each value
 
 
 def _as_datetime(value: Any) -> datetime | None:
