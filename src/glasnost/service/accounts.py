@@ -53,7 +53,7 @@ read in the same query: :meth:`glasnost.service.rounds.Rounds.viewer_and_round`)
 VIEWERS_SQL = (
     "SELECT session_tokens.token_hash, " + _VIEWER_COLUMNS_AND_TABLES + "WHERE session_tokens.token_hash {among}"
 )
-""":data:`VIEWER_SQL` for many token hashes at once (``{among}``: ``IN (?, ...)`` or ``= ANY(?)``), each
+""":data:`VIEWER_SQL` for many token hashes at once (``{among}``: ``IN (?, ...)`` or ``= ANY(%b)``), each
 row tagged with its hash (:meth:`glasnost.service.rounds.Rounds.prepare_many`)."""
 
 
