@@ -174,7 +174,7 @@ class Intake:
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
-        self._queue: queue.Queue[IntakeItem | Unchecked | None] = queue.Queue()
+        self._queue: queue.SimpleQueue[IntakeItem | Unchecked | None] = queue.SimpleQueue()  # C: no lock in Python
         self.stats: list[tuple[int, float]] = []  # (batch size, seconds) of every batch
         self.repeat_wait = REPEAT_WAIT  # seconds a repeated key waits for its receipt (:meth:`with_receipt`)
         self._conn: Connection | None = None  # PostgreSQL: kept by the writer thread (:meth:`_transaction`)
