@@ -358,6 +358,19 @@ def stop(*procs: subprocess.Popen) -> None:
             proc.kill()
 
 
+def record(pid: int, out: str, mode: str) -> subprocess.Popen:
+    """py-spy recording the process ``pid`` and its children into ``out`` (collapsed stacks) until
+    it gets SIGINT; ``mode``: cpu, gil or idle."""
+    spy = subprocess.Popen(
+        ["py-spy", "record", "--pid", str(pid), "--subprocesses", "-f", "raw", "-o", out, "-r", "200",
+         *{"cpu": [], "gil": ["--gil"], "idle": ["--idle"]}[mode]],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)
+    return spy
+
+
 def run_workers(
     args: Any, state: dict[str, Any], database: str, schema: str | None, workdir: Path, workers: int
 ) -> dict:
@@ -400,27 +413,7 @@ def run_workers(
         runs.append(
             measured_load(peer_cpu, peer_url, cycle, bodies, tokens, args.concurrency, f"bare FastAPI x{workers} (1)")
         )
-        spy = None
-        if args.profile:
-            spy = subprocess.Popen(
-                [
-                    "py-spy",
-                    "record",
-                    "--pid",
-                    str(server.pid),
-                    "--subprocesses",
-                    "-f",
-                    "raw",
-                    "-o",
-                    args.profile,
-                    "-r",
-                    "200",
-                    *{"cpu": [], "gil": ["--gil"], "idle": ["--idle"]}[args.profile_mode],
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            time.sleep(1.0)
+        spy = record(server.pid, args.profile, args.profile_mode) if args.profile else None
         runs.append(measured_load(server_cpu, url, cycle, bodies, tokens, args.concurrency, f"glasnost x{workers}"))
         if spy is not None:
             spy.send_signal(signal.SIGINT)
@@ -428,6 +421,7 @@ def run_workers(
         runs.append(
             measured_load(peer_cpu, peer_url, cycle, bodies, tokens, args.concurrency, f"bare FastAPI x{workers} (2)")
         )
+        spy = record(server.pid, args.profile_close, args.profile_mode) if args.profile_close else None
         t = time.perf_counter()
         r = httpx.post(
             f"{url}/api/cycles/{cycle}/rounds/{number}/close",
@@ -435,6 +429,9 @@ def run_workers(
             timeout=300,
         )
         close_s = time.perf_counter() - t
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
         closed = r.json() if r.status_code == 200 else {"detail": r.text}
     finally:
         stop(server, peer)
@@ -451,6 +448,8 @@ def main() -> None:
     ap.add_argument(
         "--profile", default=None, help="record the platform server with py-spy during its load (collapsed stacks file)"
     )
+    ap.add_argument("--keep-schema", action="store_true", help="PostgreSQL: keep the bench's schema (to inspect it)")
+    ap.add_argument("--profile-close", default=None, help="record the platform server with py-spy during the close")
     ap.add_argument(
         "--profile-mode",
         default="cpu",
@@ -472,7 +471,9 @@ def main() -> None:
     try:
         measured = [run_workers(args, state, database, schema, workdir, w) for w in args.workers]
     finally:
-        if schema:
+        if schema and args.keep_schema:
+            console.print(f"schema {schema} kept")
+        elif schema:
             import psycopg
 
             plain = database.replace("postgresql+psycopg://", "postgresql://")
