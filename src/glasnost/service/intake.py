@@ -1,7 +1,11 @@
 """Group commit of proposals: one thread writes whatever proposals have queued up in one database
-transaction, hands them to the public log's writer as one job (which appends them in one more and
-then answers every waiting request) and goes on with the next batch, so the two commits of
-consecutive batches overlap. A proposal committed but not yet logged when the server dies is
+transaction. Where the public log lives in the platform's own PostgreSQL schema (the usual
+deployment), the batch's log entries are appended in that same transaction, the rows stored with
+their receipts, and the batch answered at its commit: a proposal is in the log exactly when it is
+stored. Otherwise (SQLite, whose log is a file of its own; a log in another database) the batch is
+handed to the public log's writer as one job (which appends it in one more transaction and then
+answers every waiting request) while this thread goes on with the next batch, so the two commits
+of consecutive batches overlap; a proposal committed but not yet logged when the server dies is
 published at the next start (:meth:`glasnost.service.openbooks.OpenBooks.recover`); it was not
 acknowledged.
 
@@ -20,8 +24,8 @@ and then refuses them; two batches of one council (another process) take turns, 
 or the rate limit is checked against everything stored before. SQLite has one writing process,
 whose writes are serialised anyway.
 
-A repeated key answers exactly what the first answer said, receipt included. The receipt is recorded
-on the stored row lazily, a little after the row is committed (:data:`~glasnost.service.openbooks.RECORD_IDLE`),
+A repeated key answers exactly what the first answer said, receipt included. With the log apart,
+the receipt is recorded on the stored row lazily, a little after the row is committed (:data:`~glasnost.service.openbooks.RECORD_IDLE`),
 so a repeat that reads the row in between finds no receipt yet: it waits for it
 (:meth:`Intake.with_receipt`, bounded by :data:`REPEAT_WAIT`, then 503 with ``Retry-After``). A repeat
 in the same batch as its first is answered with the first's own answer.
