@@ -25,10 +25,11 @@ or the rate limit is checked against everything stored before. SQLite has one wr
 whose writes are serialised anyway.
 
 A repeated key answers exactly what the first answer said, receipt included. With the log apart,
-the receipt is recorded on the stored row lazily, a little after the row is committed (:data:`~glasnost.service.openbooks.RECORD_IDLE`),
-so a repeat that reads the row in between finds no receipt yet: it waits for it
-(:meth:`Intake.with_receipt`, bounded by :data:`REPEAT_WAIT`, then 503 with ``Retry-After``). A repeat
-in the same batch as its first is answered with the first's own answer.
+the receipt is recorded on the stored row lazily, a little after the row is committed
+(:data:`~glasnost.service.openbooks.RECORD_IDLE`), so a repeat that reads the row in between finds
+no receipt yet: it waits for it (:meth:`Intake.with_receipt`, bounded by :data:`REPEAT_WAIT`, then
+503 with ``Retry-After``). A repeat in the same batch as its first is answered with the first's
+own answer.
 """
 
 from __future__ import annotations
