@@ -121,3 +121,29 @@ def test_migrate_rewrites_a_version_1_directory(tmp_path: Path) -> None:
     assert again.exit_code == 0 and "already schema version 2" in " ".join(again.output.split())
     missing = runner.invoke(app, ["migrate", str(tmp_path / "nowhere")])
     assert missing.exit_code != 0 and "no manifest.json" in " ".join(missing.output.split())
+
+
+def test_values_imports_no_platform_and_help_lists_every_command() -> None:
+    """``glasnost values`` builds only what it needs (no SQLAlchemy, no control or simulation
+    command modules); ``glasnost --help`` still lists the lazily built commands and groups."""
+    probe = (
+        "import sys\n"
+        "from glasnost.cli import app\n"
+        "sys.argv = ['glasnost', 'values', '--help']\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('sqlalchemy', 'glasnost.service.cli', 'glasnost.control.cli',"
+        " 'glasnost.simulate.cli') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    listed = runner.invoke(app, ["--help"], terminal_width=200)
+    assert listed.exit_code == 0, listed.output
+    names = [line.split()[1] for line in listed.output.splitlines() if line.startswith("│ ") and len(line.split()) > 2]
+    for name in ("values", "generate", "serve", "worker", "simulate", "witness", "admin", "control"):
+        assert name in names, listed.output
+    # commands before groups, as when every module registered itself at import
+    assert names.index("simulate") < names.index("witness") < names.index("admin") < names.index("control")
+    for command in (["admin", "--help"], ["control", "--help"], ["serve", "--help"], ["simulate", "--help"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, (command, result.output)
+        assert "Usage" in result.output
