@@ -211,6 +211,57 @@ done:
     return result;
 }
 
+/* The off-diagonal part of a square CSR matrix (glasnost.compute.peel.off_diagonal).
+ *
+ * off_diagonal(indptr, indices, data, out_indptr, out_indices, out_data) -> kept
+ *
+ * Copies every entry that is neither on the diagonal nor a stored zero, row by row in the
+ * stored order (int32 indptr and indices, float64 data; out arrays as long as the input's),
+ * writes the row pointer of the result into out_indptr and returns how many were kept: one
+ * sequential pass instead of numpy's mask, gathers and count.
+ */
+static PyObject *off_diagonal(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer indptr, indices, data, out_indptr, out_indices, out_data;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*w*w*", &indptr, &indices, &data, &out_indptr, &out_indices,
+                          &out_data))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = indptr.len / 4 - 1, nnz = indices.len / 4;
+    if (indptr.itemsize != 4 || indices.itemsize != 4 || data.itemsize != 8 || n < 0 ||
+        data.len != 8 * nnz || out_indptr.itemsize != 4 || out_indptr.len != indptr.len ||
+        out_indices.itemsize != 4 || out_indices.len < indices.len || out_data.itemsize != 8 ||
+        out_data.len < data.len || ((const int32_t *)indptr.buf)[n] > nnz) {
+        PyErr_SetString(PyExc_ValueError, "off_diagonal: inconsistent buffer sizes or types");
+        goto done;
+    }
+    const int32_t *ip = indptr.buf, *ix = indices.buf;
+    const double *dt = data.buf;
+    int32_t *op = out_indptr.buf, *oi = out_indices.buf;
+    double *od = out_data.buf;
+    int32_t k = 0;
+    Py_BEGIN_ALLOW_THREADS
+    op[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        for (int32_t p = ip[i]; p < ip[i + 1]; p++) {
+            if (ix[p] == i || dt[p] == 0.0) continue;
+            oi[k] = ix[p];
+            od[k] = dt[p];
+            k++;
+        }
+        op[i + 1] = k;
+    }
+    Py_END_ALLOW_THREADS
+    result = PyLong_FromLong((long)k);
+done:
+    PyBuffer_Release(&indptr);
+    PyBuffer_Release(&indices);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&out_indptr);
+    PyBuffer_Release(&out_indices);
+    PyBuffer_Release(&out_data);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"residual", residual, METH_VARARGS,
      "residual(indptr, indices, data, x, r, w, out, sums, threads): the fused CSR residual "
@@ -221,6 +272,9 @@ static PyMethodDef methods[] = {
     {"submatrix_t_fill", submatrix_t_fill, METH_VARARGS,
      "submatrix_t_fill(indptr, indices, data, rows, position, next, out_indices, out_data): "
      "the transposed submatrix's entries; see the module source."},
+    {"off_diagonal", off_diagonal, METH_VARARGS,
+     "off_diagonal(indptr, indices, data, out_indptr, out_indices, out_data): the entries off "
+     "the diagonal and not zero, row by row; returns how many; see the module source."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -205,19 +205,24 @@ class _Split:
     MAX_LEVELS = 64
 
     @classmethod
-    def of(cls, A: sp.csr_array) -> _Split:
+    def of(cls, A: sp.csr_array, A_t: sp.csr_array | None = None) -> _Split:
+        """The split of ``A``; ``A_t``, A's transpose as CSR with sorted indices where the
+        caller has it (the technique builds both), saves transposing A here."""
         n = A.shape[0]
         diag = A.diagonal()
         off = peel.off_diagonal(A)
-        off_t = sp.csr_array(off.T.tocsr())
+        # the diagonal of A's transpose is A's, so this is the transpose of off
+        off_t = peel.off_diagonal(A_t) if A_t is not None else sp.csr_array(off.T.tocsr())
         level_sets = peel.peel_levels(off, off_t, max_levels=cls.MAX_LEVELS)
         levels = [(S, peel.rows_of(off, S), peel.rows_of(off_t, S), 1.0 - diag[S]) for S in level_sets]
         peeled = np.zeros(n, bool)
         for S in level_sets:
             peeled[S] = True
         core, peeled_idx = np.flatnonzero(~peeled), np.flatnonzero(peeled)
+        # A[core, peeled] is the transpose of A^T[peeled, core]: one counting pass over the
+        # peeled rows of off_t, its rows' columns sorted, no CSC -> CSR conversion
         return cls(
-            core=core, peeled=peeled_idx, levels=levels, core_from_peeled=peel.submatrix_fast(off, core, peeled_idx)
+            core=core, peeled=peeled_idx, levels=levels, core_from_peeled=peel.submatrix_t(off_t, peeled_idx, core)
         )
 
     def inflow_to_core(self, x: np.ndarray) -> np.ndarray:
@@ -243,6 +248,8 @@ class LeontiefSystem:
     A : (n, n) sparse matrix, ``A[i, j]`` = input of i per unit of j.
     threads : threads for the matrix-vector product (default: the CPUs this process may use).
     reorder : reorder products by use count for cache locality (large systems only).
+    A_t : A's transpose as CSR with sorted indices and float64 values, where the caller has it
+        (:meth:`glasnost.economy.Technique.take_transpose`): the set-up then transposes nothing itself.
 
     Examples
     --------
@@ -253,15 +260,20 @@ class LeontiefSystem:
     array([1247.525, 1841.584])
     """
 
-    def __init__(self, A: object, *, threads: int | None = None, reorder: bool = True) -> None:
+    def __init__(
+        self, A: object, *, threads: int | None = None, reorder: bool = True, A_t: sp.csr_array | None = None
+    ) -> None:
         self.A = sp.csr_array(A, dtype=np.float64)
         self.n = self.A.shape[0]
         self.threads = threads or _usable_cpus()
         self.reorder = reorder and self.n > DIRECT_MAX
+        usable = A_t is not None and A_t.shape == self.A.shape[::-1] and A_t.dtype == np.float64
+        self._A_t = A_t if usable else None
 
     @cached_property
     def _split(self) -> _Split:
-        return _Split.of(self.A)
+        A_t, self._A_t = self._A_t, None  # needed once: not kept beside the solver's matrices
+        return _Split.of(self.A, A_t)
 
     @cached_property
     def _perm(self) -> np.ndarray:

@@ -26,7 +26,8 @@ def leontief_system(economy: Economy, technique: Technique | None = None) -> Leo
         return LeontiefSystem(technique.A)
     system = economy._meta.get(_SYSTEM_KEY)
     if system is None:
-        system = LeontiefSystem(economy.technique.A)
+        technique = economy.technique
+        system = LeontiefSystem(technique.A, A_t=technique.take_transpose())
         economy._meta[_SYSTEM_KEY] = system
     return system
 

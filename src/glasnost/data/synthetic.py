@@ -70,7 +70,8 @@ def random_technology(
     A.sum_duplicates()
     share = rng.uniform(*input_share, n)
     col_sum = np.asarray(A.sum(axis=0)).ravel()
-    A = A @ sp.diags_array(share / col_sum)
+    # each column scaled in place (the product with a diagonal matrix, without a sparse product)
+    A.data *= np.repeat(share / col_sum, np.diff(A.indptr))
     return sp.csr_array(A)
 
 
@@ -157,7 +158,7 @@ def generate(
     for _ in range(processes_per_product - 1):
         # an alternative technique: inputs scaled by a factor, labour shifted to another type
         factor = rng.uniform(0.7, 1.3, n)
-        A_alt = A @ sp.diags_array(factor)
+        A_alt = sp.csr_array((A.data * factor[A.indices], A.indices, A.indptr), shape=A.shape)  # A diag(factor)
         alt_type = (main + rng.integers(1, max(labour_types, 2), n)) % labour_types
         hours_alt = hours * rng.uniform(0.6, 1.4, n) * np.maximum(0.2, (2.0 - factor))
         L_alt = sp.csr_array((hours_alt, (alt_type, np.arange(n))), shape=(labour_types, n))
