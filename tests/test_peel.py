@@ -114,3 +114,15 @@ def test_the_techniques_transpose_is_a_transpose_and_saves_the_solver_one() -> N
         np.testing.assert_array_equal(x.indptr, y.indptr)
         np.testing.assert_array_equal(x.indices, y.indices)
         np.testing.assert_array_equal(x.data, y.data)
+
+
+def test_threaded_product_is_scipys_bit_for_bit(A: sp.csr_array) -> None:
+    from glasnost.compute.linear import csr_product
+
+    x = np.random.default_rng(5).lognormal(0.0, 2.0, A.shape[1])
+    want = A @ x
+    got = csr_product(A, x)
+    assert got.dtype == np.float64 and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)  # exactly: each row summed in the same order
+    wide = sp.csr_array(A[:, :15_000])  # not square: the scipy path where shapes differ
+    np.testing.assert_array_equal(csr_product(wide, x[:15_000]), wide @ x[:15_000])

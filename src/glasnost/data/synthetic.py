@@ -223,10 +223,13 @@ def _inputs_by_process(A: sp.sparray, L: sp.sparray) -> sp.csr_array:
 
 
 def _neumann(A: sp.csr_array, d: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
-    """Solve x = A x + d by Neumann iteration (A productive by construction)."""
+    """Solve x = A x + d by Neumann iteration (A productive by construction). The products
+    run on all cores, each equal to scipy's bit for bit, so the economy is the same."""
+    from glasnost.compute.linear import csr_product
+
     x = d.copy()
     for _ in range(10_000):
-        nxt = d + A @ x
+        nxt = d + csr_product(A, x)
         if np.abs(nxt - x).max() <= rtol * max(np.abs(nxt).max(), 1e-300):
             return nxt
         x = nxt

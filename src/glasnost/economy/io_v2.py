@@ -89,7 +89,7 @@ COMPRESSION = "lz4"  # reads at several times snappy's speed on these columns, a
 
 
 def _write(table: pa.Table, path: Path, **options: object) -> None:
-    pq.write_table(table, path, use_dictionary=False, compression=COMPRESSION, **options)
+    pq.write_table(table, path, **{"use_dictionary": False, "compression": COMPRESSION, **options})
 
 
 def _arrow_strings(values: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
@@ -191,7 +191,16 @@ def save_v2(economy: Economy, directory: str | os.PathLike[str]) -> Path:
         _write(
             pa.table({"id": pa.array(p.ids), "workplace": _same_as(p.workplaces, p.ids)}), tmp / FILES["process_ids"]
         )
-        _write(coefficients_table(p), tmp / FILES["coefficients"], row_group_size=ROW_GROUP_ROWS)
+        coefficients = coefficients_table(p)
+        _write(
+            coefficients,
+            tmp / FILES["coefficients"],
+            row_group_size=ROW_GROUP_ROWS,
+            # the values are random doubles that lz4 barely shrinks (4%) but costs time to
+            # write and read; only the process range of a row group is ever looked up
+            compression={c: "none" if c == "value" else COMPRESSION for c in coefficients.column_names},
+            write_statistics=["process"],
+        )
         files = ["commodities", "commodity_ids", "processes", "process_ids", "coefficients"]
         if economy.councils is not None:
             k = economy.councils
