@@ -27,10 +27,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, cached_property
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 from threadpoolctl import ThreadpoolController
 
 try:  # y += A x into a given vector; scipy's public product always allocates the result
@@ -43,6 +43,9 @@ except ImportError:  # pragma: no cover - a future scipy without it
 
 from glasnost.compute import peel
 from glasnost.economy import NotProductiveError
+
+if TYPE_CHECKING:
+    import scipy.sparse.linalg as spla
 
 try:  # the optional compiled kernel (setup.py); scipy's kernels do the same work without it
     from glasnost.compute import _kernels
@@ -396,6 +399,8 @@ class LeontiefSystem:
 
     @cached_property
     def _lu(self) -> spla.SuperLU:
+        import scipy.sparse.linalg as spla  # small systems only: scipy.linalg is 0.15 s to import
+
         M = sp.csc_array(sp.eye_array(self.n, format="csc") - self.A)
         try:
             return spla.splu(M)
