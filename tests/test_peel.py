@@ -110,7 +110,9 @@ def test_the_techniques_transpose_is_a_transpose_and_saves_the_solver_one() -> N
     # the split built with it is the split built by transposing
     a, b = _Split.of(technique.A, A_t), _Split.of(technique.A)
     np.testing.assert_array_equal(a.core, b.core)
-    for x, y in ((a.core_from_peeled, b.core_from_peeled), *((p[2], q[2]) for p, q in zip(a.levels, b.levels))):
+    assert len(a.levels) == len(b.levels) > 1
+    pairs = [(p[2], q[2]) for p, q in zip(a.levels, b.levels, strict=True)]
+    for x, y in [(a.core_from_peeled, b.core_from_peeled), *pairs]:
         np.testing.assert_array_equal(x.indptr, y.indptr)
         np.testing.assert_array_equal(x.indices, y.indices)
         np.testing.assert_array_equal(x.data, y.data)
