@@ -39,11 +39,13 @@ def _search_right(cdf: np.ndarray, u: np.ndarray, buckets: int = 1 << 22) -> np.
     search per draw: a table gives the answer at the start of u's bucket (buckets is a power of
     two, so bucket starts are exact floats at or below u), and a few vectorised steps move
     the draws that lie past further entries of the cdf."""
-    start = np.searchsorted(cdf, np.arange(buckets) / buckets, side="right").astype(np.int32)
-    found = start[(u * buckets).astype(np.int64)]
+    # start[b] = #{i: cdf[i] <= b / buckets} = #{i: ceil(cdf[i] * buckets) <= b}, exactly (the
+    # scaling by a power of two is exact): one count instead of a binary search per bucket
+    lowest_bucket = np.ceil(cdf * buckets).astype(np.int64)
+    start = np.cumsum(np.bincount(lowest_bucket, minlength=buckets + 1)[:buckets]).astype(np.int32)
+    found = start[(u * buckets).astype(np.int32 if buckets < 2**31 else np.int64)]
     n = cdf.size
-    moving = np.flatnonzero(found < n)
-    moving = moving[cdf[found[moving]] <= u[moving]]
+    moving = np.flatnonzero((found < n) & (cdf[np.minimum(found, n - 1)] <= u))
     while moving.size:
         found[moving] += 1
         moving = moving[found[moving] < n]
