@@ -49,8 +49,8 @@ from glasnost.compute.values import leontief_system
 from glasnost.compute import labour_values, gross_output
 imports = time.perf_counter() - t0
 try:  # what the command line does before a command (glasnost.clitools), where the code has it
-    from glasnost.clitools import small_pages
-    small_pages()
+    from glasnost.clitools import command_memory
+    command_memory()
 except ImportError:
     pass
 out = {"imports": imports}
