@@ -9,7 +9,9 @@ falls on both alike, with medians over the repeats:
   productiveness check and default technique included), ``set-up`` (the solver's peeling,
   reordering and both orientations, float64 and float32), ``perron`` (the power iterations
   for the deflation), ``solve`` (labour values for every labour type and gross output for the
-  targets, to the solver's default tolerance), ``write`` (the values Parquet file);
+  targets, to the solver's default tolerance), ``write`` (the values Parquet file); after
+  its imports the process sets its memory as a command does (``glasnost.clitools.command_memory``:
+  numpy's pages, Arrow's pool), where the code has it;
 - scipy's ``bicgstab`` (default rtol 1e-5) on the same loaded matrix, for the same solves, with
   the residual it reaches: the end-to-end ratio sets the whole command beside it.
 
@@ -48,6 +50,11 @@ from glasnost.economy import load
 from glasnost.compute.values import leontief_system
 from glasnost.compute import labour_values, gross_output
 imports = time.perf_counter() - t0
+try:  # what the command line does before a command (glasnost.clitools), where the code has it
+    from glasnost.clitools import command_memory
+    command_memory()
+except ImportError:
+    pass
 out = {"imports": imports}
 t = time.perf_counter(); economy = load(sys.argv[1]); out["load"] = time.perf_counter() - t
 system = leontief_system(economy)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,66 @@ def test_migrate_rewrites_a_version_1_directory(tmp_path: Path) -> None:
     assert again.exit_code == 0 and "already schema version 2" in " ".join(again.output.split())
     missing = runner.invoke(app, ["migrate", str(tmp_path / "nowhere")])
     assert missing.exit_code != 0 and "no manifest.json" in " ".join(missing.output.split())
+
+
+def test_values_imports_no_platform_and_help_lists_every_command() -> None:
+    """``glasnost values`` builds only what it needs (no SQLAlchemy, no control or simulation
+    command modules); ``glasnost --help`` still lists the lazily built commands and groups."""
+    probe = (
+        "import sys\n"
+        "from glasnost.cli import app\n"
+        "sys.argv = ['glasnost', 'values', '--help']\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('sqlalchemy', 'glasnost.service.cli', 'glasnost.control.cli',"
+        " 'glasnost.simulate.cli') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    listed = runner.invoke(app, ["--help"], terminal_width=200)
+    assert listed.exit_code == 0, listed.output
+    names = [line.split()[1] for line in listed.output.splitlines() if line.startswith("│ ") and len(line.split()) > 2]
+    for name in ("values", "generate", "serve", "worker", "simulate", "witness", "admin", "control"):
+        assert name in names, listed.output
+    # commands before groups, as when every module registered itself at import
+    assert names.index("simulate") < names.index("witness") < names.index("admin") < names.index("control")
+    for command in (["admin", "--help"], ["control", "--help"], ["serve", "--help"], ["simulate", "--help"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, (command, result.output)
+        assert "Usage" in result.output
+
+
+def test_a_command_sets_numpys_pages_and_arrows_pool(tmp_path: Path) -> None:
+    """``glasnost`` commands allocate large arrays on ordinary pages and Arrow buffers from
+    jemalloc (where pyarrow has it), unless the environment chose; the answer is the same."""
+    probe = (
+        "import sys\n"
+        "import numpy as np, pyarrow as pa\n"
+        "from glasnost.cli import app\n"
+        "sys.argv = ['glasnost', 'generate', '300', '--out', sys.argv[1]]\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        "from numpy._core.multiarray import _set_madvise_hugepage\n"
+        "print(_set_madvise_hugepage(False), pa.default_memory_pool().backend_name)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMPY_MADVISE_HUGEPAGE", "ARROW_DEFAULT_MEMORY_POOL")}
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "eco")], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    hugepages_were_on, pool = proc.stdout.strip().splitlines()[-1].split()
+    assert hugepages_were_on == "False"  # the command had switched numpy's huge pages off
+    import pyarrow as pa
+
+    try:
+        pa.jemalloc_memory_pool()
+        assert pool == "jemalloc"
+    except (NotImplementedError, pa.ArrowNotImplementedError):
+        assert pool in ("mimalloc", "system")
+    chosen = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "eco2")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "NUMPY_MADVISE_HUGEPAGE": "1", "ARROW_DEFAULT_MEMORY_POOL": "system"},
+    )
+    assert chosen.stdout.strip().splitlines()[-1].split() == ["True", "system"]
+    assert load(tmp_path / "eco").describe() == load(tmp_path / "eco2").describe()

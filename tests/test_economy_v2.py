@@ -187,3 +187,25 @@ def test_rows_in_any_order_load_the_same_and_duplicates_are_named(saved: Path) -
     pq.write_table(pa.concat_tables([shuffled, shuffled.slice(0, 1)]), saved / "coefficients.parquet")
     with pytest.raises(EconomyError, match=r"coefficients.parquet: rows .*duplicate coefficient"):
         load(saved)
+
+
+def test_values_of_a_loaded_economy_trust_the_loads_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loader's productiveness check (here from the directory's cache: column sums above 1,
+    so it is the strong-components check) is not done again when the values are solved."""
+    import glasnost.compute.values as values_module
+
+    A = np.array([[0.1, 1.1, 0.0], [0.5, 0.1, 0.0], [0.0, 0.0, 0.2]])
+    directory = save(Economy.from_leontief(A, ids=["a", "b", "c"]), tmp_path / "eco")
+    economy = load(directory)
+
+    def refuse(*args: object, **kwargs: object) -> float:
+        raise AssertionError("checked again")
+
+    monkeypatch.setattr(values_module, "check_productive", refuse)
+    v = labour_values(economy)
+    labour = economy.technique.primary.toarray()[0]
+    np.testing.assert_allclose(v.labour, np.linalg.solve((np.eye(3) - A).T, labour), rtol=1e-12)
+    # another technique than the one the load checked is still checked
+    other = economy.with_technique(economy.processes.ids)
+    with pytest.raises(AssertionError, match="checked again"):
+        labour_values(economy, technique=other)

@@ -77,3 +77,54 @@ def test_generator_layout_matches_stacking_and_binary_search() -> None:
     np.testing.assert_array_equal(
         synthetic._search_right(cdf, u, buckets=1 << 12), np.searchsorted(cdf, u, side="right")
     )
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_off_diagonal_matches_scipy(A: sp.csr_array, compiled: bool) -> None:
+    if compiled and not linear.COMPILED_KERNELS:
+        pytest.skip("glasnost was installed without its C kernel")
+    # a diagonal and some stored zeros, which both drop
+    M = sp.csr_array(A + sp.diags_array(np.linspace(0.0, 0.3, A.shape[0])))
+    M.data[::97] = 0.0
+    got = peel.off_diagonal(M, compiled=compiled)
+    want = sp.csr_array(M - sp.diags_array(M.diagonal()))
+    want.eliminate_zeros()
+    want.sort_indices()
+    assert got.nnz == want.nnz < M.nnz - A.shape[0]
+    np.testing.assert_array_equal(got.indptr, want.indptr)
+    np.testing.assert_array_equal(got.indices, want.indices)
+    np.testing.assert_array_equal(got.data, want.data)
+
+
+def test_the_techniques_transpose_is_a_transpose_and_saves_the_solver_one() -> None:
+    from glasnost.compute.linear import _Split
+    from glasnost.data.synthetic import generate
+
+    technique = generate(5_000, processes_per_product=2, seed=4).technique
+    A_t = technique.take_transpose()
+    assert A_t is not None and technique.take_transpose() is None  # handed over once
+    want = sp.csr_array(technique.A.T.tocsr())
+    np.testing.assert_array_equal(A_t.indptr, want.indptr)
+    np.testing.assert_array_equal(A_t.indices, want.indices)
+    np.testing.assert_array_equal(A_t.data, want.data)
+    # the split built with it is the split built by transposing
+    a, b = _Split.of(technique.A, A_t), _Split.of(technique.A)
+    np.testing.assert_array_equal(a.core, b.core)
+    assert len(a.levels) == len(b.levels) > 1
+    pairs = [(p[2], q[2]) for p, q in zip(a.levels, b.levels, strict=True)]
+    for x, y in [(a.core_from_peeled, b.core_from_peeled), *pairs]:
+        np.testing.assert_array_equal(x.indptr, y.indptr)
+        np.testing.assert_array_equal(x.indices, y.indices)
+        np.testing.assert_array_equal(x.data, y.data)
+
+
+def test_threaded_product_is_scipys_bit_for_bit(A: sp.csr_array) -> None:
+    from glasnost.compute.linear import csr_product
+
+    x = np.random.default_rng(5).lognormal(0.0, 2.0, A.shape[1])
+    want = A @ x
+    got = csr_product(A, x)
+    assert got.dtype == np.float64 and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)  # exactly: each row summed in the same order
+    wide = sp.csr_array(A[:, :15_000])  # not square: the scipy path where shapes differ
+    np.testing.assert_array_equal(csr_product(wide, x[:15_000]), wide @ x[:15_000])

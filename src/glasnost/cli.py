@@ -4,24 +4,100 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from glasnost.clitools import console, friendly_errors, out, steps
 
 if TYPE_CHECKING:
     import numpy as np
+    from typer._click.core import Command
 
     from glasnost.compute import GrossOutput, HarmonyPlan, Plan, Values
     from glasnost.economy import Economy
     from glasnost.procedures import Participation
     from glasnost.report.html import HtmlReport
 
-app = typer.Typer(help="glasnost: democratic economic planning.", no_args_is_help=True, add_completion=False)
+# ---- command groups beside their packages, imported when invoked --------------------------------
+
+
+def _service_command(name: str) -> Callable[[], Command]:
+    def build() -> Command:
+        from glasnost.service import cli as service
+
+        return _single_command(name, getattr(service, name))
+
+    return build
+
+
+def _single_command(name: str, function: Callable[..., Any]) -> Command:
+    holder = typer.Typer(add_completion=False)
+    holder.command(name)(friendly_errors(function))
+    return typer.main.get_command(holder)
+
+
+def _admin() -> Command:
+    from glasnost.service.cli import admin_app
+
+    return typer.main.get_group(admin_app)
+
+
+def _control() -> Command:
+    from glasnost.control.cli import app as control_app
+
+    return typer.main.get_group(control_app)
+
+
+def _simulate() -> Command:
+    from glasnost.simulate.cli import register
+
+    holder = typer.Typer(add_completion=False)
+    register(holder)
+    return typer.main.get_command(holder)
+
+
+_LAZY_COMMANDS: dict[str, Callable[[], Command]] = {
+    "serve": _service_command("serve"),
+    "worker": _service_command("worker"),
+    "simulate": _simulate,
+}
+"""Commands whose modules import heavy packages (the platform's SQLAlchemy): built on first use."""
+
+_LAZY_GROUPS: dict[str, Callable[[], Command]] = {"admin": _admin, "control": _control}
+"""Command groups built on first use, listed after the groups defined here."""
+
+
+class _LazyGroup(TyperGroup):
+    """The top-level group: ``glasnost values`` imports neither the platform (SQLAlchemy) nor
+    the control and simulation command modules; ``glasnost --help`` builds them all to list
+    them, in the order they were registered before (commands, then groups)."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        eager = super().list_commands(ctx)
+        commands = [n for n in eager if not isinstance(self.commands[n], TyperGroup)]
+        groups = [n for n in eager if isinstance(self.commands[n], TyperGroup)]
+        lazy_commands = [n for n in _LAZY_COMMANDS if n not in self.commands]
+        lazy_groups = [n for n in _LAZY_GROUPS if n not in self.commands]
+        return [*commands, *lazy_commands, *groups, *lazy_groups]
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Command | None:
+        build = _LAZY_COMMANDS.get(cmd_name) or _LAZY_GROUPS.get(cmd_name)
+        if cmd_name not in self.commands and build is not None:
+            command = build()
+            command.name = cmd_name
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+app = typer.Typer(
+    help="glasnost: democratic economic planning.", no_args_is_help=True, add_completion=False, cls=_LazyGroup
+)
 
 
 def _load(directory: Path) -> Economy:
@@ -875,38 +951,6 @@ def witness_serve(
         pass
     finally:
         server.server_close()
-
-
-# ---- the planning platform (glasnost.service.cli) ----------------------------------------------
-
-
-def _register_service() -> None:
-    from glasnost.service.cli import admin_app, serve, worker
-
-    app.command()(friendly_errors(serve))
-    app.command()(friendly_errors(worker))
-    app.add_typer(admin_app, name="admin")
-
-
-_register_service()
-
-
-def _register_control() -> None:
-    from glasnost.control.cli import app as control_app
-
-    app.add_typer(control_app, name="control")
-
-
-_register_control()
-
-
-def _register_simulate() -> None:
-    from glasnost.simulate.cli import register
-
-    register(app)
-
-
-_register_simulate()
 
 
 def main() -> None:  # pragma: no cover

@@ -211,6 +211,103 @@ done:
     return result;
 }
 
+/* The off-diagonal part of a square CSR matrix (glasnost.compute.peel.off_diagonal).
+ *
+ * off_diagonal(indptr, indices, data, out_indptr, out_indices, out_data) -> kept
+ *
+ * Copies every entry that is neither on the diagonal nor a stored zero, row by row in the
+ * stored order (int32 indptr and indices, float64 data; out arrays as long as the input's),
+ * writes the row pointer of the result into out_indptr and returns how many were kept: one
+ * sequential pass instead of numpy's mask, gathers and count.
+ */
+static PyObject *off_diagonal(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer indptr, indices, data, out_indptr, out_indices, out_data;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*w*w*", &indptr, &indices, &data, &out_indptr, &out_indices,
+                          &out_data))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = indptr.len / 4 - 1, nnz = indices.len / 4;
+    if (indptr.itemsize != 4 || indices.itemsize != 4 || data.itemsize != 8 || n < 0 ||
+        data.len != 8 * nnz || out_indptr.itemsize != 4 || out_indptr.len != indptr.len ||
+        out_indices.itemsize != 4 || out_indices.len < indices.len || out_data.itemsize != 8 ||
+        out_data.len < data.len || ((const int32_t *)indptr.buf)[n] > nnz) {
+        PyErr_SetString(PyExc_ValueError, "off_diagonal: inconsistent buffer sizes or types");
+        goto done;
+    }
+    const int32_t *ip = indptr.buf, *ix = indices.buf;
+    const double *dt = data.buf;
+    int32_t *op = out_indptr.buf, *oi = out_indices.buf;
+    double *od = out_data.buf;
+    int32_t k = 0;
+    Py_BEGIN_ALLOW_THREADS
+    op[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        for (int32_t p = ip[i]; p < ip[i + 1]; p++) {
+            if (ix[p] == i || dt[p] == 0.0) continue;
+            oi[k] = ix[p];
+            od[k] = dt[p];
+            k++;
+        }
+        op[i + 1] = k;
+    }
+    Py_END_ALLOW_THREADS
+    result = PyLong_FromLong((long)k);
+done:
+    PyBuffer_Release(&indptr);
+    PyBuffer_Release(&indices);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&out_indptr);
+    PyBuffer_Release(&out_indices);
+    PyBuffer_Release(&out_data);
+    return result;
+}
+
+/* A plain CSR product on threads (glasnost.compute.linear.csr_product).
+ *
+ * product(indptr, indices, data, x, out, threads)
+ *
+ *     out[i] = sum_p data[p] * x[indices[p]], summed from 0 in the stored order of row i
+ *
+ * float64 values and vectors, int32 indptr and indices. Each row is summed exactly as scipy's
+ * csr_matvec sums it, so the result is scipy's product bit for bit, on ``threads`` OpenMP
+ * threads without the GIL. The caller checks shapes; scipy's CSR checks keep indices within
+ * bounds.
+ */
+static PyObject *product(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer indptr, indices, data, x, out;
+    int threads;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*i", &indptr, &indices, &data, &x, &out, &threads))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t m = indptr.len / 4 - 1;
+    if (indptr.itemsize != 4 || indices.itemsize != 4 || data.itemsize != 8 || x.itemsize != 8 ||
+        out.itemsize != 8 || m < 0 || out.len != 8 * m || data.len != 2 * indices.len ||
+        ((const int32_t *)indptr.buf)[m] > indices.len / 4) {
+        PyErr_SetString(PyExc_ValueError, "product: inconsistent buffer sizes or types");
+        goto done;
+    }
+    const int32_t *ip = indptr.buf, *ix = indices.buf;
+    const double *dt = data.buf, *xv = x.buf;
+    double *ov = out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, CHUNK)")
+    for (Py_ssize_t i = 0; i < m; i++) {
+        double acc = 0.0;
+        for (int32_t p = ip[i]; p < ip[i + 1]; p++) acc += dt[p] * xv[ix[p]];
+        ov[i] = acc;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&indptr);
+    PyBuffer_Release(&indices);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&out);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"residual", residual, METH_VARARGS,
      "residual(indptr, indices, data, x, r, w, out, sums, threads): the fused CSR residual "
@@ -221,6 +318,12 @@ static PyMethodDef methods[] = {
     {"submatrix_t_fill", submatrix_t_fill, METH_VARARGS,
      "submatrix_t_fill(indptr, indices, data, rows, position, next, out_indices, out_data): "
      "the transposed submatrix's entries; see the module source."},
+    {"off_diagonal", off_diagonal, METH_VARARGS,
+     "off_diagonal(indptr, indices, data, out_indptr, out_indices, out_data): the entries off "
+     "the diagonal and not zero, row by row; returns how many; see the module source."},
+    {"product", product, METH_VARARGS,
+     "product(indptr, indices, data, x, out, threads): out = M x, each row summed in scipy's "
+     "order, on OpenMP threads; see the module source."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -27,10 +27,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, cached_property
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 from threadpoolctl import ThreadpoolController
 
 try:  # y += A x into a given vector; scipy's public product always allocates the result
@@ -43,6 +43,9 @@ except ImportError:  # pragma: no cover - a future scipy without it
 
 from glasnost.compute import peel
 from glasnost.economy import NotProductiveError
+
+if TYPE_CHECKING:
+    import scipy.sparse.linalg as spla
 
 try:  # the optional compiled kernel (setup.py); scipy's kernels do the same work without it
     from glasnost.compute import _kernels
@@ -90,6 +93,24 @@ def _one_blas_thread() -> Iterator[None]:
     """
     with _blas_threads().limit(limits=1, user_api="blas"):
         yield
+
+
+def csr_product(M: sp.csr_array, x: np.ndarray) -> np.ndarray:
+    """``M @ x`` for a float64 CSR matrix and vector, equal to scipy's bit for bit (each row
+    summed in its stored order), on all usable cores where the compiled kernel is built and
+    the indices are int32; scipy's single-threaded product otherwise."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    usable = (
+        _kernels is not None
+        and M.indptr.dtype == M.indices.dtype == np.int32
+        and M.data.dtype == np.float64
+        and x.shape == (M.shape[1],)
+    )
+    if not usable:
+        return M @ x
+    out = np.empty(M.shape[0])
+    _kernels.product(M.indptr, M.indices, M.data, x, out, _kernel_threads_cap)
+    return out
 
 
 DIRECT_MAX = 3000
@@ -205,19 +226,24 @@ class _Split:
     MAX_LEVELS = 64
 
     @classmethod
-    def of(cls, A: sp.csr_array) -> _Split:
+    def of(cls, A: sp.csr_array, A_t: sp.csr_array | None = None) -> _Split:
+        """The split of ``A``; ``A_t``, A's transpose as CSR with sorted indices where the
+        caller has it (the technique builds both), saves transposing A here."""
         n = A.shape[0]
         diag = A.diagonal()
         off = peel.off_diagonal(A)
-        off_t = sp.csr_array(off.T.tocsr())
+        # the diagonal of A's transpose is A's, so this is the transpose of off
+        off_t = peel.off_diagonal(A_t) if A_t is not None else sp.csr_array(off.T.tocsr())
         level_sets = peel.peel_levels(off, off_t, max_levels=cls.MAX_LEVELS)
         levels = [(S, peel.rows_of(off, S), peel.rows_of(off_t, S), 1.0 - diag[S]) for S in level_sets]
         peeled = np.zeros(n, bool)
         for S in level_sets:
             peeled[S] = True
         core, peeled_idx = np.flatnonzero(~peeled), np.flatnonzero(peeled)
+        # A[core, peeled] is the transpose of A^T[peeled, core]: one counting pass over the
+        # peeled rows of off_t, its rows' columns sorted, no CSC -> CSR conversion
         return cls(
-            core=core, peeled=peeled_idx, levels=levels, core_from_peeled=peel.submatrix_fast(off, core, peeled_idx)
+            core=core, peeled=peeled_idx, levels=levels, core_from_peeled=peel.submatrix_t(off_t, peeled_idx, core)
         )
 
     def inflow_to_core(self, x: np.ndarray) -> np.ndarray:
@@ -243,6 +269,8 @@ class LeontiefSystem:
     A : (n, n) sparse matrix, ``A[i, j]`` = input of i per unit of j.
     threads : threads for the matrix-vector product (default: the CPUs this process may use).
     reorder : reorder products by use count for cache locality (large systems only).
+    A_t : A's transpose as CSR with sorted indices and float64 values, where the caller has it
+        (:meth:`glasnost.economy.Technique.take_transpose`): the set-up then transposes nothing itself.
 
     Examples
     --------
@@ -253,15 +281,20 @@ class LeontiefSystem:
     array([1247.525, 1841.584])
     """
 
-    def __init__(self, A: object, *, threads: int | None = None, reorder: bool = True) -> None:
+    def __init__(
+        self, A: object, *, threads: int | None = None, reorder: bool = True, A_t: sp.csr_array | None = None
+    ) -> None:
         self.A = sp.csr_array(A, dtype=np.float64)
         self.n = self.A.shape[0]
         self.threads = threads or _usable_cpus()
         self.reorder = reorder and self.n > DIRECT_MAX
+        usable = A_t is not None and A_t.shape == self.A.shape[::-1] and A_t.dtype == np.float64
+        self._A_t = A_t if usable else None
 
     @cached_property
     def _split(self) -> _Split:
-        return _Split.of(self.A)
+        A_t, self._A_t = self._A_t, None  # needed once: not kept beside the solver's matrices
+        return _Split.of(self.A, A_t)
 
     @cached_property
     def _perm(self) -> np.ndarray:
@@ -366,6 +399,8 @@ class LeontiefSystem:
 
     @cached_property
     def _lu(self) -> spla.SuperLU:
+        import scipy.sparse.linalg as spla  # small systems only: scipy.linalg is 0.15 s to import
+
         M = sp.csc_array(sp.eye_array(self.n, format="csc") - self.A)
         try:
             return spla.splu(M)

@@ -42,8 +42,22 @@ def csr_from_rows(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: t
     return sp.csr_array((data, cols.astype(index_type, copy=False), indptr.astype(index_type)), shape=shape)
 
 
-def off_diagonal(A: sp.csr_array) -> sp.csr_array:
-    """A without its diagonal and without stored zeros."""
+def off_diagonal(A: sp.csr_array, *, compiled: bool = True) -> sp.csr_array:
+    """A without its diagonal and without stored zeros (square A), entries in their stored
+    order: by one compiled pass where it is built (and ``compiled``), else by numpy."""
+    if (
+        compiled
+        and _kernels is not None
+        and A.shape[0] == A.shape[1]
+        and A.indptr.dtype == A.indices.dtype == np.int32
+        and A.data.dtype == np.float64
+    ):
+        indptr = np.empty_like(A.indptr)
+        indices, data = np.empty_like(A.indices), np.empty_like(A.data)
+        kept = _kernels.off_diagonal(A.indptr, A.indices, A.data, indptr, indices, data)
+        off = sp.csr_array((data[:kept], indices[:kept], indptr), shape=A.shape)
+        off.has_sorted_indices = A.has_sorted_indices
+        return off
     rows = entry_rows(A)
     keep = (A.indices != rows) & (A.data != 0)
     return csr_from_rows(rows[keep], A.indices[keep], A.data[keep], A.shape)

@@ -26,7 +26,8 @@ def leontief_system(economy: Economy, technique: Technique | None = None) -> Leo
         return LeontiefSystem(technique.A)
     system = economy._meta.get(_SYSTEM_KEY)
     if system is None:
-        system = LeontiefSystem(economy.technique.A)
+        technique = economy.technique
+        system = LeontiefSystem(technique.A, A_t=technique.take_transpose())
         economy._meta[_SYSTEM_KEY] = system
     return system
 
@@ -91,10 +92,16 @@ def _final_demand(economy: Economy, final_demand: object, produced: np.ndarray) 
 
 
 def _ensure_productive(economy: Economy, technique: Technique) -> None:
+    """Check the technique once per economy; the default technique not again where building
+    or loading the economy checked it (``productive_radius``: the loader may have taken it from
+    the directory's cache, and the strong-components check it spares is the costly one)."""
     key = ("productive", id(technique))
-    if key not in economy._meta:
+    if key in economy._meta:
+        return
+    default = economy.__dict__.get("technique")  # the cached property, if it was built
+    if not (technique is default and "productive_radius" in economy._meta):
         check_productive(economy, technique)
-        economy._meta[key] = True
+    economy._meta[key] = True
 
 
 def gross_output(

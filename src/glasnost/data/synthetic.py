@@ -39,11 +39,13 @@ def _search_right(cdf: np.ndarray, u: np.ndarray, buckets: int = 1 << 22) -> np.
     search per draw: a table gives the answer at the start of u's bucket (buckets is a power of
     two, so bucket starts are exact floats at or below u), and a few vectorised steps move
     the draws that lie past further entries of the cdf."""
-    start = np.searchsorted(cdf, np.arange(buckets) / buckets, side="right").astype(np.int32)
-    found = start[(u * buckets).astype(np.int64)]
+    # start[b] = #{i: cdf[i] <= b / buckets} = #{i: ceil(cdf[i] * buckets) <= b}, exactly (the
+    # scaling by a power of two is exact): one count instead of a binary search per bucket
+    lowest_bucket = np.ceil(cdf * buckets).astype(np.int64)
+    start = np.cumsum(np.bincount(lowest_bucket, minlength=buckets + 1)[:buckets]).astype(np.int32)
+    found = start[(u * buckets).astype(np.int32 if buckets < 2**31 else np.int64)]
     n = cdf.size
-    moving = np.flatnonzero(found < n)
-    moving = moving[cdf[found[moving]] <= u[moving]]
+    moving = np.flatnonzero((found < n) & (cdf[np.minimum(found, n - 1)] <= u))
     while moving.size:
         found[moving] += 1
         moving = moving[found[moving] < n]
@@ -70,7 +72,8 @@ def random_technology(
     A.sum_duplicates()
     share = rng.uniform(*input_share, n)
     col_sum = np.asarray(A.sum(axis=0)).ravel()
-    A = A @ sp.diags_array(share / col_sum)
+    # each column scaled in place (the product with a diagonal matrix, without a sparse product)
+    A.data *= np.repeat(share / col_sum, np.diff(A.indptr))
     return sp.csr_array(A)
 
 
@@ -157,7 +160,7 @@ def generate(
     for _ in range(processes_per_product - 1):
         # an alternative technique: inputs scaled by a factor, labour shifted to another type
         factor = rng.uniform(0.7, 1.3, n)
-        A_alt = A @ sp.diags_array(factor)
+        A_alt = sp.csr_array((A.data * factor[A.indices], A.indices, A.indptr), shape=A.shape)  # A diag(factor)
         alt_type = (main + rng.integers(1, max(labour_types, 2), n)) % labour_types
         hours_alt = hours * rng.uniform(0.6, 1.4, n) * np.maximum(0.2, (2.0 - factor))
         L_alt = sp.csr_array((hours_alt, (alt_type, np.arange(n))), shape=(labour_types, n))
@@ -222,10 +225,13 @@ def _inputs_by_process(A: sp.sparray, L: sp.sparray) -> sp.csr_array:
 
 
 def _neumann(A: sp.csr_array, d: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
-    """Solve x = A x + d by Neumann iteration (A productive by construction)."""
+    """Solve x = A x + d by Neumann iteration (A productive by construction). The products
+    run on all cores, each equal to scipy's bit for bit, so the economy is the same."""
+    from glasnost.compute.linear import csr_product
+
     x = d.copy()
     for _ in range(10_000):
-        nxt = d + A @ x
+        nxt = d + csr_product(A, x)
         if np.abs(nxt - x).max() <= rtol * max(np.abs(nxt).max(), 1e-300):
             return nxt
         x = nxt

@@ -89,7 +89,16 @@ COMPRESSION = "lz4"  # reads at several times snappy's speed on these columns, a
 
 
 def _write(table: pa.Table, path: Path, **options: object) -> None:
-    pq.write_table(table, path, use_dictionary=False, compression=COMPRESSION, **options)
+    pq.write_table(table, path, **{"use_dictionary": False, "compression": COMPRESSION, **options})
+
+
+def _arrow_strings(values: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+    """A string array to Arrow: numpy's StringDType as it is (10^6 Python strings through
+    ``object`` took 0.2-0.4 s), anything else through ``object``."""
+    if values.dtype.kind != "T":
+        values = values.astype(object)
+    arr = pa.array(values, type=pa.string(), mask=mask)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
 def _same_as(values: np.ndarray, ids: np.ndarray) -> pa.Array:
@@ -97,7 +106,7 @@ def _same_as(values: np.ndarray, ids: np.ndarray) -> pa.Array:
     same = values == ids
     if same.all():
         return pa.nulls(values.size, pa.string())
-    return pa.array(values.astype(object), type=pa.string(), mask=same)
+    return _arrow_strings(values, same)
 
 
 def _sorted(matrix: sp.csr_array) -> sp.csr_array:
@@ -144,11 +153,23 @@ def coefficients_table(processes: Processes) -> pa.Table:
     return pa.table(columns)
 
 
+def _column_sum_bound(A: sp.csr_array) -> float:
+    """The largest column sum of ``A`` (0 when empty): below 1 it proves A productive."""
+    if A.nnz == 0:
+        return 0.0
+    return float(np.bincount(A.indices, weights=A.data, minlength=A.shape[1]).max())
+
+
 def _productive_cache(economy: Economy) -> dict | None:
+    """The cached productiveness check, where loading would need it: none where the column-sum
+    bound settles it (the loader tries that first), which spares hashing the matrix."""
     radius = economy._meta.get("productive_radius")
     if radius is None:
         return None
-    return {"technique_sha256": matrix_digest(economy.technique.A), "radius": radius}
+    A = economy.technique.A
+    if A.nnz and _column_sum_bound(A) < 1.0:
+        return None
+    return {"technique_sha256": matrix_digest(A), "radius": radius}
 
 
 def save_v2(economy: Economy, directory: str | os.PathLike[str]) -> Path:
@@ -159,7 +180,7 @@ def save_v2(economy: Economy, directory: str | os.PathLike[str]) -> Path:
             pa.table({"kind": pa.array(c.kinds, pa.uint8()), "supply": c.supply, "target": c.targets}),
             tmp / FILES["commodities"],
         )
-        units = pa.array(c.units.astype(object), pa.string()).dictionary_encode()
+        units = _arrow_strings(c.units).dictionary_encode()
         pq.write_table(
             pa.table({"id": pa.array(c.ids), "name": _same_as(c.names, c.ids), "unit": units}),
             tmp / FILES["commodity_ids"],
@@ -170,7 +191,16 @@ def save_v2(economy: Economy, directory: str | os.PathLike[str]) -> Path:
         _write(
             pa.table({"id": pa.array(p.ids), "workplace": _same_as(p.workplaces, p.ids)}), tmp / FILES["process_ids"]
         )
-        _write(coefficients_table(p), tmp / FILES["coefficients"], row_group_size=ROW_GROUP_ROWS)
+        coefficients = coefficients_table(p)
+        _write(
+            coefficients,
+            tmp / FILES["coefficients"],
+            row_group_size=ROW_GROUP_ROWS,
+            # the values are random doubles that lz4 barely shrinks (4%) but costs time to
+            # write and read; only the process range of a row group is ever looked up
+            compression={c: "none" if c == "value" else COMPRESSION for c in coefficients.column_names},
+            write_statistics=["process"],
+        )
         files = ["commodities", "commodity_ids", "processes", "process_ids", "coefficients"]
         if economy.councils is not None:
             k = economy.councils
@@ -306,24 +336,32 @@ class CoefficientRows:
 def _check_coefficients(rows: CoefficientRows, path: Path, process_ids: np.ndarray, n_commodities: int) -> None:
     m = process_ids.size
     p, c, role, v = rows.process, rows.commodity, rows.role, rows.value
-    r = first_bad_row((p < 0) | (p >= m))
-    if r is not None:
+
+    def outside(x: np.ndarray, size: int) -> np.ndarray | None:  # the mask only where needed
+        return None if not x.size or (x.min() >= 0 and x.max() < size) else (x < 0) | (x >= size)
+
+    mask = outside(p, m)
+    if mask is not None:
+        r = int(np.argmax(mask))
         raise _bad(path, rows.first_row + r, "", f"process position {p[r]} is not between 0 and {m - 1}")
     for mask, problem in (
-        ((c < 0) | (c >= n_commodities), f"commodity position {{}} is not between 0 and {n_commodities - 1}"),
-        ((role < 0) | (role > 2), "role code {} is not 0 (output), 1 (input) or 2 (capital)"),
+        (outside(c, n_commodities), f"commodity position {{}} is not between 0 and {n_commodities - 1}"),
+        (outside(role, 3), "role code {} is not 0 (output), 1 (input) or 2 (capital)"),
     ):
-        r = first_bad_row(mask)
+        r = None if mask is None else first_bad_row(mask)
         if r is not None:
             bad_value = c[r] if "commodity" in problem else role[r]
             raise _bad(path, rows.first_row + r, str(process_ids[p[r]]), problem.format(bad_value))
-    r = first_bad_row(np.isnan(v) | (v < 0) | np.isinf(v))
-    if r is not None:
+    # a NaN makes min() NaN, failing the test: the mask is built only when a value is bad
+    if v.size and not (v.min() >= 0 and v.max() < np.inf):
+        r = first_bad_row(np.isnan(v) | (v < 0) | np.isinf(v))
+        assert r is not None
         raise _bad(path, rows.first_row + r, str(process_ids[p[r]]), f"{number_problem(v[r])} value {float(v[r])!r}")
-    dep = rows.depreciation
-    bad_dep = (role == 2) & (np.isnan(dep) | (dep < 0) | (dep > 1))
-    r = first_bad_row(bad_dep)
+    capital = np.flatnonzero(role == 2)  # depreciation counts on capital rows only
+    dep = rows.depreciation[capital]
+    r = first_bad_row(np.isnan(dep) | (dep < 0) | (dep > 1))
     if r is not None:
+        r = int(capital[r])
         raise _bad(
             path, rows.first_row + r, str(process_ids[p[r]]), f"depreciation {dep[r]!r} is not a share between 0 and 1"
         )
@@ -366,22 +404,37 @@ def role_matrix(
     return coo_matrix(process, commodity, values, shape, path, process_ids, col_ids)
 
 
-def _sorted_as_written(rows: CoefficientRows, n_commodities: int) -> bool:
-    """Whether the rows are strictly increasing in (process, role, commodity), as written."""
+def _process_role(rows: CoefficientRows, m: int) -> np.ndarray:
+    """``process * 3 + role`` of every row (int32 where it fits: half the memory traffic)."""
+    key_type = np.int32 if 3 * m < 2**31 else np.int64
+    key = rows.process.astype(key_type, copy=True)
+    key *= 3
+    key += rows.role
+    return key
+
+
+def _sorted_as_written(rows: CoefficientRows, process_role: np.ndarray) -> bool:
+    """Whether the rows are strictly increasing in (process, role, commodity), as written
+    (``process_role`` from :func:`_process_role`; positions already checked in range)."""
     if rows.size < 2:
         return True
-    key = (rows.process.astype(np.int64) * 3 + rows.role) * n_commodities + rows.commodity
-    return bool((key[1:] > key[:-1]).all())
+    step = process_role[1:] - process_role[:-1]
+    if (step < 0).any():
+        return False
+    tied = np.flatnonzero(step == 0)  # the same process and role: commodities must increase
+    c = rows.commodity
+    return bool((c[tied + 1] > c[tied]).all())
 
 
 def _matrices(
     rows: CoefficientRows, shape: tuple[int, int], path: Path, process_ids: np.ndarray, commodity_ids: np.ndarray | None
 ) -> dict[str, sp.csr_array | None]:
     mats: dict[str, sp.csr_array | None] = {}
-    as_written = _sorted_as_written(rows, shape[1])
+    process_role = _process_role(rows, shape[0])
+    as_written = _sorted_as_written(rows, process_role)
     if as_written:  # each role's row pointer from one count of (process, role) pairs
-        counts = np.bincount(rows.process.astype(np.int64) * 3 + rows.role, minlength=3 * shape[0])
-        counts = counts.reshape(shape[0], 3)
+        counts = np.bincount(process_role, minlength=3 * shape[0]).reshape(shape[0], 3)
+    del process_role
     index_type = np.int32 if rows.size < 2**31 and shape[1] < 2**31 else np.int64
     for code, name in enumerate(ROLES):
         sel = rows.role == code
@@ -397,6 +450,7 @@ def _matrices(
             indices = rows.commodity[sel].astype(index_type, copy=False)
             for key, data in values.items():
                 mats[key] = sp.csr_array((data, indices, indptr), shape=shape)
+                mats[key].has_sorted_indices = True  # commodities increase within a process's role
             continue
         args = (rows.process[sel], rows.commodity[sel])
         for key, data in values.items():
@@ -459,7 +513,7 @@ def _check_productive(economy: Economy, manifest: dict) -> None:
     from glasnost.economy.model import check_productive
 
     A = economy.technique.A
-    if A.nnz and float(np.asarray(A.sum(axis=0)).max()) < 1.0:
+    if A.nnz and _column_sum_bound(A) < 1.0:
         check_productive(economy)  # the column-sum bound: as cheap as one product
         return
     cached = manifest.get("checks", {}).get("productive")

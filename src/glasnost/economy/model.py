@@ -257,10 +257,19 @@ class Technique:
     A: sp.csr_array
     primary_index: np.ndarray
     primary: sp.csr_array
+    spare_transpose: list[sp.csr_array] = field(default_factory=list, repr=False, compare=False)
+    """``A``'s transpose as CSR with sorted indices where it was built on the way, until
+    :meth:`take_transpose` takes it."""
 
     @property
     def size(self) -> int:
         return int(self.produced.size)
+
+    def take_transpose(self) -> sp.csr_array | None:
+        """``A``'s transpose (CSR, sorted indices) where choosing the technique built it, once:
+        the solver's set-up takes it instead of transposing ``A``, and it is not kept beside
+        the solver's own matrices. None where there is none (left)."""
+        return self.spare_transpose.pop() if self.spare_transpose else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -473,16 +482,19 @@ def choose_technique(economy: Economy, chosen: np.ndarray | None = None) -> Tech
         )
     outputs = economy.processes.outputs
     out_coef = outputs.data[outputs.indptr[process]]
-    A, primary = _technique_matrices(economy.processes.inputs, process, out_coef, produced, c.primary, n)
-    return Technique(produced=produced, process=process, A=A, primary_index=c.primary, primary=primary)
+    A, primary, A_t = _technique_matrices(economy.processes.inputs, process, out_coef, produced, c.primary, n)
+    return Technique(
+        produced=produced, process=process, A=A, primary_index=c.primary, primary=primary, spare_transpose=[A_t]
+    )
 
 
 def _technique_matrices(
     inputs: sp.csr_array, process: np.ndarray, out_coef: np.ndarray, produced: np.ndarray, primary: np.ndarray, n: int
-) -> tuple[sp.csr_array, sp.csr_array]:
-    """(A, primary) of a technique from the chosen processes' input rows, in one pass over
-    their entries: each entry is scaled by its process's output and sent to A or to the
-    primary inputs by where its commodity sits (no sparse column slicing)."""
+) -> tuple[sp.csr_array, sp.csr_array, sp.csr_array]:
+    """(A, primary, A's transpose) of a technique from the chosen processes' input rows, in
+    one pass over their entries: each entry is scaled by its process's output and sent to A or
+    to the primary inputs by where its commodity sits (no sparse column slicing). The chosen
+    processes' rows are A's transpose, kept for the solver."""
     k = process.size
     rows = inputs if k == inputs.shape[0] and np.array_equal(process, np.arange(k)) else inputs[process]
     rows = sp.csr_array(rows)
@@ -491,22 +503,26 @@ def _technique_matrices(
         rows.sort_indices()
     counts = np.diff(rows.indptr)
     scaled = rows.data if (out_coef == 1.0).all() else rows.data / np.repeat(out_coef, counts)
-    entry_row = np.repeat(np.arange(k, dtype=np.int32), counts)
 
-    def transposed(wanted: np.ndarray) -> sp.csr_array:
+    def by_process(wanted: np.ndarray) -> sp.csr_array:
         keep, col = _columns_of(rows.indices, wanted, n)
         # int32 indices where they fit: the solver's compiled kernel and half the index traffic
         index_type = np.int32 if rows.nnz < 2**31 and n < 2**31 else np.int64
-        indptr = np.zeros(k + 1, index_type)
-        np.cumsum(np.bincount(entry_row[keep], minlength=k), out=indptr[1:])
-        # wanted is increasing, so each row's columns stay sorted; the transpose of this CSR
-        # (rows: processes) is the CSC of the wanted matrix, and tocsr() sorts it in one pass
-        by_process = sp.csr_array((scaled[keep], col.astype(index_type, copy=False), indptr), shape=(k, wanted.size))
-        return sp.csr_array(by_process.T.tocsr())
+        # row i keeps the kept entries before its end less those before its start
+        kept_before = np.zeros(rows.nnz + 1, index_type)
+        np.cumsum(keep, out=kept_before[1:])
+        indptr = kept_before[rows.indptr]
+        # wanted is increasing, so each row's columns stay sorted
+        matrix = sp.csr_array((scaled[keep], col.astype(index_type, copy=False), indptr), shape=(k, wanted.size))
+        matrix.has_sorted_indices = True
+        return matrix
 
-    A = transposed(produced)
-    A.sort_indices()
-    return A, transposed(primary)
+    # the transpose of a CSR by process is the CSC of the wanted matrix, and tocsr() sorts it
+    # in one counting pass
+    A_t = by_process(produced)
+    A = sp.csr_array(A_t.T.tocsr())
+    A.has_sorted_indices = True
+    return A, sp.csr_array(by_process(primary).T.tocsr()), A_t
 
 
 def _columns_of(indices: np.ndarray, wanted: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
