@@ -593,12 +593,21 @@ def _unit_columns(n: int, rows: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
-def _out_of_bounds(lp: ScaleLP, ref: Reference, rnd: _Round) -> tuple[np.ndarray, np.ndarray]:
-    """(low, high): goods whose reference activity is below 0 / above its capacity."""
+def _out_of_bounds(lp: ScaleLP, ref: Reference, rnd: _Round, *, strict: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high): goods whose reference activity is below 0 / above its capacity.
+
+    The tolerance is ``_BOUND_RTOL`` of the good's gross output, but at least of a thousandth of
+    the largest good's (round-off of the Leontief solves scales with the whole vector), unless
+    ``strict``: then of the good's own gross output alone. A reference process of a tiny good a
+    per cent over its capacity lies within the loose tolerance, yet :func:`repair_activity` must
+    scale the whole plan down by that per cent; the rounds check strictly once the loose check
+    finds nothing while the gap is still open.
+    """
     y_ref = lp.per_good(ref, rnd.activity[ref.local])
     cap_ref = ref.cap
     size = lp.gross_output(np.maximum(rnd.activity, 0.0)) / ref.out
-    tol = _BOUND_RTOL * np.maximum(size, 1e-3 * max(float(size.max(initial=0.0)), 1e-300))
+    floor = 1e-300 if strict else 1e-3 * max(float(size.max(initial=0.0)), 1e-300)
+    tol = _BOUND_RTOL * np.maximum(size, floor)
     return y_ref < -tol, y_ref > cap_ref + tol
 
 
@@ -802,6 +811,8 @@ def solve_scale(
         if time_limit is not None and time.perf_counter() - start > time_limit:
             status = "time limit"
             break
+        if not (low | high).any():
+            low, high = _out_of_bounds(lp, ref, rnd, strict=True)
         if not (low | high).any():
             if not _artificial_active(lp, rnd):
                 status = "stalled"
