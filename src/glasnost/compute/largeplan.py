@@ -501,10 +501,15 @@ class _Round:
     input_prices: np.ndarray
     upper: np.ndarray  # (m + 1,) bound used for every process and z in the reduced LP
     iterations: int
+    row_duals: np.ndarray  # of the reduced LP's rows (limited inputs, then explicit rows)
 
 
-def _reduced_round(lp: ScaleLP, ref: Reference, rows: np.ndarray, upper: np.ndarray) -> _Round:
-    """Build and solve the reduced LP for the reference ``ref`` and explicit rows ``rows``."""
+def _reduced_round(
+    lp: ScaleLP, ref: Reference, rows: np.ndarray, upper: np.ndarray, warm: np.ndarray | None = None
+) -> _Round:
+    """Build and solve the reduced LP for the reference ``ref`` and explicit rows ``rows``.
+
+    ``warm``: row duals of a previous round's reduced LP (same rows), a start for sifting."""
     reduced = _ReducedLP.build(lp, ref, rows, upper)
     counts = lp.ranks.counts(reduced.free.size)
     matrix, col_upper = lp.ranks.gather(reduced.matrix[:, :-1]), lp.ranks.gather(reduced.col_upper[:-1])
@@ -514,7 +519,7 @@ def _reduced_round(lp: ScaleLP, ref: Reference, rows: np.ndarray, upper: np.ndar
         assert matrix is not None and col_upper is not None
         sol = solve_reduced(
             np.hstack([matrix, reduced.matrix[:, -1:]]), reduced.row_lower, reduced.row_upper,
-            np.r_[col_upper, reduced.col_upper[-1]],
+            np.r_[col_upper, reduced.col_upper[-1]], prices=warm,
         )  # fmt: skip
         return sol.x[:-1], float(sol.x[-1]), sol.row_duals, float(sol.col_duals[-1]), sol.iterations
 
@@ -531,7 +536,9 @@ def _reduced_round(lp: ScaleLP, ref: Reference, rows: np.ndarray, upper: np.ndar
     if np.isfinite(z_max) and z_dual > 0:
         # the bound z <= capacity / target of the bottleneck good, priced at that good
         pi[bottleneck] += z_dual / lp.target[bottleneck]
-    return _Round(activity=y, z=z, prices=pi, input_prices=w, upper=upper, iterations=iterations)
+    return _Round(
+        activity=y, z=z, prices=pi, input_prices=w, upper=upper, iterations=iterations, row_duals=row_duals
+    )
 
 
 @dataclass
@@ -798,8 +805,9 @@ def solve_scale(
         best.offer_dual(lp, _unit_columns(lp.n_goods, np.array([bottleneck]))[:, 0], np.zeros(lp.supply.size))
     upper = _upper_bounds(lp, ref, factor)
     status, rounds, solves, iterations = "round limit", 0, 0, 0
+    warm: np.ndarray | None = None
     for rounds in range(1, max_rounds + 1):  # noqa: B007 - rounds is reported
-        rnd = _reduced_round(lp, ref, rows, upper)
+        rnd = _reduced_round(lp, ref, rows, upper, warm)
         iterations += rnd.iterations
         best.offer_primal(lp, repair_activity(lp, rnd.activity, ref, rnd.z))
         best.offer_dual(lp, rnd.prices, rnd.input_prices)
@@ -821,6 +829,7 @@ def solve_scale(
             if factor > 1e12:
                 raise UnboundedPlanError("the objective is unbounded: some goal needs nothing that is scarce")
             upper = _upper_bounds(lp, ref, factor)
+            warm = rnd.row_duals
             continue
         if rows.size and (rows.size + lp.supply.size) * lp.total_processes > _MAX_ROW_ENTRIES:
             status = "too many explicit rows"
@@ -829,6 +838,10 @@ def solve_scale(
         if np.array_equal(process, ref.process) and new_rows.size == rows.size:
             status = "stalled"  # every violated good already has its row: round-off only
             break
+        # the next reduced LP's prices start from these (new explicit rows at price 0)
+        k = lp.supply.size
+        warm = np.r_[rnd.row_duals[:k], np.zeros(new_rows.size)]
+        warm[k:][np.isin(new_rows, rows)] = rnd.row_duals[k:]
         rows = new_rows
         ref = Reference(lp, process, leontief)
         upper = _upper_bounds(lp, ref, factor)
