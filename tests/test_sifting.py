@@ -98,3 +98,23 @@ def test_large_plan_with_sifted_reduced_lps(monkeypatch: pytest.MonkeyPatch, n: 
     assert all("(0 interior-point iterations)" in m for m in methods[1:])  # warm started
     assert plan.objective == pytest.approx(exact.objective, rel=1e-8)
     assert plan.dual_bound >= exact.objective - 1e-9
+
+
+def test_compiled_and_numpy_interior_points_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fused C passes (where built) and the numpy ones take the same iterations to the same
+    prices, and those are HiGHS's duals."""
+    if sifting._kernels is None or not hasattr(sifting._kernels, "ipm_rhs"):
+        pytest.skip("glasnost was installed without its C kernel")
+    M, lower, upper, bound = reduced_like(6, 4000, True)
+    cost = np.zeros(M.shape[1])
+    cost[-1] = 1.0
+    compiled = sifting.interior_prices(M, lower, upper, bound, cost)
+    monkeypatch.setattr(sifting, "_kernels", None)
+    plain = sifting.interior_prices(M, lower, upper, bound, cost)
+    assert compiled[1] == plain[1]
+    np.testing.assert_allclose(compiled[0], plain[0], rtol=1e-9, atol=1e-15)
+    exact = solve_lp(
+        cost, sp.csc_array(M), lower, upper, np.zeros(M.shape[1]), bound,
+        maximize=True, method="simplex", tolerance=1e-10, explain=False,
+    )  # fmt: skip
+    np.testing.assert_allclose(plain[0], exact.row_duals, rtol=1e-5, atol=1e-9 * np.abs(exact.row_duals).max())

@@ -23,10 +23,14 @@ The caller accepts the answer only if the independent check of the whole LP pass
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.linalg
 
-from glasnost.compute.lp import INF, LPSolution
+from glasnost.compute import linear
+from glasnost.compute.linear import _kernels
+from glasnost.compute.lp import INF, LPSolution, PlanError
 
 SIFT_COLUMNS = 20_000
 """Reduced LPs with more columns than this are sifted."""
@@ -79,6 +83,7 @@ def interior_prices(
     rho = np.abs(A).max(axis=1, initial=0.0)
     rho = np.where(rho > 0, rho, 1.0)
     A /= rho[:, None]
+    A = np.ascontiguousarray(A)
     upper_finite = np.isfinite(row_upper)
     if not (upper_finite | np.isfinite(row_lower)).all():
         raise ValueError("interior_prices: a row without any finite bound")
@@ -102,25 +107,37 @@ def interior_prices(
     c_norm = 1.0 + float(np.abs(c).max(initial=0.0))
     count = 2 * A.shape[1] + rows + int(bounded.sum())
 
+    columns = _Columns(A, c, x, t, zl, zu)
+
     iterations = 0
     for iterations in range(1, max_iter + 1):  # noqa: B007 - reported
         tr = np.where(bounded, r_up0 - r, 0.0)
-        rp = b - A @ x - sign * r
-        rd = c - A.T @ y - zl + zu
+        inv_tr = np.where(bounded, 1.0 / np.where(bounded, tr, 1.0), 0.0)
+        normal, ax, comp_x, rd_max = columns.prepare(y)
+        rp = b - ax - sign * r
         rd_r = -sign * y - rl + ru
-        comp = float(x @ zl + t @ zu + r @ rl + tr @ ru)
+        comp = comp_x + float(r @ rl + tr @ ru)
         mu = comp / count
         if (
-            max(np.abs(rp).max(initial=0.0) / b_norm, np.abs(rd).max(initial=0.0) / c_norm) <= tol
+            max(np.abs(rp).max(initial=0.0) / b_norm, rd_max / c_norm) <= tol
             and np.abs(rd_r).max(initial=0.0) <= tol * c_norm
             and comp <= tol * (1.0 + abs(float(c @ x)))
         ):
             break
-        newton = _Newton(A, sign, bounded, rp, rd, rd_r, x, t, r, tr, zl, zu, rl, ru)
-        xzl, tzu, rrl, trru = x * zl, t * zu, r * rl, tr * ru
-        affine = newton.direction(-xzl, -tzu, -rrl, -trru)
-        ap, ad = newton.steps(affine)
-        dx, dr, _, dzl, dzu, drl, dru = affine
+        theta_r = 1.0 / (rl / r + ru * inv_tr)
+        normal = normal + np.diag(theta_r)
+        normal += np.eye(rows) * (1e-14 * float(np.trace(normal)) / rows)
+        factor = scipy.linalg.cho_factor(normal)
+
+        slacks = _Slacks(sign, bounded, rd_r, r, tr, inv_tr, theta_r, rl, ru)
+
+        def direction(
+            sm: float, affine: tuple[np.ndarray, ...] | None, s1: np.ndarray, s2: np.ndarray
+        ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], float, float]:
+            return _direction(columns, factor, rp, slacks, sm, affine, s1, s2)  # noqa: B023 - this iteration's
+
+        rrl, trru = r * rl, tr * ru
+        (dx, dzl, dzu), (dr, _, drl, dru), ap, ad = direction(0.0, None, -rrl, -trru)
         comp_a = float(
             (x + ap * dx) @ (zl + ad * dzl)
             + (t - ap * dx) @ (zu + ad * dzu)
@@ -128,95 +145,158 @@ def interior_prices(
             + np.where(bounded, tr - ap * dr, 0.0) @ (ru + ad * dru)
         )
         sm = min(1.0, (comp_a / comp) ** 3) * mu  # Mehrotra's centring
-        d = newton.direction(
-            sm - xzl - dx * dzl,
-            sm - tzu + dx * dzu,
-            sm - rrl - dr * drl,
-            np.where(bounded, sm - trru + dr * dru, 0.0),
+        affine = (dx.copy(), dzl.copy(), dzu.copy())
+        (dx, dzl, dzu), (dr, dy, drl, dru), ap, ad = direction(
+            sm, affine, sm - rrl - dr * drl, np.where(bounded, sm - trru + dr * dru, 0.0)
         )
-        ap, ad = newton.steps(d)
         ap, ad = 0.995 * ap, 0.995 * ad
-        x += ap * d[0]
-        t -= ap * d[0]
-        r += ap * d[1]
-        y += ad * d[2]
-        zl += ad * d[3]
-        zu += ad * d[4]
-        rl += ad * d[5]
-        ru = np.where(bounded, ru + ad * d[6], 0.0)
+        x += ap * dx
+        t -= ap * dx
+        zl += ad * dzl
+        zu += ad * dzu
+        r += ap * dr
+        y += ad * dy
+        rl += ad * drl
+        ru = np.where(bounded, ru + ad * dru, 0.0)
     # y prices the minimisation of -cost with A x + sign r = b (d(-objective)/d(b)), per
     # scaled row: d(objective)/d(original bound) = -y / rho
     return -y / rho, iterations
 
 
-def _ratio_step(v: np.ndarray, dv: np.ndarray) -> float:
-    """Largest step in (0, 1] keeping v + step dv >= 0 (v > 0): 1 / max(1, max(-dv / v))."""
-    if not v.size:
-        return 1.0
-    worst = float(np.max(-dv / v))
-    return 1.0 / worst if worst > 1.0 else 1.0
 
+class _Columns:
+    """The columns' part of each interior-point iteration, in the compiled kernels of
+    :mod:`glasnost.compute._kernels` where built (two fused passes over the columns per
+    direction), else in numpy.
 
-class _Newton:
-    """One interior-point iteration's Newton system, factorised once for both directions.
-
-    Columns ``x`` in ``[0, 1]`` (``t = 1 - x``, bound duals ``zl``, ``zu``), row slacks ``r``
-    (``tr`` their room below a finite bound, mask ``bounded``; duals ``rl``, ``ru``);
-    residuals ``rp`` (rows), ``rd`` and ``rd_r`` (dual, of the columns and of the slacks).
+    Columns ``x`` in ``[0, 1]`` with ``t = 1 - x`` and bound duals ``zl``, ``zu`` (updated in
+    place by the caller); ``r1 = sm - x zl - dxa dzla`` and ``r2 = sm - t zu + dxa dzua`` are
+    the complementarity targets of a direction (``affine = (dxa, dzla, dzua)``, or none: the
+    predictor).
     """
 
-    def __init__(
-        self,
-        A: np.ndarray,
-        sign: np.ndarray,
-        bounded: np.ndarray,
-        rp: np.ndarray,
-        rd: np.ndarray,
-        rd_r: np.ndarray,
-        *point: np.ndarray,
-    ) -> None:
-        self.A, self.sign, self.bounded, self.rp, self.rd, self.rd_r = A, sign, bounded, rp, rd, rd_r
-        self.x, self.t, self.r, self.tr, self.zl, self.zu, self.rl, self.ru = point
-        self.inv_x, self.inv_t = 1.0 / self.x, 1.0 / self.t
-        self.inv_tr = np.where(bounded, 1.0 / np.where(bounded, self.tr, 1.0), 0.0)
-        self.theta = 1.0 / (self.zl * self.inv_x + self.zu * self.inv_t)
-        self.theta_r = 1.0 / (self.rl / self.r + self.ru * self.inv_tr)
-        normal = (A * self.theta) @ A.T + np.diag(self.theta_r)
-        rows = normal.shape[0]
-        normal += np.eye(rows) * (1e-14 * float(np.trace(normal)) / rows)
-        self.factor = scipy.linalg.cho_factor(normal)
+    def __init__(self, A: np.ndarray, c: np.ndarray, x: np.ndarray, t: np.ndarray, zl: np.ndarray, zu: np.ndarray):
+        self.A, self.c, self.x, self.t, self.zl, self.zu = A, c, x, t, zl, zu
+        n = x.size
+        self.theta, self.h = np.empty(n), np.empty(n)
+        self.d = (np.empty(n), np.empty(n), np.empty(n))
+        self.compiled = _kernels is not None and hasattr(_kernels, "ipm_rhs")
 
-    def direction(self, r1: np.ndarray, r2: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(dx, dr, dy, dzl, dzu, drl, dru) of ``A dx + sign dr = rp``,
-        ``A^T dy + dzl - dzu = rd`` (and the slacks' alike), ``zl dx + x dzl = r1``,
-        ``-zu dx + t dzu = r2`` (``s1``, ``s2``: the slacks')."""
-        h = self.rd - r1 * self.inv_x + r2 * self.inv_t
-        h_r = self.rd_r - s1 / self.r + s2 * self.inv_tr
-        rhs = self.rp + self.A @ (self.theta * h) + self.sign * (self.theta_r * h_r)
-        dy = scipy.linalg.cho_solve(self.factor, rhs)
-        dx = self.theta * (self.A.T @ dy - h)
-        dr = self.theta_r * (self.sign * dy - h_r)
-        dzl = (r1 - self.zl * dx) * self.inv_x
-        dzu = (r2 + self.zu * dx) * self.inv_t
-        drl = (s1 - self.rl * dr) / self.r
-        dru = (s2 + self.ru * dr) * self.inv_tr
-        return dx, dr, dy, dzl, dzu, drl, dru
+    def prepare(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """(normal matrix ``A theta A^T``, ``A x``, ``x zl + t zu``, max dual residual); keeps
+        ``theta`` and the predictor's ``h``."""
+        rows = y.size
+        self.y = y.copy()
+        if self.compiled:
+            normal, out = np.empty((rows, rows)), np.empty(2 * rows + 2)
+            empty = np.empty(0)
+            _kernels.ipm_rhs(
+                self.A, self.c, y, self.x, self.t, self.zl, self.zu, 0.0, empty, empty, empty,
+                self.theta, self.h, normal, out, _threads(),
+            )  # fmt: skip
+            self.pred_rhs = out[:rows].copy()
+            return normal, out[rows : 2 * rows].copy(), float(out[2 * rows]), float(out[2 * rows + 1])
+        A, x, t, zl, zu = self.A, self.x, self.t, self.zl, self.zu
+        rd = self.c - A.T @ y - zl + zu
+        self.rd = rd
+        self.theta = 1.0 / (zl / x + zu / t)
+        self.pred_rhs = None
+        normal = (A * self.theta) @ A.T
+        return normal, A @ x, float(x @ zl + t @ zu), float(np.abs(rd).max(initial=0.0))
 
-    def steps(self, d: tuple[np.ndarray, ...]) -> tuple[float, float]:
-        """Largest primal and dual steps in (0, 1] that keep every variable non-negative."""
-        dx, dr, _, dzl, dzu, drl, dru = d
-        b = self.bounded
-        primal = min(
-            _ratio_step(self.x, dx), _ratio_step(self.t, -dx), _ratio_step(self.r, dr), _ratio_step(self.tr[b], -dr[b])
-        )
-        dual = min(
-            _ratio_step(self.zl, dzl),
-            _ratio_step(self.zu, dzu),
-            _ratio_step(self.rl, drl),
-            _ratio_step(self.ru[b], dru[b]),
-        )
-        return primal, dual
+    def _targets(self, sm: float, affine: tuple[np.ndarray, ...] | None) -> tuple[np.ndarray, np.ndarray]:
+        r1 = sm - self.x * self.zl
+        r2 = sm - self.t * self.zu
+        if affine is not None:
+            r1 -= affine[0] * affine[1]
+            r2 += affine[0] * affine[2]
+        return r1, r2
 
+    def rhs(self, sm: float, affine: tuple[np.ndarray, ...] | None) -> np.ndarray:
+        """``A theta h`` with ``h = rd - r1 / x + r2 / t``; keeps ``h``."""
+        if self.compiled:
+            if affine is None and self.pred_rhs is not None:
+                return self.pred_rhs  # the predictor's, from prepare
+            out = np.empty(2 * self.A.shape[0] + 2)
+            _kernels.ipm_rhs(
+                self.A, self.c, self.y, self.x, self.t, self.zl, self.zu, sm,
+                *affine, self.theta, self.h, np.empty(0), out, _threads(),
+            )  # fmt: skip
+            return out[: self.A.shape[0]].copy()
+        r1, r2 = self._targets(sm, affine)
+        self.h = self.rd - r1 / self.x + r2 / self.t
+        return self.A @ (self.theta * self.h)
+
+    def step(
+        self, dy: np.ndarray, sm: float, affine: tuple[np.ndarray, ...] | None
+    ) -> tuple[tuple[np.ndarray, ...], list[float]]:
+        """((dx, dzl, dzu), [max -dx/x, max dx/t, max -dzl/zl, max -dzu/zu], each at least 1)."""
+        if self.compiled:
+            out = np.empty(4)
+            empty = np.empty(0)
+            _kernels.ipm_step(
+                self.A, dy, self.theta, self.h, self.x, self.t, self.zl, self.zu, sm,
+                *(affine if affine is not None else (empty, empty, empty)), *self.d, out, _threads(),
+            )  # fmt: skip
+            return self.d, [max(1.0, float(v)) for v in out]
+        r1, r2 = self._targets(sm, affine)
+        dx = self.theta * (self.A.T @ dy - self.h)
+        dzl = (r1 - self.zl * dx) / self.x
+        dzu = (r2 + self.zu * dx) / self.t
+        ratios = [
+            float(np.max(-dx / self.x, initial=1.0)),
+            float(np.max(dx / self.t, initial=1.0)),
+            float(np.max(-dzl / self.zl, initial=1.0)),
+            float(np.max(-dzu / self.zu, initial=1.0)),
+        ]
+        return (dx, dzl, dzu), ratios
+
+
+def _ratio(v: np.ndarray, dv: np.ndarray) -> float:
+    """max(-dv / v), at least 1 (v > 0): the largest step keeping v + step dv >= 0 is its inverse."""
+    return max(1.0, float(np.max(-dv / v, initial=0.0)))
+
+
+@dataclass
+class _Slacks:
+    """The row slacks' part of an interior-point iteration (a few entries)."""
+
+    sign: np.ndarray
+    bounded: np.ndarray
+    rd: np.ndarray
+    r: np.ndarray
+    tr: np.ndarray
+    inv_tr: np.ndarray
+    theta: np.ndarray
+    rl: np.ndarray
+    ru: np.ndarray
+
+
+def _direction(
+    columns: _Columns,
+    factor: tuple[np.ndarray, bool],
+    rp: np.ndarray,
+    sl: _Slacks,
+    sm: float,
+    affine: tuple[np.ndarray, ...] | None,
+    s1: np.ndarray,
+    s2: np.ndarray,
+) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], float, float]:
+    """((dx, dzl, dzu), (dr, dy, drl, dru), primal step, dual step) of one Newton direction."""
+    h_r = sl.rd - s1 / sl.r + s2 * sl.inv_tr
+    dy = scipy.linalg.cho_solve(factor, rp + columns.rhs(sm, affine) + sl.sign * (sl.theta * h_r))
+    d, ratios = columns.step(dy, sm, affine)
+    dr = sl.theta * (sl.sign * dy - h_r)
+    drl = (s1 - sl.rl * dr) / sl.r
+    dru = (s2 + sl.ru * dr) * sl.inv_tr
+    b = sl.bounded
+    ap = 1.0 / max(*ratios[:2], _ratio(sl.r, dr), _ratio(sl.tr[b], -dr[b]))
+    ad = 1.0 / max(*ratios[2:], _ratio(sl.rl, drl), _ratio(sl.ru[b], dru[b]))
+    return d, (dr, dy, drl, dru), ap, ad
+
+
+def _threads() -> int:
+    return linear._kernel_threads_cap
 
 def sift(
     matrix: np.ndarray,
@@ -257,9 +337,13 @@ def sift(
         columns = np.flatnonzero(free[:-1])
         aggregate = matrix @ np.where(at_upper, col_upper, 0.0)
         restricted = np.column_stack([matrix[:, columns], aggregate, matrix[:, -1]])
-        sol = solve_restricted(
-            restricted, row_lower, row_upper, np.r_[col_upper[columns], 1.0 if at_upper.any() else 0.0, col_upper[-1]]
-        )
+        try:
+            sol = solve_restricted(
+                restricted, row_lower, row_upper,
+                np.r_[col_upper[columns], 1.0 if at_upper.any() else 0.0, col_upper[-1]],
+            )  # fmt: skip
+        except PlanError:  # HiGHS found no point of the restricted LP: the caller falls back
+            return None
         iterations += sol.iterations
         if sol.x.shape != (restricted.shape[1],) or not np.isfinite(sol.row_duals).all():
             return None
