@@ -52,6 +52,23 @@ def interior_prices(
     max_iter: int = 80,
 ) -> tuple[np.ndarray, int]:
     """Near-optimal row duals of ``max cost.x`` s.t. ``row_lower <= matrix x <= row_upper``,
+    ``0 <= x <= col_upper``, by a primal-dual interior point method (:func:`_interior_prices`;
+    BLAS on one thread meanwhile, as in :func:`glasnost.compute.linear._one_blas_thread`)."""
+    with linear._one_blas_thread():
+        return _interior_prices(matrix, row_lower, row_upper, col_upper, cost, tol=tol, max_iter=max_iter)
+
+
+def _interior_prices(
+    matrix: np.ndarray,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    col_upper: np.ndarray,
+    cost: np.ndarray,
+    *,
+    tol: float = 1e-9,
+    max_iter: int = 80,
+) -> tuple[np.ndarray, int]:
+    """Near-optimal row duals of ``max cost.x`` s.t. ``row_lower <= matrix x <= row_upper``,
     ``0 <= x <= col_upper``, by a primal-dual interior point method.
 
     Columns are scaled to ``[0, 1]`` and rows to a largest coefficient of 1; each row gets a
