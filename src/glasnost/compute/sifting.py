@@ -36,7 +36,17 @@ SIFT_COLUMNS = 20_000
 """Reduced LPs with more columns than this are sifted."""
 
 MAX_FREE = 5_000
-"""Near-tie columns kept free in the restricted LP (and freed per pass)."""
+"""Near-tie columns kept free in the first restricted LP."""
+
+MAX_ADD = 5_000
+"""Most wrongly fixed columns freed per pass (those that move the bound most)."""
+
+_SLACK = 1e-11
+"""The wrongly fixed columns left fixed may move the bound by this much of the objective in
+all (the caller's check allows 1e-9)."""
+
+IPM_ITERATIONS = 80
+"""Most interior-point iterations (near-optimal prices suffice: the passes correct them)."""
 
 """Columns the interior point sees."""
 
@@ -315,6 +325,7 @@ def _direction(
 def _threads() -> int:
     return linear._kernel_threads_cap
 
+
 def sift(
     matrix: np.ndarray,
     row_lower: np.ndarray,
@@ -323,7 +334,9 @@ def sift(
     solve_restricted: object,
     *,
     max_free: int = MAX_FREE,
+    max_add: int = MAX_ADD,
     max_passes: int = 20,
+    max_iter: int = IPM_ITERATIONS,
     prices: np.ndarray | None = None,
 ) -> LPSolution | None:
     """``max x[-1]`` over the whole LP by sifting (module docstring); ``None`` if it fails.
@@ -337,9 +350,12 @@ def sift(
     cost = np.zeros(m)
     cost[-1] = 1.0
     if prices is None:
-        prices, ipm_iterations = interior_prices(matrix, row_lower, row_upper, col_upper, cost)
+        prices, ipm_iterations = interior_prices(
+            matrix, row_lower, row_upper, col_upper, cost, max_iter=max_iter
+        )
     else:
         ipm_iterations = 0
+    magnitude = np.abs(matrix)
     y = prices
     free = np.zeros(m, bool)
     free[-1] = True
@@ -372,7 +388,7 @@ def sift(
         x[-1] = sol.x[-1]
         # fixed columns the new prices would move: at 0 with a positive reduced cost, at their
         # bound with a negative one (beyond round-off of the prices)
-        size = np.abs(matrix.T) @ np.abs(y) + np.abs(cost)
+        size = magnitude.T @ np.abs(y) + np.abs(cost)
         wrong = ~free & (col_upper > 0) & (
             (at_upper & (d_new < -1e-12 * size)) | (~at_upper & (d_new > 1e-12 * size))
         )
@@ -395,10 +411,10 @@ def sift(
         impact = np.abs(d_new[worst]) * col_upper[worst]
         order = np.argsort(impact)
         left = np.cumsum(impact[order])
-        worst = worst[order[left > 1e-12 * max(1.0, abs(float(x[-1])))]]
+        worst = worst[order[left > _SLACK * max(1.0, abs(float(x[-1])))]]
         if not worst.size:
             return answer
-        worst = worst[-max_free:]
+        worst = worst[-max_add:]
         free[worst] = True
         d = d_new
     return answer
