@@ -35,8 +35,10 @@ The method (a block-pivoting revised simplex with an implicit Leontief basis)
    (each costs one transposed Leontief solve). ``z_max = min_c capacity_c / t_c`` is a valid
    bound; processes (and z) without any finite bound get an artificial one that is raised
    whenever a solution rests on it. The reduced LP has ``k`` + a few rows and up to 10^6
-   columns; HiGHS's interior point method with crossover solves it in about a second
-   (:mod:`glasnost.compute.reduced_lp`). Its vertex is recomputed exactly from the basis and
+   columns; HiGHS's interior point method with crossover solves it in about a second up to
+   20,000 columns, and beyond, sifting (:mod:`glasnost.compute.sifting`: prices from an
+   interior point on the ``rows x rows`` normal equations, or the previous round's; HiGHS on
+   the near-ties) (:mod:`glasnost.compute.reduced_lp`). Its vertex is recomputed exactly from the basis and
    checked independently (duality gap and infeasibility recomputed from the returned primal
    and duals); if the check fails (it can with dense explicit rows), the LP is
    solved again with explicit scaling and with the simplex method and the best answer is kept.
@@ -838,10 +840,9 @@ def solve_scale(
         if np.array_equal(process, ref.process) and new_rows.size == rows.size:
             status = "stalled"  # every violated good already has its row: round-off only
             break
-        # the next reduced LP's prices start from these (new explicit rows at price 0)
-        k = lp.supply.size
-        warm = np.r_[rnd.row_duals[:k], np.zeros(new_rows.size)]
-        warm[k:][np.isin(new_rows, rows)] = rnd.row_duals[k:]
+        # the next reduced LP's prices start from these, unless it has new explicit rows (whose
+        # prices are unknown: at 10^6 products, starting them at 0 cost more than an interior point)
+        warm = rnd.row_duals if new_rows.size == rows.size else None
         rows = new_rows
         ref = Reference(lp, process, leontief)
         upper = _upper_bounds(lp, ref, factor)

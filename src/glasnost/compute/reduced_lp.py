@@ -2,7 +2,8 @@
 
 ``max x[-1]`` s.t. ``row_lower <= matrix x <= row_upper``, ``0 <= x <= col_upper``: a few rows
 (limited inputs and explicit rows) over up to 10^6 columns (the non-reference processes and
-z). :func:`solve_reduced` tries HiGHS variants until an independent check of the answer
+z). :func:`solve_reduced` sifts LPs of more than 20,000 columns (:mod:`glasnost.compute.sifting`),
+then, where that fails, tries HiGHS variants until an independent check of the answer
 (:func:`_reduced_error`) passes; :func:`_polish` recomputes the vertex from its basis. Under
 MPI only rank 0 holds and solves it (:mod:`glasnost.compute.largeplan_blocks`).
 """
@@ -37,6 +38,10 @@ def solve_reduced(
     returned primal and duals); if the check fails, the LP is solved again with columns
     scaled to ``[0, 1]`` and rows to a largest coefficient of 1, and the better answer is kept.
     Either way the answer is only a guide: plans and bounds are certified separately.
+
+    Beyond ``SIFT_COLUMNS`` columns (and with finite column bounds) sifting comes first, from
+    ``prices`` (row duals of a neighbouring LP, e.g. the previous round's) when given and else
+    from an interior point; its answer is kept when it passes the same check.
     """
     best, best_error, statuses = None, INF, []
     if sifting and matrix.shape[1] > SIFT_COLUMNS and np.isfinite(col_upper).all():
