@@ -12,7 +12,7 @@ from glasnost.compute.lp import solve_lp
 from glasnost.data.synthetic import generate
 
 
-def reduced_like(seed: int, columns: int, explicit: bool) -> tuple[np.ndarray, ...]:
+def reduced_like(seed: int, columns: int, explicit: bool, equality: bool = False) -> tuple[np.ndarray, ...]:
     """A reduced LP of the shape large_plan builds: three limited inputs (``<=`` rows), where
     each column saves some inputs and costs others, an optional two-sided explicit row, bounds
     spread over orders of magnitude (a tenth of them 0), and z last."""
@@ -21,7 +21,7 @@ def reduced_like(seed: int, columns: int, explicit: bool) -> tuple[np.ndarray, .
     M = rng.normal(size=(rows, columns)) * rng.lognormal(-3, 2, size=columns) + 0.02 * rng.lognormal(-3, 2, columns)
     M[:, -1] = np.abs(rng.normal(size=rows)) + 0.5
     lower = np.r_[np.full(3, -np.inf), [0.0] * explicit]
-    upper = np.r_[[50.0, 100.0, 150.0], [25.0] * explicit]
+    upper = np.r_[[50.0, 100.0, 150.0], [0.0 if equality else 25.0] * explicit]
     bound = rng.lognormal(0, 2, size=columns)
     bound[rng.random(columns) < 0.1] = 0.0
     bound[-1] = 1e6
@@ -39,9 +39,11 @@ def highs_optimum(M: np.ndarray, lower: np.ndarray, upper: np.ndarray, bound: np
     return float(sol.x[-1])
 
 
-@pytest.mark.parametrize(("seed", "explicit"), [(1, False), (2, True), (3, True)])
-def test_sifting_agrees_with_highs(seed: int, explicit: bool) -> None:
-    M, lower, upper, bound = reduced_like(seed, 6000, explicit)
+@pytest.mark.parametrize(("seed", "explicit", "equality"), [(1, False, False), (2, True, False), (3, True, True)])
+def test_sifting_agrees_with_highs(seed: int, explicit: bool, equality: bool) -> None:
+    """``equality``: the explicit row of a reference process with capacity 0 (``0 <= . <= 0``),
+    which left the interior point no room for its slack (it divided by zero)."""
+    M, lower, upper, bound = reduced_like(seed, 6000, explicit, equality)
     # few free columns, so that most are fixed, aggregated and some corrected in later passes
     sol = sifting.sift(M, lower, upper, bound, reduced_lp._solve_restricted, max_free=300)
     assert sol is not None

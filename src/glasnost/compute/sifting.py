@@ -119,6 +119,9 @@ def _interior_prices(
     # columns x in [0, 1] (t = 1 - x), duals zl, zu; slacks r in [0, r_upper] (t_r = r_upper - r
     # where finite), duals rl, ru; row prices y
     r_upper = np.where(upper_finite, row_upper - row_lower, INF) / rho
+    # an equality row (an explicit row of a reference with capacity 0) gets a hair of room:
+    # the interior point needs slacks strictly inside their bounds, its prices are only a guide
+    r_upper = np.maximum(r_upper, 1e-9 * (1.0 + np.abs(b)))
     bounded = np.isfinite(r_upper)
     r_up0 = np.where(bounded, r_upper, 0.0)
     x = np.full(A.shape[1], 0.5)
@@ -350,9 +353,12 @@ def sift(
     cost = np.zeros(m)
     cost[-1] = 1.0
     if prices is None:
-        prices, ipm_iterations = interior_prices(
-            matrix, row_lower, row_upper, col_upper, cost, max_iter=max_iter
-        )
+        try:
+            prices, ipm_iterations = interior_prices(
+                matrix, row_lower, row_upper, col_upper, cost, max_iter=max_iter
+            )
+        except (ValueError, np.linalg.LinAlgError):  # e.g. a singular normal matrix: HiGHS then
+            return None
     else:
         ipm_iterations = 0
     magnitude = np.abs(matrix)
