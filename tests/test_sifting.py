@@ -79,7 +79,7 @@ def test_a_warm_start_from_a_neighbouring_lp() -> None:
 
 @pytest.mark.parametrize(("n", "seed", "rounds"), [(400, 7, 1), (300, 23, 2), (500, 1, 2)])
 def test_large_plan_with_sifted_reduced_lps(monkeypatch: pytest.MonkeyPatch, n: int, seed: int, rounds: int) -> None:
-    """Every reduced LP sifted (threshold lowered from 20,000 columns), the second round's
+    """Every reduced LP sifted (threshold lowered from 250,000 columns), the second round's
     from the first round's prices: the optimum is HiGHS's on the whole plan LP."""
     monkeypatch.setattr(reduced_lp, "SIFT_COLUMNS", 50)
     methods: list[str] = []

@@ -36,7 +36,7 @@ The method (a block-pivoting revised simplex with an implicit Leontief basis)
    bound; processes (and z) without any finite bound get an artificial one that is raised
    whenever a solution rests on it. The reduced LP has ``k`` + a few rows and up to 10^6
    columns; HiGHS's interior point method with crossover solves it in about a second up to
-   20,000 columns, and beyond, sifting (:mod:`glasnost.compute.sifting`: prices from an
+   250,000 columns, and beyond, sifting (:mod:`glasnost.compute.sifting`: prices from an
    interior point on the ``rows x rows`` normal equations, or the previous round's; HiGHS on
    the near-ties) (:mod:`glasnost.compute.reduced_lp`). Its vertex is recomputed exactly from the basis and
    checked independently (duality gap and infeasibility recomputed from the returned primal

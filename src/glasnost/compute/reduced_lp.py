@@ -2,7 +2,7 @@
 
 ``max x[-1]`` s.t. ``row_lower <= matrix x <= row_upper``, ``0 <= x <= col_upper``: a few rows
 (limited inputs and explicit rows) over up to 10^6 columns (the non-reference processes and
-z). :func:`solve_reduced` sifts LPs of more than 20,000 columns (:mod:`glasnost.compute.sifting`),
+z). :func:`solve_reduced` sifts LPs of more than 250,000 columns (:mod:`glasnost.compute.sifting`),
 then, where that fails, tries HiGHS variants until an independent check of the answer
 (:func:`_reduced_error`) passes; :func:`_polish` recomputes the vertex from its basis. Under
 MPI only rank 0 holds and solves it (:mod:`glasnost.compute.largeplan_blocks`).
