@@ -175,3 +175,32 @@ def test_an_inexact_reduced_solve_is_retried(seed: int) -> None:
     assert plan.objective == pytest.approx(exact.objective, rel=1e-9)
     assert plan.dual_bound >= exact.objective - 1e-9
     independent_check(economy, plan.activity, plan.objective)
+
+
+def test_a_tiny_good_over_its_capacity_is_pivoted_not_scaled_away() -> None:
+    """Good b is a 1e-14 share of good a's inputs. Its first process can make only half of
+    what the plan needs: 5e-14 units against 1e-13, an excess far below the rounds' usual
+    tolerance (1e-9 of a thousandth of the largest good). The rounds used to stop there
+    ("stalled") and the repair scaled the whole plan by cap / activity = 0.5. Checked again
+    strictly, b's second process (twice the labour per unit) takes over the rest, and the
+    optimum is the closed form: labour 10 over 1 hour per set plus 1e-14 sets' worth of b."""
+    tiny = 1e-14
+    commodities = Commodities.build(
+        ["a", "b", "labour"], kinds=["good", "good", "labour"], supply=[0, 0, 10], targets=[1, 0, 0]
+    )
+    processes = Processes(
+        ids=np.array(["a1", "b1", "b2"]),
+        workplaces=np.array(["wa", "wb1", "wb2"]),
+        capacity=np.array([np.inf, tiny * 10 / 2, np.inf]),
+        outputs=sp.csr_array(np.array([[1.0, 0, 0], [0, 1.0, 0], [0, 1.0, 0]])),
+        inputs=sp.csr_array(np.array([[0, tiny, 1.0], [0, 0, 1.0], [0, 0, 2.0]])),
+    )
+    economy = Economy.build(commodities, processes)
+    plan = large_plan(economy)
+    assert plan.extra["status"] == "optimal"
+    # z sets use z hours in a1, z * tiny units of b: cap of b1 at 1 hour each, the rest at 2
+    b_cap = tiny * 10 / 2
+    z = (10 + b_cap) / (1 + 2 * tiny)
+    assert plan.objective == pytest.approx(z, rel=1e-12)
+    assert plan.gap <= 1e-9
+    independent_check(economy, plan.activity, plan.objective)

@@ -308,6 +308,208 @@ done:
     return result;
 }
 
+/* Two fused passes over the columns of the interior point of glasnost.compute.sifting.
+ *
+ * Columns j = 0..n-1 of A (rows x n, C order) with x in (0, 1), t = 1 - x, bound duals zl, zu,
+ * prices y. With r1 = sm - x zl - dxa dzla and r2 = sm - t zu + dxa dzua (dxa, dzla, dzua
+ * empty: zeros; the predictor), ipm_rhs forms h = c - A^T y - zl + zu - r1 / x + r2 / t, and,
+ * when `normal` is given, theta = 1 / (zl / x + zu / t) and the normal matrix sum theta a a^T
+ * (else theta is read); it sums rhs = A (theta h), A x, x zl + t zu and max |c - A^T y - zl + zu|
+ * into out = [rhs (rows), A x (rows), comp, max dual residual]. ipm_step, given dy, forms
+ * dx = theta (A^T dy - h), dzl = (r1 - zl dx) / x, dzu = (r2 + zu dx) / t and
+ * out = [max -dx/x, max dx/t, max -dzl/zl, max -dzu/zu] (steps are 1 / these).
+ * Sums are kept per chunk and added in chunk order (results independent of the threads). */
+#define IPM_CHUNK 4096
+
+static int ipm_sizes(Py_ssize_t rows, Py_ssize_t n, Py_buffer *vectors[], int count) {
+    for (int i = 0; i < count; i++)
+        if (vectors[i]->itemsize != 8 || (vectors[i]->len != n * 8 && !(i >= count - 3 && vectors[i]->len == 0)))
+            return 0;
+    return rows > 0 && n >= 0;
+}
+
+static PyObject *ipm_rhs(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer A, c, y, x, t, zl, zu, dxa, dzla, dzua, theta, h, normal, out;
+    double sm;
+    int threads;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*dy*y*y*w*w*w*w*i", &A, &c, &y, &x, &t, &zl, &zu, &sm, &dxa,
+                          &dzla, &dzua, &theta, &h, &normal, &out, &threads))
+        return NULL;
+    PyObject *result = NULL;
+    double *part = NULL;
+    const Py_ssize_t rows = y.len / 8, n = x.len / 8;
+    Py_buffer *vectors[] = {&c, &x, &t, &zl, &zu, &theta, &h, &dxa, &dzla, &dzua};
+    const int with_normal = normal.len > 0;
+    if (threads < 1 || y.itemsize != 8 || A.itemsize != 8 || A.len != rows * n * 8 ||
+        !ipm_sizes(rows, n, vectors, 10) || (dxa.len != dzla.len || dxa.len != dzua.len) ||
+        (with_normal && normal.len != rows * rows * 8) || out.len != (2 * rows + 2) * 8) {
+        PyErr_SetString(PyExc_ValueError, "ipm_rhs: inconsistent buffer sizes or types");
+        goto done;
+    }
+    const Py_ssize_t chunks = (n + IPM_CHUNK - 1) / IPM_CHUNK, width = rows * rows + 2 * rows + 2;
+    part = PyMem_RawCalloc(chunks > 0 ? (size_t)(chunks * width) : 1, sizeof(double));
+    if (part == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const double *a = A.buf, *cv = c.buf, *yv = y.buf, *xv = x.buf, *tv = t.buf, *zlv = zl.buf, *zuv = zu.buf;
+    const double *da = dxa.len ? dxa.buf : NULL, *dla = dzla.buf, *dua = dzua.buf;
+    double *th = theta.buf, *hv = h.buf;
+    Py_BEGIN_ALLOW_THREADS
+    _Pragma("omp parallel for num_threads(threads) schedule(static)")
+    for (Py_ssize_t q = 0; q < chunks; q++) {
+        double *pn = part + q * width, *prhs = pn + rows * rows, *pax = prhs + rows;
+        const Py_ssize_t end = (q + 1) * IPM_CHUNK < n ? (q + 1) * IPM_CHUNK : n;
+        for (Py_ssize_t j = q * IPM_CHUNK; j < end; j++) {
+            double aty = 0.0;
+            for (Py_ssize_t i = 0; i < rows; i++) aty += a[i * n + j] * yv[i];
+            const double xj = xv[j], tj = tv[j], zlj = zlv[j], zuj = zuv[j];
+            const double rd = cv[j] - aty - zlj + zuj;
+            double thj;
+            if (with_normal) {
+                thj = 1.0 / (zlj / xj + zuj / tj);
+                th[j] = thj;
+            } else {
+                thj = th[j];
+            }
+            double r1 = sm - xj * zlj, r2 = sm - tj * zuj;
+            if (da) {
+                r1 -= da[j] * dla[j];
+                r2 += da[j] * dua[j];
+            }
+            const double hj = rd - r1 / xj + r2 / tj;
+            hv[j] = hj;
+            const double w = thj * hj;
+            for (Py_ssize_t i = 0; i < rows; i++) {
+                const double ai = a[i * n + j];
+                prhs[i] += ai * w;
+                pax[i] += ai * xj;
+                if (with_normal) {
+                    const double tai = thj * ai;
+                    for (Py_ssize_t k = 0; k <= i; k++) pn[i * rows + k] += tai * a[k * n + j];
+                }
+            }
+            pax[rows] += xj * zlj + tj * zuj;
+            const double ard = rd < 0 ? -rd : rd;
+            if (ard > pax[rows + 1]) pax[rows + 1] = ard;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    double *o = out.buf, *nm = with_normal ? normal.buf : NULL;
+    for (Py_ssize_t i = 0; i < 2 * rows + 2; i++) o[i] = 0.0;
+    if (nm)
+        for (Py_ssize_t i = 0; i < rows * rows; i++) nm[i] = 0.0;
+    for (Py_ssize_t q = 0; q < chunks; q++) {
+        const double *pn = part + q * width, *rest = pn + rows * rows;
+        if (nm)
+            for (Py_ssize_t i = 0; i < rows; i++)
+                for (Py_ssize_t k = 0; k <= i; k++) nm[i * rows + k] += pn[i * rows + k];
+        for (Py_ssize_t i = 0; i < 2 * rows + 1; i++) o[i] += rest[i];
+        if (rest[2 * rows + 1] > o[2 * rows + 1]) o[2 * rows + 1] = rest[2 * rows + 1];
+    }
+    if (nm)
+        for (Py_ssize_t i = 0; i < rows; i++)
+            for (Py_ssize_t k = 0; k < i; k++) nm[k * rows + i] = nm[i * rows + k];
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyMem_RawFree(part);
+    PyBuffer_Release(&A);
+    PyBuffer_Release(&c);
+    PyBuffer_Release(&y);
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&t);
+    PyBuffer_Release(&zl);
+    PyBuffer_Release(&zu);
+    PyBuffer_Release(&dxa);
+    PyBuffer_Release(&dzla);
+    PyBuffer_Release(&dzua);
+    PyBuffer_Release(&theta);
+    PyBuffer_Release(&h);
+    PyBuffer_Release(&normal);
+    PyBuffer_Release(&out);
+    return result;
+}
+
+static PyObject *ipm_step(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer A, dy, theta, h, x, t, zl, zu, dxa, dzla, dzua, dx, dzl, dzu, out;
+    double sm;
+    int threads;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*dy*y*y*w*w*w*w*i", &A, &dy, &theta, &h, &x, &t, &zl, &zu, &sm,
+                          &dxa, &dzla, &dzua, &dx, &dzl, &dzu, &out, &threads))
+        return NULL;
+    PyObject *result = NULL;
+    double *part = NULL;
+    const Py_ssize_t rows = dy.len / 8, n = x.len / 8;
+    Py_buffer *vectors[] = {&theta, &h, &x, &t, &zl, &zu, &dx, &dzl, &dzu, &dxa, &dzla, &dzua};
+    if (threads < 1 || dy.itemsize != 8 || A.itemsize != 8 || A.len != rows * n * 8 ||
+        !ipm_sizes(rows, n, vectors, 12) || (dxa.len != dzla.len || dxa.len != dzua.len) || out.len != 4 * 8) {
+        PyErr_SetString(PyExc_ValueError, "ipm_step: inconsistent buffer sizes or types");
+        goto done;
+    }
+    const Py_ssize_t chunks = (n + IPM_CHUNK - 1) / IPM_CHUNK;
+    part = PyMem_RawCalloc(chunks > 0 ? (size_t)(chunks * 4) : 1, sizeof(double));
+    if (part == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const double *a = A.buf, *dyv = dy.buf, *th = theta.buf, *hv = h.buf, *xv = x.buf, *tv = t.buf;
+    const double *zlv = zl.buf, *zuv = zu.buf, *da = dxa.len ? dxa.buf : NULL, *dla = dzla.buf, *dua = dzua.buf;
+    double *dxv = dx.buf, *dzlv = dzl.buf, *dzuv = dzu.buf;
+    Py_BEGIN_ALLOW_THREADS
+    _Pragma("omp parallel for num_threads(threads) schedule(static)")
+    for (Py_ssize_t q = 0; q < chunks; q++) {
+        double *p = part + 4 * q;
+        const Py_ssize_t end = (q + 1) * IPM_CHUNK < n ? (q + 1) * IPM_CHUNK : n;
+        for (Py_ssize_t j = q * IPM_CHUNK; j < end; j++) {
+            double ady = 0.0;
+            for (Py_ssize_t i = 0; i < rows; i++) ady += a[i * n + j] * dyv[i];
+            const double xj = xv[j], tj = tv[j], zlj = zlv[j], zuj = zuv[j];
+            double r1 = sm - xj * zlj, r2 = sm - tj * zuj;
+            if (da) {
+                r1 -= da[j] * dla[j];
+                r2 += da[j] * dua[j];
+            }
+            const double d = th[j] * (ady - hv[j]);
+            const double dl = (r1 - zlj * d) / xj, du = (r2 + zuj * d) / tj;
+            dxv[j] = d;
+            dzlv[j] = dl;
+            dzuv[j] = du;
+            const double s0 = -d / xj, s1 = d / tj, s2 = -dl / zlj, s3 = -du / zuj;
+            if (s0 > p[0]) p[0] = s0;
+            if (s1 > p[1]) p[1] = s1;
+            if (s2 > p[2]) p[2] = s2;
+            if (s3 > p[3]) p[3] = s3;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    double *o = out.buf;
+    o[0] = o[1] = o[2] = o[3] = 0.0;
+    for (Py_ssize_t q = 0; q < chunks; q++)
+        for (int i = 0; i < 4; i++)
+            if (part[4 * q + i] > o[i]) o[i] = part[4 * q + i];
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyMem_RawFree(part);
+    PyBuffer_Release(&A);
+    PyBuffer_Release(&dy);
+    PyBuffer_Release(&theta);
+    PyBuffer_Release(&h);
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&t);
+    PyBuffer_Release(&zl);
+    PyBuffer_Release(&zu);
+    PyBuffer_Release(&dxa);
+    PyBuffer_Release(&dzla);
+    PyBuffer_Release(&dzua);
+    PyBuffer_Release(&dx);
+    PyBuffer_Release(&dzl);
+    PyBuffer_Release(&dzu);
+    PyBuffer_Release(&out);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"residual", residual, METH_VARARGS,
      "residual(indptr, indices, data, x, r, w, out, sums, threads): the fused CSR residual "
@@ -324,6 +526,12 @@ static PyMethodDef methods[] = {
     {"product", product, METH_VARARGS,
      "product(indptr, indices, data, x, out, threads): out = M x, each row summed in scipy's "
      "order, on OpenMP threads; see the module source."},
+    {"ipm_rhs", ipm_rhs, METH_VARARGS,
+     "ipm_rhs(A, c, y, x, t, zl, zu, sm, dxa, dzla, dzua, theta, h, normal, out, threads): the "
+     "interior point's right-hand side (and normal matrix); see the module source."},
+    {"ipm_step", ipm_step, METH_VARARGS,
+     "ipm_step(A, dy, theta, h, x, t, zl, zu, sm, dxa, dzla, dzua, dx, dzl, dzu, out, threads): "
+     "the interior point's direction and step ratios; see the module source."},
     {NULL, NULL, 0, NULL},
 };
 

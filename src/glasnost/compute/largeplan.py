@@ -35,8 +35,10 @@ The method (a block-pivoting revised simplex with an implicit Leontief basis)
    (each costs one transposed Leontief solve). ``z_max = min_c capacity_c / t_c`` is a valid
    bound; processes (and z) without any finite bound get an artificial one that is raised
    whenever a solution rests on it. The reduced LP has ``k`` + a few rows and up to 10^6
-   columns; HiGHS's interior point method with crossover solves it in about a second
-   (:mod:`glasnost.compute.reduced_lp`). Its vertex is recomputed exactly from the basis and
+   columns; HiGHS's interior point method with crossover solves it in about a second up to
+   250,000 columns, and beyond, sifting (:mod:`glasnost.compute.sifting`: prices from an
+   interior point on the ``rows x rows`` normal equations, or the previous round's; HiGHS on
+   the near-ties) (:mod:`glasnost.compute.reduced_lp`). Its vertex is recomputed exactly from the basis and
    checked independently (duality gap and infeasibility recomputed from the returned primal
    and duals); if the check fails (it can with dense explicit rows), the LP is
    solved again with explicit scaling and with the simplex method and the best answer is kept.
@@ -501,10 +503,15 @@ class _Round:
     input_prices: np.ndarray
     upper: np.ndarray  # (m + 1,) bound used for every process and z in the reduced LP
     iterations: int
+    row_duals: np.ndarray  # of the reduced LP's rows (limited inputs, then explicit rows)
 
 
-def _reduced_round(lp: ScaleLP, ref: Reference, rows: np.ndarray, upper: np.ndarray) -> _Round:
-    """Build and solve the reduced LP for the reference ``ref`` and explicit rows ``rows``."""
+def _reduced_round(
+    lp: ScaleLP, ref: Reference, rows: np.ndarray, upper: np.ndarray, warm: np.ndarray | None = None
+) -> _Round:
+    """Build and solve the reduced LP for the reference ``ref`` and explicit rows ``rows``.
+
+    ``warm``: row duals of a previous round's reduced LP (same rows), a start for sifting."""
     reduced = _ReducedLP.build(lp, ref, rows, upper)
     counts = lp.ranks.counts(reduced.free.size)
     matrix, col_upper = lp.ranks.gather(reduced.matrix[:, :-1]), lp.ranks.gather(reduced.col_upper[:-1])
@@ -514,7 +521,7 @@ def _reduced_round(lp: ScaleLP, ref: Reference, rows: np.ndarray, upper: np.ndar
         assert matrix is not None and col_upper is not None
         sol = solve_reduced(
             np.hstack([matrix, reduced.matrix[:, -1:]]), reduced.row_lower, reduced.row_upper,
-            np.r_[col_upper, reduced.col_upper[-1]],
+            np.r_[col_upper, reduced.col_upper[-1]], prices=warm,
         )  # fmt: skip
         return sol.x[:-1], float(sol.x[-1]), sol.row_duals, float(sol.col_duals[-1]), sol.iterations
 
@@ -531,7 +538,9 @@ def _reduced_round(lp: ScaleLP, ref: Reference, rows: np.ndarray, upper: np.ndar
     if np.isfinite(z_max) and z_dual > 0:
         # the bound z <= capacity / target of the bottleneck good, priced at that good
         pi[bottleneck] += z_dual / lp.target[bottleneck]
-    return _Round(activity=y, z=z, prices=pi, input_prices=w, upper=upper, iterations=iterations)
+    return _Round(
+        activity=y, z=z, prices=pi, input_prices=w, upper=upper, iterations=iterations, row_duals=row_duals
+    )
 
 
 @dataclass
@@ -593,12 +602,21 @@ def _unit_columns(n: int, rows: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
-def _out_of_bounds(lp: ScaleLP, ref: Reference, rnd: _Round) -> tuple[np.ndarray, np.ndarray]:
-    """(low, high): goods whose reference activity is below 0 / above its capacity."""
+def _out_of_bounds(lp: ScaleLP, ref: Reference, rnd: _Round, *, strict: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high): goods whose reference activity is below 0 / above its capacity.
+
+    The tolerance is ``_BOUND_RTOL`` of the good's gross output, but at least of a thousandth of
+    the largest good's (round-off of the Leontief solves scales with the whole vector), unless
+    ``strict``: then of the good's own gross output alone. A reference process of a tiny good a
+    per cent over its capacity lies within the loose tolerance, yet :func:`repair_activity` must
+    scale the whole plan down by that per cent; the rounds check strictly once the loose check
+    finds nothing while the gap is still open.
+    """
     y_ref = lp.per_good(ref, rnd.activity[ref.local])
     cap_ref = ref.cap
     size = lp.gross_output(np.maximum(rnd.activity, 0.0)) / ref.out
-    tol = _BOUND_RTOL * np.maximum(size, 1e-3 * max(float(size.max(initial=0.0)), 1e-300))
+    floor = 1e-300 if strict else 1e-3 * max(float(size.max(initial=0.0)), 1e-300)
+    tol = _BOUND_RTOL * np.maximum(size, floor)
     return y_ref < -tol, y_ref > cap_ref + tol
 
 
@@ -789,8 +807,9 @@ def solve_scale(
         best.offer_dual(lp, _unit_columns(lp.n_goods, np.array([bottleneck]))[:, 0], np.zeros(lp.supply.size))
     upper = _upper_bounds(lp, ref, factor)
     status, rounds, solves, iterations = "round limit", 0, 0, 0
+    warm: np.ndarray | None = None
     for rounds in range(1, max_rounds + 1):  # noqa: B007 - rounds is reported
-        rnd = _reduced_round(lp, ref, rows, upper)
+        rnd = _reduced_round(lp, ref, rows, upper, warm)
         iterations += rnd.iterations
         best.offer_primal(lp, repair_activity(lp, rnd.activity, ref, rnd.z))
         best.offer_dual(lp, rnd.prices, rnd.input_prices)
@@ -803,6 +822,8 @@ def solve_scale(
             status = "time limit"
             break
         if not (low | high).any():
+            low, high = _out_of_bounds(lp, ref, rnd, strict=True)
+        if not (low | high).any():
             if not _artificial_active(lp, rnd):
                 status = "stalled"
                 break
@@ -810,6 +831,7 @@ def solve_scale(
             if factor > 1e12:
                 raise UnboundedPlanError("the objective is unbounded: some goal needs nothing that is scarce")
             upper = _upper_bounds(lp, ref, factor)
+            warm = rnd.row_duals
             continue
         if rows.size and (rows.size + lp.supply.size) * lp.total_processes > _MAX_ROW_ENTRIES:
             status = "too many explicit rows"
@@ -818,6 +840,9 @@ def solve_scale(
         if np.array_equal(process, ref.process) and new_rows.size == rows.size:
             status = "stalled"  # every violated good already has its row: round-off only
             break
+        # the next reduced LP's prices start from these, unless it has new explicit rows (whose
+        # prices are unknown: at 10^6 products, starting them at 0 cost more than an interior point)
+        warm = rnd.row_duals if new_rows.size == rows.size else None
         rows = new_rows
         ref = Reference(lp, process, leontief)
         upper = _upper_bounds(lp, ref, factor)

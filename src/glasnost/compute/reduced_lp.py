@@ -2,7 +2,8 @@
 
 ``max x[-1]`` s.t. ``row_lower <= matrix x <= row_upper``, ``0 <= x <= col_upper``: a few rows
 (limited inputs and explicit rows) over up to 10^6 columns (the non-reference processes and
-z). :func:`solve_reduced` tries HiGHS variants until an independent check of the answer
+z). :func:`solve_reduced` sifts LPs of more than 250,000 columns (:mod:`glasnost.compute.sifting`),
+then, where that fails, tries HiGHS variants until an independent check of the answer
 (:func:`_reduced_error`) passes; :func:`_polish` recomputes the vertex from its basis. Under
 MPI only rank 0 holds and solves it (:mod:`glasnost.compute.largeplan_blocks`).
 """
@@ -13,13 +14,20 @@ import numpy as np
 import scipy.sparse as sp
 
 from glasnost.compute.lp import INF, LPSolution, PlanError, solve_lp
+from glasnost.compute.sifting import SIFT_COLUMNS, sift
 
 _MAX_POLISH_ENTRIES = 1_000_000
 """Largest basis block (active rows x basic columns) :func:`_polish` factorises."""
 
 
 def solve_reduced(
-    matrix: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray, col_upper: np.ndarray
+    matrix: np.ndarray,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    col_upper: np.ndarray,
+    *,
+    sifting: bool = True,
+    prices: np.ndarray | None = None,
 ) -> LPSolution:
     """Solve ``max x[-1]`` s.t. ``row_lower <= matrix x <= row_upper``, ``0 <= x <= col_upper``.
 
@@ -30,8 +38,22 @@ def solve_reduced(
     returned primal and duals); if the check fails, the LP is solved again with columns
     scaled to ``[0, 1]`` and rows to a largest coefficient of 1, and the better answer is kept.
     Either way the answer is only a guide: plans and bounds are certified separately.
+
+    Beyond ``SIFT_COLUMNS`` columns (and with finite column bounds) sifting comes first, from
+    ``prices`` (row duals of a neighbouring LP, e.g. the previous round's) when given and else
+    from an interior point; its answer is kept when it passes the same check.
     """
     best, best_error, statuses = None, INF, []
+    if sifting and matrix.shape[1] > SIFT_COLUMNS and np.isfinite(col_upper).all():
+        # from the given prices (a warm start), and failing that from the interior point's
+        for start in [prices, None] if prices is not None else [None]:
+            sifted = sift(matrix, row_lower, row_upper, col_upper, _solve_restricted, prices=start)
+            error = INF if sifted is None else _reduced_error(matrix, row_lower, row_upper, col_upper, sifted)
+            if error <= 1e-9:
+                return sifted  # type: ignore[return-value]
+            if error < best_error:
+                best, best_error = sifted, error
+            statuses.append(f"sifting{' (warm)' if start is not None else ''}: error {error:.1e}")
     for scaled, method in ((False, "ipm"), (True, "ipm"), (True, "simplex"), (False, "simplex")):
         sol = _solve_variant(matrix, row_lower, row_upper, col_upper, scaled=scaled, method=method)
         statuses.append(f"{method}{' scaled' if scaled else ''}: {sol.status}")
@@ -43,6 +65,13 @@ def solve_reduced(
     if best is None:
         raise PlanError(f"the reduced LP was not solved ({'; '.join(statuses)})")
     return best
+
+
+def _solve_restricted(
+    matrix: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray, col_upper: np.ndarray
+) -> LPSolution:
+    """:func:`solve_reduced` on a restricted LP of the sifting, itself not sifted."""
+    return solve_reduced(matrix, row_lower, row_upper, col_upper, sifting=False)
 
 
 def _has_point(sol: LPSolution, matrix: np.ndarray) -> bool:
