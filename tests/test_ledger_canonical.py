@@ -120,3 +120,47 @@ def _floats_equal(a: object, b: object) -> bool:
     if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(b, bool):
         return float(a) == float(b)
     return a == b
+
+
+def _careful(value: object) -> bytes:
+    """The canonical bytes by the careful, path-keeping writer alone (the second method)."""
+    from glasnost.ledger.canonical import _write
+
+    out: list[str] = []
+    _write(value, "$", out)
+    return "".join(out).encode("utf-8")
+
+
+number_maps = st.dictionaries(
+    st.text(st.characters(exclude_categories=["Cs"]), max_size=6)
+    | st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=6),
+    st.floats(allow_nan=False, allow_infinity=False)
+    | st.integers()
+    | st.integers(-(2**63), 2**63 - 1).map(float)
+    | st.sampled_from([0.0, -0.0, 1e21, 1e20, 1e16, 1e15, 1e-6, 1e-7, 5e-324, 1.7976931348623157e308, 3.0]),
+    min_size=2,
+    max_size=12,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(number_maps)
+def test_maps_of_numbers_written_by_orjson_equal_the_careful_writer(value: dict[str, float | int]) -> None:
+    """A map of plain keys to numbers (a proposal's quantities) takes a faster way through orjson
+    with its integral and exponent floats respelled; its bytes equal the careful writer's."""
+    assert canonical_json(value) == _careful(value)
+    assert canonical_json({"payload": value, "kind": "proposal"}) == _careful({"payload": value, "kind": "proposal"})
+
+
+def test_the_number_map_way_respells_and_refuses_as_the_careful_one() -> None:
+    value = {"b": 1.0, "a": -0.0, "c": 1e21, "d": 1e16, "e": 1e-7, "f": 0.000001, "g": 2**63 - 1, "h": 12.5}
+    assert canonical_json(value) == (
+        b'{"a":0,"b":1,"c":1e+21,"d":10000000000000000,"e":1e-7,"f":0.000001,"g":9223372036854775807,"h":12.5}'
+    )
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(CanonicalJSONError, match=r"\$\.x"):
+            canonical_json({"w": 1.5, "x": bad})
+    for keys in (('a"b', "c"), ("a\\b", "c"), ("\u00e9", "e"), ("\U0001f600", "\uffff"), ("a\x7f", "b"), ("a\n", "b")):
+        value = dict.fromkeys(keys, 2.5)
+        assert canonical_json(value) == _careful(value)
+    assert canonical_json({"big": 2**64, "x": 1.5}) == b'{"big":18446744073709551616,"x":1.5}'
