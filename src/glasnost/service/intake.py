@@ -527,13 +527,7 @@ def _insert_logged(
                 [_audit_target(i, pid) for i, pid in zip(accepted, ids, strict=True)],
                 now,
                 ids,
-                [i.round_id for i in accepted],
-                [i.council_id for i in accepted],
-                [i.author_id for i in accepted],
-                [orjson.dumps(i.supply).decode() for i in accepted],
-                [orjson.dumps(i.demand).decode() for i in accepted],
-                [i.source for i in accepted],
-                [i.key for i in accepted],
+                *_columns(accepted),
                 [h.hex() for h in hashes],
             ),
         )
@@ -543,6 +537,20 @@ def _insert_logged(
     return [Receipt(start + n, h, "proposal") for n, h in enumerate(hashes)]
 
 
+def _columns(accepted: list[IntakeItem]) -> tuple[list[Any], ...]:
+    """A batch's proposals as the columns PostgreSQL's array statements take: rounds, councils,
+    authors, supplies and demands (JSON text), sources, idempotency keys."""
+    return (
+        [i.round_id for i in accepted],
+        [i.council_id for i in accepted],
+        [i.author_id for i in accepted],
+        [orjson.dumps(i.supply).decode() for i in accepted],
+        [orjson.dumps(i.demand).decode() for i in accepted],
+        [i.source for i in accepted],
+        [i.key for i in accepted],
+    )
+
+
 def _insert_accepted(conn: Connection, accepted: list[IntakeItem], now: datetime) -> list[int]:
     """Store the accepted proposals of a batch and their audit events; the proposals' new ids, in order."""
     if conn.dialect.name == "postgresql":
@@ -550,16 +558,7 @@ def _insert_accepted(conn: Connection, accepted: list[IntakeItem], now: datetime
         try:
             cur.execute(
                 _PG_INSERT_PROPOSALS,
-                (
-                    now,
-                    [i.round_id for i in accepted],
-                    [i.council_id for i in accepted],
-                    [i.author_id for i in accepted],
-                    [orjson.dumps(i.supply).decode() for i in accepted],
-                    [orjson.dumps(i.demand).decode() for i in accepted],
-                    [i.source for i in accepted],
-                    [i.key for i in accepted],
-                ),
+                (now, *_columns(accepted)),
             )
             # rows come in the order of their ids, which the sequence gave in the ORDER BY's order
             ids = sorted(row[0] for row in cur.fetchall())
