@@ -6,6 +6,7 @@ proposal for a round that closed on its way is refused and not stored."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -14,13 +15,14 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
-from service_support import BOARD, make_backend
+from service_support import BOARD, PG_PLAIN, make_backend
 from sqlalchemy import func, select
 
 from glasnost.procedures import RoundContext
 from glasnost.service import models as m
 from glasnost.service.accounts import Viewer
 from glasnost.service.errors import ConflictError
+from glasnost.service.intake import KEEP_IDLE
 from glasnost.service.platform import Platform
 
 LOG_APART = "postgresql://postgres@127.0.0.1:5432/postgres"  # a database of its own, beside "test"
@@ -225,3 +227,18 @@ def test_unchecked_proposals_are_checked_with_their_batch_each_answered_alone(se
             s.execute(select(m.Council.code).join(m.Proposal, m.Proposal.council_id == m.Council.id)).scalars()
         )
     assert stored == {*good, councils[25]}
+
+
+@pytest.mark.parametrize("setup", ["postgresql", "postgresql, log apart"], indirect=True)  # SQLite: no server
+def test_a_connection_the_server_dropped_between_batches_fails_no_proposal(setup: dict[str, Any]) -> None:
+    """The writer keeps its PostgreSQL connection between batches; one the server drops while it is
+    idle (a restart, an idle timeout) is replaced before the next batch, not used and failed."""
+    platform = setup["platform"]
+    councils = sorted(setup["bodies"])
+    assert platform.intake.submit(_items(setup, councils[:1])[0])["receipt"] is not None
+    pid = platform.intake._conn.connection.driver_connection.info.backend_pid
+    with psycopg.connect(PG_PLAIN, autocommit=True) as conn:
+        assert conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+    time.sleep(KEEP_IDLE + 0.2)
+    answer = platform.intake.submit(_items(setup, councils[1:2])[0])
+    assert answer["council"] == councils[1] and answer["receipt"] is not None

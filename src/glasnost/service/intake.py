@@ -70,6 +70,10 @@ LINGER = 0.001
 """A batch of fewer than :data:`LINGER_BELOW` proposals waits :data:`LINGER` seconds once for more: a
 batch's round trips and commit cost about the same for 2 proposals as for 20, and when a process
 gets few of a rush's requests its batches stay small (measured: 2 a batch against 20)."""
+KEEP_IDLE = 1.0
+"""Seconds the writer keeps its connection unused: after that a batch takes one from the pool, which
+checks that it is alive (a connection the server dropped, e.g. across its restart, would fail the
+batch); in a rush batches follow each other and keep it."""
 REPEAT_WAIT = 10.0
 """Seconds a repeated idempotency key waits for its proposal's log receipt before answering 503 (the
 receipt normally comes within milliseconds; it never comes when the log write failed, until
@@ -183,6 +187,7 @@ class Intake:
         self.stats: list[tuple[int, float]] = []  # (batch size, seconds) of every batch
         self.repeat_wait = REPEAT_WAIT  # seconds a repeated key waits for its receipt (:meth:`with_receipt`)
         self._conn: Connection | None = None  # PostgreSQL: kept by the writer thread (:meth:`_transaction`)
+        self._conn_used = 0.0  # when its last batch ended (time.monotonic)
         self._thread = threading.Thread(target=self._run, name="glasnost-intake", daemon=True)
         self._thread.start()
 
@@ -250,6 +255,9 @@ class Intake:
             with db.write_connection() as conn:
                 yield conn
             return
+        if self._conn is not None and time.monotonic() - self._conn_used > KEEP_IDLE:
+            self._conn.close()  # idle a while (the server may have dropped it): the pool's pinged one instead
+            self._conn = None
         if self._conn is None:
             self._conn = db.engine.connect()
         try:
@@ -259,6 +267,8 @@ class Intake:
             self._conn.close()
             self._conn = None
             raise
+        finally:
+            self._conn_used = time.monotonic()
 
     def close(self) -> None:
         self._queue.put(None)
