@@ -97,8 +97,8 @@ def test_plan_per_rank_equals_one_process(economy_dir: Path, serial_plan, tmp_pa
     got = np.load(tmp_path / "out.npz")
     s = serial_plan
     assert extra["blocks"]["status"] == "optimal" and extra["blocks"]["ranks"] == ranks
-    # the same pivoting as the one process: rounds and Leontief solves
-    assert extra["blocks"]["rounds"] == s.extra["rounds"] == 6
+    # the same pivoting as the one process (several rounds of it): rounds and Leontief solves
+    assert extra["blocks"]["rounds"] == s.extra["rounds"] >= 3
     assert extra["blocks"]["solves"] == s.extra["solves"]
     np.testing.assert_array_equal(got["ids"], s.process_ids.astype("U64"))
     # the dual bound (from explicit prices) is the one process's
