@@ -52,9 +52,8 @@ all (the caller's check allows 1e-9)."""
 IPM_ITERATIONS = 80
 """Most interior-point iterations (near-optimal prices suffice: the passes correct them)."""
 
-"""Columns the interior point sees."""
 
-
+@linear._one_blas_thread()  # BLAS on one thread meanwhile (see there)
 def interior_prices(
     matrix: np.ndarray,
     row_lower: np.ndarray,
@@ -63,24 +62,7 @@ def interior_prices(
     cost: np.ndarray,
     *,
     tol: float = 1e-9,
-    max_iter: int = 80,
-) -> tuple[np.ndarray, int]:
-    """Near-optimal row duals of ``max cost.x`` s.t. ``row_lower <= matrix x <= row_upper``,
-    ``0 <= x <= col_upper``, by a primal-dual interior point method (:func:`_interior_prices`;
-    BLAS on one thread meanwhile, as in :func:`glasnost.compute.linear._one_blas_thread`)."""
-    with linear._one_blas_thread():
-        return _interior_prices(matrix, row_lower, row_upper, col_upper, cost, tol=tol, max_iter=max_iter)
-
-
-def _interior_prices(
-    matrix: np.ndarray,
-    row_lower: np.ndarray,
-    row_upper: np.ndarray,
-    col_upper: np.ndarray,
-    cost: np.ndarray,
-    *,
-    tol: float = 1e-9,
-    max_iter: int = 80,
+    max_iter: int = IPM_ITERATIONS,
 ) -> tuple[np.ndarray, int]:
     """Near-optimal row duals of ``max cost.x`` s.t. ``row_lower <= matrix x <= row_upper``,
     ``0 <= x <= col_upper``, by a primal-dual interior point method.
