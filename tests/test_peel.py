@@ -19,7 +19,7 @@ def A() -> sp.csr_array:  # noqa: N802 - the matrix's name in the docs
 
 def test_peel_levels_match_the_product_per_level(A: sp.csr_array) -> None:
     off = peel.off_diagonal(A)
-    fast = peel.peel_levels(off, sp.csr_array(off.T.tocsr()), max_levels=64)
+    fast = peel.peel_levels(np.diff(off.indptr), sp.csr_array(off.T.tocsr()), max_levels=64)
     slow = peel.peel_levels_by_products(off, max_levels=64)
     assert len(fast) == len(slow) > 2
     for a, b in zip(fast, slow, strict=True):
@@ -44,7 +44,7 @@ def test_transposed_submatrix_matches_fancy_indexing(A: sp.csr_array, compiled: 
 
 def test_permuted_pair_matches_fancy_indexing(A: sp.csr_array) -> None:
     order = np.random.default_rng(1).permutation(A.shape[0])[:18_000]
-    M, M_t = peel.permuted_pair(A, order)
+    M, M_t = peel.permuted_pair(sp.csr_array(A.T.tocsr()), order)
     for got, transpose in ((M, False), (M_t, True)):
         want = peel.permuted_by_indexing(A, order, transpose=transpose)
         np.testing.assert_array_equal(got.indptr, want.indptr)
@@ -96,26 +96,50 @@ def test_off_diagonal_matches_scipy(A: sp.csr_array, compiled: bool) -> None:
     np.testing.assert_array_equal(got.data, want.data)
 
 
-def test_the_techniques_transpose_is_a_transpose_and_saves_the_solver_one() -> None:
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+def test_the_technique_is_the_chosen_processes_inputs_divided_by_their_output(
+    compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from glasnost.data.synthetic import generate
+    from glasnost.economy import native
+
+    if not compiled:
+        monkeypatch.setattr(native, "kernels", None)
+    economy = generate(5_000, processes_per_product=2, seed=4)
+    c, p = economy.commodities, economy.processes
+    technique = economy.technique
+    # the reference by scipy's indexing: the chosen rows, each divided by its output
+    output = p.outputs[technique.process][:, c.produced].diagonal()
+    chosen = sp.diags_array(1.0 / output) @ p.inputs[technique.process]
+    for got, want in ((technique.A, chosen[:, c.produced].T), (technique.primary, chosen[:, c.primary].T)):
+        want = sp.csr_array(want.tocsr())
+        want.sort_indices()
+        np.testing.assert_array_equal(got.indptr, want.indptr)
+        np.testing.assert_array_equal(got.indices, want.indices)
+        np.testing.assert_allclose(got.data, want.data, rtol=1e-15)
+    np.testing.assert_allclose(technique.column_sums, technique.A.sum(axis=0), rtol=1e-13)
+
+
+def test_the_split_from_the_transpose_solves_like_the_direct_solver() -> None:
+    import scipy.sparse.linalg as spla
+
     from glasnost.compute.linear import _Split
     from glasnost.data.synthetic import generate
 
     technique = generate(5_000, processes_per_product=2, seed=4).technique
-    A_t = technique.take_transpose()
-    assert A_t is not None and technique.take_transpose() is None  # handed over once
-    want = sp.csr_array(technique.A.T.tocsr())
-    np.testing.assert_array_equal(A_t.indptr, want.indptr)
-    np.testing.assert_array_equal(A_t.indices, want.indices)
-    np.testing.assert_array_equal(A_t.data, want.data)
-    # the split built with it is the split built by transposing
-    a, b = _Split.of(technique.A, A_t), _Split.of(technique.A)
-    np.testing.assert_array_equal(a.core, b.core)
-    assert len(a.levels) == len(b.levels) > 1
-    pairs = [(p[2], q[2]) for p, q in zip(a.levels, b.levels, strict=True)]
-    for x, y in [(a.core_from_peeled, b.core_from_peeled), *pairs]:
-        np.testing.assert_array_equal(x.indptr, y.indptr)
-        np.testing.assert_array_equal(x.indices, y.indices)
-        np.testing.assert_array_equal(x.data, y.data)
+    split = _Split.of(technique.A_t)
+    assert len(split.levels) > 1 and 0 < split.core.size < technique.size
+    M = sp.csc_array(sp.eye_array(technique.size) - technique.A)
+    d = np.random.default_rng(6).random(technique.size)
+    for transpose in (False, True):
+        system = LeontiefSystem(A_t=technique.A_t)
+        x, _ = system.solve(d, transpose=transpose, method="deflated", rtol=1e-13)
+        want = spla.spsolve(M.T if transpose else M, d)
+        np.testing.assert_allclose(x, want, rtol=1e-10)
+        # the residual recomputed through the split (peeled rows and columns) is the true one
+        off = x * (1.0 + 1e-3 * np.random.default_rng(7).standard_normal(x.size))
+        true = np.linalg.norm((M.T if transpose else M) @ off - d) / np.linalg.norm(d)
+        assert system._residual(off, d, transpose) == pytest.approx(true, rel=1e-9)
 
 
 def test_threaded_product_is_scipys_bit_for_bit(A: sp.csr_array) -> None:

@@ -31,14 +31,14 @@ def _service_command(name: str) -> Callable[[], Command]:
     def build() -> Command:
         from glasnost.service import cli as service
 
-        return _single_command(name, getattr(service, name))
+        return _single_command(name, getattr(service, name), long_running=True)
 
     return build
 
 
-def _single_command(name: str, function: Callable[..., Any]) -> Command:
+def _single_command(name: str, function: Callable[..., Any], *, long_running: bool = False) -> Command:
     holder = typer.Typer(add_completion=False)
-    holder.command(name)(friendly_errors(function))
+    holder.command(name)(friendly_errors(function, long_running=long_running))
     return typer.main.get_command(holder)
 
 

@@ -60,19 +60,50 @@ def arrow_pool() -> None:
         pa.set_memory_pool(pa.jemalloc_memory_pool())
 
 
-def command_memory() -> None:
-    """How a command allocates: :func:`small_pages` and :func:`arrow_pool`."""
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4  # glibc's mallopt parameters
+
+
+def heap_reuse() -> None:
+    """Keep the memory of freed large arrays in the process for the next ones (glibc only),
+    unless a ``MALLOC_*_`` variable of glibc's says otherwise.
+
+    glibc gives every allocation above 32 MiB its own mapping and unmaps it when freed, so
+    each of a command's many temporary arrays of 10^6-10^7 entries is faulted in page by page
+    afresh. Served from the heap and never trimmed, freed arrays are reused as they are:
+    ``glasnost generate 1000000`` 5.8 -> 5.4 s and ``glasnost values`` 5.5 -> 5.3 s wall on
+    the 2-core benchmark machine (system time 1.25 -> 0.7 s and 1.5 -> 1.1 s; two
+    interleaved runs each). A command that ends soon runs this; the platform's long-running
+    processes and a program that imports glasnost keep glibc's setting.
+    """
+    if any(name.startswith("MALLOC_") and name.endswith("_") for name in os.environ):
+        return
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    mallopt(_M_MMAP_MAX, 0)
+    mallopt(_M_TRIM_THRESHOLD, 1 << 62)
+    mallopt(_M_TOP_PAD, 256 << 20)
+
+
+def command_memory(*, long_running: bool = False) -> None:
+    """How a command allocates: :func:`small_pages`, :func:`arrow_pool` and, for a command
+    that ends (not ``serve`` or ``worker``), :func:`heap_reuse`."""
     small_pages()
     arrow_pool()
+    if not long_running:
+        heap_reuse()
 
 
-def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+def friendly_errors(func: Callable[..., Any], *, long_running: bool = False) -> Callable[..., Any]:
     """Turn glasnost's own errors (bad input) into one readable line and exit code 1; numpy's
     and Arrow's memory set for large arrays meanwhile (:func:`command_memory`)."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        command_memory()
+        command_memory(long_running=long_running)
         try:
             return func(*args, **kwargs)
         except (GlasnostError, FileNotFoundError, ValueError) as exc:

@@ -34,11 +34,15 @@ import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
 try:  # y += A x into a given vector; scipy's public product always allocates the result
+    from scipy.sparse._sparsetools import csc_matvec as _csc_matvec
     from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
-except ImportError:  # pragma: no cover - a future scipy without it
+except ImportError:  # pragma: no cover - a future scipy without them
 
     def _csr_matvec(n_row: int, n_col: int, indptr, indices, data, x, y) -> None:  # type: ignore[no-untyped-def]
         y += sp.csr_array((data, indices, indptr), shape=(n_row, n_col)) @ x
+
+    def _csc_matvec(n_row: int, n_col: int, indptr, indices, data, x, y) -> None:  # type: ignore[no-untyped-def]
+        y += sp.csc_array((data, indices, indptr), shape=(n_row, n_col)) @ x
 
 
 from glasnost.compute import peel
@@ -216,49 +220,61 @@ class _Split:
     generated economies (Zipf-distributed suppliers) about a third of products and nonzeros
     leave the iterative solve this way, and on real input-output tables the triangular part
     of the table does.
+
+    Each level keeps its products' rows of A's transpose without the diagonal (their inputs):
+    the transposed solve reads them as rows, the forward solve scatters each solved level's
+    use of its inputs through them, so that A itself is never built.
     """
 
     core: np.ndarray
     peeled: np.ndarray
-    levels: list[tuple[np.ndarray, sp.csr_array, sp.csr_array, np.ndarray]]
-    core_from_peeled: sp.csr_array  # A[core, peeled]: core products used by peeled ones
+    levels: list[tuple[np.ndarray, sp.csr_array, np.ndarray]]  # (products, their inputs, 1 - A_ii)
 
     MAX_LEVELS = 64
 
     @classmethod
-    def of(cls, A: sp.csr_array, A_t: sp.csr_array | None = None) -> _Split:
-        """The split of ``A``; ``A_t``, A's transpose as CSR with sorted indices where the
-        caller has it (the technique builds both), saves transposing A here."""
-        n = A.shape[0]
-        diag = A.diagonal()
-        off = peel.off_diagonal(A)
-        # the diagonal of A's transpose is A's, so this is the transpose of off
-        off_t = peel.off_diagonal(A_t) if A_t is not None else sp.csr_array(off.T.tocsr())
-        level_sets = peel.peel_levels(off, off_t, max_levels=cls.MAX_LEVELS)
-        levels = [(S, peel.rows_of(off, S), peel.rows_of(off_t, S), 1.0 - diag[S]) for S in level_sets]
+    def of(cls, A_t: sp.csr_array) -> _Split:
+        """The split of A, from ``A_t``, A's transpose (CSR)."""
+        n = A_t.shape[0]
+        diag = A_t.diagonal()
+        off_t = peel.off_diagonal(A_t)
+        users = np.bincount(off_t.indices, minlength=n)
+        level_sets = peel.peel_levels(users, off_t, max_levels=cls.MAX_LEVELS)
+        levels = [(S, peel.rows_of(off_t, S), 1.0 - diag[S]) for S in level_sets]
         peeled = np.zeros(n, bool)
         for S in level_sets:
             peeled[S] = True
-        core, peeled_idx = np.flatnonzero(~peeled), np.flatnonzero(peeled)
-        # A[core, peeled] is the transpose of A^T[peeled, core]: one counting pass over the
-        # peeled rows of off_t, its rows' columns sorted, no CSC -> CSR conversion
-        return cls(
-            core=core, peeled=peeled_idx, levels=levels, core_from_peeled=peel.submatrix_t(off_t, peeled_idx, core)
-        )
+        return cls(core=np.flatnonzero(~peeled), peeled=np.flatnonzero(peeled), levels=levels)
 
-    def inflow_to_core(self, x: np.ndarray) -> np.ndarray:
-        """Per product (zero outside the core): what the peeled products' gross output ``x``
-        uses of each core product."""
-        out = np.zeros(x.shape[0])
-        out[self.core] = self.core_from_peeled @ x[self.peeled]
-        return out
+    def solve_peeled(self, x: np.ndarray, d: np.ndarray, *, transpose: bool) -> np.ndarray | None:
+        """Fill ``x`` on the peeled products. With ``transpose`` the core part of ``x`` must be
+        known; without, it is ignored and the result is, per product (zero on the peeled ones
+        where it is spent), what the peeled products' gross output uses of it: the core's
+        inflow."""
+        if transpose:
+            for S, inputs, one_minus_diag in reversed(self.levels):
+                x[S] = (d[S] + inputs @ x) / one_minus_diag
+            return None
+        inflow = np.zeros(x.shape[0])
+        for S, inputs, one_minus_diag in self.levels:
+            x[S] = (d[S] + inflow[S]) / one_minus_diag  # every user of S is in an earlier level
+            _scatter_uses(inputs, x[S], inflow)
+        return inflow
 
-    def solve_peeled(self, x: np.ndarray, d: np.ndarray, *, transpose: bool) -> None:
-        """Fill ``x`` on the peeled products (the core part of ``x`` must be known when
-        ``transpose``, and is ignored otherwise)."""
-        order = reversed(self.levels) if transpose else self.levels
-        for S, users, inputs, one_minus_diag in order:
-            x[S] = (d[S] + (inputs if transpose else users) @ x) / one_minus_diag
+    def add_peeled_uses(self, x: np.ndarray, Mx: np.ndarray, *, transpose: bool) -> None:
+        """``Mx += A x`` (or ``x A``) over what the core's operator leaves out: the peeled
+        products' rows of the transposed product, their columns of the forward one."""
+        for S, inputs, one_minus_diag in self.levels:
+            if transpose:
+                Mx[S] += inputs @ x
+            else:
+                _scatter_uses(inputs, x[S], Mx)
+            Mx[S] += (1.0 - one_minus_diag) * x[S]
+
+
+def _scatter_uses(inputs: sp.csr_array, x: np.ndarray, out: np.ndarray) -> None:
+    """``out += inputs.T @ x`` in place (the rows of ``inputs`` read as columns)."""
+    _csc_matvec(inputs.shape[1], inputs.shape[0], inputs.indptr, inputs.indices, inputs.data, x, out)
 
 
 class LeontiefSystem:
@@ -266,11 +282,12 @@ class LeontiefSystem:
 
     Parameters
     ----------
-    A : (n, n) sparse matrix, ``A[i, j]`` = input of i per unit of j.
+    A : (n, n) sparse matrix, ``A[i, j]`` = input of i per unit of j; or None where ``A_t``
+        is given (A is then made from it only if asked for: the set-up needs only ``A_t``).
     threads : threads for the matrix-vector product (default: the CPUs this process may use).
     reorder : reorder products by use count for cache locality (large systems only).
-    A_t : A's transpose as CSR with sorted indices and float64 values, where the caller has it
-        (:meth:`glasnost.economy.Technique.take_transpose`): the set-up then transposes nothing itself.
+    A_t : A's transpose as CSR with float64 values, where the caller has it
+        (:attr:`glasnost.economy.Technique.A_t`): the set-up then transposes nothing itself.
 
     Examples
     --------
@@ -282,32 +299,57 @@ class LeontiefSystem:
     """
 
     def __init__(
-        self, A: object, *, threads: int | None = None, reorder: bool = True, A_t: sp.csr_array | None = None
+        self,
+        A: object | None = None,
+        *,
+        threads: int | None = None,
+        reorder: bool = True,
+        A_t: sp.csr_array | None = None,
     ) -> None:
-        self.A = sp.csr_array(A, dtype=np.float64)
-        self.n = self.A.shape[0]
+        if A is not None:
+            self.A = sp.csr_array(A, dtype=np.float64)
+        usable = A_t is not None and A_t.dtype == np.float64 and (A is None or A_t.shape == self.A.shape[::-1])
+        if usable:
+            self._transpose = _sorted(sp.csr_array(A_t))
+        elif A is None:
+            raise ValueError("a Leontief system needs A or its transpose A_t (CSR, float64)")
+        self._transpose_given = usable
+        self.n = (self.A if A is not None else self._transpose).shape[0]
         self.threads = threads or _usable_cpus()
         self.reorder = reorder and self.n > DIRECT_MAX
-        usable = A_t is not None and A_t.shape == self.A.shape[::-1] and A_t.dtype == np.float64
-        self._A_t = A_t if usable else None
+
+    @cached_property
+    def A(self) -> sp.csr_array:  # noqa: N802 - the matrix's name in the docs
+        """The input matrix (made from its transpose where only that was given)."""
+        return _sorted(sp.csr_array(self._transpose.T.tocsr()))
+
+    @cached_property
+    def _transpose(self) -> sp.csr_array:
+        """A's transpose, CSR with sorted indices: the set-up reads only this."""
+        return _sorted(sp.csr_array(self.A.T.tocsr()))
 
     @cached_property
     def _split(self) -> _Split:
-        A_t, self._A_t = self._A_t, None  # needed once: not kept beside the solver's matrices
-        return _Split.of(self.A, A_t)
+        return _Split.of(self._transpose)
 
     @cached_property
     def _perm(self) -> np.ndarray:
-        """Core products in the order the iterative solver stores them."""
+        """Core products in the order the iterative solver stores them: most used first."""
         core = self._split.core
         if not self.reorder:
             return core
-        uses = np.diff(self.A.indptr)[core]
-        return core[np.argsort(-uses, kind="stable")]
+        if "A" in self.__dict__:
+            uses = np.diff(self.A.indptr)
+        else:  # A's stored entries per row, counted in its transpose's columns
+            uses = np.bincount(self._transpose.indices, minlength=self.n)
+        return core[np.argsort(-uses[core], kind="stable")]
 
     @cached_property
     def _permuted_pair(self) -> tuple[sp.csr_array, sp.csr_array]:
-        return peel.permuted_pair(self.A, self._perm)
+        pair = peel.permuted_pair(self._transpose, self._perm)
+        if not self._transpose_given:  # made for the set-up only: not kept beside the solver's matrices
+            del self._transpose
+        return pair
 
     def _permuted(self, transpose: bool) -> sp.csr_array:
         return self._permuted_pair[1 if transpose else 0]
@@ -344,11 +386,8 @@ class LeontiefSystem:
         """
         split, p = self._split, self._perm
         x = np.zeros(self.n)
-        if not transpose:
-            split.solve_peeled(x, d, transpose=False)
-            rhs = d[p] + split.inflow_to_core(x)[p] if split.levels else d[p]
-        else:
-            rhs = d[p]
+        inflow = split.solve_peeled(x, d, transpose=False) if not transpose and split.levels else None
+        rhs = d[p] if inflow is None else d[p] + inflow[p]
         # the residual that counts is the whole system's, relative to ||d||
         rhs_norm = float(np.linalg.norm(rhs))
         if rhs_norm > 0:
@@ -388,13 +427,10 @@ class LeontiefSystem:
         """
         if self.n <= DIRECT_MAX or "_op" not in self.__dict__:
             return _relative_residual(x, (self.A.T if transpose else self.A) @ x, d)
-        split, p = self._split, self._perm
-        Mx = np.empty_like(x)
+        p = self._perm
+        Mx = np.zeros_like(x)
         Mx[p] = (self._op_t if transpose else self._op)(x[p], np.empty(p.size))
-        if not transpose and split.levels:
-            Mx[split.core] += split.core_from_peeled @ x[split.peeled]
-        for S, users, inputs, one_minus_diag in split.levels:
-            Mx[S] = (inputs if transpose else users) @ x + (1.0 - one_minus_diag) * x[S]
+        self._split.add_peeled_uses(x, Mx, transpose=transpose)
         return _relative_residual(x, Mx, d)
 
     @cached_property
@@ -479,6 +515,13 @@ class LeontiefSystem:
         ):
             raise NotProductiveError([], float("nan"), where="technology")
         return x, SolveReport(method, iterations, residual, time.perf_counter() - start)
+
+
+def _sorted(M: sp.csr_array) -> sp.csr_array:
+    """``M`` with sorted indices (sorted in place where they were not)."""
+    if not M.has_sorted_indices:
+        M.sort_indices()
+    return M
 
 
 def _relative_residual(x: np.ndarray, Mx: np.ndarray, d: np.ndarray) -> float:

@@ -63,12 +63,13 @@ def off_diagonal(A: sp.csr_array, *, compiled: bool = True) -> sp.csr_array:
     return csr_from_rows(rows[keep], A.indices[keep], A.data[keep], A.shape)
 
 
-def peel_levels(off: sp.csr_array, off_t: sp.csr_array, *, max_levels: int) -> list[np.ndarray]:
-    """Levels of products no cycle of use passes through: level 0 has no users (no entry in
-    its row of ``off``, the off-diagonal input matrix), each next level only users in earlier
-    levels. Stops after ``max_levels`` levels or at a level smaller than n / 10,000."""
-    n = off.shape[0]
-    users_left = np.diff(off.indptr).astype(np.int64)
+def peel_levels(users: np.ndarray, off_t: sp.csr_array, *, max_levels: int) -> list[np.ndarray]:
+    """Levels of products no cycle of use passes through: level 0 has no users (``users``: the
+    entries in each product's row of the off-diagonal input matrix, whose transpose is
+    ``off_t``), each next level only users in earlier levels. Stops after ``max_levels``
+    levels or at a level smaller than n / 10,000."""
+    n = off_t.shape[0]
+    users_left = np.asarray(users, dtype=np.int64).copy()
     peeled = np.zeros(n, bool)
     levels = []
     new = np.flatnonzero(users_left == 0)
@@ -160,12 +161,12 @@ def submatrix_fast(M: sp.csr_array, rows: np.ndarray, cols: np.ndarray) -> sp.cs
     return S
 
 
-def permuted_pair(A: sp.csr_array, order: np.ndarray) -> tuple[sp.csr_array, sp.csr_array]:
-    """``A[order][:, order]`` and its transpose, as CSR with sorted indices. The transpose of
-    the unsorted submatrix comes out sorted (a counting transpose visits rows in order), and
-    the submatrix itself is the transpose of that."""
-    M_t = submatrix_t(A, order, order)
-    M = sp.csr_array(M_t.T.tocsr())
+def permuted_pair(A_t: sp.csr_array, order: np.ndarray) -> tuple[sp.csr_array, sp.csr_array]:
+    """``A[order][:, order]`` and its transpose, as CSR with sorted indices, from ``A_t``, A's
+    transpose. The transpose of a submatrix of ``A_t`` comes out sorted (a counting transpose
+    visits rows in order), and the other is the transpose of that."""
+    M = submatrix_t(A_t, order, order)
+    M_t = sp.csr_array(M.T.tocsr())
     M.has_sorted_indices = M_t.has_sorted_indices = True
     return M, M_t
 

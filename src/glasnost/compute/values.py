@@ -23,11 +23,10 @@ _SYSTEM_KEY = "leontief-system"
 def leontief_system(economy: Economy, technique: Technique | None = None) -> LeontiefSystem:
     """The prepared solver for the economy's default technique (cached on the economy)."""
     if technique is not None:
-        return LeontiefSystem(technique.A)
+        return LeontiefSystem(A_t=technique.A_t)
     system = economy._meta.get(_SYSTEM_KEY)
     if system is None:
-        technique = economy.technique
-        system = LeontiefSystem(technique.A, A_t=technique.take_transpose())
+        system = LeontiefSystem(A_t=economy.technique.A_t)
         economy._meta[_SYSTEM_KEY] = system
     return system
 

@@ -19,9 +19,9 @@ process range the Parquet statistics record, so a reader that wants the rows of 
 String ids live once, in the two id tables; nothing on the load path joins strings.
 
 What the writer checked is cached in the manifest under the content it was checked on: the
-SHA-256 of each id table (its ids were unique) and of the default technique's input matrix with
-the productiveness bound found for it. A reader recomputes a check only when the content no
-longer matches.
+SHA-256 of each id table (its ids were unique) and of the default technique's input matrix (its
+transpose, as the technique is built) with the productiveness bound found for it. A reader
+recomputes a check only when the content no longer matches.
 """
 
 from __future__ import annotations
@@ -153,23 +153,16 @@ def coefficients_table(processes: Processes) -> pa.Table:
     return pa.table(columns)
 
 
-def _column_sum_bound(A: sp.csr_array) -> float:
-    """The largest column sum of ``A`` (0 when empty): below 1 it proves A productive."""
-    if A.nnz == 0:
-        return 0.0
-    return float(np.bincount(A.indices, weights=A.data, minlength=A.shape[1]).max())
-
-
 def _productive_cache(economy: Economy) -> dict | None:
-    """The cached productiveness check, where loading would need it: none where the column-sum
-    bound settles it (the loader tries that first), which spares hashing the matrix."""
+    """The cached productiveness check, where loading would need it: none where A's column
+    sums settle it (the loader tries them first), which spares hashing the matrix."""
     radius = economy._meta.get("productive_radius")
     if radius is None:
         return None
-    A = economy.technique.A
-    if A.nnz and _column_sum_bound(A) < 1.0:
+    technique = economy.technique
+    if technique.column_sums.max(initial=0.0) < 1.0:
         return None
-    return {"technique_sha256": matrix_digest(A), "radius": radius}
+    return {"technique_transpose_sha256": matrix_digest(technique.A_t), "radius": radius}
 
 
 def save_v2(economy: Economy, directory: str | os.PathLike[str]) -> Path:
@@ -509,15 +502,17 @@ def _read_councils(root: Path, manifest: dict, commodities: Commodities) -> Coun
 
 
 def _check_productive(economy: Economy, manifest: dict) -> None:
-    """The productiveness check, skipped where the manifest caches it for this very matrix."""
+    """The productiveness check, skipped where the manifest caches it for this very matrix
+    (A's column sums below 1 settle it at once: no hash then)."""
     from glasnost.economy.model import check_productive
 
-    A = economy.technique.A
-    if A.nnz and _column_sum_bound(A) < 1.0:
-        check_productive(economy)  # the column-sum bound: as cheap as one product
-        return
+    technique = economy.technique
     cached = manifest.get("checks", {}).get("productive")
-    if cached is not None and cached.get("technique_sha256") == matrix_digest(A):
+    if (
+        technique.column_sums.max(initial=0.0) >= 1.0
+        and cached is not None
+        and cached.get("technique_transpose_sha256") == matrix_digest(technique.A_t)
+    ):
         economy._meta["productive_radius"] = float(cached["radius"])
         return
     check_productive(economy)

@@ -15,6 +15,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
+from glasnost.economy import native
 from glasnost.economy.errors import EconomyError
 from glasnost.economy.validate import productive_radius, validate_commodities, validate_councils, validate_processes
 
@@ -250,26 +251,30 @@ class Technique:
     ``A[i, j]`` is the amount of produced commodity ``produced[i]`` used per unit of gross output
     of ``produced[j]``; ``primary[k, j]`` the amount of primary input ``primary_ids[k]`` (labour
     type or resource) per unit of ``produced[j]``. ``x = A x + d`` and ``v = v A + l``.
+
+    The technique is built as ``A_t``, A's transpose (row j: the inputs of product j per unit,
+    CSR with sorted indices), which is what choosing the processes gives directly; ``A`` is
+    made from it when first asked for (one transpose: the solver needs only ``A_t``).
+    ``column_sums`` are A's column sums (a product's produced inputs per unit).
     """
 
     produced: np.ndarray
     process: np.ndarray
-    A: sp.csr_array
+    A_t: sp.csr_array
     primary_index: np.ndarray
     primary: sp.csr_array
-    spare_transpose: list[sp.csr_array] = field(default_factory=list, repr=False, compare=False)
-    """``A``'s transpose as CSR with sorted indices where it was built on the way, until
-    :meth:`take_transpose` takes it."""
+    column_sums: np.ndarray
 
     @property
     def size(self) -> int:
         return int(self.produced.size)
 
-    def take_transpose(self) -> sp.csr_array | None:
-        """``A``'s transpose (CSR, sorted indices) where choosing the technique built it, once:
-        the solver's set-up takes it instead of transposing ``A``, and it is not kept beside
-        the solver's own matrices. None where there is none (left)."""
-        return self.spare_transpose.pop() if self.spare_transpose else None
+    @cached_property
+    def A(self) -> sp.csr_array:  # noqa: N802 - the matrix's name in the docs
+        """The input matrix, CSR with sorted indices."""
+        A = sp.csr_array(self.A_t.T.tocsr())
+        A.has_sorted_indices = True
+        return A
 
 
 @dataclass(frozen=True, eq=False)
@@ -452,13 +457,15 @@ def choose_technique(economy: Economy, chosen: np.ndarray | None = None) -> Tech
     c = economy.commodities
     produced = c.produced
     n = c.ids.size
-    single_p, single_c = single_output_makers(economy)
+    single_p, single_c = single_output_makers(economy)  # single_p increasing
     if chosen is None:
-        # first single-output process per commodity
-        order = np.argsort(single_p, kind="stable")
-        first_c, first_pos = np.unique(single_c[order], return_index=True)
+        # the first single-output process per commodity (each once: no sort needed)
         maker = np.full(n, -1, dtype=np.int64)
-        maker[first_c] = single_p[order][first_pos]
+        if single_c.size < 2 or bool((single_c[1:] > single_c[:-1]).all()):
+            maker[single_c] = single_p
+        else:
+            first_c, first_pos = np.unique(single_c, return_index=True)
+            maker[first_c] = single_p[first_pos]
     else:
         is_single = np.zeros(economy.n_processes, bool)
         is_single[single_p] = True
@@ -482,27 +489,76 @@ def choose_technique(economy: Economy, chosen: np.ndarray | None = None) -> Tech
         )
     outputs = economy.processes.outputs
     out_coef = outputs.data[outputs.indptr[process]]
-    A, primary, A_t = _technique_matrices(economy.processes.inputs, process, out_coef, produced, c.primary, n)
+    inputs = _sorted_rows(economy.processes.inputs)
+    A_t, primary_t, sums = _chosen_rows(inputs, process, out_coef, produced, c.primary, n)
+    primary = sp.csr_array(primary_t.T.tocsr())
     return Technique(
-        produced=produced, process=process, A=A, primary_index=c.primary, primary=primary, spare_transpose=[A_t]
+        produced=produced, process=process, A_t=A_t, primary_index=c.primary, primary=primary, column_sums=sums
     )
 
 
-def _technique_matrices(
+def _sorted_rows(M: sp.csr_array) -> sp.csr_array:
+    M = sp.csr_array(M)
+    if not M.has_sorted_indices:
+        M = sp.csr_array(M, copy=True)
+        M.sort_indices()
+    return M
+
+
+def _column_map(n: int, produced: np.ndarray, primary: np.ndarray) -> np.ndarray:
+    """Per commodity: its column in A's transpose (>= 0), -2 - its row among the primary
+    inputs, or -1 (neither)."""
+    column_map = np.full(n, -1, np.int32)
+    column_map[produced] = np.arange(produced.size, dtype=np.int32)
+    column_map[primary] = -2 - np.arange(primary.size, dtype=np.int32)
+    return column_map
+
+
+def _chosen_rows(
     inputs: sp.csr_array, process: np.ndarray, out_coef: np.ndarray, produced: np.ndarray, primary: np.ndarray, n: int
-) -> tuple[sp.csr_array, sp.csr_array, sp.csr_array]:
-    """(A, primary, A's transpose) of a technique from the chosen processes' input rows, in
-    one pass over their entries: each entry is scaled by its process's output and sent to A or
-    to the primary inputs by where its commodity sits (no sparse column slicing). The chosen
-    processes' rows are A's transpose, kept for the solver."""
+) -> tuple[sp.csr_array, sp.csr_array, np.ndarray]:
+    """(A's transpose, the primary inputs' transpose, A's column sums) of a technique from the
+    chosen processes' input rows (sorted), each entry divided by its process's output: the
+    rows of the chosen processes, their columns relabelled, are the transposes. In one
+    compiled pass on all cores where :mod:`glasnost.economy._kernels` is built, else by numpy."""
+    k = process.size
+    kernels = native.kernels
+    if (
+        kernels is None
+        or not inputs.indptr.dtype == inputs.indices.dtype == np.int32
+        or inputs.data.dtype != np.float64
+        or inputs.nnz >= 2**31
+    ):
+        return _chosen_rows_numpy(inputs, process, out_coef, produced, primary, n)
+    column_map = _column_map(n, produced, primary)
+    rows = np.ascontiguousarray(process, dtype=np.int64)
+    counts = np.empty((k, 2), np.int64)
+    threads = native.kernel_threads()
+    kernels.technique_count(inputs.indptr, inputs.indices, rows, column_map, counts, threads)
+    a_indptr, p_indptr = (np.concatenate([[0], np.cumsum(counts[:, j])]).astype(np.int32) for j in (0, 1))
+    a_indices, p_indices = np.empty(a_indptr[-1], np.int32), np.empty(p_indptr[-1], np.int32)
+    a_data, p_data = np.empty(a_indptr[-1]), np.empty(p_indptr[-1])
+    sums = np.empty(k)
+    divisor = np.ascontiguousarray(out_coef, dtype=np.float64)
+    kernels.technique_fill(
+        inputs.indptr, inputs.indices, inputs.data, rows, divisor, column_map,
+        a_indptr, a_indices, a_data, p_indptr, p_indices, p_data, sums, threads,
+    )  # fmt: skip
+    A_t = sp.csr_array((a_data, a_indices, a_indptr), shape=(k, produced.size))
+    primary_t = sp.csr_array((p_data, p_indices, p_indptr), shape=(k, primary.size))
+    A_t.has_sorted_indices = primary_t.has_sorted_indices = True  # relabelling keeps the order
+    return A_t, primary_t, sums
+
+
+def _chosen_rows_numpy(
+    inputs: sp.csr_array, process: np.ndarray, out_coef: np.ndarray, produced: np.ndarray, primary: np.ndarray, n: int
+) -> tuple[sp.csr_array, sp.csr_array, np.ndarray]:
+    """:func:`_chosen_rows` by numpy: a mask, a count and a gather per part."""
     k = process.size
     rows = inputs if k == inputs.shape[0] and np.array_equal(process, np.arange(k)) else inputs[process]
-    rows = sp.csr_array(rows)
-    if not rows.has_sorted_indices:
-        rows = sp.csr_array(rows, copy=True)
-        rows.sort_indices()
+    rows = _sorted_rows(rows)
     counts = np.diff(rows.indptr)
-    scaled = rows.data if (out_coef == 1.0).all() else rows.data / np.repeat(out_coef, counts)
+    scaled = rows.data / np.repeat(out_coef, counts)
 
     def by_process(wanted: np.ndarray) -> sp.csr_array:
         keep, col = _columns_of(rows.indices, wanted, n)
@@ -517,12 +573,8 @@ def _technique_matrices(
         matrix.has_sorted_indices = True
         return matrix
 
-    # the transpose of a CSR by process is the CSC of the wanted matrix, and tocsr() sorts it
-    # in one counting pass
     A_t = by_process(produced)
-    A = sp.csr_array(A_t.T.tocsr())
-    A.has_sorted_indices = True
-    return A, sp.csr_array(by_process(primary).T.tocsr()), A_t
+    return A_t, by_process(primary), row_sums(A_t)
 
 
 def _columns_of(indices: np.ndarray, wanted: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -539,15 +591,27 @@ def _columns_of(indices: np.ndarray, wanted: np.ndarray, n: int) -> tuple[np.nda
     return keep, col[keep]
 
 
+def row_sums(M: sp.csr_array) -> np.ndarray:
+    """The sum of each row of a CSR matrix, each added in its stored order."""
+    sums = np.zeros(M.shape[0])
+    filled = np.diff(M.indptr) > 0
+    if filled.any():
+        sums[filled] = np.add.reduceat(M.data, M.indptr[:-1][filled])
+    return sums
+
+
 def check_productive(economy: Economy, technique: Technique | None = None) -> float:
     """Raise :class:`NotProductiveError` when the technique (default: the economy's) cannot yield
     a surplus; else return an upper bound on the spectral radius of its input matrix.
 
-    See :func:`glasnost.economy.validate.productive_radius`, which names the commodities of the
-    first block of the matrix whose radius is at least 1.
+    Where every column sum of A is below 1 that largest sum is the bound (no more work);
+    otherwise see :func:`glasnost.economy.validate.productive_radius`, which names the
+    commodities of the first block of the matrix whose radius is at least 1.
     """
     tech = economy.technique if technique is None else technique
-    radius = productive_radius(tech.A, economy.commodities.ids[tech.produced])
+    largest = float(tech.column_sums.max(initial=0.0))
+    # the ids only where a block is to be named
+    radius = largest if largest < 1.0 else productive_radius(tech.A, economy.commodities.ids[tech.produced])
     if technique is None:
         economy._meta["productive_radius"] = radius  # what a saved directory caches
     return radius
