@@ -26,17 +26,24 @@ def test_peel_levels_match_the_product_per_level(A: sp.csr_array) -> None:
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-def test_transposed_submatrix_matches_fancy_indexing(A: sp.csr_array, compiled: bool) -> None:
+@pytest.mark.parametrize("compiled, threads", [(True, 1), (True, 3), (False, 1)], ids=["compiled", "3 parts", "numpy"])
+def test_transposed_submatrix_matches_fancy_indexing(
+    A: sp.csr_array, compiled: bool, threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from glasnost.economy import native
+
     if compiled and not linear.COMPILED_KERNELS:
         pytest.skip("glasnost was installed without its C kernel")
+    # rows cut into parts, each counted and written by a thread of its own
+    monkeypatch.setattr(native, "_threads", threads)
+    monkeypatch.setattr(peel, "PART_ROWS", 1_000)
     rng = np.random.default_rng(0)
     rows = rng.permutation(A.shape[0])[:15_000]
     cols = np.sort(rng.permutation(A.shape[1])[:12_000])[::-1].copy()
     got = peel.submatrix_t(A, rows, cols, compiled=compiled)
     want = sp.csr_array(A[rows][:, cols].T)
     want.sort_indices()
-    assert got.shape == want.shape
+    assert got.shape == want.shape and got.has_sorted_indices
     np.testing.assert_array_equal(got.indptr, want.indptr)
     np.testing.assert_array_equal(got.indices, want.indices)
     np.testing.assert_array_equal(got.data, want.data)
@@ -103,6 +110,8 @@ def test_the_technique_is_the_chosen_processes_inputs_divided_by_their_output(
     from glasnost.data.synthetic import generate
     from glasnost.economy import native
 
+    if compiled and native.kernels is None:
+        pytest.skip("glasnost was installed without its C kernels")
     if not compiled:
         monkeypatch.setattr(native, "kernels", None)
     economy = generate(5_000, processes_per_product=2, seed=4)
@@ -152,3 +161,14 @@ def test_threaded_product_is_scipys_bit_for_bit(A: sp.csr_array) -> None:
     np.testing.assert_array_equal(got, want)  # exactly: each row summed in the same order
     wide = sp.csr_array(A[:, :15_000])  # not square: the scipy path where shapes differ
     np.testing.assert_array_equal(csr_product(wide, x[:15_000]), wide @ x[:15_000])
+
+
+def test_select_is_a_view_for_a_run_and_indexing_otherwise() -> None:
+    from glasnost.economy.model import select
+
+    values = np.arange(10) * 1.5
+    for index in ([2, 3, 4, 5], [5], [2, 3, 5], [3, 2], [0, 0], [], [-1]):
+        got = select(values, np.array(index, dtype=np.int64))
+        np.testing.assert_array_equal(got, values[np.array(index, dtype=np.int64)])
+    assert np.shares_memory(select(values, np.arange(2, 6)), values)
+    assert not np.shares_memory(select(values, np.array([2, 3, 5])), values)

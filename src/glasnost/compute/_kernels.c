@@ -108,18 +108,21 @@ done:
     return result;
 }
 
-/* The transposed principal submatrix of the solver's set-up (glasnost.compute.peel).
+/* The transposed submatrix of the solver's set-up (glasnost.compute.peel).
  *
- * submatrix_t_count(indptr, indices, rows, position, counts)
- * submatrix_t_fill(indptr, indices, data, rows, position, next, out_indices, out_data)
+ * submatrix_t_count(indptr, indices, rows, position, counts, parts)
+ * submatrix_t_fill(indptr, indices, data, rows, position, next, out_indices, out_data, parts)
  *
  * For the rows rows[r] of a CSR matrix (int32 indptr and indices, float64 data) and a map
  * position[column] (int64, -1 where the column is dropped), the first call counts the kept
- * entries per new column into counts (int64); with next = the start of each new column's
- * entries (an exclusive cumulative sum of counts, int64), the second writes r and the value
- * of every kept entry there. Rows are visited in order, so each new row of the transpose
- * comes out with sorted columns: one counting pass instead of a gather, a sort and a copy.
- * The caller checks that indices lie within position and rows within indptr.
+ * entries per new column into counts (int64, parts x new columns); with next[q][c] = where
+ * part q's entries of new column c start (the column's start plus the earlier parts' counts,
+ * int64, parts x new columns), the second writes r and the value of every kept entry there.
+ * The rows are cut into ``parts`` consecutive ranges, each counted and written by one OpenMP
+ * thread; each part writes after the earlier ones within a column, so the transpose comes
+ * out with sorted columns and the same for any number of threads: one counting pass instead
+ * of a gather, a sort and a copy. The caller checks that indices lie within position, rows
+ * within indptr, and the new columns within counts.
  */
 static int submatrix_buffers_ok(Py_buffer *indptr, Py_buffer *indices, Py_buffer *rows,
                                 Py_buffer *position) {
@@ -127,26 +130,36 @@ static int submatrix_buffers_ok(Py_buffer *indptr, Py_buffer *indices, Py_buffer
            position->itemsize == 8;
 }
 
+static Py_ssize_t part_start(Py_ssize_t rows, int parts, int q) {
+    return (Py_ssize_t)((long long)rows * q / parts);
+}
+
 static PyObject *submatrix_t_count(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer indptr, indices, rows, position, counts;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*w*", &indptr, &indices, &rows, &position, &counts))
+    int parts;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*i", &indptr, &indices, &rows, &position, &counts,
+                          &parts))
         return NULL;
     PyObject *result = NULL;
     if (!submatrix_buffers_ok(&indptr, &indices, &rows, &position) || counts.itemsize != 8 ||
-        counts.len != position.len) {
+        parts < 1 || counts.len % (8 * parts) != 0) {
         PyErr_SetString(PyExc_ValueError, "submatrix_t_count: inconsistent buffer sizes or types");
         goto done;
     }
     const int32_t *ip = indptr.buf, *ix = indices.buf;
     const int64_t *rw = rows.buf, *pos = position.buf;
-    int64_t *cnt = counts.buf;
-    const Py_ssize_t nr = rows.len / 8;
+    const Py_ssize_t nr = rows.len / 8, width = counts.len / 8 / parts;
+    int64_t *all_counts = counts.buf;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t r = 0; r < nr; r++)
-        for (int32_t p = ip[rw[r]]; p < ip[rw[r] + 1]; p++) {
-            const int64_t c = pos[ix[p]];
-            if (c >= 0) cnt[c]++;
-        }
+    _Pragma("omp parallel for num_threads(parts) schedule(static, 1)")
+    for (int q = 0; q < parts; q++) {
+        int64_t *cnt = all_counts + q * width;
+        for (Py_ssize_t r = part_start(nr, parts, q); r < part_start(nr, parts, q + 1); r++)
+            for (int32_t p = ip[rw[r]]; p < ip[rw[r] + 1]; p++) {
+                const int64_t c = pos[ix[p]];
+                if (c >= 0) cnt[c]++;
+            }
+    }
     Py_END_ALLOW_THREADS
     result = Py_None;
     Py_INCREF(result);
@@ -161,37 +174,43 @@ done:
 
 static PyObject *submatrix_t_fill(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer indptr, indices, data, rows, position, next, out_indices, out_data;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*w*w*", &indptr, &indices, &data, &rows, &position,
-                          &next, &out_indices, &out_data))
+    int parts;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*w*w*i", &indptr, &indices, &data, &rows, &position,
+                          &next, &out_indices, &out_data, &parts))
         return NULL;
     PyObject *result = NULL;
     if (!submatrix_buffers_ok(&indptr, &indices, &rows, &position) || data.itemsize != 8 ||
-        next.itemsize != 8 || next.len != position.len || out_indices.itemsize != 4 ||
-        out_data.itemsize != 8 || out_data.len != 2 * out_indices.len) {
+        next.itemsize != 8 || parts < 1 || next.len % (8 * parts) != 0 ||
+        out_indices.itemsize != 4 || out_data.itemsize != 8 ||
+        out_data.len != 2 * out_indices.len) {
         PyErr_SetString(PyExc_ValueError, "submatrix_t_fill: inconsistent buffer sizes or types");
         goto done;
     }
     const int32_t *ip = indptr.buf, *ix = indices.buf;
     const double *dt = data.buf;
     const int64_t *rw = rows.buf, *pos = position.buf;
-    int64_t *nx = next.buf;
+    int64_t *all_next = next.buf;
     int32_t *oi = out_indices.buf;
     double *od = out_data.buf;
-    const Py_ssize_t nr = rows.len / 8, total = out_indices.len / 4;
+    const Py_ssize_t nr = rows.len / 8, total = out_indices.len / 4, width = next.len / 8 / parts;
     int overflow = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t r = 0; r < nr && !overflow; r++)
-        for (int32_t p = ip[rw[r]]; p < ip[rw[r] + 1]; p++) {
-            const int64_t c = pos[ix[p]];
-            if (c < 0) continue;
-            const int64_t k = nx[c]++;
-            if (k >= total) {
-                overflow = 1;
-                break;
+    _Pragma("omp parallel for num_threads(parts) schedule(static, 1) reduction(| : overflow)")
+    for (int q = 0; q < parts; q++) {
+        int64_t *nx = all_next + q * width;
+        for (Py_ssize_t r = part_start(nr, parts, q); r < part_start(nr, parts, q + 1) && !overflow; r++)
+            for (int32_t p = ip[rw[r]]; p < ip[rw[r] + 1]; p++) {
+                const int64_t c = pos[ix[p]];
+                if (c < 0) continue;
+                const int64_t k = nx[c]++;
+                if (k < 0 || k >= total) {
+                    overflow = 1;
+                    break;
+                }
+                oi[k] = (int32_t)r;
+                od[k] = dt[p];
             }
-            oi[k] = (int32_t)r;
-            od[k] = dt[p];
-        }
+    }
     Py_END_ALLOW_THREADS
     if (overflow) {
         PyErr_SetString(PyExc_ValueError, "submatrix_t_fill: counts do not match the entries");
@@ -515,11 +534,11 @@ static PyMethodDef methods[] = {
      "residual(indptr, indices, data, x, r, w, out, sums, threads): the fused CSR residual "
      "out = r - x + M x with ||out||^2 and w @ out; see the module source."},
     {"submatrix_t_count", submatrix_t_count, METH_VARARGS,
-     "submatrix_t_count(indptr, indices, rows, position, counts): entries per new column of "
-     "a transposed submatrix; see the module source."},
+     "submatrix_t_count(indptr, indices, rows, position, counts, parts): entries per new "
+     "column of a transposed submatrix, per part of the rows; see the module source."},
     {"submatrix_t_fill", submatrix_t_fill, METH_VARARGS,
-     "submatrix_t_fill(indptr, indices, data, rows, position, next, out_indices, out_data): "
-     "the transposed submatrix's entries; see the module source."},
+     "submatrix_t_fill(indptr, indices, data, rows, position, next, out_indices, out_data, "
+     "parts): the transposed submatrix's entries; see the module source."},
     {"off_diagonal", off_diagonal, METH_VARARGS,
      "off_diagonal(indptr, indices, data, out_indptr, out_indices, out_data): the entries off "
      "the diagonal and not zero, row by row; returns how many; see the module source."},

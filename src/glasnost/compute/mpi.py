@@ -38,6 +38,7 @@ import scipy.sparse as sp
 
 from glasnost.compute.linear import SolveReport
 from glasnost.economy import Economy, Kind, NotProductiveError
+from glasnost.economy.model import select
 
 if TYPE_CHECKING:
     from glasnost.compute.values import GrossOutput, Values
@@ -820,7 +821,7 @@ def labour_values_mpi(
     kinds = economy.commodities.kinds[tech.primary_index]
     used = "+".join(dict.fromkeys(methods)) or "deflated"
     return Values(
-        ids=economy.commodities.ids[tech.produced],
+        ids=select(economy.commodities.ids, tech.produced),
         primary_ids=economy.commodities.ids[tech.primary_index],
         primary_kinds=kinds,
         by_input=by_input,

@@ -12,10 +12,15 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from glasnost.economy import native
+
 try:  # the optional compiled kernels (setup.py); numpy does the same work without them
     from glasnost.compute import _kernels
 except ImportError:  # pragma: no cover - installed without a C compiler
     _kernels = None
+
+PART_ROWS = 50_000
+"""Fewest rows a thread of the compiled counting transpose takes (fewer are not worth one)."""
 
 
 def entry_rows(M: sp.csr_array) -> np.ndarray:
@@ -137,21 +142,35 @@ def submatrix_t(M: sp.csr_array, rows: np.ndarray, cols: np.ndarray, *, compiled
     position = np.full(M.shape[1], -1, np.int64)
     position[cols] = np.arange(cols.size)
     rows64 = np.ascontiguousarray(rows, dtype=np.int64)
-    counts = np.zeros(M.shape[1], np.int64)
-    _kernels.submatrix_t_count(indptr32, indices32, rows64, position, counts)
-    counts = counts[: cols.size]  # indexed by new column
+    parts = max(1, min(native.kernel_threads(), rows.size // PART_ROWS))
+    counts = np.zeros((parts, cols.size), np.int64)
+    _kernels.submatrix_t_count(indptr32, indices32, rows64, position, counts, parts)
     indptr = np.zeros(cols.size + 1, np.int64)
-    np.cumsum(counts, out=indptr[1:])
+    np.cumsum(counts.sum(axis=0), out=indptr[1:])
     total = int(indptr[-1])
-    next_free = np.zeros(M.shape[1], np.int64)
-    next_free[: cols.size] = indptr[:-1]
+    # part q's entries of a column follow those of the parts before it
+    next_free = np.cumsum(counts, axis=0)
+    next_free -= counts
+    next_free += indptr[:-1]
     out_indices = np.empty(total, np.int32)
     out_data = np.empty(total, np.float64)
-    _kernels.submatrix_t_fill(indptr32, indices32, M.data, rows64, position, next_free, out_indices, out_data)
+    _kernels.submatrix_t_fill(
+        indptr32, indices32, M.data, rows64, position, next_free, out_indices, out_data, parts
+    )  # fmt: skip
     index_type = np.int32 if total < 2**31 else np.int64
     T = sp.csr_array((out_data, out_indices, indptr.astype(index_type)), shape=(cols.size, rows.size))
     T.has_sorted_indices = True
     return T
+
+
+def transpose(M: sp.csr_array) -> sp.csr_array:
+    """``M``'s transpose as CSR with sorted indices: by the compiled counting pass on all
+    cores where it is built, else by scipy."""
+    if _kernels is None or M.nnz >= 2**31 or M.data.dtype != np.float64:
+        T = sp.csr_array(M.T.tocsr())
+        T.sort_indices()
+        return T
+    return submatrix_t(M, np.arange(M.shape[0]), np.arange(M.shape[1]))
 
 
 def submatrix_fast(M: sp.csr_array, rows: np.ndarray, cols: np.ndarray) -> sp.csr_array:
@@ -166,7 +185,7 @@ def permuted_pair(A_t: sp.csr_array, order: np.ndarray) -> tuple[sp.csr_array, s
     transpose. The transpose of a submatrix of ``A_t`` comes out sorted (a counting transpose
     visits rows in order), and the other is the transpose of that."""
     M = submatrix_t(A_t, order, order)
-    M_t = sp.csr_array(M.T.tocsr())
+    M_t = transpose(M)
     M.has_sorted_indices = M_t.has_sorted_indices = True
     return M, M_t
 

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from glasnost.compute.linear import LeontiefSystem, SolveReport
 from glasnost.economy import Economy, Kind, NotProductiveError, Technique, check_productive
+from glasnost.economy.model import select
 
 _SYSTEM_KEY = "leontief-system"
 
@@ -134,7 +135,7 @@ def gross_output_result(
 ) -> GrossOutput:
     """Wrap a solution x of (I - A) x = d, with the primary inputs it needs."""
     return GrossOutput(
-        ids=economy.commodities.ids[tech.produced],
+        ids=select(economy.commodities.ids, tech.produced),
         gross=x,
         final_demand=d,
         primary_ids=economy.commodities.ids[tech.primary_index],
@@ -174,7 +175,7 @@ def labour_values(
         seconds=time.perf_counter() - start,
     )
     return Values(
-        ids=economy.commodities.ids[tech.produced],
+        ids=select(economy.commodities.ids, tech.produced),
         primary_ids=economy.commodities.ids[tech.primary_index],
         primary_kinds=kinds,
         by_input=by_input,

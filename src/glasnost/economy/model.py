@@ -58,6 +58,17 @@ def as_ids(values: object) -> np.ndarray:
     return arr.astype(STRING)
 
 
+def select(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``values[index]``: a view where ``index`` is a run of consecutive positions (the
+    produced commodities usually are), which spares copying 10^6 strings (0.13 s), else a copy."""
+    index = np.asarray(index)
+    if index.ndim == 1 and index.size and index.dtype.kind in "iu":
+        first, last = int(index[0]), int(index[-1])
+        if last - first + 1 == index.size and first >= 0 and (index.size == 1 or bool((np.diff(index) == 1).all())):
+            return values[first : last + 1]
+    return values[index]
+
+
 def entries_at(matrix: sp.sparray | sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """``matrix[rows[i], cols[i]]`` for every i, 0 where no entry is stored (vectorised)."""
     coo = sp.coo_array(matrix)
