@@ -52,11 +52,38 @@ def test_transposed_submatrix_matches_fancy_indexing(
 def test_permuted_pair_matches_fancy_indexing(A: sp.csr_array) -> None:
     order = np.random.default_rng(1).permutation(A.shape[0])[:18_000]
     M, M_t = peel.permuted_pair(sp.csr_array(A.T.tocsr()), order)
+    assert M.has_sorted_indices
     for got, transpose in ((M, False), (M_t, True)):
         want = peel.permuted_by_indexing(A, order, transpose=transpose)
+        got = got.sorted_indices()  # the transpose keeps each row's entries in the order stored
         np.testing.assert_array_equal(got.indptr, want.indptr)
         np.testing.assert_array_equal(got.indices, want.indices)
         np.testing.assert_array_equal(got.data, want.data)
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+@pytest.mark.parametrize("sort", [True, False], ids=["sorted", "as stored"])
+def test_gathered_submatrix_matches_fancy_indexing(
+    A: sp.csr_array, compiled: bool, sort: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if compiled and not linear.COMPILED_KERNELS:
+        pytest.skip("glasnost was installed without its C kernel")
+    if not compiled:
+        monkeypatch.setattr(peel, "_kernels", None)
+    rng = np.random.default_rng(8)
+    rows = rng.permutation(A.shape[0])[:15_000]
+    cols = rng.permutation(A.shape[1])[:12_000]  # columns dropped: the rows are moved together
+    got = peel.gathered_submatrix(A, rows, cols, sort=sort)
+    want = sp.csr_array(A[rows][:, cols])
+    assert got.shape == want.shape and got.nnz == want.nnz and got.has_sorted_indices == sort
+    np.testing.assert_array_equal(got.indptr, want.indptr)
+    if not sort:  # each row's entries in the order stored: the relabelled columns of A's rows
+        stored = peel.submatrix(A, rows, cols)
+        np.testing.assert_array_equal(got.indices, stored.indices)
+        got = got.sorted_indices()
+    want.sort_indices()
+    np.testing.assert_array_equal(got.indices, want.indices)
+    np.testing.assert_array_equal(got.data, want.data)
 
 
 def test_solutions_are_unchanged(A: sp.csr_array) -> None:

@@ -173,6 +173,29 @@ def transpose(M: sp.csr_array) -> sp.csr_array:
     return submatrix_t(M, np.arange(M.shape[0]), np.arange(M.shape[1]))
 
 
+def gathered_submatrix(M: sp.csr_array, rows: np.ndarray, cols: np.ndarray, *, sort: bool = True) -> sp.csr_array:
+    """:func:`submatrix`, with sorted indices where ``sort``: the selected rows gathered and
+    relabelled (and each sorted) by one compiled pass on all cores where it is built, else
+    by numpy."""
+    usable = _kernels is not None and M.nnz < 2**31 and M.data.dtype == np.float64
+    if not usable:
+        return submatrix_fast(M, rows, cols) if sort else submatrix(M, rows, cols)
+    position = np.full(M.shape[1], -1, np.int32)
+    position[cols] = np.arange(cols.size, dtype=np.int32)
+    rows64 = np.ascontiguousarray(rows, dtype=np.int64)
+    indptr32 = M.indptr.astype(np.int32, copy=False)
+    indptr = np.zeros(rows.size + 1, np.int32)  # room for every entry of each row, to begin with
+    np.cumsum(indptr32[rows64 + 1] - indptr32[rows64], out=indptr[1:])
+    indices, data = np.empty(indptr[-1], np.int32), np.empty(indptr[-1])
+    kept = _kernels.submatrix_rows(
+        indptr32, M.indices.astype(np.int32, copy=False), M.data, rows64, position, indptr, indices, data,
+        sort, native.kernel_threads(),
+    )  # fmt: skip
+    S = sp.csr_array((data[:kept], indices[:kept], indptr), shape=(rows.size, cols.size))
+    S.has_sorted_indices = sort
+    return S
+
+
 def submatrix_fast(M: sp.csr_array, rows: np.ndarray, cols: np.ndarray) -> sp.csr_array:
     """:func:`submatrix` with sorted indices, through the compiled transposed submatrix."""
     S = sp.csr_array(submatrix_t(M, rows, cols).T.tocsr())
@@ -181,11 +204,13 @@ def submatrix_fast(M: sp.csr_array, rows: np.ndarray, cols: np.ndarray) -> sp.cs
 
 
 def permuted_pair(A_t: sp.csr_array, order: np.ndarray) -> tuple[sp.csr_array, sp.csr_array]:
-    """``A[order][:, order]`` and its transpose, as CSR with sorted indices, from ``A_t``, A's
-    transpose. The transpose of a submatrix of ``A_t`` comes out sorted (a counting transpose
-    visits rows in order), and the other is the transpose of that."""
-    M = submatrix_t(A_t, order, order)
-    M_t = transpose(M)
+    """``A[order][:, order]`` (CSR with sorted indices) and its transpose (CSR, each row's
+    entries in ``A_t``'s order), from ``A_t``, A's transpose: the transpose's rows gathered
+    from ``A_t`` (each read once, written in order), the other by one counting transpose of
+    that. A product needs no particular order within a row, and sorting the gathered rows
+    (relabelled columns come in a random order) cost twice the gather."""
+    M_t = gathered_submatrix(A_t, order, order, sort=False)
+    M = transpose(M_t)
     M.has_sorted_indices = M_t.has_sorted_indices = True
     return M, M_t
 
