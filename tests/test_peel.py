@@ -17,7 +17,14 @@ def A() -> sp.csr_array:  # noqa: N802 - the matrix's name in the docs
     return random_technology(20_000, 6, seed=3)
 
 
-def test_peel_levels_match_the_product_per_level(A: sp.csr_array) -> None:
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+def test_peel_levels_match_the_product_per_level(
+    A: sp.csr_array, compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if compiled and not linear.COMPILED_KERNELS:
+        pytest.skip("glasnost was installed without its C kernel")
+    if not compiled:
+        monkeypatch.setattr(peel, "_kernels", None)
     off = peel.off_diagonal(A)
     fast = peel.peel_levels(np.diff(off.indptr), sp.csr_array(off.T.tocsr()), max_levels=64)
     slow = peel.peel_levels_by_products(off, max_levels=64)

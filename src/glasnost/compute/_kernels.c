@@ -361,6 +361,68 @@ done:
     return result;
 }
 
+/* The levels of the solver's peeling (glasnost.compute.peel.peel_levels).
+ *
+ * peel(indptr, indices, users, order, starts, min_size) -> levels
+ *
+ * users (int64, one per product, changed in place) counts each product's users: entries in
+ * its column of the off-diagonal CSR matrix off_t (int32 indptr and indices; row j holds the
+ * inputs of product j). Level 0 is the products with no user; each product whose last user
+ * is in level L joins level L + 1. The products of each level go to order (int32), sorted,
+ * starting at starts[level] (int64, as many levels as it may hold, plus one); it stops when
+ * starts is full, at an empty level, or after a level smaller than min_size. Returns the
+ * number of levels: one pass over the peeled products' entries, where numpy scans every
+ * product once a level.
+ */
+static int int32_order(const void *a, const void *b) {
+    const int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static PyObject *peel(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer indptr, indices, users, order, starts;
+    Py_ssize_t min_size;
+    if (!PyArg_ParseTuple(args, "y*y*w*w*w*n", &indptr, &indices, &users, &order, &starts,
+                          &min_size))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = users.len / 8, max_levels = starts.len / 8 - 1;
+    if (indptr.itemsize != 4 || indptr.len != 4 * (n + 1) || indices.itemsize != 4 ||
+        users.itemsize != 8 || order.itemsize != 4 || order.len != 4 * n || starts.itemsize != 8 ||
+        max_levels < 0) {
+        PyErr_SetString(PyExc_ValueError, "peel: inconsistent buffer sizes or types");
+        goto done;
+    }
+    const int32_t *ip = indptr.buf, *ix = indices.buf;
+    int64_t *left = users.buf, *st = starts.buf;
+    int32_t *out = order.buf;
+    Py_ssize_t levels = 0, end = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (left[i] == 0) out[end++] = (int32_t)i;
+    Py_ssize_t first = 0;
+    st[0] = 0;
+    while (levels < max_levels && end > first) {
+        const Py_ssize_t last = end;  /* this level: out[first .. last) */
+        qsort(out + first, last - first, sizeof(int32_t), int32_order);
+        st[++levels] = last;
+        if (last - first < min_size) break;
+        for (Py_ssize_t k = first; k < last; k++)
+            for (int32_t p = ip[out[k]]; p < ip[out[k] + 1]; p++)
+                if (--left[ix[p]] == 0) out[end++] = ix[p];
+        first = last;
+    }
+    Py_END_ALLOW_THREADS
+    result = PyLong_FromSsize_t(levels);
+done:
+    PyBuffer_Release(&indptr);
+    PyBuffer_Release(&indices);
+    PyBuffer_Release(&users);
+    PyBuffer_Release(&order);
+    PyBuffer_Release(&starts);
+    return result;
+}
+
 /* The off-diagonal part of a square CSR matrix (glasnost.compute.peel.off_diagonal).
  *
  * off_diagonal(indptr, indices, data, out_indptr, out_indices, out_data) -> kept
@@ -674,6 +736,9 @@ static PyMethodDef methods[] = {
      "submatrix_rows(indptr, indices, data, rows, position, out_indptr, out_indices, out_data, "
      "sort, threads): gathered rows with relabelled (and sorted) columns; returns how many "
      "entries; see the module source."},
+    {"peel", peel, METH_VARARGS,
+     "peel(indptr, indices, users, order, starts, min_size): the products of each level of the "
+     "peeling, in order; returns how many levels; see the module source."},
     {"off_diagonal", off_diagonal, METH_VARARGS,
      "off_diagonal(indptr, indices, data, out_indptr, out_indices, out_data): the entries off "
      "the diagonal and not zero, row by row; returns how many; see the module source."},

@@ -240,11 +240,16 @@ class _Split:
         off_t = peel.off_diagonal(A_t)
         users = np.bincount(off_t.indices, minlength=n)
         level_sets = peel.peel_levels(users, off_t, max_levels=cls.MAX_LEVELS)
-        levels = [(S, peel.rows_of(off_t, S), 1.0 - diag[S]) for S in level_sets]
-        peeled = np.zeros(n, bool)
-        for S in level_sets:
-            peeled[S] = True
-        return cls(core=np.flatnonzero(~peeled), peeled=np.flatnonzero(peeled), levels=levels)
+        peeled = np.concatenate(level_sets) if level_sets else np.zeros(0, np.int64)
+        inputs = peel.rows_of(off_t, peeled)  # every level's rows in one gather, then cut
+        bounds = np.cumsum([0, *(S.size for S in level_sets)])
+        levels = [
+            (S, peel.row_block(inputs, int(a), int(b)), 1.0 - diag[S])
+            for S, a, b in zip(level_sets, bounds[:-1], bounds[1:], strict=True)
+        ]
+        is_peeled = np.zeros(n, bool)
+        is_peeled[peeled] = True
+        return cls(core=np.flatnonzero(~is_peeled), peeled=np.flatnonzero(is_peeled), levels=levels)
 
     def solve_peeled(self, x: np.ndarray, d: np.ndarray, *, transpose: bool) -> np.ndarray | None:
         """Fill ``x`` on the peeled products. With ``transpose`` the core part of ``x`` must be

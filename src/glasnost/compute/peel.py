@@ -72,9 +72,15 @@ def peel_levels(users: np.ndarray, off_t: sp.csr_array, *, max_levels: int) -> l
     """Levels of products no cycle of use passes through: level 0 has no users (``users``: the
     entries in each product's row of the off-diagonal input matrix, whose transpose is
     ``off_t``), each next level only users in earlier levels. Stops after ``max_levels``
-    levels or at a level smaller than n / 10,000."""
+    levels or at a level smaller than n / 10,000. By one compiled pass over the peeled
+    products' entries where it is built, else by numpy a level at a time."""
     n = off_t.shape[0]
     users_left = np.asarray(users, dtype=np.int64).copy()
+    if _kernels is not None and off_t.indptr.dtype == off_t.indices.dtype == np.int32:
+        order = np.empty(n, np.int32)
+        starts = np.zeros(max_levels + 1, np.int64)
+        found = _kernels.peel(off_t.indptr, off_t.indices, users_left, order, starts, max(1, n // 10_000))
+        return [order[starts[k] : starts[k + 1]].astype(np.int64) for k in range(found)]
     peeled = np.zeros(n, bool)
     levels = []
     new = np.flatnonzero(users_left == 0)
@@ -115,6 +121,15 @@ def rows_of(M: sp.csr_array, rows: np.ndarray) -> sp.csr_array:
     indptr = np.zeros(rows.size + 1, M.indices.dtype)
     np.cumsum(counts, out=indptr[1:])
     return sp.csr_array((M.data[entries], M.indices[entries], indptr), shape=(rows.size, M.shape[1]))
+
+
+def row_block(M: sp.csr_array, first: int, last: int) -> sp.csr_array:
+    """Rows ``first`` to ``last - 1`` of a CSR matrix, sharing its entry arrays (no copy)."""
+    a, b = int(M.indptr[first]), int(M.indptr[last])
+    indptr = M.indptr[first : last + 1] - a
+    block = sp.csr_array((M.data[a:b], M.indices[a:b], indptr), shape=(last - first, M.shape[1]))
+    block.has_sorted_indices = M.has_sorted_indices
+    return block
 
 
 def submatrix(M: sp.csr_array, rows: np.ndarray, cols: np.ndarray) -> sp.csr_array:
