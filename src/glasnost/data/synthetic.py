@@ -274,11 +274,11 @@ def _inputs_by_process(A: sp.sparray, L: sp.sparray) -> sp.csr_array:
     lab.sort_indices()
     total = a.nnz + lab.nnz
     index_type = np.int32 if total < 2**31 else np.int64
-    if _compiled(total) and all(x.dtype == np.int32 for x in (a.indptr, a.indices, lab.indptr, lab.indices)):
+    if _compiled(total) and n + labour_types < 2**31 and a.data.dtype == lab.data.dtype == np.float64:
         indptr, indices, data = np.empty(n + 1, np.int32), np.empty(total, np.int32), np.empty(total)
-        _kernels.append_columns(
-            a.indptr, a.indices, a.data, lab.indptr, lab.indices, lab.data, n, indptr, indices, data, _threads()
-        )
+        # positions as int32 (those of L come as int64 from its COO construction)
+        a_parts, l_parts = ([x.astype(np.int32, copy=False) for x in (m.indptr, m.indices)] for m in (a, lab))
+        _kernels.append_columns(*a_parts, a.data, *l_parts, lab.data, n, indptr, indices, data, _threads())
     else:
         a_count, l_count = np.diff(a.indptr), np.diff(lab.indptr)
         indptr = np.zeros(n + 1, np.int64)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -223,7 +224,10 @@ def _productive_cache(economy: Economy) -> dict | None:
 def save_v2(economy: Economy, directory: str | os.PathLike[str]) -> Path:
     """Write ``economy`` in schema version 2 to ``directory`` (created or atomically replaced)."""
     c, p = economy.commodities, economy.processes
-    with atomic_directory(directory) as tmp:
+    with atomic_directory(directory) as tmp, ThreadPoolExecutor(max_workers=1) as writer:
+        # the coefficients, most of the bytes, are laid out and written beside the other
+        # tables (Arrow encodes and writes without the GIL)
+        coefficients = writer.submit(_write_coefficients, p, tmp / FILES["coefficients"])
         _write(
             pa.table({"kind": pa.array(c.kinds, pa.uint8()), "supply": c.supply, "target": c.targets}),
             tmp / FILES["commodities"],
@@ -238,16 +242,6 @@ def save_v2(economy: Economy, directory: str | os.PathLike[str]) -> Path:
         _write(pa.table({"capacity": p.capacity}), tmp / FILES["processes"])
         _write(
             pa.table({"id": pa.array(p.ids), "workplace": _same_as(p.workplaces, p.ids)}), tmp / FILES["process_ids"]
-        )
-        coefficients = coefficients_table(p)
-        _write(
-            coefficients,
-            tmp / FILES["coefficients"],
-            row_group_size=ROW_GROUP_ROWS,
-            # the values are random doubles that lz4 barely shrinks (4%) but costs time to
-            # write and read; only the process range of a row group is ever looked up
-            compression={c: "none" if c == "value" else COMPRESSION for c in coefficients.column_names},
-            write_statistics=["process"],
         )
         files = ["commodities", "commodity_ids", "processes", "process_ids", "coefficients"]
         if economy.councils is not None:
@@ -286,8 +280,22 @@ def save_v2(economy: Economy, directory: str | os.PathLike[str]) -> Path:
             "row_group_rows": ROW_GROUP_ROWS,
             "checks": checks,
         }
+        coefficients.result()
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return Path(directory)
+
+
+def _write_coefficients(processes: Processes, path: Path) -> None:
+    coefficients = coefficients_table(processes)
+    _write(
+        coefficients,
+        path,
+        row_group_size=ROW_GROUP_ROWS,
+        # the values are random doubles that lz4 barely shrinks (4%) but costs time to
+        # write and read; only the process range of a row group is ever looked up
+        compression={c: "none" if c == "value" else COMPRESSION for c in coefficients.column_names},
+        write_statistics=["process"],
+    )
 
 
 # ---- reading ---------------------------------------------------------------------------------
