@@ -31,7 +31,8 @@ except ImportError:  # pragma: no cover - installed without a C compiler
 def zipf_suppliers(rng: np.random.Generator, n: int, size: int, zipf: float) -> np.ndarray:
     """Draw ``size`` supplier indices in [0, n) with P(rank r) proportional to (r+1)^-zipf.
 
-    Products are shuffled so the heavily used core is spread over the id range.
+    Products are shuffled so the heavily used core is spread over the id range. The indices
+    are int32 (int64 where n does not fit).
     """
     weights = np.arange(1, n + 1, dtype=np.float64) ** -zipf
     cdf = np.cumsum(weights)
@@ -39,12 +40,12 @@ def zipf_suppliers(rng: np.random.Generator, n: int, size: int, zipf: float) -> 
     buckets = 1 << min(22, max(10, int(np.ceil(np.log2(4 * n)))))  # a table of about 4 per product
     u = rng.random(size)
     perm = rng.permutation(n)
-    if _compiled(size):
+    if _compiled(size) and n < 2**31:
         rows = np.empty(size, np.int32)
         _kernels.zipf_rows(cdf, _bucket_starts(cdf, buckets), u, perm, rows, _threads())
         return rows
     ranks = np.minimum(_search_right(cdf, u, buckets), n - 1)
-    return perm[ranks]
+    return perm[ranks].astype(np.int32 if n < 2**31 else np.int64, copy=False)
 
 
 def _bucket_starts(cdf: np.ndarray, buckets: int) -> np.ndarray:
@@ -105,7 +106,7 @@ def _technology_columns(
         A.has_canonical_format = True
     else:
         cols = np.repeat(np.arange(n, dtype=np.int32), k)
-        A = sp.csc_array((raw, (rows.astype(np.int32), cols)), shape=(n, n))
+        A = sp.csc_array((raw, (rows, cols)), shape=(n, n))
         A.sum_duplicates()
     del rows, raw
     share = rng.uniform(*input_share, n)
