@@ -18,6 +18,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -722,6 +723,455 @@ done:
     return result;
 }
 
+/* ---- the synthetic generator and the coefficient table (glasnost.data.synthetic, io_v2) ---- */
+
+/* Draws of the generator's Zipf suppliers (glasnost.data.synthetic.zipf_suppliers).
+ *
+ * zipf_rows(cdf, start, u, perm, out, threads)
+ *
+ *     out[i] = perm[min(searchsorted(cdf, u[i], side="right"), n - 1)]
+ *
+ * for the increasing cdf (float64, n entries), draws u in [0, 1) (float64) and a permutation
+ * perm (int64) into out (int32). start[b] (int32, a power of two B of buckets) is the number of
+ * cdf entries at or below b / B, so the search starts at start[floor(u B)] and steps over
+ * the few entries between there and u: the answer of a binary search, without one.
+ */
+static PyObject *zipf_rows(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer cdf, start, u, perm, out;
+    int threads;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*i", &cdf, &start, &u, &perm, &out, &threads))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = cdf.len / 8, buckets = start.len / 4, size = u.len / 8;
+    if (threads < 1 || cdf.itemsize != 8 || start.itemsize != 4 || u.itemsize != 8 ||
+        perm.itemsize != 8 || out.itemsize != 4 || n < 1 || perm.len != 8 * n ||
+        out.len != 4 * size || buckets < 1 || (buckets & (buckets - 1)) != 0) {
+        PyErr_SetString(PyExc_ValueError, "zipf_rows: inconsistent buffer sizes or types");
+        goto done;
+    }
+    const double *c = cdf.buf, *uv = u.buf;
+    const int32_t *st = start.buf;
+    const int64_t *pm = perm.buf;
+    int32_t *ov = out.buf;
+    const double scale = (double)buckets;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    _Pragma("omp parallel for num_threads(threads) schedule(static) reduction(|: bad)")
+    for (Py_ssize_t i = 0; i < size; i++) {
+        const double x = uv[i];
+        const Py_ssize_t b = (Py_ssize_t)(x * scale);  /* exact: the scale is a power of two */
+        if (!(x >= 0.0) || b >= buckets) {
+            bad = 1;
+            continue;
+        }
+        Py_ssize_t f = st[b];
+        while (f < n && c[f] <= x) f++;
+        ov[i] = (int32_t)pm[f < n ? f : n - 1];
+    }
+    Py_END_ALLOW_THREADS
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "zipf_rows: a draw outside [0, 1)");
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&cdf);
+    PyBuffer_Release(&start);
+    PyBuffer_Release(&u);
+    PyBuffer_Release(&perm);
+    PyBuffer_Release(&out);
+    return result;
+}
+
+/* The columns of the generator's input matrix, as scipy's COO to CSC conversion leaves them.
+ *
+ * merge_columns(rows, data, k, indptr, threads) -> nnz
+ *
+ * rows (int32) and data (float64) hold k entries per column, column after column. Each
+ * column's entries are sorted by row, keeping the drawn order among equal rows (an insertion
+ * sort: what scipy's sort of a row of at most 16 entries is), and the entries of a repeated row
+ * summed in that order into one (as scipy's sum_duplicates does); the columns are then moved
+ * together at the front of rows and data, in place, and indptr (int32, one more than the
+ * columns) receives their starts. Returns the number of entries kept.
+ */
+static Py_ssize_t merge_column(int32_t *r, double *v, Py_ssize_t k) {
+    for (Py_ssize_t a = 1; a < k; a++) {
+        const int32_t key = r[a];
+        const double val = v[a];
+        Py_ssize_t b = a;
+        for (; b > 0 && r[b - 1] > key; b--) {
+            r[b] = r[b - 1];
+            v[b] = v[b - 1];
+        }
+        r[b] = key;
+        v[b] = val;
+    }
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t a = 0; a < k; kept++) {
+        double sum = v[a];
+        const int32_t key = r[a++];
+        while (a < k && r[a] == key) sum += v[a++];
+        r[kept] = key;
+        v[kept] = sum;
+    }
+    return kept;
+}
+
+static PyObject *merge_columns(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer rows, data, indptr;
+    Py_ssize_t k;
+    int threads;
+    if (!PyArg_ParseTuple(args, "w*w*nw*i", &rows, &data, &k, &indptr, &threads)) return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t cols = indptr.len / 4 - 1;
+    if (threads < 1 || k < 1 || cols < 0 || rows.itemsize != 4 || data.itemsize != 8 ||
+        indptr.itemsize != 4 || rows.len != 4 * k * cols || data.len != 8 * k * cols ||
+        k * cols > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "merge_columns: inconsistent buffer sizes or types");
+        goto done;
+    }
+    int32_t *r = rows.buf, *ip = indptr.buf;
+    double *v = data.buf;
+    Py_BEGIN_ALLOW_THREADS
+    _Pragma("omp parallel for num_threads(threads) schedule(static)")
+    for (Py_ssize_t j = 0; j < cols; j++) ip[j + 1] = (int32_t)merge_column(r + j * k, v + j * k, k);
+    ip[0] = 0;
+    for (Py_ssize_t j = 0; j < cols; j++) {  /* in place, front to back: a column only moves down */
+        const int32_t count = ip[j + 1], to = ip[j];
+        memmove(r + to, r + j * k, (size_t)count * sizeof(int32_t));
+        memmove(v + to, v + j * k, (size_t)count * sizeof(double));
+        ip[j + 1] = to + count;
+    }
+    Py_END_ALLOW_THREADS
+    result = PyLong_FromSsize_t(ip[cols]);
+done:
+    PyBuffer_Release(&rows);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&indptr);
+    return result;
+}
+
+/* Columns scaled and summed (glasnost.data.synthetic).
+ *
+ * scale_columns(indptr, data, factor, sums, threads)
+ *
+ *     data[p] *= factor[j] for the entries p of column j (int32 indptr, float64 data),
+ *     sums[j] = the scaled entries of column j added from 0 in their stored order
+ *
+ * which is the sum scipy's csc_matvec forms for each column of ``ones @ A`` (A's column sums
+ * through its CSR form), bit for bit.
+ */
+static PyObject *scale_columns(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer indptr, data, factor, sums;
+    int threads;
+    if (!PyArg_ParseTuple(args, "y*w*y*w*i", &indptr, &data, &factor, &sums, &threads)) return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t cols = indptr.len / 4 - 1;
+    if (threads < 1 || cols < 0 || indptr.itemsize != 4 || data.itemsize != 8 ||
+        factor.itemsize != 8 || sums.itemsize != 8 || factor.len != 8 * cols ||
+        sums.len != 8 * cols || ((const int32_t *)indptr.buf)[cols] > data.len / 8) {
+        PyErr_SetString(PyExc_ValueError, "scale_columns: inconsistent buffer sizes or types");
+        goto done;
+    }
+    const int32_t *ip = indptr.buf;
+    const double *f = factor.buf;
+    double *v = data.buf, *s = sums.buf;
+    Py_BEGIN_ALLOW_THREADS
+    _Pragma("omp parallel for num_threads(threads) schedule(static)")
+    for (Py_ssize_t j = 0; j < cols; j++) {
+        double sum = 0.0;
+        for (int32_t p = ip[j]; p < ip[j + 1]; p++) {
+            v[p] *= f[j];
+            sum += v[p];
+        }
+        s[j] = sum;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&indptr);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&factor);
+    PyBuffer_Release(&sums);
+    return result;
+}
+
+/* Where each band of rows starts in every column of a CSC matrix (for csc_step).
+ *
+ * band_starts(indptr, indices, bands, starts)
+ *
+ * For a square CSC matrix of n columns with sorted rows in each column (int32 indptr and
+ * indices) and bands + 1 row bounds lo_t = t n / bands, starts (int32, (bands + 1) n) receives
+ * at t n + j the first entry of column j whose row is at least lo_t (so starts[j] = indptr[j]
+ * and starts[bands n + j] = indptr[j + 1]).
+ */
+static PyObject *band_starts(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer indptr, indices, starts;
+    int bands;
+    if (!PyArg_ParseTuple(args, "y*y*iw*", &indptr, &indices, &bands, &starts)) return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = indptr.len / 4 - 1;
+    if (bands < 1 || n < 0 || indptr.itemsize != 4 || indices.itemsize != 4 ||
+        starts.itemsize != 4 || starts.len != 4 * (Py_ssize_t)(bands + 1) * n ||
+        ((const int32_t *)indptr.buf)[n] > indices.len / 4) {
+        PyErr_SetString(PyExc_ValueError, "band_starts: inconsistent buffer sizes or types");
+        goto done;
+    }
+    const int32_t *ip = indptr.buf, *ix = indices.buf;
+    int32_t *st = starts.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t j = 0; j < n; j++) {
+        int32_t p = ip[j];
+        for (int t = 0; t < bands; t++) {
+            const Py_ssize_t lo = (Py_ssize_t)t * n / bands;
+            while (p < ip[j + 1] && ix[p] < lo) p++;
+            st[(Py_ssize_t)t * n + j] = p;
+        }
+        st[(Py_ssize_t)bands * n + j] = ip[j + 1];
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&indptr);
+    PyBuffer_Release(&indices);
+    PyBuffer_Release(&starts);
+    return result;
+}
+
+/* One step of the Neumann iteration x <- d + A x on the columns of A (glasnost.data.synthetic).
+ *
+ * csc_step(starts, indices, data, x, d, out, bands) -> (max |out - x|, max |out|)
+ *
+ *     out[i] = d[i] + sum_j A[i, j] x[j], the sum over the columns j in increasing order from 0
+ *
+ * for a square CSC matrix with sorted rows in each column (int32 indices, float64 data) and
+ * starts from band_starts. Row i of A's CSR form holds its columns in increasing order, so
+ * each row's sum is the one scipy's csr_matvec forms, bit for bit. Each of the ``bands``
+ * OpenMP threads adds into its own band of rows; reading the columns in order spreads the
+ * writes over the rows the Zipf draws favour, which stay in cache.
+ */
+static PyObject *csc_step(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer starts, indices, data, x, d, out;
+    int bands;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*i", &starts, &indices, &data, &x, &d, &out, &bands))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = x.len / 8;
+    if (bands < 1 || starts.itemsize != 4 || indices.itemsize != 4 || data.itemsize != 8 ||
+        x.itemsize != 8 || d.itemsize != 8 || out.itemsize != 8 || d.len != 8 * n ||
+        out.len != 8 * n || starts.len != 4 * (Py_ssize_t)(bands + 1) * n ||
+        data.len != 2 * indices.len ||
+        (n && ((const int32_t *)starts.buf)[(Py_ssize_t)bands * n + n - 1] > indices.len / 4)) {
+        PyErr_SetString(PyExc_ValueError, "csc_step: inconsistent buffer sizes or types");
+        goto done;
+    }
+    const int32_t *st = starts.buf, *ix = indices.buf;
+    const double *dt = data.buf, *xv = x.buf, *dv = d.buf;
+    double *ov = out.buf;
+    double diff = 0.0, size = 0.0;
+    Py_BEGIN_ALLOW_THREADS
+    _Pragma("omp parallel for num_threads(bands) schedule(static, 1) reduction(max: diff, size)")
+    for (int t = 0; t < bands; t++) {
+        const Py_ssize_t lo = (Py_ssize_t)t * n / bands, hi = (Py_ssize_t)(t + 1) * n / bands;
+        const int32_t *first = st + (Py_ssize_t)t * n, *last = first + n;
+        for (Py_ssize_t i = lo; i < hi; i++) ov[i] = 0.0;
+        for (Py_ssize_t j = 0; j < n; j++) {
+            const double xj = xv[j];
+            for (int32_t p = first[j]; p < last[j]; p++) ov[ix[p]] += dt[p] * xj;
+        }
+        for (Py_ssize_t i = lo; i < hi; i++) {
+            const double o = dv[i] + ov[i];
+            ov[i] = o;
+            const double a = fabs(o), e = fabs(o - xv[i]);
+            if (e > diff) diff = e;
+            if (a > size) size = a;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_BuildValue("dd", diff, size);
+done:
+    PyBuffer_Release(&starts);
+    PyBuffer_Release(&indices);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&d);
+    PyBuffer_Release(&out);
+    return result;
+}
+
+/* The input rows of one process per product (glasnost.data.synthetic._inputs_by_process).
+ *
+ * append_columns(a_indptr, a_indices, a_data, l_indptr, l_indices, l_data, offset,
+ *                out_indptr, out_indices, out_data, threads)
+ *
+ * Row j of the output is column j of A (a CSC matrix) followed by column j of L (another,
+ * its row indices shifted by offset): int32 pointers and indices, float64 values; out_indptr
+ * (int32, one more than the columns) receives the row starts. A copy per row, on threads.
+ */
+static PyObject *append_columns(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer aip, aix, adt, lip, lix, ldt, oip, oix, odt;
+    Py_ssize_t offset;
+    int threads;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*nw*w*w*i", &aip, &aix, &adt, &lip, &lix, &ldt, &offset,
+                          &oip, &oix, &odt, &threads))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t n = aip.len / 4 - 1;
+    Py_buffer *ints[] = {&aip, &aix, &lip, &lix, &oip, &oix};
+    int ok = threads >= 1 && n >= 0 && lip.len == aip.len && oip.len == aip.len &&
+             adt.itemsize == 8 && ldt.itemsize == 8 && odt.itemsize == 8 &&
+             adt.len == 2 * aix.len && ldt.len == 2 * lix.len && odt.len == 2 * oix.len &&
+             offset >= 0 && offset <= INT32_MAX;
+    for (int q = 0; q < 6; q++) ok = ok && ints[q]->itemsize == 4;
+    if (ok) {
+        const int32_t a_end = ((const int32_t *)aip.buf)[n], l_end = ((const int32_t *)lip.buf)[n];
+        ok = a_end <= aix.len / 4 && l_end <= lix.len / 4 &&
+             (Py_ssize_t)a_end + l_end <= oix.len / 4;
+    }
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "append_columns: inconsistent buffer sizes or types");
+        goto done;
+    }
+    const int32_t *ap = aip.buf, *ai = aix.buf, *lp = lip.buf, *li = lix.buf;
+    const double *ad = adt.buf, *ld = ldt.buf;
+    int32_t *op = oip.buf, *oi = oix.buf;
+    double *od = odt.buf;
+    const int32_t shift = (int32_t)offset;
+    Py_BEGIN_ALLOW_THREADS
+    op[0] = 0;
+    for (Py_ssize_t j = 0; j < n; j++) op[j + 1] = op[j] + (ap[j + 1] - ap[j]) + (lp[j + 1] - lp[j]);
+    _Pragma("omp parallel for num_threads(threads) schedule(static)")
+    for (Py_ssize_t j = 0; j < n; j++) {
+        int32_t to = op[j];
+        for (int32_t p = ap[j]; p < ap[j + 1]; p++, to++) {
+            oi[to] = ai[p];
+            od[to] = ad[p];
+        }
+        for (int32_t p = lp[j]; p < lp[j + 1]; p++, to++) {
+            oi[to] = li[p] + shift;
+            od[to] = ld[p];
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&aip);
+    PyBuffer_Release(&aix);
+    PyBuffer_Release(&adt);
+    PyBuffer_Release(&lip);
+    PyBuffer_Release(&lix);
+    PyBuffer_Release(&ldt);
+    PyBuffer_Release(&oip);
+    PyBuffer_Release(&oix);
+    PyBuffer_Release(&odt);
+    return result;
+}
+
+
+/* The coefficient table of the schema version 2 writer (glasnost.economy.io_v2).
+ *
+ * role_entries(row_start, before, indptr, indices, data, code, commodity, role, value, threads)
+ *
+ * The table lists every process's entries role after role, so the entries of process j for
+ * one role (a CSR matrix: int32 indptr and indices, float64 data) go to the table rows from
+ * row_start[j] + before[j] on (int64; before counts the entries of the roles already placed,
+ * and grows by this role's count): their commodity (int32), the role code (int8) and value
+ * (float64). Rows are copied in parallel; the caller checks that they fit.
+ *
+ * process_column(row_start, process, threads)
+ *
+ *     process[r] = j for the table rows r from row_start[j] to row_start[j + 1] (int32)
+ */
+static PyObject *role_entries(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer row_start, before, indptr, indices, data, commodity, role, value;
+    int code, threads;
+    if (!PyArg_ParseTuple(args, "y*w*y*y*y*iw*w*w*i", &row_start, &before, &indptr, &indices, &data,
+                          &code, &commodity, &role, &value, &threads))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t m = indptr.len / 4 - 1, total = commodity.len / 4;
+    if (threads < 1 || m < 0 || row_start.itemsize != 8 || row_start.len != 8 * (m + 1) ||
+        before.itemsize != 8 || before.len != 8 * m || indptr.itemsize != 4 ||
+        indices.itemsize != 4 || data.itemsize != 8 || data.len != 2 * indices.len ||
+        commodity.itemsize != 4 || role.itemsize != 1 || role.len != total ||
+        value.itemsize != 8 || value.len != 8 * total || code < -128 || code > 127 ||
+        ((const int32_t *)indptr.buf)[m] > indices.len / 4 ||
+        ((const int64_t *)row_start.buf)[m] > total) {
+        PyErr_SetString(PyExc_ValueError, "role_entries: inconsistent buffer sizes or types");
+        goto done;
+    }
+    const int64_t *rs = row_start.buf;
+    int64_t *bf = before.buf;
+    const int32_t *ip = indptr.buf, *ix = indices.buf;
+    const double *dt = data.buf;
+    int32_t *oc = commodity.buf;
+    int8_t *orl = role.buf;
+    double *ov = value.buf;
+    int overflow = 0;
+    Py_BEGIN_ALLOW_THREADS
+    _Pragma("omp parallel for num_threads(threads) schedule(static) reduction(|: overflow)")
+    for (Py_ssize_t j = 0; j < m; j++) {
+        const int32_t count = ip[j + 1] - ip[j];
+        const int64_t to = rs[j] + bf[j];
+        if (count < 0 || to + count > rs[j + 1]) {
+            overflow = 1;
+            continue;
+        }
+        memcpy(oc + to, ix + ip[j], (size_t)count * sizeof(int32_t));
+        memset(orl + to, code, (size_t)count);
+        memcpy(ov + to, dt + ip[j], (size_t)count * sizeof(double));
+        bf[j] += count;
+    }
+    Py_END_ALLOW_THREADS
+    if (overflow) {
+        PyErr_SetString(PyExc_ValueError, "role_entries: more entries than the table rows hold");
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&row_start);
+    PyBuffer_Release(&before);
+    PyBuffer_Release(&indptr);
+    PyBuffer_Release(&indices);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&commodity);
+    PyBuffer_Release(&role);
+    PyBuffer_Release(&value);
+    return result;
+}
+
+static PyObject *process_column(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer row_start, process;
+    int threads;
+    if (!PyArg_ParseTuple(args, "y*w*i", &row_start, &process, &threads)) return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t m = row_start.len / 8 - 1;
+    if (threads < 1 || m < 0 || m > INT32_MAX || row_start.itemsize != 8 ||
+        process.itemsize != 4 || ((const int64_t *)row_start.buf)[m] != process.len / 4 ||
+        ((const int64_t *)row_start.buf)[0] != 0) {
+        PyErr_SetString(PyExc_ValueError, "process_column: inconsistent buffer sizes or types");
+        goto done;
+    }
+    const int64_t *rs = row_start.buf;
+    int32_t *pr = process.buf;
+    Py_BEGIN_ALLOW_THREADS
+    _Pragma("omp parallel for num_threads(threads) schedule(static)")
+    for (Py_ssize_t j = 0; j < m; j++)
+        for (int64_t r = rs[j]; r < rs[j + 1]; r++) pr[r] = (int32_t)j;
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&row_start);
+    PyBuffer_Release(&process);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"residual", residual, METH_VARARGS,
      "residual(indptr, indices, data, x, r, w, out, sums, threads): the fused CSR residual "
@@ -751,6 +1201,31 @@ static PyMethodDef methods[] = {
     {"ipm_step", ipm_step, METH_VARARGS,
      "ipm_step(A, dy, theta, h, x, t, zl, zu, sm, dxa, dzla, dzua, dx, dzl, dzu, out, threads): "
      "the interior point's direction and step ratios; see the module source."},
+    {"zipf_rows", zipf_rows, METH_VARARGS,
+     "zipf_rows(cdf, start, u, perm, out, threads): the generator's Zipf supplier draws; see the "
+     "module source."},
+    {"merge_columns", merge_columns, METH_VARARGS,
+     "merge_columns(rows, data, k, indptr, threads) -> nnz: k drawn entries per column sorted "
+     "and merged in place; see the module source."},
+    {"scale_columns", scale_columns, METH_VARARGS,
+     "scale_columns(indptr, data, factor, sums, threads): columns scaled, then summed in order; "
+     "see the module source."},
+    {"band_starts", band_starts, METH_VARARGS,
+     "band_starts(indptr, indices, bands, starts): where each band of rows starts in every "
+     "column; see the module source."},
+    {"csc_step", csc_step, METH_VARARGS,
+     "csc_step(starts, indices, data, x, d, out, bands) -> (max |out - x|, max |out|): "
+     "out = d + A x on A's columns; see the module source."},
+    {"append_columns", append_columns, METH_VARARGS,
+     "append_columns(a_indptr, a_indices, a_data, l_indptr, l_indices, l_data, offset, "
+     "out_indptr, out_indices, out_data, threads): rows of A's columns followed by L's; see the "
+     "module source."},
+    {"role_entries", role_entries, METH_VARARGS,
+     "role_entries(row_start, before, indptr, indices, data, code, commodity, role, value, "
+     "threads): one role's entries into the coefficient table; see the module source."},
+    {"process_column", process_column, METH_VARARGS,
+     "process_column(row_start, process, threads): the coefficient table's process column; see "
+     "the module source."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -14,24 +14,46 @@ labour is in hours.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 
 from glasnost.economy import Commodities, Councils, Economy, Kind, Processes, check_productive
 from glasnost.economy.model import STRING
 
+try:  # the optional compiled kernels (setup.py); numpy and scipy give the same economy without them
+    from glasnost.compute import _kernels
+except ImportError:  # pragma: no cover - installed without a C compiler
+    _kernels = None
+
 
 def zipf_suppliers(rng: np.random.Generator, n: int, size: int, zipf: float) -> np.ndarray:
     """Draw ``size`` supplier indices in [0, n) with P(rank r) proportional to (r+1)^-zipf.
 
-    Products are shuffled so the heavily used core is spread over the id range.
+    Products are shuffled so the heavily used core is spread over the id range. The indices
+    are int32 (int64 where n does not fit).
     """
     weights = np.arange(1, n + 1, dtype=np.float64) ** -zipf
     cdf = np.cumsum(weights)
     cdf /= cdf[-1]
     buckets = 1 << min(22, max(10, int(np.ceil(np.log2(4 * n)))))  # a table of about 4 per product
-    ranks = np.minimum(_search_right(cdf, rng.random(size), buckets), n - 1)
-    return rng.permutation(n)[ranks]
+    u = rng.random(size)
+    perm = rng.permutation(n)
+    if _compiled(size) and n < 2**31:
+        rows = np.empty(size, np.int32)
+        _kernels.zipf_rows(cdf, _bucket_starts(cdf, buckets), u, perm, rows, _threads())
+        return rows
+    ranks = np.minimum(_search_right(cdf, u, buckets), n - 1)
+    return perm[ranks].astype(np.int32 if n < 2**31 else np.int64, copy=False)
+
+
+def _bucket_starts(cdf: np.ndarray, buckets: int) -> np.ndarray:
+    """start[b] = #{i: cdf[i] <= b / buckets} for b < buckets, exactly (int32)."""
+    # = #{i: ceil(cdf[i] * buckets) <= b}: the scaling by a power of two is exact, so one count
+    # instead of a binary search per bucket
+    lowest_bucket = np.ceil(cdf * buckets).astype(np.int64)
+    return np.cumsum(np.bincount(lowest_bucket, minlength=buckets + 1)[:buckets]).astype(np.int32)
 
 
 def _search_right(cdf: np.ndarray, u: np.ndarray, buckets: int = 1 << 22) -> np.ndarray:
@@ -39,11 +61,7 @@ def _search_right(cdf: np.ndarray, u: np.ndarray, buckets: int = 1 << 22) -> np.
     search per draw: a table gives the answer at the start of u's bucket (buckets is a power of
     two, so bucket starts are exact floats at or below u), and a few vectorised steps move
     the draws that lie past further entries of the cdf."""
-    # start[b] = #{i: cdf[i] <= b / buckets} = #{i: ceil(cdf[i] * buckets) <= b}, exactly (the
-    # scaling by a power of two is exact): one count instead of a binary search per bucket
-    lowest_bucket = np.ceil(cdf * buckets).astype(np.int64)
-    start = np.cumsum(np.bincount(lowest_bucket, minlength=buckets + 1)[:buckets]).astype(np.int32)
-    found = start[(u * buckets).astype(np.int32 if buckets < 2**31 else np.int64)]
+    found = _bucket_starts(cdf, buckets)[(u * buckets).astype(np.int32 if buckets < 2**31 else np.int64)]
     n = cdf.size
     moving = np.flatnonzero((found < n) & (cdf[np.minimum(found, n - 1)] <= u))
     while moving.size:
@@ -63,18 +81,45 @@ def random_technology(
 ) -> sp.csr_array:
     """A productive (n x n) input-output matrix A with about ``inputs_per_product`` inputs per
     column and column sums drawn uniformly from ``input_share``."""
-    rng = np.random.default_rng(seed)
-    k = min(inputs_per_product, n)
-    cols = np.repeat(np.arange(n, dtype=np.int32), k)
-    rows = zipf_suppliers(rng, n, n * k, zipf).astype(np.int32)
-    raw = rng.lognormal(0.0, 1.0, n * k)
-    A = sp.csc_array((raw, (rows, cols)), shape=(n, n))
-    A.sum_duplicates()
-    share = rng.uniform(*input_share, n)
-    col_sum = np.asarray(A.sum(axis=0)).ravel()
-    # each column scaled in place (the product with a diagonal matrix, without a sparse product)
-    A.data *= np.repeat(share / col_sum, np.diff(A.indptr))
+    A, _ = _technology_columns(np.random.default_rng(seed), n, inputs_per_product, zipf, input_share)
     return sp.csr_array(A)
+
+
+def _technology_columns(
+    rng: np.random.Generator, n: int, inputs_per_product: int, zipf: float, input_share: tuple[float, float]
+) -> tuple[sp.csc_array, np.ndarray]:
+    """(A as CSC with sorted rows and no duplicates, A's column sums) of :func:`random_technology`.
+
+    Each column's suppliers are drawn, sorted (equal rows kept in drawn order) and merged by
+    adding in that order, as scipy's COO to CSC conversion does; the column sums are added
+    from 0 in row order, as scipy sums the columns of A's CSR form. The compiled kernel does
+    this in place where it is built (and a column holds at most 16 draws: there scipy's sort is
+    an insertion sort, stable, so the order of the additions is known); scipy does it otherwise.
+    """
+    k = min(inputs_per_product, n)
+    rows = zipf_suppliers(rng, n, n * k, zipf)
+    raw = rng.lognormal(0.0, 1.0, n * k)
+    if _compiled(n * k) and 0 < k <= 16:
+        indptr = np.empty(n + 1, np.int32)
+        nnz = _kernels.merge_columns(rows, raw, k, indptr, _threads())
+        A = sp.csc_array((raw[:nnz], rows[:nnz], indptr), shape=(n, n))
+        A.has_canonical_format = True
+    else:
+        cols = np.repeat(np.arange(n, dtype=np.int32), k)
+        A = sp.csc_array((raw, (rows, cols)), shape=(n, n))
+        A.sum_duplicates()
+    del rows, raw
+    share = rng.uniform(*input_share, n)
+    # scipy's A.sum(axis=0) of a CSC matrix: numpy's reduction of each column's entries
+    col_sum = np.add.reduceat(A.data, A.indptr[:-1]) if A.nnz else np.zeros(n)
+    factor = share / col_sum
+    if _compiled(A.nnz) and A.indptr.dtype == A.indices.dtype == np.int32:
+        sums = np.empty(n)
+        _kernels.scale_columns(A.indptr, A.data, factor, sums, _threads())
+        return A, sums
+    # each column scaled in place (the product with a diagonal matrix, without a sparse product)
+    A.data *= np.repeat(factor, np.diff(A.indptr))
+    return A, A.T @ np.ones(n)  # A^T's CSR rows: each column summed in row order
 
 
 def generate(
@@ -117,8 +162,8 @@ def generate(
         economy is the same with or without them.
     """
     rng = np.random.default_rng(seed)
-    A = random_technology(n, inputs_per_product, zipf=zipf, input_share=input_share, seed=rng)
-    value_added = 1.0 - np.asarray(A.sum(axis=0)).ravel()
+    A, col_sums = _technology_columns(rng, n, inputs_per_product, zipf, input_share)
+    value_added = 1.0 - col_sums
     # each product uses a main labour type and, for half the products, a second one
     main = rng.integers(0, labour_types, n)
     second = rng.integers(0, labour_types, n)
@@ -147,45 +192,63 @@ def generate(
     commodities = Commodities.build(
         np.concatenate([prod_ids, lab_ids]),
         kinds=np.concatenate([np.full(n, Kind.GOOD, np.uint8), np.full(labour_types, Kind.LABOUR, np.uint8)]),
-        units=np.concatenate(
-            [np.full(n, "base-price unit", dtype=STRING), np.full(labour_types, "hour", dtype=STRING)]
-        ),
+        units=np.concatenate([_repeated("base-price unit", n), _repeated("hour", labour_types)]),
         supply=np.concatenate([np.zeros(n), supply]),
         targets=np.concatenate([targets, np.zeros(labour_types)]),
     )
-    first_inputs = _inputs_by_process(A, L)
-    blocks_in, blocks_out, caps = [first_inputs], [sp.eye_array(n, n + labour_types, format="csr")], []
+    blocks_in, caps = [_inputs_by_process(A, L)], []
     base_cap = np.full(n, np.inf) if capacity_slack is None else capacity_slack * gross
     caps.append(base_cap)
     for _ in range(processes_per_product - 1):
         # an alternative technique: inputs scaled by a factor, labour shifted to another type
         factor = rng.uniform(0.7, 1.3, n)
-        A_alt = sp.csr_array((A.data * factor[A.indices], A.indices, A.indptr), shape=A.shape)  # A diag(factor)
+        A_alt = sp.csc_array((A.data * np.repeat(factor, np.diff(A.indptr)), A.indices, A.indptr), shape=A.shape)
         alt_type = (main + rng.integers(1, max(labour_types, 2), n)) % labour_types
         hours_alt = hours * rng.uniform(0.6, 1.4, n) * np.maximum(0.2, (2.0 - factor))
         L_alt = sp.csr_array((hours_alt, (alt_type, np.arange(n))), shape=(labour_types, n))
         blocks_in.append(_inputs_by_process(A_alt, L_alt))
-        blocks_out.append(sp.eye_array(n, n + labour_types, format="csr"))
         caps.append(base_cap * 0.5)
-    m = n * processes_per_product
-    proc_num = np.arange(m) // n
-    proc_ids = np.strings.add(
-        np.strings.add("make-", np.tile(prod_ids, processes_per_product)), np.strings.add("-", proc_num.astype(STRING))
+    del A
+    proc_ids = np.concatenate(
+        [np.strings.add(np.strings.add("make-", prod_ids), f"-{k}") for k in range(processes_per_product)]
     )
     processes = Processes(
         ids=proc_ids,
         workplaces=np.strings.add("workplace-", proc_ids),
         capacity=np.concatenate(caps),
-        outputs=sp.csr_array(sp.vstack(blocks_out, format="csr")),
-        inputs=sp.csr_array(sp.vstack(blocks_in, format="csr")),
+        outputs=_stacked([sp.eye_array(n, n + labour_types, format="csr")] * processes_per_product),
+        inputs=_stacked(blocks_in),
     )
     neighbourhoods = _random_councils(rng, councils, n, len(commodities)) if councils else None
     if names is not None or labour_names is not None:
-        return Economy.build(commodities, processes, neighbourhoods, name=name, check_productive=True)
-    # "p<i>", "labour-<k>" and "make-p<i>-<k>" are distinct by construction: no sort of 10^6 ids
-    economy = Economy(commodities, processes, neighbourhoods, name=name, _meta={"ids_checked": True})
-    check_productive(economy)
+        economy = Economy.build(commodities, processes, neighbourhoods, name=name, check_productive=False)
+    else:
+        # "p<i>", "labour-<k>" and "make-p<i>-<k>" are distinct by construction: no sort of 10^6 ids
+        economy = Economy(commodities, processes, neighbourhoods, name=name, _meta={"ids_checked": True})
+    _check_productive(economy, col_sums)
     return economy
+
+
+def _repeated(text: str, count: int) -> np.ndarray:
+    """``count`` copies of ``text`` (a copy of one string, not ``count`` conversions as np.full makes)."""
+    return np.broadcast_to(np.array(text, dtype=STRING), (count,)).copy()
+
+
+def _stacked(blocks: list[sp.csr_array]) -> sp.csr_array:
+    """The blocks one below the other (the one block itself: no copy of 10^7 entries)."""
+    return blocks[0] if len(blocks) == 1 else sp.csr_array(sp.vstack(blocks, format="csr"))
+
+
+def _check_productive(economy: Economy, col_sums: np.ndarray) -> None:
+    """The productiveness check of the default technique, whose input matrix is the generated A
+    with the column sums ``col_sums``: below 1 they bound its spectral radius (what
+    :func:`check_productive` finds first, without building the technique's matrices)."""
+    bound = float(col_sums.max()) if col_sums.size else 0.0
+    if bound < 1.0:
+        economy._meta["productive_radius"] = bound
+        economy._meta["column_sum_bound"] = bound
+    else:
+        check_productive(economy)
 
 
 def _random_councils(rng: np.random.Generator, k: int, n: int, n_commodities: int) -> Councils:
@@ -210,29 +273,73 @@ def _inputs_by_process(A: sp.sparray, L: sp.sparray) -> sp.csr_array:
     a, lab = sp.csc_array(A), sp.csc_array(L)
     a.sort_indices()
     lab.sort_indices()
-    a_count, l_count = np.diff(a.indptr), np.diff(lab.indptr)
-    indptr = np.zeros(n + 1, np.int64)
-    np.cumsum(a_count + l_count, out=indptr[1:])
-    total = int(indptr[-1])
-    indices = np.empty(total, np.int32)
-    data = np.empty(total)
-    a_dest = np.arange(a.nnz) + np.repeat(indptr[:-1] - a.indptr[:-1], a_count)
-    l_dest = np.arange(lab.nnz) + np.repeat(indptr[:-1] + a_count - lab.indptr[:-1], l_count)
-    indices[a_dest], data[a_dest] = a.indices, a.data
-    indices[l_dest], data[l_dest] = lab.indices + n, lab.data
+    total = a.nnz + lab.nnz
     index_type = np.int32 if total < 2**31 else np.int64
-    return sp.csr_array((data, indices, indptr.astype(index_type)), shape=(n, n + labour_types))
+    if _compiled(total) and n + labour_types < 2**31 and a.data.dtype == lab.data.dtype == np.float64:
+        indptr, indices, data = np.empty(n + 1, np.int32), np.empty(total, np.int32), np.empty(total)
+        # positions as int32 (those of L come as int64 from its COO construction)
+        a_parts, l_parts = ([x.astype(np.int32, copy=False) for x in (m.indptr, m.indices)] for m in (a, lab))
+        _kernels.append_columns(*a_parts, a.data, *l_parts, lab.data, n, indptr, indices, data, _threads())
+    else:
+        a_count, l_count = np.diff(a.indptr), np.diff(lab.indptr)
+        indptr = np.zeros(n + 1, np.int64)
+        np.cumsum(a_count + l_count, out=indptr[1:])
+        indices = np.empty(total, np.int32)
+        data = np.empty(total)
+        a_dest = np.arange(a.nnz) + np.repeat(indptr[:-1] - a.indptr[:-1], a_count)
+        l_dest = np.arange(lab.nnz) + np.repeat(indptr[:-1] + a_count - lab.indptr[:-1], l_count)
+        indices[a_dest], data[a_dest] = a.indices, a.data
+        indices[l_dest], data[l_dest] = lab.indices + n, lab.data
+    inputs = sp.csr_array((data, indices, indptr.astype(index_type, copy=False)), shape=(n, n + labour_types))
+    inputs.has_sorted_indices = True
+    return inputs
 
 
-def _neumann(A: sp.csr_array, d: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
-    """Solve x = A x + d by Neumann iteration (A productive by construction). The products
-    run on all cores, each equal to scipy's bit for bit, so the economy is the same."""
-    from glasnost.compute.linear import csr_product
-
+def _neumann(A: sp.csc_array, d: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
+    """Solve x = A x + d by Neumann iteration (A productive by construction; CSC with sorted
+    rows). Each product ``A x`` equals scipy's product with A's CSR form bit for bit (each row
+    summed over its columns in order), so the economy does not depend on the layout; the
+    compiled kernel forms it on all cores, over the columns."""
     x = d.copy()
+    step = _neumann_step(A, d)
     for _ in range(10_000):
-        nxt = d + csr_product(A, x)
-        if np.abs(nxt - x).max() <= rtol * max(np.abs(nxt).max(), 1e-300):
+        nxt, diff, size = step(x)
+        if diff <= rtol * max(size, 1e-300):
             return nxt
         x = nxt
     return x
+
+
+def _neumann_step(A: sp.csc_array, d: np.ndarray) -> Callable[[np.ndarray], tuple[np.ndarray, float, float]]:
+    """x -> (d + A x, max |d + A x - x|, max |d + A x|)."""
+    n = d.size
+    if not (_compiled(A.nnz) and A.indptr.dtype == A.indices.dtype == np.int32 and A.data.dtype == np.float64):
+
+        def plain(x: np.ndarray) -> tuple[np.ndarray, float, float]:
+            nxt = d + A @ x  # scipy's csc_matvec: each row summed over the columns in order
+            return nxt, float(np.abs(nxt - x).max(initial=0.0)), float(np.abs(nxt).max(initial=0.0))
+
+        return plain
+    bands = max(1, min(_threads(), n))
+    starts = np.empty((bands + 1) * n, np.int32)
+    _kernels.band_starts(A.indptr, A.indices, bands, starts)
+    d = np.ascontiguousarray(d, dtype=np.float64)
+
+    def compiled(x: np.ndarray) -> tuple[np.ndarray, float, float]:
+        nxt = np.empty(n)
+        diff, size = _kernels.csc_step(starts, A.indices, A.data, x, d, nxt, bands)
+        return nxt, diff, size
+
+    return compiled
+
+
+def _compiled(entries: int) -> bool:
+    """Whether the compiled kernels can take arrays of ``entries`` entries (int32 positions)."""
+    return _kernels is not None and entries < 2**31
+
+
+def _threads() -> int:
+    """The compiled kernels' threads: every usable core (one in a forked child, as OpenMP needs)."""
+    from glasnost.compute import linear
+
+    return linear._kernel_threads_cap

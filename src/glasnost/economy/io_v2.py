@@ -29,8 +29,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pyarrow as pa
@@ -132,33 +134,87 @@ def coefficients_table(processes: Processes) -> pa.Table:
     commodity = np.empty(total, np.int32)
     role = np.empty(total, np.int8)
     value = np.empty(total)
-    before = np.zeros(m, np.int64)  # entries of earlier roles in each row
-    dest_capital = None
-    for (code, mat), count in zip(roles, counts, strict=True):
-        dest = np.arange(mat.nnz) + np.repeat(indptr[:-1] + before - mat.indptr[:-1], count)
-        commodity[dest], role[dest], value[dest] = mat.indices, code, mat.data
-        before += count
-        if code == 2:
-            dest_capital = dest
+    kernels = _compiled_kernels(total, [mat for _, mat in roles])
+    if kernels is not None:
+        process = _compiled_rows(kernels, indptr, roles, commodity, role, value)
+    else:
+        process = _rows(indptr, roles, counts, commodity, role, value)
     columns = {
-        "process": pa.array(np.repeat(np.arange(m, dtype=np.int32), np.diff(indptr)), pa.int32()),
+        "process": pa.array(process, pa.int32()),
         "commodity": pa.array(commodity, pa.int32()),
         "role": pa.array(role, pa.int8()),
         "value": pa.array(value, pa.float64()),
     }
-    if dest_capital is not None and processes.depreciation is not None:
+    if processes.capital is not None and processes.depreciation is not None:
+        capital = roles[2][1]
+        before = indptr[:-1] + counts[0] + counts[1]  # the capital rows follow outputs and inputs
+        dest = np.arange(capital.nnz) + np.repeat(before - capital.indptr[:-1], counts[2])
         dep = np.full(total, np.nan)
-        dep[dest_capital] = _sorted(processes.depreciation).data  # validation: capital's exact pattern
+        dep[dest] = _sorted(processes.depreciation).data  # validation: capital's exact pattern
         columns["depreciation"] = pa.array(dep, pa.float64(), mask=np.isnan(dep))
     return pa.table(columns)
+
+
+COMPILED_ROWS = 1 << 20
+"""Tables of at least this many rows are laid out by the compiled kernel, where it is built
+(smaller ones do not pay for importing it)."""
+
+
+def _compiled_kernels(total: int, matrices: list[sp.csr_array]) -> ModuleType | None:
+    """The compiled kernels where they can lay out this table (int32 positions), else None."""
+    if total < COMPILED_ROWS or total >= 2**31 or matrices[0].shape[0] >= 2**31:
+        return None
+    try:
+        from glasnost.compute import _kernels
+    except ImportError:  # pragma: no cover - installed without a C compiler
+        return None
+    ok = all(mat.indptr.dtype == mat.indices.dtype == np.int32 and mat.data.dtype == np.float64 for mat in matrices)
+    return _kernels if ok else None
+
+
+def _compiled_rows(
+    kernels: ModuleType,
+    indptr: np.ndarray,
+    roles: list[tuple[int, sp.csr_array]],
+    commodity: np.ndarray,
+    role: np.ndarray,
+    value: np.ndarray,
+) -> np.ndarray:
+    """Fill the table's columns with the compiled kernel, on all cores; returns the process column."""
+    from glasnost.compute import linear
+
+    threads = linear._kernel_threads_cap
+    before = np.zeros(indptr.size - 1, np.int64)
+    for code, mat in roles:
+        kernels.role_entries(indptr, before, mat.indptr, mat.indices, mat.data, code, commodity, role, value, threads)
+    process = np.empty(commodity.size, np.int32)
+    kernels.process_column(indptr, process, threads)
+    return process
+
+
+def _rows(
+    indptr: np.ndarray,
+    roles: list[tuple[int, sp.csr_array]],
+    counts: list[np.ndarray],
+    commodity: np.ndarray,
+    role: np.ndarray,
+    value: np.ndarray,
+) -> np.ndarray:
+    """Fill the table's columns with numpy; returns the process column."""
+    before = np.zeros(indptr.size - 1, np.int64)  # entries of earlier roles in each row
+    for (code, mat), count in zip(roles, counts, strict=True):
+        dest = np.arange(mat.nnz) + np.repeat(indptr[:-1] + before - mat.indptr[:-1], count)
+        commodity[dest], role[dest], value[dest] = mat.indices, code, mat.data
+        before += count
+    return np.repeat(np.arange(indptr.size - 1, dtype=np.int32), np.diff(indptr))
 
 
 def _productive_cache(economy: Economy) -> dict | None:
     """The cached productiveness check, where loading would need it: none where A's column
     sums settle it (the loader tries them first), which spares hashing the matrix."""
     radius = economy._meta.get("productive_radius")
-    if radius is None:
-        return None
+    if radius is None or economy._meta.get("column_sum_bound", np.inf) < 1.0:
+        return None  # no check to cache, or one the column sums settle (a generated economy's)
     technique = economy.technique
     if technique.column_sums.max(initial=0.0) < 1.0:
         return None
@@ -168,7 +224,10 @@ def _productive_cache(economy: Economy) -> dict | None:
 def save_v2(economy: Economy, directory: str | os.PathLike[str]) -> Path:
     """Write ``economy`` in schema version 2 to ``directory`` (created or atomically replaced)."""
     c, p = economy.commodities, economy.processes
-    with atomic_directory(directory) as tmp:
+    with atomic_directory(directory) as tmp, ThreadPoolExecutor(max_workers=1) as writer:
+        # the coefficients, most of the bytes, are laid out and written beside the other
+        # tables (Arrow encodes and writes without the GIL)
+        coefficients = writer.submit(_write_coefficients, p, tmp / FILES["coefficients"])
         _write(
             pa.table({"kind": pa.array(c.kinds, pa.uint8()), "supply": c.supply, "target": c.targets}),
             tmp / FILES["commodities"],
@@ -183,16 +242,6 @@ def save_v2(economy: Economy, directory: str | os.PathLike[str]) -> Path:
         _write(pa.table({"capacity": p.capacity}), tmp / FILES["processes"])
         _write(
             pa.table({"id": pa.array(p.ids), "workplace": _same_as(p.workplaces, p.ids)}), tmp / FILES["process_ids"]
-        )
-        coefficients = coefficients_table(p)
-        _write(
-            coefficients,
-            tmp / FILES["coefficients"],
-            row_group_size=ROW_GROUP_ROWS,
-            # the values are random doubles that lz4 barely shrinks (4%) but costs time to
-            # write and read; only the process range of a row group is ever looked up
-            compression={c: "none" if c == "value" else COMPRESSION for c in coefficients.column_names},
-            write_statistics=["process"],
         )
         files = ["commodities", "commodity_ids", "processes", "process_ids", "coefficients"]
         if economy.councils is not None:
@@ -231,8 +280,22 @@ def save_v2(economy: Economy, directory: str | os.PathLike[str]) -> Path:
             "row_group_rows": ROW_GROUP_ROWS,
             "checks": checks,
         }
+        coefficients.result()
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return Path(directory)
+
+
+def _write_coefficients(processes: Processes, path: Path) -> None:
+    coefficients = coefficients_table(processes)
+    _write(
+        coefficients,
+        path,
+        row_group_size=ROW_GROUP_ROWS,
+        # the values are random doubles that lz4 barely shrinks (4%) but costs time to
+        # write and read; only the process range of a row group is ever looked up
+        compression={c: "none" if c == "value" else COMPRESSION for c in coefficients.column_names},
+        write_statistics=["process"],
+    )
 
 
 # ---- reading ---------------------------------------------------------------------------------
