@@ -723,7 +723,7 @@ done:
     return result;
 }
 
-/* ---- the synthetic generator and the coefficient table (glasnost.data.synthetic, io_v2) ---- */
+/* ---- the synthetic generator (glasnost.data.synthetic) ---- */
 
 /* Draws of the generator's Zipf suppliers (glasnost.data.synthetic.zipf_suppliers).
  *
@@ -1072,106 +1072,6 @@ done:
 }
 
 
-/* The coefficient table of the schema version 2 writer (glasnost.economy.io_v2).
- *
- * role_entries(row_start, before, indptr, indices, data, code, commodity, role, value, threads)
- *
- * The table lists every process's entries role after role, so the entries of process j for
- * one role (a CSR matrix: int32 indptr and indices, float64 data) go to the table rows from
- * row_start[j] + before[j] on (int64; before counts the entries of the roles already placed,
- * and grows by this role's count): their commodity (int32), the role code (int8) and value
- * (float64). Rows are copied in parallel; the caller checks that they fit.
- *
- * process_column(row_start, process, threads)
- *
- *     process[r] = j for the table rows r from row_start[j] to row_start[j + 1] (int32)
- */
-static PyObject *role_entries(PyObject *Py_UNUSED(self), PyObject *args) {
-    Py_buffer row_start, before, indptr, indices, data, commodity, role, value;
-    int code, threads;
-    if (!PyArg_ParseTuple(args, "y*w*y*y*y*iw*w*w*i", &row_start, &before, &indptr, &indices, &data,
-                          &code, &commodity, &role, &value, &threads))
-        return NULL;
-    PyObject *result = NULL;
-    const Py_ssize_t m = indptr.len / 4 - 1, total = commodity.len / 4;
-    if (threads < 1 || m < 0 || row_start.itemsize != 8 || row_start.len != 8 * (m + 1) ||
-        before.itemsize != 8 || before.len != 8 * m || indptr.itemsize != 4 ||
-        indices.itemsize != 4 || data.itemsize != 8 || data.len != 2 * indices.len ||
-        commodity.itemsize != 4 || role.itemsize != 1 || role.len != total ||
-        value.itemsize != 8 || value.len != 8 * total || code < -128 || code > 127 ||
-        ((const int32_t *)indptr.buf)[m] > indices.len / 4 ||
-        ((const int64_t *)row_start.buf)[m] > total) {
-        PyErr_SetString(PyExc_ValueError, "role_entries: inconsistent buffer sizes or types");
-        goto done;
-    }
-    const int64_t *rs = row_start.buf;
-    int64_t *bf = before.buf;
-    const int32_t *ip = indptr.buf, *ix = indices.buf;
-    const double *dt = data.buf;
-    int32_t *oc = commodity.buf;
-    int8_t *orl = role.buf;
-    double *ov = value.buf;
-    int overflow = 0;
-    Py_BEGIN_ALLOW_THREADS
-    _Pragma("omp parallel for num_threads(threads) schedule(static) reduction(|: overflow)")
-    for (Py_ssize_t j = 0; j < m; j++) {
-        const int32_t count = ip[j + 1] - ip[j];
-        const int64_t to = rs[j] + bf[j];
-        if (count < 0 || to + count > rs[j + 1]) {
-            overflow = 1;
-            continue;
-        }
-        memcpy(oc + to, ix + ip[j], (size_t)count * sizeof(int32_t));
-        memset(orl + to, code, (size_t)count);
-        memcpy(ov + to, dt + ip[j], (size_t)count * sizeof(double));
-        bf[j] += count;
-    }
-    Py_END_ALLOW_THREADS
-    if (overflow) {
-        PyErr_SetString(PyExc_ValueError, "role_entries: more entries than the table rows hold");
-        goto done;
-    }
-    result = Py_None;
-    Py_INCREF(result);
-done:
-    PyBuffer_Release(&row_start);
-    PyBuffer_Release(&before);
-    PyBuffer_Release(&indptr);
-    PyBuffer_Release(&indices);
-    PyBuffer_Release(&data);
-    PyBuffer_Release(&commodity);
-    PyBuffer_Release(&role);
-    PyBuffer_Release(&value);
-    return result;
-}
-
-static PyObject *process_column(PyObject *Py_UNUSED(self), PyObject *args) {
-    Py_buffer row_start, process;
-    int threads;
-    if (!PyArg_ParseTuple(args, "y*w*i", &row_start, &process, &threads)) return NULL;
-    PyObject *result = NULL;
-    const Py_ssize_t m = row_start.len / 8 - 1;
-    if (threads < 1 || m < 0 || m > INT32_MAX || row_start.itemsize != 8 ||
-        process.itemsize != 4 || ((const int64_t *)row_start.buf)[m] != process.len / 4 ||
-        ((const int64_t *)row_start.buf)[0] != 0) {
-        PyErr_SetString(PyExc_ValueError, "process_column: inconsistent buffer sizes or types");
-        goto done;
-    }
-    const int64_t *rs = row_start.buf;
-    int32_t *pr = process.buf;
-    Py_BEGIN_ALLOW_THREADS
-    _Pragma("omp parallel for num_threads(threads) schedule(static)")
-    for (Py_ssize_t j = 0; j < m; j++)
-        for (int64_t r = rs[j]; r < rs[j + 1]; r++) pr[r] = (int32_t)j;
-    Py_END_ALLOW_THREADS
-    result = Py_None;
-    Py_INCREF(result);
-done:
-    PyBuffer_Release(&row_start);
-    PyBuffer_Release(&process);
-    return result;
-}
-
 static PyMethodDef methods[] = {
     {"residual", residual, METH_VARARGS,
      "residual(indptr, indices, data, x, r, w, out, sums, threads): the fused CSR residual "
@@ -1220,12 +1120,6 @@ static PyMethodDef methods[] = {
      "append_columns(a_indptr, a_indices, a_data, l_indptr, l_indices, l_data, offset, "
      "out_indptr, out_indices, out_data, threads): rows of A's columns followed by L's; see the "
      "module source."},
-    {"role_entries", role_entries, METH_VARARGS,
-     "role_entries(row_start, before, indptr, indices, data, code, commodity, role, value, "
-     "threads): one role's entries into the coefficient table; see the module source."},
-    {"process_column", process_column, METH_VARARGS,
-     "process_column(row_start, process, threads): the coefficient table's process column; see "
-     "the module source."},
     {NULL, NULL, 0, NULL},
 };
 

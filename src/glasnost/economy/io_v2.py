@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
+from glasnost.economy import native
 from glasnost.economy.errors import EconomyError, NotProductiveError
 from glasnost.economy.files import (
     FORMAT,
@@ -156,20 +157,15 @@ def coefficients_table(processes: Processes) -> pa.Table:
 
 
 COMPILED_ROWS = 1 << 20
-"""Tables of at least this many rows are laid out by the compiled kernel, where it is built
-(smaller ones do not pay for importing it)."""
+"""Tables of at least this many rows are laid out by the compiled kernel, where it is built."""
 
 
 def _compiled_kernels(total: int, matrices: list[sp.csr_array]) -> ModuleType | None:
     """The compiled kernels where they can lay out this table (int32 positions), else None."""
-    if total < COMPILED_ROWS or total >= 2**31 or matrices[0].shape[0] >= 2**31:
-        return None
-    try:
-        from glasnost.compute import _kernels
-    except ImportError:  # pragma: no cover - installed without a C compiler
+    if native.kernels is None or total < COMPILED_ROWS or total >= 2**31 or matrices[0].shape[0] >= 2**31:
         return None
     ok = all(mat.indptr.dtype == mat.indices.dtype == np.int32 and mat.data.dtype == np.float64 for mat in matrices)
-    return _kernels if ok else None
+    return native.kernels if ok else None
 
 
 def _compiled_rows(
@@ -181,9 +177,7 @@ def _compiled_rows(
     value: np.ndarray,
 ) -> np.ndarray:
     """Fill the table's columns with the compiled kernel, on all cores; returns the process column."""
-    from glasnost.compute import linear
-
-    threads = linear._kernel_threads_cap
+    threads = native.kernel_threads()
     before = np.zeros(indptr.size - 1, np.int64)
     for code, mat in roles:
         kernels.role_entries(indptr, before, mat.indptr, mat.indices, mat.data, code, commodity, role, value, threads)
