@@ -188,3 +188,18 @@ def test_deflated_update_is_numpys_bit_for_bit(dtype: type, k: int) -> None:
     assert np.array_equal(e, expect)
     with pytest.raises(ValueError, match="inconsistent"):  # one coefficient too many
         linear._kernels.deflated_update(e, s, u, np.ones(k + 1, dtype), 1)
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_the_loosely_settled_perron_pair_costs_no_sweeps(monkeypatch: pytest.MonkeyPatch, transpose: bool) -> None:
+    n = 20_000
+    A = random_technology(n, 10, seed=8)
+    D = np.random.default_rng(8).lognormal(size=(n, 2))
+    loose = LeontiefSystem(A)
+    X, report = loose.solve(D, transpose=transpose)
+    monkeypatch.setattr(linear._Perron, "SETTLE", 1e-9)  # power iterations to convergence
+    tight = LeontiefSystem(A)
+    X_tight, tight_report = tight.solve(D, transpose=transpose)
+    assert report.iterations <= tight_report.iterations + 1
+    assert loose._perron.rho == pytest.approx(tight._perron.rho, rel=1e-4)  # a Rayleigh quotient
+    assert _columnwise_error(X, X_tight).max() <= 1e-10
