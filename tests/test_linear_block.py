@@ -203,3 +203,21 @@ def test_the_loosely_settled_perron_pair_costs_no_sweeps(monkeypatch: pytest.Mon
     assert report.iterations <= tight_report.iterations + 1
     assert loose._perron.rho == pytest.approx(tight._perron.rho, rel=1e-4)  # a Rayleigh quotient
     assert _columnwise_error(X, X_tight).max() <= 1e-10
+
+
+def test_the_solution_check_is_the_entrywise_one() -> None:
+    rng = np.random.default_rng(12)
+    for _ in range(300):
+        shape = (int(rng.integers(1, 6)), int(rng.integers(1, 4)))
+        x = rng.standard_normal(shape) * 10.0 ** rng.integers(-12, 3, shape)
+        d = rng.standard_normal(shape) + float(rng.integers(0, 3))
+        if rng.random() < 0.2:
+            x.flat[rng.integers(x.size)] = rng.choice([np.nan, np.inf, -np.inf])
+        entrywise = np.isfinite(x).all() and not any(
+            (d[:, c] >= 0).all() and (x[:, c] < -1e-9 * max(np.abs(x[:, c]).max(), 1.0)).any()
+            for c in range(shape[1])
+        )
+        assert linear._finite_and_non_negative(x, d) == entrywise
+        assert linear._finite_and_non_negative(x[:, 0], d[:, 0]) == linear._finite_and_non_negative(
+            x[:, :1], d[:, :1]
+        )

@@ -69,6 +69,20 @@ static Py_ssize_t row_chunks(Py_ssize_t m, const int32_t *indptr, Py_ssize_t *st
     return count;
 }
 
+/* The entry of x that the row sum will read PREFETCH_AHEAD entries of the matrix later is asked
+ * for now: rows of the transposed Leontief matrix read x where most products' inputs are (the
+ * first rows), those of the matrix itself read it anywhere, and the hardware cannot guess those
+ * addresses. At 10^6 products on 2 cores, a sweep of the matrix takes 7.9 ms against 9.1 (min
+ * of 15), one of its transpose the same (6.4-6.7 ms, 13 ms for a block of 3). */
+#ifndef PREFETCH_AHEAD
+#define PREFETCH_AHEAD 32
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(address) __builtin_prefetch((address), 0, 1)
+#else
+#define PREFETCH(address) ((void)(address))
+#endif
+
 /* Rows begin .. end of a block of width k into out and its sums into part[0 .. 2k). Inlined
  * with constant widths below, so the compiler keeps the k row sums in registers. */
 #define DEFINE_RESIDUAL_ROWS(NAME, T)                                                      \
@@ -77,11 +91,14 @@ static Py_ssize_t row_chunks(Py_ssize_t m, const int32_t *indptr, Py_ssize_t *st
         const int32_t *restrict indices, const T *restrict data, const T *restrict x,      \
         const T *restrict r, const T *restrict w, T *restrict out, double *restrict part) { \
         double sq[KMAX], wo[KMAX], acc[KMAX];                                              \
+        const int32_t stop = indptr[end] - PREFETCH_AHEAD;                                 \
         for (Py_ssize_t c = 0; c < k; c++) sq[c] = wo[c] = 0;                              \
         for (Py_ssize_t i = begin; i < end; i++) {                                         \
             const T *xi = x + i * k, *ri = r + i * k;                                      \
             for (Py_ssize_t c = 0; c < k; c++) acc[c] = (double)ri[c] - (double)xi[c];     \
             for (int32_t p = indptr[i]; p < indptr[i + 1]; p++) {                          \
+                if (PREFETCH_AHEAD && p < stop)                                            \
+                    PREFETCH(x + (Py_ssize_t)indices[p + PREFETCH_AHEAD] * k);             \
                 const double a = (double)data[p];                                          \
                 const T *xj = x + (Py_ssize_t)indices[p] * k;                              \
                 for (Py_ssize_t c = 0; c < k; c++) acc[c] += a * (double)xj[c];            \

@@ -10,10 +10,12 @@ bulk of the spectrum, the best any polynomial method can do on a disk, with no i
 to orthogonalise. When the bulk is not small (the contraction stalls), the solve continues
 with restarted GMRES (``'gmres'``), which needs no such structure. Products are reordered by
 how many others use them (the heavily used core first) so that the vector entries most read
-by the matrix-vector product share cache lines. Each sweep is one pass of a compiled kernel
+by the matrix-vector product share cache lines. Several right-hand sides (labour values of each
+labour type) are iterated together, their vectors side by side in one (n, k) block, each column
+stopping when it is solved. Each sweep is one pass of a compiled kernel
 (``glasnost.compute._kernels``, built by setup.py where a C compiler is found) that forms the
-residual and its two sums on all cores with OpenMP; without it, scipy's product runs over row
-blocks on a thread pool.
+residuals of the block and their sums on all cores with OpenMP, reading the matrix once for all
+columns; without it, scipy's product runs over row blocks on a thread pool.
 """
 
 from __future__ import annotations
@@ -135,7 +137,9 @@ DIRECT_MAX = 3000
 class SolveReport:
     """How a linear system was solved.
 
-    ``residual`` is ||(I - A) x - d||_2 / ||d||_2 (or its transpose), computed after the solve.
+    ``residual`` is ||(I - A) x - d||_2 / ||d||_2 (or its transpose), computed after the solve;
+    for several right-hand sides, the largest of their columns'. ``iterations`` counts sweeps
+    over the matrix: a block of right-hand sides iterated together sweeps once for all of them.
     """
 
     method: str
@@ -513,7 +517,8 @@ class LeontiefSystem:
         :data:`BLOCK_MAX`; returns the solution, the iterations, the method and the largest
         relative residual of a column."""
         D = d.reshape(self.n, -1)
-        X = np.zeros(D.shape)
+        # a block given column-major (the labour values' transposed rows) comes back so
+        X = np.zeros(D.shape, order="F" if d.ndim == 2 and not d.flags.c_contiguous else "C")
         iterations, methods, residuals = 0, [], np.zeros(D.shape[1])
         for a in range(0, D.shape[1], BLOCK_MAX):
             cols = slice(a, a + BLOCK_MAX)
@@ -566,7 +571,8 @@ class LeontiefSystem:
     ) -> tuple[np.ndarray, SolveReport]:
         """Solve (I - A) x = d, or x (I - A) = d when ``transpose``.
 
-        ``d`` may be a vector or an (n, k) matrix of right-hand sides. ``method`` is
+        ``d`` may be a vector or an (n, k) matrix of right-hand sides (``'deflated'`` iterates
+        them together, in blocks of up to :data:`BLOCK_MAX`; other methods one by one). ``method`` is
         ``'auto'`` (``'direct'`` up to :data:`DIRECT_MAX` products, ``'deflated'`` above),
         ``'direct'``, ``'deflated'`` (the Neumann iteration with the Perron direction removed,
         finishing with GMRES if it stalls; the report then says ``'deflated+gmres'``),
@@ -618,10 +624,7 @@ class LeontiefSystem:
             residual = self._residual(x, d, transpose)
         else:
             raise ValueError(f"unknown method {method!r} (auto, direct, deflated, gmres, jacobi)")
-        D, X = d.reshape(self.n, -1), x.reshape(self.n, -1)
-        scale = np.maximum(np.abs(X).max(axis=0, initial=0.0), 1.0)
-        negative = (D >= 0).all(axis=0) & (X.min(axis=0, initial=0.0) < -1e-9 * scale)
-        if not np.all(np.isfinite(x)) or negative.any():
+        if not _finite_and_non_negative(x, d):
             raise NotProductiveError([], float("nan"), where="technology")
         return x, SolveReport(method, iterations, residual, time.perf_counter() - start)
 
@@ -631,6 +634,18 @@ def _sorted(M: sp.csr_array) -> sp.csr_array:
     if not M.has_sorted_indices:
         M.sort_indices()
     return M
+
+
+def _finite_and_non_negative(x: np.ndarray, d: np.ndarray) -> bool:
+    """Whether every entry of the solution ``x`` is finite and, in each column where ``d`` is
+    non-negative, none is below -1e-9 times the column's largest magnitude (or -1e-9)."""
+    X, D = x.reshape(x.shape[0], -1), d.reshape(d.shape[0], -1)
+    # min and max carry any NaN or infinity, and give the largest magnitude without |X|
+    lo, hi = X.min(axis=0, initial=0.0), X.max(axis=0, initial=0.0)
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        return False
+    scale = np.maximum(np.maximum(hi, -lo), 1.0)
+    return not ((D >= 0).all(axis=0) & (lo < -1e-9 * scale)).any()
 
 
 def _relative_residual(x: np.ndarray, Mx: np.ndarray, d: np.ndarray) -> float:
