@@ -475,16 +475,16 @@ class LeontiefSystem:
         """The deflated iteration (:func:`_deflated`) on the columns of ``D`` (n, k) together,
         peeled products by substitution (see :class:`_Split`).
 
-        Returns the solutions, the iterations (sweeps over the block, plus the GMRES steps of
-        columns that stalled), each column's method and each column's float64 residual norm of
-        the core, NaN where GMRES finished: the peeled rows hold by substitution, so it is the
-        whole system's residual up to rounding.
+        Returns the solutions, the iterations (sweeps over the block, plus the
+        GMRES steps of columns that stalled), each column's method and each column's relative
+        residual: the core's float64 residual over ||d|| (the peeled rows hold by substitution,
+        so it is the whole system's up to rounding), NaN where GMRES finished.
         """
         split, p = self._split, self._perm
         rhs, X = self._core_problem(D, transpose)
         # the residual that counts is the whole system's, relative to ||d||
-        rhs_norm = np.linalg.norm(rhs, axis=0)
-        col_rtol = rtol * np.linalg.norm(D, axis=0) / np.where(rhs_norm > 0, rhs_norm, 1.0)
+        rhs_norm, d_norm = _column_norms(rhs), _column_norms(D)
+        col_rtol = rtol * d_norm / np.where(rhs_norm > 0, rhs_norm, 1.0)
         col_rtol[rhs_norm == 0] = rtol
         op = self._op_t if transpose else self._op
         inner = (self._op32_t if transpose else self._op32) if mixed else None
@@ -508,7 +508,7 @@ class LeontiefSystem:
         X[p] = xp
         if transpose:
             _solve_peeled_block(split, X, D, transpose=True)
-        return X, iterations, methods, core_residual
+        return X, iterations, methods, core_residual / np.where(d_norm > 0, d_norm, 1.0)
 
     def _solve_deflated(
         self, d: np.ndarray, transpose: bool, mixed: bool, rtol: float, max_iter: int, restart: int
@@ -517,18 +517,17 @@ class LeontiefSystem:
         :data:`BLOCK_MAX`; returns the solution, the iterations, the method and the largest
         relative residual of a column."""
         D = d.reshape(self.n, -1)
-        # a block given column-major (the labour values' transposed rows) comes back so
-        X = np.zeros(D.shape, order="F" if d.ndim == 2 and not d.flags.c_contiguous else "C")
-        iterations, methods, residuals = 0, [], np.zeros(D.shape[1])
-        for a in range(0, D.shape[1], BLOCK_MAX):
-            cols = slice(a, a + BLOCK_MAX)
-            X[:, cols], its, used, core_residual = self._deflated_block(
-                D[:, cols], transpose, mixed, rtol, max_iter, restart
-            )
-            iterations += its
-            methods += used
-            dnorm = np.linalg.norm(D[:, cols], axis=0)
-            residuals[cols] = core_residual / np.where(dnorm > 0, dnorm, 1.0)
+        groups = [slice(a, a + BLOCK_MAX) for a in range(0, D.shape[1], BLOCK_MAX)]
+        parts = [self._deflated_block(D[:, g], transpose, mixed, rtol, max_iter, restart) for g in groups]
+        if len(parts) == 1:
+            X = parts[0][0]
+        else:
+            X = np.zeros(D.shape)
+            for g, part in zip(groups, parts, strict=True):
+                X[:, g] = part[0]
+        iterations = sum(part[1] for part in parts)
+        methods = [m for part in parts for m in part[2]]
+        residuals = np.concatenate([part[3] for part in parts]) if parts else np.zeros(0)
         for c in np.flatnonzero(np.isnan(residuals)):  # finished by GMRES: recomputed
             residuals[c] = self._residual(X[:, c], D[:, c], transpose)
         used = "+".join(dict.fromkeys(methods)) or "deflated"
@@ -639,11 +638,15 @@ def _sorted(M: sp.csr_array) -> sp.csr_array:
 def _finite_and_non_negative(x: np.ndarray, d: np.ndarray) -> bool:
     """Whether every entry of the solution ``x`` is finite and, in each column where ``d`` is
     non-negative, none is below -1e-9 times the column's largest magnitude (or -1e-9)."""
-    X, D = x.reshape(x.shape[0], -1), d.reshape(d.shape[0], -1)
-    # min and max carry any NaN or infinity, and give the largest magnitude without |X|
-    lo, hi = X.min(axis=0, initial=0.0), X.max(axis=0, initial=0.0)
-    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+    # min and max carry any NaN or infinity, and give the largest magnitude without |x|; over
+    # the whole array first (one contiguous pass each), by column only where an entry is negative
+    lowest, highest = float(x.min(initial=0.0)), float(x.max(initial=0.0))
+    if not (np.isfinite(lowest) and np.isfinite(highest)):
         return False
+    if lowest >= -1e-9:
+        return True
+    X, D = x.reshape(x.shape[0], -1), d.reshape(d.shape[0], -1)
+    lo, hi = X.min(axis=0, initial=0.0), X.max(axis=0, initial=0.0)
     scale = np.maximum(np.maximum(hi, -lo), 1.0)
     return not ((D >= 0).all(axis=0) & (lo < -1e-9 * scale)).any()
 
@@ -711,6 +714,11 @@ def _power_iteration(op: _BlockOperator, steps: int, settle: float) -> tuple[np.
     return v, av
 
 
+def _column_norms(M: np.ndarray) -> np.ndarray:
+    """The 2-norm of each column of ``M`` (n, k), in float64, without an (n, k) temporary."""
+    return np.sqrt(np.einsum("ij,ij->j", M, M, dtype=np.float64))
+
+
 class _Columns:
     """The columns of a block still iterating in :func:`_deflated`: their numbers in the block
     and their float64 work arrays, (n, k) and C-contiguous, so the kernel takes them as a block."""
@@ -719,9 +727,8 @@ class _Columns:
         self.index = np.arange(D.shape[1])
         self.d, self.x, self.r = D, np.zeros(D.shape), D.copy()
         self.rtol = rtol
-        self.dnorm = np.linalg.norm(D, axis=0)
-        self.dnorm[self.dnorm == 0] = 1.0
-        self.beta = np.linalg.norm(D, axis=0)
+        self.beta = _column_norms(D)
+        self.dnorm = np.where(self.beta > 0, self.beta, 1.0)
 
     def drop(self, gone: np.ndarray, X: np.ndarray) -> None:
         """Write the columns marked ``gone`` into the block's solution ``X`` and stop iterating them."""
@@ -772,11 +779,11 @@ def _deflated(
     cols.drop(done, X)
     sweeps = 0
     while cols.index.size and sweeps < max_iter:
-        r_in = (cols.r / cols.beta).astype(dtype)  # unit columns
+        r_in = np.empty(cols.r.shape, dtype)
+        np.divide(cols.r, cols.beta, out=r_in, casting="same_kind")  # unit columns
         goal = np.maximum(cols.rtol * cols.dnorm / cols.beta, floor)
-        e, s, scratch = r_in.copy(), np.empty_like(r_in), np.empty_like(r_in)
-        if gain:
-            e += np.multiply.outer(u, (gain * (w @ r_in)).astype(dtype))
+        e, s, scratch = np.zeros_like(r_in), np.empty_like(r_in), np.empty_like(r_in)
+        _add_correction(e, r_in, u, (gain * (w @ r_in)).astype(dtype), scratch, _kernel_threads(inner_op))  # M^-1 r
         for step in range(1, max_iter - sweeps + 1):
             sumsq, w_s = inner_op.block_residual_into(r_in, e, s, w)  # s = r_in - (I - A) e
             res = np.sqrt(sumsq)
@@ -794,7 +801,7 @@ def _deflated(
                 cols.drop(slow, X)
                 if not cols.index.size:
                     return X, sweeps, stalled, residual
-        cols.x += cols.beta * e.astype(np.float64)
+        cols.x += np.multiply(e, cols.beta, dtype=np.float64)
         sumsq, _ = op.block_residual_into(cols.d, cols.x, cols.r, np.empty(0))  # r = d - (I - A) x, in float64
         cols.beta = np.sqrt(sumsq)
         done = cols.beta <= cols.rtol * cols.dnorm
