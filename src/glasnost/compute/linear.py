@@ -10,10 +10,12 @@ bulk of the spectrum, the best any polynomial method can do on a disk, with no i
 to orthogonalise. When the bulk is not small (the contraction stalls), the solve continues
 with restarted GMRES (``'gmres'``), which needs no such structure. Products are reordered by
 how many others use them (the heavily used core first) so that the vector entries most read
-by the matrix-vector product share cache lines. Each sweep is one pass of a compiled kernel
+by the matrix-vector product share cache lines. Several right-hand sides (labour values of each
+labour type) are iterated together, their vectors side by side in one (n, k) block, each column
+stopping when it is solved. Each sweep is one pass of a compiled kernel
 (``glasnost.compute._kernels``, built by setup.py where a C compiler is found) that forms the
-residual and its two sums on all cores with OpenMP; without it, scipy's product runs over row
-blocks on a thread pool.
+residuals of the block and their sums on all cores with OpenMP, reading the matrix once for all
+columns; without it, scipy's product runs over row blocks on a thread pool.
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
-try:  # y += A x into a given vector; scipy's public product always allocates the result
+try:  # y += A x into a given vector (or block); scipy's public product always allocates the result
     from scipy.sparse._sparsetools import csc_matvec as _csc_matvec
+    from scipy.sparse._sparsetools import csc_matvecs as _csc_matvecs
     from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
+    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
 except ImportError:  # pragma: no cover - a future scipy without them
 
     def _csr_matvec(n_row: int, n_col: int, indptr, indices, data, x, y) -> None:  # type: ignore[no-untyped-def]
@@ -43,6 +47,14 @@ except ImportError:  # pragma: no cover - a future scipy without them
 
     def _csc_matvec(n_row: int, n_col: int, indptr, indices, data, x, y) -> None:  # type: ignore[no-untyped-def]
         y += sp.csc_array((data, indices, indptr), shape=(n_row, n_col)) @ x
+
+    def _csr_matvecs(n_row: int, n_col: int, n_vecs: int, indptr, indices, data, x, y) -> None:  # type: ignore[no-untyped-def]
+        product = sp.csr_array((data, indices, indptr), shape=(n_row, n_col)) @ x.reshape(n_col, n_vecs)
+        y += product.ravel()
+
+    def _csc_matvecs(n_row: int, n_col: int, n_vecs: int, indptr, indices, data, x, y) -> None:  # type: ignore[no-untyped-def]
+        product = sp.csc_array((data, indices, indptr), shape=(n_row, n_col)) @ x.reshape(n_col, n_vecs)
+        y += product.ravel()
 
 
 from glasnost.compute import peel
@@ -125,13 +137,26 @@ DIRECT_MAX = 3000
 class SolveReport:
     """How a linear system was solved.
 
-    ``residual`` is ||(I - A) x - d||_2 / ||d||_2 (or its transpose), computed after the solve.
+    ``residual`` is ||(I - A) x - d||_2 / ||d||_2 (or its transpose), computed after the solve;
+    for several right-hand sides, the largest of their columns'. ``iterations`` counts sweeps
+    over the matrix: a block of right-hand sides iterated together sweeps once for all of them.
     """
 
     method: str
     iterations: int
     residual: float
     seconds: float
+
+
+BLOCK_MAX = 16
+"""Most right-hand sides one block sweep of the compiled kernel takes (its ``KMAX``); wider
+blocks are solved in groups of this many columns."""
+
+_Sum = float | np.ndarray  # one sum, or one per column of a block
+
+
+def _kernel_threads(op: _BlockOperator) -> int:
+    return min(op.threads, _kernel_threads_cap)
 
 
 class _BlockOperator:
@@ -172,7 +197,7 @@ class _BlockOperator:
         twin.dtype = np.dtype(np.float32)
         return twin
 
-    def _map(self, work: Callable[[int], tuple[float, float]]) -> tuple[float, float]:
+    def _map(self, work: Callable[[int], tuple[_Sum, _Sum]]) -> tuple[_Sum, _Sum]:
         if self.pool is None:
             return work(0)
         # the calling thread takes the first block itself: one hand-over less per product
@@ -189,8 +214,7 @@ class _BlockOperator:
                 x.dtype == r.dtype == out.dtype == w.dtype == self.dtype and x.size == r.size == out.size == M.shape[0]
             ):
                 raise ValueError(f"operator of {M.shape} {self.dtype}: vector {x.shape} {x.dtype}")
-            threads = min(self.threads, _kernel_threads_cap)
-            _kernels.residual(M.indptr, M.indices, M.data, x, r, w, out, sums, threads)
+            _kernels.residual(M.indptr, M.indices, M.data, x, r, w, out, sums, _kernel_threads(self))
             return float(sums[0]), float(sums[1])
 
         def work(i: int) -> tuple[float, float]:
@@ -199,6 +223,37 @@ class _BlockOperator:
             np.subtract(r[a:b], x[a:b], out=part)
             _csr_matvec(block.shape[0], block.shape[1], block.indptr, block.indices, block.data, x, part)
             return float(np.dot(part, part)), float(np.dot(w[a:b], part)) if w.size else 0.0
+
+        return self._map(work)
+
+    def block_residual_into(
+        self, r: np.ndarray, x: np.ndarray, out: np.ndarray, w: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`residual_into` for blocks of k vectors, in one pass over M: ``r``, ``x`` and
+        ``out`` are C-contiguous (n, k) arrays, ``w`` one vector (or empty) for all columns.
+        Returns the k squared norms of ``out``'s columns and their k products with ``w``. The
+        compiled kernel takes at most :data:`BLOCK_MAX` columns."""
+        n, k = x.shape
+        if not (
+            x.shape == r.shape == out.shape
+            and x.dtype == r.dtype == out.dtype == w.dtype == self.dtype
+            and n == self.bounds[-1]
+            and all(a.flags.c_contiguous for a in (x, r, out))
+        ):
+            raise ValueError(f"operator of {n} rows {self.dtype}: block {x.shape} {x.dtype}")
+        if self.compiled and k <= BLOCK_MAX:
+            M, sums = self.blocks[0], np.empty(2 * k)
+            _kernels.residual_block(M.indptr, M.indices, M.data, x, r, w, out, sums, k, _kernel_threads(self))
+            return sums[:k], sums[k:]
+
+        def work(i: int) -> tuple[np.ndarray, np.ndarray]:
+            a, b = self.bounds[i], self.bounds[i + 1]
+            block, part = self.blocks[i], out[a:b]
+            np.subtract(r[a:b], x[a:b], out=part)
+            m, cols = block.shape
+            _csr_matvecs(m, cols, k, block.indptr, block.indices, block.data, x.ravel(), part.ravel())
+            wo = w[a:b] @ part if w.size else np.zeros(k)
+            return np.einsum("ij,ij->j", part, part, dtype=np.float64), wo.astype(np.float64)
 
         return self._map(work)
 
@@ -380,15 +435,21 @@ class LeontiefSystem:
         with _one_blas_thread():
             return _Perron.of(self._op32, self._op32_t)
 
+    def _core_problem(self, D: np.ndarray, transpose: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The core's right-hand sides (in the iterative order) for the columns of ``D``, and
+        the solution block with the peeled products that come first already filled in."""
+        split, p = self._split, self._perm
+        X = np.zeros(D.shape)
+        if transpose or not split.levels:
+            return np.ascontiguousarray(D[p]), X
+        inflow = _solve_peeled_block(split, X, D, transpose=False)
+        return np.ascontiguousarray(D[p] + inflow[p]), X
+
     def _iterative(
         self, d: np.ndarray, transpose: bool, method: str, mixed: bool, **options: float
-    ) -> tuple[np.ndarray, int, str, float | None]:
-        """Peeled products by substitution, the core by an iteration (see :class:`_Split`).
-
-        Returns the solution, the iterations, the method used and, when the iteration ended on
-        a float64 residual of the core (``'deflated'``), its norm: the peeled rows hold by
-        substitution, so it is the whole system's residual up to rounding.
-        """
+    ) -> tuple[np.ndarray, int]:
+        """GMRES or Jacobi on one right-hand side: peeled products by substitution, the core
+        by the iteration (see :class:`_Split`). Returns the solution and the iterations."""
         split, p = self._split, self._perm
         x = np.zeros(self.n)
         inflow = split.solve_peeled(x, d, transpose=False) if not transpose and split.levels else None
@@ -398,31 +459,79 @@ class LeontiefSystem:
         if rhs_norm > 0:
             options["rtol"] = options["rtol"] * float(np.linalg.norm(d)) / rhs_norm
         op = self._op_t if transpose else self._op
-        inner = (self._op32_t if transpose else self._op32) if mixed else None
-        used, core_residual = method, None
-        if method == "deflated":
-            xp, iterations, stalled, core_residual = _deflated(
-                op,
-                rhs,
-                self._perron,
-                transpose=transpose,
-                inner=inner,
-                rtol=options["rtol"],
-                max_iter=int(options["max_iter"]),
-            )
-            if stalled:  # the bulk of the spectrum is not small: finish with GMRES from here
-                more = dict(options, max_iter=options["max_iter"] - iterations)
-                xp, extra = _gmres(op, rhs, inner=inner, x0=xp, **more)  # type: ignore[arg-type]
-                iterations += extra
-                used, core_residual = "deflated+gmres", None
-        elif method == "gmres":
+        if method == "gmres":
+            inner = (self._op32_t if transpose else self._op32) if mixed else None
             xp, iterations = _gmres(op, rhs, inner=inner, **options)  # type: ignore[arg-type]
         else:
             xp, iterations = _jacobi(op, rhs, rtol=options["rtol"], max_iter=int(options["max_iter"]))
         x[p] = xp
         if transpose:
             split.solve_peeled(x, d, transpose=True)
-        return x, iterations, used, core_residual
+        return x, iterations
+
+    def _deflated_block(
+        self, D: np.ndarray, transpose: bool, mixed: bool, rtol: float, max_iter: int, restart: int
+    ) -> tuple[np.ndarray, int, list[str], np.ndarray]:
+        """The deflated iteration (:func:`_deflated`) on the columns of ``D`` (n, k) together,
+        peeled products by substitution (see :class:`_Split`).
+
+        Returns the solutions, the iterations (sweeps over the block, plus the
+        GMRES steps of columns that stalled), each column's method and each column's relative
+        residual: the core's float64 residual over ||d|| (the peeled rows hold by substitution,
+        so it is the whole system's up to rounding), NaN where GMRES finished.
+        """
+        split, p = self._split, self._perm
+        rhs, X = self._core_problem(D, transpose)
+        # the residual that counts is the whole system's, relative to ||d||
+        rhs_norm, d_norm = _column_norms(rhs), _column_norms(D)
+        col_rtol = rtol * d_norm / np.where(rhs_norm > 0, rhs_norm, 1.0)
+        col_rtol[rhs_norm == 0] = rtol
+        op = self._op_t if transpose else self._op
+        inner = (self._op32_t if transpose else self._op32) if mixed else None
+        xp, iterations, stalled, core_residual = _deflated(
+            op, rhs, self._perron, transpose=transpose, inner=inner, rtol=col_rtol, max_iter=max_iter
+        )
+        methods = ["deflated"] * D.shape[1]
+        sweeps = iterations
+        for c in np.flatnonzero(stalled):  # the bulk of the spectrum is not small: GMRES from here
+            xp[:, c], extra = _gmres(
+                op,
+                rhs[:, c].copy(),
+                inner=inner,
+                x0=xp[:, c],
+                rtol=float(col_rtol[c]),
+                max_iter=max_iter - sweeps,
+                restart=restart,
+            )
+            iterations += extra
+            methods[c], core_residual[c] = "deflated+gmres", np.nan
+        X[p] = xp
+        if transpose:
+            _solve_peeled_block(split, X, D, transpose=True)
+        return X, iterations, methods, core_residual / np.where(d_norm > 0, d_norm, 1.0)
+
+    def _solve_deflated(
+        self, d: np.ndarray, transpose: bool, mixed: bool, rtol: float, max_iter: int, restart: int
+    ) -> tuple[np.ndarray, int, str, float]:
+        """:meth:`_deflated_block` on ``d``'s columns (or ``d``) in blocks of at most
+        :data:`BLOCK_MAX`; returns the solution, the iterations, the method and the largest
+        relative residual of a column."""
+        D = d.reshape(self.n, -1)
+        groups = [slice(a, a + BLOCK_MAX) for a in range(0, D.shape[1], BLOCK_MAX)]
+        parts = [self._deflated_block(D[:, g], transpose, mixed, rtol, max_iter, restart) for g in groups]
+        if len(parts) == 1:
+            X = parts[0][0]
+        else:
+            X = np.zeros(D.shape)
+            for g, part in zip(groups, parts, strict=True):
+                X[:, g] = part[0]
+        iterations = sum(part[1] for part in parts)
+        methods = [m for part in parts for m in part[2]]
+        residuals = np.concatenate([part[3] for part in parts]) if parts else np.zeros(0)
+        for c in np.flatnonzero(np.isnan(residuals)):  # finished by GMRES: recomputed
+            residuals[c] = self._residual(X[:, c], D[:, c], transpose)
+        used = "+".join(dict.fromkeys(methods)) or "deflated"
+        return X.reshape(d.shape), iterations, used, float(residuals.max(initial=0.0))
 
     def _residual(self, x: np.ndarray, d: np.ndarray, transpose: bool) -> float:
         """||(I - A) x - d|| / ||d|| (or the transpose), recomputed from the matrix.
@@ -461,7 +570,8 @@ class LeontiefSystem:
     ) -> tuple[np.ndarray, SolveReport]:
         """Solve (I - A) x = d, or x (I - A) = d when ``transpose``.
 
-        ``d`` may be a vector or an (n, k) matrix of right-hand sides. ``method`` is
+        ``d`` may be a vector or an (n, k) matrix of right-hand sides (``'deflated'`` iterates
+        them together, in blocks of up to :data:`BLOCK_MAX`; other methods one by one). ``method`` is
         ``'auto'`` (``'direct'`` up to :data:`DIRECT_MAX` products, ``'deflated'`` above),
         ``'direct'``, ``'deflated'`` (the Neumann iteration with the Perron direction removed,
         finishing with GMRES if it stalls; the report then says ``'deflated+gmres'``),
@@ -491,7 +601,10 @@ class LeontiefSystem:
             raise ValueError(f"right-hand side has {d.shape[0]} rows for a system of {self.n}")
         if method == "auto":
             method = "direct" if self.n <= DIRECT_MAX else "deflated"
-        if d.ndim == 2:
+        mixed = precision == "mixed" or (precision == "auto" and self.n > DIRECT_MAX)
+        if method == "deflated":  # a block of right-hand sides together, one pass over A per sweep
+            x, iterations, method, residual = self._solve_deflated(d, transpose, mixed, rtol, max_iter, restart)
+        elif d.ndim == 2:
             cols = [
                 self._solve(d[:, j], transpose, method, rtol, max_iter, restart, precision) for j in range(d.shape[1])
             ]
@@ -500,24 +613,17 @@ class LeontiefSystem:
             resid = max((c[1].residual for c in cols), default=0.0)
             used = "+".join(dict.fromkeys(c[1].method for c in cols)) or method
             return x, SolveReport(used, iters, resid, time.perf_counter() - start)
-        if method == "direct":
+        elif method == "direct":
             x = self._lu.solve(d, trans="T" if transpose else "N")
-            iterations = 0
-        elif method in ("deflated", "gmres", "jacobi"):
-            mixed = precision == "mixed" or (precision == "auto" and self.n > DIRECT_MAX)
-            x, iterations, method, core_residual = self._iterative(
+            iterations, residual = 0, self._residual(x, d, transpose)
+        elif method in ("gmres", "jacobi"):
+            x, iterations = self._iterative(
                 d, transpose, method, mixed, rtol=rtol, max_iter=max_iter, restart=restart
             )
+            residual = self._residual(x, d, transpose)
         else:
             raise ValueError(f"unknown method {method!r} (auto, direct, deflated, gmres, jacobi)")
-        if method != "direct" and core_residual is not None:
-            dnorm = float(np.linalg.norm(d))
-            residual = core_residual / dnorm if dnorm > 0 else core_residual
-        else:
-            residual = self._residual(x, d, transpose)
-        if not np.all(np.isfinite(x)) or (
-            np.all(d >= 0) and x.min(initial=0.0) < -1e-9 * max(np.abs(x).max(initial=0.0), 1.0)
-        ):
+        if not _finite_and_non_negative(x, d):
             raise NotProductiveError([], float("nan"), where="technology")
         return x, SolveReport(method, iterations, residual, time.perf_counter() - start)
 
@@ -527,6 +633,22 @@ def _sorted(M: sp.csr_array) -> sp.csr_array:
     if not M.has_sorted_indices:
         M.sort_indices()
     return M
+
+
+def _finite_and_non_negative(x: np.ndarray, d: np.ndarray) -> bool:
+    """Whether every entry of the solution ``x`` is finite and, in each column where ``d`` is
+    non-negative, none is below -1e-9 times the column's largest magnitude (or -1e-9)."""
+    # min and max carry any NaN or infinity, and give the largest magnitude without |x|; over
+    # the whole array first (one contiguous pass each), by column only where an entry is negative
+    lowest, highest = float(x.min(initial=0.0)), float(x.max(initial=0.0))
+    if not (np.isfinite(lowest) and np.isfinite(highest)):
+        return False
+    if lowest >= -1e-9:
+        return True
+    X, D = x.reshape(x.shape[0], -1), d.reshape(d.shape[0], -1)
+    lo, hi = X.min(axis=0, initial=0.0), X.max(axis=0, initial=0.0)
+    scale = np.maximum(np.maximum(hi, -lo), 1.0)
+    return not ((D >= 0).all(axis=0) & (lo < -1e-9 * scale)).any()
 
 
 def _relative_residual(x: np.ndarray, Mx: np.ndarray, d: np.ndarray) -> float:
@@ -542,7 +664,10 @@ class _Perron:
     ``w A = rho w``, scaled so that ``w @ u = 1`` (float32, in the iterative order).
 
     They need not be accurate: they build a preconditioner, and an error of e in them leaves
-    an outlier of about rho * e in the iteration, far inside the bulk of the spectrum.
+    an outlier of about rho * e in the iteration, far inside the bulk of the spectrum. So the
+    power iterations stop once the root moves by less than :attr:`SETTLE` in a step: at 10^6
+    products they take 5 steps each way instead of 16 at 1e-6, and the solves as many sweeps.
+    The root is the Rayleigh quotient of the two vectors, whose error is the product of theirs.
     """
 
     rho: float
@@ -550,100 +675,175 @@ class _Perron:
     w: np.ndarray
 
     POWER_STEPS = 40
+    SETTLE = 1e-2
 
     @classmethod
     def of(cls, op: _BlockOperator, op_t: _BlockOperator) -> _Perron:
-        rho_u, u = _power_iteration(op, cls.POWER_STEPS)
-        _, w = _power_iteration(op_t, cls.POWER_STEPS)
-        overlap = float(w @ u)
-        if not (0.0 < rho_u < 1.0) or overlap <= 1e-12:
+        v, av = _power_iteration(op, cls.POWER_STEPS, cls.SETTLE)
+        _, aw = _power_iteration(op_t, cls.POWER_STEPS, cls.SETTLE)
+        u, w = _unit(av), _unit(aw)
+        overlap, w_v = float(w @ u), float(w @ v)
+        rho = float(np.linalg.norm(av)) * overlap / w_v if w_v > 0 else 0.0  # (w A v) / (w v)
+        if not (0.0 < rho < 1.0) or overlap <= 1e-12:
             return cls(rho=0.0, u=np.zeros_like(u), w=np.zeros_like(w))  # no deflation
-        return cls(rho=rho_u, u=u, w=(w / overlap).astype(np.float32))
-
-    def precondition(self, r: np.ndarray, *, transpose: bool) -> np.ndarray:
-        """``M^-1 r`` in place: ``r + rho / (1 - rho) * u (w @ r)``, the exact inverse of
-        ``I - A`` on the Perron direction and the identity on the rest."""
-        u, w = (self.w, self.u) if transpose else (self.u, self.w)
-        if self.rho > 0.0:
-            r += np.float32(self.rho / (1.0 - self.rho) * float(w @ r)) * u
-        return r
+        return cls(rho=rho, u=u, w=(w / overlap).astype(np.float32))
 
 
-def _power_iteration(op: _BlockOperator, steps: int) -> tuple[float, np.ndarray]:
-    """The dominant eigenvalue and a unit eigenvector of a non-negative operator, by the
-    power method from the all-ones vector, stopped when the eigenvalue settles to 1e-6."""
+def _unit(v: np.ndarray) -> np.ndarray:
+    """``v / ||v||`` in float32 (zeros where that is not finite)."""
+    norm = float(np.linalg.norm(v))
+    if norm == 0.0 or not np.isfinite(norm):
+        return np.zeros(v.size, np.float32)
+    return (v / norm).astype(np.float32)
+
+
+def _power_iteration(op: _BlockOperator, steps: int, settle: float) -> tuple[np.ndarray, np.ndarray]:
+    """The power method for the dominant eigenvector of a non-negative operator, from the
+    all-ones vector, stopped when the eigenvalue estimate ``||A v||`` moves by less than
+    ``settle`` (relative) in a step. Returns the last unit iterate ``v`` and ``A v``."""
     v = np.full(op.bounds[-1], 1.0 / np.sqrt(op.bounds[-1]), dtype=op.dtype)
     av = np.empty_like(v)
     rho = 0.0
     for _ in range(steps):
         op(v, av)
         norm = float(np.linalg.norm(av))
-        if norm == 0.0 or not np.isfinite(norm):
-            return 0.0, v
-        v, av = av / norm, v
-        settled = abs(norm - rho) <= 1e-6 * norm
-        rho = norm
-        if settled:
+        if norm == 0.0 or not np.isfinite(norm) or abs(norm - rho) <= settle * norm:
             break
-    return rho, v.astype(np.float32)
+        rho = norm
+        np.divide(av, norm, out=v)
+    return v, av
+
+
+def _column_norms(M: np.ndarray) -> np.ndarray:
+    """The 2-norm of each column of ``M`` (n, k), in float64, without an (n, k) temporary."""
+    return np.sqrt(np.einsum("ij,ij->j", M, M, dtype=np.float64))
+
+
+class _Columns:
+    """The columns of a block still iterating in :func:`_deflated`: their numbers in the block
+    and their float64 work arrays, (n, k) and C-contiguous, so the kernel takes them as a block."""
+
+    def __init__(self, D: np.ndarray, rtol: np.ndarray) -> None:
+        self.index = np.arange(D.shape[1])
+        self.d, self.x, self.r = D, np.zeros(D.shape), D.copy()
+        self.rtol = rtol
+        self.beta = _column_norms(D)
+        self.dnorm = np.where(self.beta > 0, self.beta, 1.0)
+
+    def drop(self, gone: np.ndarray, X: np.ndarray) -> None:
+        """Write the columns marked ``gone`` into the block's solution ``X`` and stop iterating them."""
+        if not gone.any():
+            return
+        X[:, self.index[gone]] = self.x[:, gone]
+        keep = ~gone
+        self.index, self.rtol = self.index[keep], self.rtol[keep]
+        self.dnorm, self.beta = self.dnorm[keep], self.beta[keep]
+        self.d, self.x, self.r = (np.ascontiguousarray(a[:, keep]) for a in (self.d, self.x, self.r))
 
 
 def _deflated(
     op: _BlockOperator,
-    d: np.ndarray,
+    D: np.ndarray,
     perron: _Perron,
     *,
     transpose: bool,
-    rtol: float,
+    rtol: np.ndarray,
     max_iter: int,
     inner: _BlockOperator | None = None,
     stall_rate: float = 0.5,
-) -> tuple[np.ndarray, int, bool]:
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
     """The preconditioned Neumann (Richardson) iteration ``e <- e + M^-1 (r - (I - A) e)``
     with the Perron direction deflated by ``M`` (:class:`_Perron`), as iterative refinement:
     each sweep solves for a correction from the true float64 residual, in float32 when
-    ``inner`` is given. Returns ``(x, iterations, stalled, residual)``: ``stalled`` means the
-    residual shrank by less than ``stall_rate`` per step on average, so another method should
-    finish; ``residual`` is ``||d - (I - A) x||`` computed in float64 from the final ``x``.
+    ``inner`` is given.
+
+    It runs on the k columns of ``D`` (n, k, C-contiguous) together: each sweep is one pass of
+    the kernel over the matrix for all of them (:meth:`_BlockOperator.block_residual_into`).
+    Column c stops when its float64 residual is at most ``rtol[c]`` times its ``||d||``; the
+    others go on without it. Returns ``(X, sweeps, stalled, residual)``: ``stalled[c]`` means
+    column c's residual shrank by less than ``stall_rate`` per step on average (or the
+    sweeps ran out), so another method should finish it; ``residual[c]`` is
+    ``||d - (I - A) x||`` of column c computed in float64 from its final ``x`` (NaN where stalled).
     """
     inner_op = inner or op
     dtype = inner_op.dtype
     floor = 2e-6 if dtype == np.float32 else 1e-14  # what one sweep in this precision can reach
-    n = d.size
-    x = np.zeros(n)
-    e, s, scratch = (np.empty(n, dtype=dtype) for _ in range(3))
+    n, k = D.shape
+    X, residual, stalled = np.zeros((n, k)), np.full(k, np.nan), np.zeros(k, bool)
     u, w = (perron.w, perron.u) if transpose else (perron.u, perron.w)
     u, w = u.astype(dtype, copy=False), w.astype(dtype, copy=False)
     gain = perron.rho / (1.0 - perron.rho)  # M^-1 s = s + gain * u (w @ s)
-    dnorm = float(np.linalg.norm(d)) or 1.0
-    r, beta = d.copy(), dnorm
-    total = 0
-    while total < max_iter:
-        r_in = (r / beta).astype(dtype)  # unit norm
-        goal = max(rtol * dnorm / beta, floor)
-        np.copyto(e, r_in)
-        perron.precondition(e, transpose=transpose)
-        for step in range(1, max_iter - total + 1):
-            sumsq, w_s = inner_op.residual_into(r_in, e, s, w)  # s = r_in - (I - A) e
-            res = float(np.sqrt(sumsq))
-            total += 1
-            e += s  # e += M^-1 s
-            if gain:
-                np.multiply(u, dtype.type(gain * w_s), out=scratch)
-                e += scratch
-            if res <= goal:
+    cols = _Columns(D, rtol)
+    done = cols.beta <= cols.rtol * cols.dnorm  # zero right-hand sides
+    residual[cols.index[done]] = cols.beta[done]
+    cols.drop(done, X)
+    sweeps = 0
+    while cols.index.size and sweeps < max_iter:
+        r_in = np.empty(cols.r.shape, dtype)
+        np.divide(cols.r, cols.beta, out=r_in, casting="same_kind")  # unit columns
+        goal = np.maximum(cols.rtol * cols.dnorm / cols.beta, floor)
+        e, s, scratch = np.zeros_like(r_in), np.empty_like(r_in), np.empty_like(r_in)
+        _add_correction(e, r_in, u, (gain * (w @ r_in)).astype(dtype), scratch, _kernel_threads(inner_op))  # M^-1 r
+        for step in range(1, max_iter - sweeps + 1):
+            sumsq, w_s = inner_op.block_residual_into(r_in, e, s, w)  # s = r_in - (I - A) e
+            res = np.sqrt(sumsq)
+            sweeps += 1
+            _add_correction(e, s, u, (gain * w_s).astype(dtype), scratch, _kernel_threads(inner_op))  # e += M^-1 s
+            if np.all(res <= goal):
                 break
-            if not np.isfinite(res) or (step >= 4 and res > stall_rate**step):
-                x += beta * e.astype(np.float64) if np.isfinite(res) else 0.0
-                return x, total, True, float("nan")
-        x += beta * e.astype(np.float64)
-        sumsq, _ = op.residual_into(d, x, r, np.empty(0))  # r = d - (I - A) x, in float64
-        beta = float(np.sqrt(sumsq))
-        if beta <= rtol * dnorm:
-            return x, total, False, beta
-        if not np.isfinite(beta) or beta > 1e12 * dnorm:
-            break
-    return x, total, True, beta
+            slow = ~np.isfinite(res) | ((res > goal) & (step >= 4) & (res > stall_rate**step))
+            if slow.any():  # stalled or diverging: these columns leave for another method
+                kept = slow & np.isfinite(res)
+                cols.x[:, kept] += cols.beta[kept] * e[:, kept].astype(np.float64)
+                stalled[cols.index[slow]] = True
+                r_in, e, s, scratch = (np.ascontiguousarray(a[:, ~slow]) for a in (r_in, e, s, scratch))
+                goal = goal[~slow]
+                cols.drop(slow, X)
+                if not cols.index.size:
+                    return X, sweeps, stalled, residual
+        cols.x += np.multiply(e, cols.beta, dtype=np.float64)
+        sumsq, _ = op.block_residual_into(cols.d, cols.x, cols.r, np.empty(0))  # r = d - (I - A) x, in float64
+        cols.beta = np.sqrt(sumsq)
+        done = cols.beta <= cols.rtol * cols.dnorm
+        residual[cols.index[done]] = cols.beta[done]
+        lost = ~done & (~np.isfinite(cols.beta) | (cols.beta > 1e12 * cols.dnorm))
+        stalled[cols.index[lost]] = True
+        cols.drop(done | lost, X)
+    stalled[cols.index] = True  # out of sweeps
+    cols.drop(np.ones(cols.index.size, bool), X)
+    return X, sweeps, stalled, residual
+
+
+def _add_correction(
+    e: np.ndarray, s: np.ndarray, u: np.ndarray, coef: np.ndarray, scratch: np.ndarray, threads: int
+) -> None:
+    """``e += s + u coef`` for (n, k) blocks ``e`` and ``s`` (the deflated sweep's
+    ``e += M^-1 s``, ``coef`` holding ``gain * (w @ s)`` per column), in one compiled pass
+    where the kernel is built; numpy's three passes, the same bit for bit, use ``scratch``."""
+    if _kernels is not None:
+        _kernels.deflated_update(e, s, u, coef, threads)
+        return
+    e += s
+    np.multiply(u[:, None], coef, out=scratch)
+    e += scratch
+
+
+def _solve_peeled_block(split: _Split, X: np.ndarray, D: np.ndarray, *, transpose: bool) -> np.ndarray | None:
+    """:meth:`_Split.solve_peeled` for (n, k) blocks ``X`` and ``D`` (C-contiguous): each
+    level's rows of the matrix are read once for all columns. Without ``transpose``, returns
+    the core's inflow, per product and column."""
+    if transpose:
+        for S, inputs, one_minus_diag in reversed(split.levels):
+            X[S] = (D[S] + inputs @ X) / one_minus_diag[:, None]
+        return None
+    inflow = np.zeros(X.shape)
+    for S, inputs, one_minus_diag in split.levels:
+        XS = (D[S] + inflow[S]) / one_minus_diag[:, None]  # every user of S is in an earlier level
+        X[S] = XS
+        # inflow += inputs.T @ XS in place, the rows of inputs read as columns
+        n, m = inputs.shape[1], inputs.shape[0]
+        _csc_matvecs(n, m, X.shape[1], inputs.indptr, inputs.indices, inputs.data, XS.ravel(), inflow.ravel())
+    return inflow
 
 
 def _jacobi(op: _BlockOperator, d: np.ndarray, *, rtol: float, max_iter: int) -> tuple[np.ndarray, int]:

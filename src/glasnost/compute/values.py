@@ -166,7 +166,8 @@ def labour_values(
     by_input = np.ascontiguousarray(V.T)
     kinds = economy.commodities.kinds[tech.primary_index]
     labour = by_input[kinds == Kind.LABOUR].sum(axis=0)
-    if (by_input < -1e-9 * max(1.0, float(np.abs(by_input).max(initial=0.0)))).any():
+    lowest, highest = float(by_input.min(initial=0.0)), float(by_input.max(initial=0.0))
+    if lowest < -1e-9 * max(1.0, highest, -lowest):  # any value below -1e-9 of the largest magnitude
         raise NotProductiveError([], float("nan"), where="labour values")
     report = SolveReport(
         method=report.method if report else "none",
