@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
@@ -18,14 +19,13 @@ from hypothesis import strategies as st
 
 import glasnost.economy.files as files
 import glasnost.economy.io_v2 as io_v2
-from glasnost.economy import EconomyError, save
+from glasnost.economy import Economy, EconomyError, load, save
 from glasnost.economy.files import numbers, string_array
 from glasnost.economy.model import STRING
 
 compiled = pytest.mark.skipif(
     io_v2._kernels is None, reason="glasnost.economy._kernels is not built (python setup.py build_ext --inplace)"
 )
-PATH = Path("coefficients.parquet")
 
 
 def coefficient_table(
@@ -48,10 +48,16 @@ def coefficient_table(
     return pa.table(columns)
 
 
-def split(table: pa.Table, shape: tuple[int, int], *, compiled: bool) -> dict[str, sp.csr_array | None]:
+def written(table: pa.Table, directory: Path, row_group_size: int = 10_000) -> Path:
+    path = directory / "coefficients.parquet"
+    pq.write_table(table, path, row_group_size=row_group_size)
+    return path
+
+
+def split(path: Path, shape: tuple[int, int], *, compiled: bool) -> dict[str, sp.csr_array | None]:
     process_ids = np.array([f"p{i}" for i in range(shape[0])], dtype=STRING)
     commodity_ids = np.array([f"c{j}" for j in range(shape[1])], dtype=STRING)
-    return io_v2.coefficient_matrices(table, shape, PATH, process_ids, commodity_ids, compiled=compiled)
+    return io_v2.coefficient_matrices(path, shape, process_ids, commodity_ids, compiled=compiled)
 
 
 def assert_same_matrices(a: dict[str, sp.csr_array | None], b: dict[str, sp.csr_array | None]) -> None:
@@ -80,22 +86,42 @@ def rows_by_role(table: pa.Table, role: int, shape: tuple[int, int], column: str
 
 @compiled
 @pytest.mark.parametrize(("capital", "depreciation"), [(False, False), (True, True), (True, False)])
-def test_the_compiled_split_equals_numpys(capital: bool, depreciation: bool) -> None:
-    # 30,000 processes of ~4 rows: several of the kernel's blocks of 65,536 rows
+@pytest.mark.parametrize("row_group_size", [10_000, 1 << 20])
+def test_the_compiled_split_equals_numpys(
+    tmp_path: Path, capital: bool, depreciation: bool, row_group_size: int
+) -> None:
+    # 30,000 processes of ~10 rows: several of the kernel's blocks of 65,536 rows, in one row
+    # group or in many (the split's state carried from one to the next)
     shape = (30_000, 40)
     table = coefficient_table(*shape, capital=capital, depreciation=depreciation, density=0.1)
     assert table.num_rows > 3 * 65_536
-    fast = io_v2._compiled_matrices(table, shape)
+    path = written(table, tmp_path, row_group_size)
+    fast = io_v2._streamed_matrices(path, shape)
     assert fast is not None
-    assert_same_matrices(fast, split(table, shape, compiled=False))
+    assert_same_matrices(fast, split(path, shape, compiled=False))
     assert (fast["capital"] is None) == (not capital)
 
 
 @compiled
-def test_the_compiled_split_matches_the_rows_themselves() -> None:
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_the_split_on_threads_equals_numpys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+    """The kernel's blocks on several threads: each block's place from the counts of the
+    blocks before it, in one row group and across groups."""
+    shape = (30_000, 40)
+    table = coefficient_table(*shape, capital=True, depreciation=True, density=0.1, seed=3)
+    monkeypatch.setattr(io_v2, "SPLIT_THREADS", threads)
+    for row_group_size in (100_000, 1 << 20):
+        path = written(table, tmp_path, row_group_size)
+        assert_same_matrices(io_v2._streamed_matrices(path, shape), split(path, shape, compiled=False))
+    bad = written(corrupt(table, "value", 200_000, -1.0), tmp_path, 100_000)
+    assert io_v2._streamed_matrices(bad, shape) is None
+
+
+@compiled
+def test_the_compiled_split_matches_the_rows_themselves(tmp_path: Path) -> None:
     shape = (40, 12)
     table = coefficient_table(*shape, capital=True, depreciation=True, density=0.3, seed=1)
-    mats = split(table, shape, compiled=True)
+    mats = split(written(table, tmp_path, row_group_size=17), shape, compiled=True)
     for role, name in enumerate(io_v2.ROLES):
         np.testing.assert_array_equal(mats[name].toarray(), rows_by_role(table, role, shape))
     np.testing.assert_array_equal(mats["depreciation"].toarray(), rows_by_role(table, 2, shape, "depreciation"))
@@ -103,12 +129,12 @@ def test_the_compiled_split_matches_the_rows_themselves() -> None:
 
 @compiled
 @pytest.mark.parametrize("shape", [(0, 3), (5, 3)])
-def test_no_rows_split_alike(shape: tuple[int, int]) -> None:
-    table = coefficient_table(*shape, capital=True, depreciation=True).slice(0, 0)
-    fast = io_v2._compiled_matrices(table, shape)
+def test_no_rows_split_alike(tmp_path: Path, shape: tuple[int, int]) -> None:
+    path = written(coefficient_table(*shape, capital=True, depreciation=True).slice(0, 0), tmp_path)
+    fast = io_v2._streamed_matrices(path, shape)
     assert fast is not None and fast["capital"] is None
     assert fast["output"].nnz == 0 and fast["output"].indptr.tolist() == [0] * (shape[0] + 1)
-    assert_same_matrices(fast, split(table, shape, compiled=False))
+    assert_same_matrices(fast, split(path, shape, compiled=False))
 
 
 def corrupt(table: pa.Table, column: str, row: int, value: object) -> pa.Table:
@@ -145,38 +171,51 @@ BAD_ROWS = [
 
 @compiled
 @pytest.mark.parametrize(("column", "value", "where", "message"), BAD_ROWS)
-def test_a_bad_row_gets_numpys_message(column: str, value: object, where: str, message: str) -> None:
+def test_a_bad_row_gets_numpys_message(tmp_path: Path, column: str, value: object, where: str, message: str) -> None:
     table, shape, capital_row, input_row = small_table()
     row = capital_row if where == "capital" else input_row
     p = table.column("process")[row].as_py()
-    bad = corrupt(table, column, row, value)
-    assert io_v2._compiled_matrices(bad, shape) is None  # the scan finds it
+    path = written(corrupt(table, column, row, value), tmp_path, row_group_size=4)
+    assert io_v2._streamed_matrices(path, shape) is None  # the compiled split finds it
     errors = []
     for fast in (True, False):
         with pytest.raises(EconomyError, match=message.format(row=row, p=p)) as info:
-            split(bad, shape, compiled=fast)
+            split(path, shape, compiled=fast)
         errors.append(str(info.value))
     assert errors[0] == errors[1]
 
 
 @compiled
-def test_depreciation_off_capital_rows_is_not_read() -> None:
+def test_depreciation_off_capital_rows_is_not_read(tmp_path: Path) -> None:
     table, shape, _, input_row = small_table()
-    odd = corrupt(table, "depreciation", input_row, 7.0)
-    assert_same_matrices(io_v2._compiled_matrices(odd, shape), split(table, shape, compiled=False))
+    (tmp_path / "odd").mkdir()
+    odd = written(corrupt(table, "depreciation", input_row, 7.0), tmp_path / "odd", row_group_size=4)
+    assert_same_matrices(io_v2._streamed_matrices(odd, shape), split(written(table, tmp_path), shape, compiled=False))
 
 
 @compiled
-def test_rows_out_of_order_take_numpys_way_to_the_same_matrices() -> None:
+@pytest.mark.parametrize("row_group_size", [4, 1000])
+def test_rows_out_of_order_take_numpys_way_to_the_same_matrices(tmp_path: Path, row_group_size: int) -> None:
     table, shape, _, _ = small_table()
-    order = np.arange(table.num_rows)
-    order[[3, 4]] = order[[4, 3]]
-    swapped = table.take(pa.array(order))
-    assert io_v2._compiled_matrices(swapped, shape) is None
-    assert_same_matrices(split(swapped, shape, compiled=True), split(table, shape, compiled=False))
-    doubled = pa.concat_tables([table, table.slice(2, 1)])
+    want = split(written(table, tmp_path), shape, compiled=False)
+    for first in (3, 4):  # a swap inside a row group of 4, and one across two
+        order = np.arange(table.num_rows)
+        order[[first, first + 1]] = order[[first + 1, first]]
+        path = written(table.take(pa.array(order)), tmp_path, row_group_size)
+        assert io_v2._streamed_matrices(path, shape) is None
+        assert_same_matrices(split(path, shape, compiled=True), want)
+    path = written(pa.concat_tables([table, table.slice(table.num_rows - 1, 1)]), tmp_path, row_group_size)
     with pytest.raises(EconomyError, match="duplicate coefficient"):
-        split(doubled, shape, compiled=True)
+        split(path, shape, compiled=True)
+
+
+@compiled
+def test_columns_stored_as_other_types_take_numpys_way(tmp_path: Path) -> None:
+    table, shape, _, _ = small_table()
+    wide = table.set_column(2, "role", table.column("role").cast(pa.int64()))
+    path = written(wide, tmp_path)
+    assert io_v2._streamed_matrices(path, shape) is None
+    assert_same_matrices(split(path, shape, compiled=True), split(written(table, tmp_path), shape, compiled=False))
 
 
 # ---- strings and numbers ----------------------------------------------------------------------
@@ -257,19 +296,54 @@ def test_numbers_are_the_columns_values(values: list[float | None], split_at: in
 def test_loading_does_not_import_pandas(tmp_path: Path) -> None:
     """Arrow imports pandas (0.14 s) on its first conversion to or from numpy; the reader makes
     none. (The councils' validation still does: an economy without them here.)"""
-    from glasnost.data.demo import demo_economy
-
-    demo = demo_economy()
-    inputs = demo.processes.inputs
-    capital = sp.csr_array((inputs.data * 2, inputs.indices, inputs.indptr), shape=inputs.shape)
-    depreciation = sp.csr_array((np.full(inputs.nnz, 0.1), inputs.indices, inputs.indptr), shape=inputs.shape)
-    processes = dataclasses.replace(demo.processes, capital=capital, depreciation=depreciation)
-    assert (demo.commodities.names != demo.commodities.ids).any()
-    directory = save(dataclasses.replace(demo, processes=processes, councils=None), tmp_path / "demo")
+    economy = economy_with_capital()
+    assert (economy.commodities.names != economy.commodities.ids).any()
+    directory = save(dataclasses.replace(economy, councils=None), tmp_path / "demo")
     code = (
         "import sys; from glasnost.economy import load; "
         f"e = load({str(directory)!r}, check_productive=False); "
         "print(e.processes.capital.nnz, 'pandas' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == [str(capital.nnz), "False"]
+    assert out == [str(economy.processes.capital.nnz), "False"]
+
+
+def economy_with_capital() -> Economy:
+    from glasnost.data.demo import demo_economy
+
+    demo = demo_economy()
+    inputs = demo.processes.inputs
+    capital = sp.csr_array((inputs.data * 2, inputs.indices, inputs.indptr), shape=inputs.shape)
+    depreciation = sp.csr_array((np.linspace(0, 1, inputs.nnz), inputs.indices, inputs.indptr), shape=inputs.shape)
+    processes = dataclasses.replace(demo.processes, capital=capital, depreciation=depreciation)
+    return dataclasses.replace(demo, processes=processes)
+
+
+def test_without_the_kernels_the_same_economy_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = save(economy_with_capital(), tmp_path / "eco")
+    fast = load(directory)
+    monkeypatch.setattr(io_v2, "_kernels", None)
+    monkeypatch.setattr(files, "_kernels", None)
+    slow = load(directory)
+    for a, b in ((fast.commodities, slow.commodities), (fast.processes, slow.processes)):
+        for field in dataclasses.fields(a):
+            x, y = getattr(a, field.name), getattr(b, field.name)
+            if sp.issparse(x):
+                assert_same_matrices({field.name: x}, {field.name: y})
+            else:
+                np.testing.assert_array_equal(x, y)
+                assert x.dtype == y.dtype
+
+
+def test_an_earlier_tables_error_comes_first(tmp_path: Path) -> None:
+    """The coefficient file is split on a thread beside while the tables before it are read;
+    their errors are still the ones reported, and a bad coefficient row is named as ever."""
+    directory = save(economy_with_capital(), tmp_path / "eco")
+    coefficients = pq.read_table(directory / "coefficients.parquet")
+    pq.write_table(corrupt(coefficients, "value", 5, -1.0), directory / "coefficients.parquet")
+    with pytest.raises(EconomyError, match=r"coefficients.parquet: row 5 \(.*\): negative value -1.0"):
+        load(directory)
+    commodities = pq.read_table(directory / "commodities.parquet")
+    pq.write_table(corrupt(commodities, "supply", 2, -3.0), directory / "commodities.parquet")
+    with pytest.raises(EconomyError, match=r"commodities.parquet: row 2 \(.*\): negative supply -3.0"):
+        load(directory)

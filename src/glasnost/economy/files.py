@@ -209,13 +209,13 @@ def _fixed_width(arr: pa.Array) -> np.ndarray | None:
     used = data[int(offsets[0]) : int(offsets[-1])] if n else data[:0]
     if width == 0 or not _fits_fixed_width(n, width, used.size):
         return None if width else np.zeros(n, "S1")
-    last_bytes = data[offsets[1:][lengths > 0] - 1]
-    if (last_bytes == 0).any() or (not _bytes_cast_keeps_utf8() and used.size and used.max() >= 0x80):
+    if not _bytes_cast_keeps_utf8() and used.size and used.max() >= 0x80:
         return None
     if _kernels is not None:
         out = np.empty(n, f"S{width}")
-        _kernels.fixed_width(offsets, data, out.view(np.uint8), width)
-        return out
+        return out if _kernels.fixed_width(offsets, data, out.view(np.uint8), width) else None
+    if (data[offsets[1:][lengths > 0] - 1] == 0).any():  # a string ending in a zero byte
+        return None
     # each string read through a window of ``width`` bytes from its start, the bytes past its
     # end (the next strings') then zeroed
     padded = np.zeros(used.size + width, np.uint8)

@@ -29,7 +29,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -539,27 +542,47 @@ def _depreciation_buffers(table: pa.Table) -> tuple[np.ndarray, np.ndarray, int]
     return values, np.frombuffer(bitmap, np.uint8), arr.offset
 
 
-def _compiled_matrices(table: pa.Table, shape: tuple[int, int]) -> dict[str, sp.csr_array | None] | None:
-    """The role matrices from one compiled scan of the coefficient rows and one split
-    (:mod:`glasnost.economy._kernels`); None where the kernel is not built, the rows are too
-    many for int32 indices, or the scan finds a row that is bad or out of order: the numpy
-    path then writes the message naming it, or sorts them."""
-    m, n = shape
-    if _kernels is None or table.num_rows >= 2**31 - 1 or n >= 2**31:
+SPLIT_THREADS = 1
+"""Threads of the compiled split of one row group: one, while the next group is read beside
+(two took 0.3-0.5 s more CPU at 10^6 products, OpenMP's idle thread spinning between groups
+on a core that Arrow's decoding needed)."""
+PREFETCH = os.environ.get("X_PREFETCH", "1") == "1"
+STATE = np.array([0, 0, 0, -1, -1, -1, -1, -1, -1], np.int64)
+"""The compiled split's state before the first row group: rows of each role, last process of
+each role, the last row's process, role and commodity (see :mod:`glasnost.economy._kernels`)."""
+
+
+def _streamable(pf: pq.ParquetFile) -> list[str] | None:
+    """The coefficient columns a file has, where they are stored as they are read (no cast
+    that could fail) and few enough rows for int32 indices; else None."""
+    schema = pf.schema_arrow
+    names = [c for c in COEFFICIENT_COLUMNS if c in schema.names]
+    if pf.metadata.num_rows >= 2**31 - 1 or not {"process", "commodity", "role", "value"} <= set(names):
         return None
-    p, c, role, v = (numbers(table.column(name)) for name in ("process", "commodity", "role", "value"))
-    dep, dep_valid, dep_bit = _depreciation_buffers(table)
-    counts = np.zeros(3, np.int64)
-    if not _kernels.scan_coefficients(p, c, role, v, dep, dep_valid, dep_bit, m, n, counts):
-        return None
-    indptr = tuple(np.empty(m + 1, np.int32) for _ in ROLES)
-    indices = tuple(np.empty(k, np.int32) for k in counts)
-    data = tuple(np.empty(k) for k in counts)
-    dep_out = np.empty(counts[2])
-    _kernels.split_coefficients(p, c, role, v, dep, m, *indptr, *indices, *data, dep_out)
+    return names if all(schema.field(c).type == COEFFICIENT_COLUMNS[c] for c in names) else None
+
+
+def _split_group(table: pa.Table, shape: tuple[int, int], state: np.ndarray, out: list[np.ndarray]) -> bool:
+    """One row group checked and appended to ``out`` (3 indptr, 3 indices, 3 data, the
+    depreciation) by the compiled split; false where a row is null, bad or out of order."""
+    if any(table.column(c).null_count for c in ("process", "commodity", "role", "value")):
+        return False
+    columns = (numbers(table.column(name)) for name in ("process", "commodity", "role", "value"))
+    return _kernels.split_rows(*columns, *_depreciation_buffers(table), *shape, state, *out, SPLIT_THREADS)
+
+
+def _csr_by_role(out: list[np.ndarray], state: np.ndarray, shape: tuple[int, int]) -> dict[str, sp.csr_array | None]:
+    """The role matrices from the compiled split's arrays, each role's cut to its count."""
+    indptr, indices, data, dep = out[0:3], out[3:6], out[6:9], out[9]
+    counts, last = state[:3], state[3:6]
+    for code in range(len(ROLES)):
+        indptr[code][last[code] + 1 :] = counts[code]  # the processes after the role's last row
+        indices[code].resize(counts[code], refcheck=False)  # no copy: memory never touched is let go
+        data[code].resize(counts[code], refcheck=False)
+    dep.resize(counts[2], refcheck=False)
     mats: dict[str, sp.csr_array | None] = {}
     for code, name in enumerate(ROLES):
-        values = {name: data[code]} if code < 2 else {name: data[code], "depreciation": dep_out}
+        values = {name: data[code]} if code < 2 else {name: data[code], "depreciation": dep}
         for key, d in values.items():
             mats[key] = sp.csr_array((d, indices[code], indptr[code]), shape=shape)
             mats[key].has_sorted_indices = True
@@ -568,39 +591,147 @@ def _compiled_matrices(table: pa.Table, shape: tuple[int, int]) -> dict[str, sp.
     return mats
 
 
+def _streamed_matrices(
+    path: Path, shape: tuple[int, int], stop: threading.Event | None = None
+) -> dict[str, sp.csr_array | None] | None:
+    """The role matrices from the coefficient file read row group by row group, each checked
+    and appended to the roles' CSR arrays by the compiled split
+    (:mod:`glasnost.economy._kernels`): each group reuses the memory Arrow freed after the
+    one before, where reading the whole file touched 17 bytes of fresh memory a row (10^7
+    rows: 0.24 -> 0.12 s of reading). Each role's arrays get room for every row and are cut
+    to their length after. None where the kernel is not built, the file does not suit
+    (:func:`_streamable`), or a row group is unreadable or has a null, bad or out-of-order
+    row: the numpy path then reads the whole file and writes the message naming it, or
+    sorts the rows. Also None once ``stop`` is set (checked between row groups)."""
+    pf = parquet_file(path)
+    names = _streamable(pf)
+    if _kernels is None or names is None or shape[1] >= 2**31:
+        return None
+    total = pf.metadata.num_rows
+    out = [np.empty(shape[0] + 1, np.int32) for _ in ROLES]
+    out += [np.empty(total, np.int32) for _ in ROLES] + [np.empty(total) for _ in range(len(ROLES) + 1)]
+    state = STATE.copy()
+    for table in _row_groups(pf, names):
+        if table is None or (stop is not None and stop.is_set()) or not _split_group(table, shape, state, out):
+            return None
+    return _csr_by_role(out, state, shape)
+
+
+def _read_group(pf: pq.ParquetFile, group: int, names: list[str]) -> pa.Table | None:
+    try:
+        return pf.read_row_group(group, columns=names)
+    except (pa.ArrowInvalid, OSError):
+        return None
+
+
+def _row_groups(pf: pq.ParquetFile, names: list[str]) -> Iterator[pa.Table | None]:
+    """The file's row groups in order (None for one that cannot be read), each read on a
+    thread beside while the one before is split."""
+    groups = pf.metadata.num_row_groups
+    if not PREFETCH:
+        for g in range(groups):
+            yield _read_group(pf, g, names)
+        return
+    with ThreadPoolExecutor(1) as pool:
+        ahead = pool.submit(_read_group, pf, 0, names) if groups else None
+        for g in range(groups):
+            table = ahead.result()
+            if g + 1 < groups:
+                ahead = pool.submit(_read_group, pf, g + 1, names)
+            yield table
+
+
 def coefficient_matrices(
-    table: pa.Table,
-    shape: tuple[int, int],
     path: Path,
+    shape: tuple[int, int],
     process_ids: np.ndarray,
     commodity_ids: np.ndarray | None,
     *,
     compiled: bool = True,
 ) -> dict[str, sp.csr_array | None]:
-    """The output, input, capital and depreciation matrices (processes x commodities) of
-    coefficient rows: the compiled scan and split where built and the rows are well formed
-    and sorted as written; numpy's checks (whose errors name the file, row and id) and split
-    otherwise, or where ``compiled`` is false. Capital and depreciation are None without
-    capital rows."""
-    mats = _compiled_matrices(table, shape) if compiled else None
+    """The output, input, capital and depreciation matrices (processes x commodities) of a
+    coefficient file: by the compiled split where built and the rows are well formed and
+    sorted as written (:func:`_streamed_matrices`); by numpy's checks, whose errors name the
+    file, row and id, and numpy's split otherwise, or where ``compiled`` is false. Capital
+    and depreciation are None without capital rows."""
+    mats = _streamed_matrices(path, shape) if compiled else None
     if mats is None:
+        table = read_parquet(path, COEFFICIENT_COLUMNS, optional=("depreciation",))
+        _no_nulls(table, path, ("process", "commodity", "role", "value"))
         rows = _rows_of(table, 0)
         _check_coefficients(rows, path, process_ids, shape[1])
         mats = _matrices(rows, shape, path, process_ids, commodity_ids)
     return mats
 
 
-def _read_processes(root: Path, manifest: dict, commodities: Commodities) -> Processes:
+@dataclass(frozen=True)
+class _Ahead:
+    """The compiled split of the coefficient file, started on a thread beside (for ``shape``)
+    while the tables before it are read; ``stop`` ends it early."""
+
+    shape: tuple[int, int]
+    result: Future
+    stop: threading.Event
+
+
+def _split_quietly(path: Path, shape: tuple[int, int], stop: threading.Event) -> dict | None:
+    try:
+        return _streamed_matrices(path, shape, stop)
+    except Exception:  # the reader does it again in its turn, and reports what goes wrong then
+        return None
+
+
+@contextmanager
+def _coefficients_ahead(root: Path, manifest: dict) -> Iterator[_Ahead | None]:
+    """Start the compiled split of the coefficient file on a thread beside, for the shape the
+    process and commodity tables' metadata give, while the reader turns their ids into
+    strings (10^6 products: ~0.25 s of either, on two cores at once). Errors keep their
+    order: the reader takes the result only where it came to read the file, and redoes it
+    in its turn where the split found nothing usable. None where the kernel is not built or
+    those tables cannot be opened."""
+    shape = _table_rows(root, manifest) if _kernels is not None else None
+    if shape is None:
+        yield None
+        return
+    with ThreadPoolExecutor(1) as pool:
+        stop = threading.Event()
+        result = pool.submit(_split_quietly, _path(root, manifest, "coefficients"), shape, stop)
+        try:
+            yield _Ahead(shape, result, stop)
+        finally:
+            stop.set()  # where the reader failed before taking it: end at the next row group
+
+
+def _table_rows(root: Path, manifest: dict) -> tuple[int, int] | None:
+    """(processes, commodities) from their tables' metadata; None where one cannot be opened."""
+    try:
+        m = parquet_file(_path(root, manifest, "processes")).metadata.num_rows
+        n = parquet_file(_path(root, manifest, "commodities")).metadata.num_rows
+    except EconomyError:
+        return None
+    return m, n
+
+
+def _role_matrices(
+    root: Path, manifest: dict, shape: tuple[int, int], ids: np.ndarray, commodities: Commodities, ahead: _Ahead | None
+) -> dict[str, sp.csr_array | None]:
+    """The coefficient file's role matrices: the split begun ahead where it was for this
+    shape, else (or where it found a bad row) read now."""
+    path = _path(root, manifest, "coefficients")
+    if ahead is None or ahead.shape != shape:
+        return coefficient_matrices(path, shape, ids, commodities.ids)
+    mats = ahead.result.result()
+    return mats if mats is not None else coefficient_matrices(path, shape, ids, commodities.ids, compiled=False)
+
+
+def _read_processes(root: Path, manifest: dict, commodities: Commodities, ahead: _Ahead | None = None) -> Processes:
     path = _path(root, manifest, "processes")
     t = read_parquet(path, {"capacity": pa.float64()}, optional=("capacity",))
     m = t.num_rows
     ids, workplaces, _ = _ids_table(root, manifest, "process_ids", "workplace", m, "process")
     capacity = numbers(t.column("capacity"), fill=np.inf) if "capacity" in t.column_names else np.full(m, np.inf)
     _check_amounts(capacity, path, "capacity", ids, allow_inf=True)
-    path = _path(root, manifest, "coefficients")
-    table = read_parquet(path, COEFFICIENT_COLUMNS, optional=("depreciation",))
-    _no_nulls(table, path, ("process", "commodity", "role", "value"))
-    mats = coefficient_matrices(table, (m, len(commodities)), path, ids, commodities.ids)
+    mats = _role_matrices(root, manifest, (m, len(commodities)), ids, commodities, ahead)
     return Processes(
         ids=ids,
         workplaces=workplaces,
@@ -658,8 +789,9 @@ def _check_productive(economy: Economy, manifest: dict) -> None:
 def load_v2(root: Path, manifest: dict, *, check_productive: bool = True) -> Economy:
     """Read a schema version 2 directory (its manifest already read)."""
     try:
-        commodities = _read_commodities(root, manifest)
-        processes = _read_processes(root, manifest, commodities)
+        with _coefficients_ahead(root, manifest) as ahead:
+            commodities = _read_commodities(root, manifest)
+            processes = _read_processes(root, manifest, commodities, ahead)
         councils = _read_councils(root, manifest, commodities)
         # the id tables were checked above: against the writer's digest, or sorted afresh
         meta = {"ids_checked": True}
