@@ -500,7 +500,7 @@ static PyObject *fixed_width(PyObject *Py_UNUSED(self), PyObject *args) {
     char *dst = out.buf;
     int bad = 0, zero_end = 0;
     Py_BEGIN_ALLOW_THREADS
-#pragma omp parallel for schedule(static) reduction(| : bad, zero_end)
+    /* one thread: a memory-bound copy, done while the coefficient file is split beside */
     for (Py_ssize_t i = 0; i < size; i++) {
         const int64_t a = wide ? o64[i] : o32[i], e = wide ? o64[i + 1] : o32[i + 1];
         if (a < 0 || e < a || e > data.len || e - a > width) {
