@@ -233,6 +233,7 @@ def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     bytes would not keep UTF-8 (non-ASCII strings then go through Python)."""
     if request.param == "compiled" and files._kernels is None:
         pytest.skip("glasnost.economy._kernels is not built")
+    monkeypatch.setattr(files, "BLOCK_BYTES", 40)  # the kernel's layout in blocks of a few strings
     if request.param != "compiled":
         monkeypatch.setattr(files, "_kernels", None)
     if "ASCII" in request.param:

@@ -193,36 +193,86 @@ MAX_WIDENING = 4
 16 MiB): ids of very different lengths take the way through Python objects."""
 
 
-def _fixed_width(arr: pa.Array) -> np.ndarray | None:
-    """An Arrow string array as numpy fixed-width bytes (``S``), which numpy casts to its
-    StringDType in one pass (a null's slot holds whatever bytes Arrow has there, mostly
-    none); None where that would not give the same strings (a string ending in a zero byte,
-    which ``S`` drops, non-ASCII bytes where numpy does not copy them as they are) or would
-    take far more memory than the strings."""
+Layout = tuple[np.ndarray, np.ndarray, int]
+
+
+def _layout(arr: pa.Array) -> Layout | None:
+    """(offsets, data bytes, width: the longest string's bytes) of an Arrow string array whose
+    strings numpy's fixed-width bytes can carry; None where they cannot: non-ASCII bytes
+    where numpy does not copy them as they are, or strings of so different lengths that
+    fixed width would take far more memory than the strings. (A string ending in a zero
+    byte, which ``S`` drops, is found while laying them out.) A null's slot holds whatever
+    bytes Arrow has there, mostly none."""
     buffers = _string_buffers(arr)
     if buffers is None:
         return None
     offsets, data = buffers
     n = len(arr)
-    lengths = np.diff(offsets)
-    width = int(lengths.max()) if n else 0
+    width = int(np.diff(offsets).max()) if n else 0
     used = data[int(offsets[0]) : int(offsets[-1])] if n else data[:0]
-    if width == 0 or not _fits_fixed_width(n, width, used.size):
-        return None if width else np.zeros(n, "S1")
+    if width and not _fits_fixed_width(n, width, used.size):
+        return None
     if not _bytes_cast_keeps_utf8() and used.size and used.max() >= 0x80:
         return None
+    return offsets, data, width
+
+
+def _fixed_width(arr: pa.Array, layout: Layout | None = None) -> np.ndarray | None:
+    """An Arrow string array as numpy fixed-width bytes (``S``), which numpy casts to its
+    StringDType in one pass; None where that would not give the same strings (see
+    :func:`_layout`, and a string ending in a zero byte)."""
+    layout = layout or _layout(arr)
+    if layout is None:
+        return None
+    offsets, data, width = layout
+    n = len(arr)
+    if width == 0:
+        return np.zeros(n, "S1")
     if _kernels is not None:
         out = np.empty(n, f"S{width}")
         return out if _kernels.fixed_width(offsets, data, out.view(np.uint8), width) else None
+    lengths = np.diff(offsets)
     if (data[offsets[1:][lengths > 0] - 1] == 0).any():  # a string ending in a zero byte
         return None
     # each string read through a window of ``width`` bytes from its start, the bytes past its
     # end (the next strings') then zeroed
+    used = data[int(offsets[0]) : int(offsets[-1])]
     padded = np.zeros(used.size + width, np.uint8)
     padded[: used.size] = used
     windows = np.ndarray((used.size + 1,), dtype=f"S{width}", buffer=padded, strides=(1,))
     out = windows[offsets[:-1] - offsets[0]]
     out.view(np.uint8).reshape(n, width)[np.arange(width) >= lengths[:, None]] = 0
+    return out
+
+
+BLOCK_BYTES = 1 << 18
+"""The compiled layout of strings goes a block of this many bytes at a time (:func:`_fixed_width_strings`)."""
+
+
+def _fixed_width_strings(arr: pa.Array) -> np.ndarray | None:
+    """An Arrow string array as StringDType through fixed-width bytes (:func:`_fixed_width`);
+    where the kernel is built, a block of :data:`BLOCK_BYTES` at a time, each cast into its
+    place: one small buffer, still in cache when numpy reads it (10^6 workplaces 0.090 ->
+    0.074 s, and 24 MB less memory)."""
+    from glasnost.economy.model import STRING
+
+    layout = _layout(arr)
+    if layout is None:
+        return None
+    offsets, data, width = layout
+    if _kernels is None or width == 0:
+        fixed = _fixed_width(arr, layout)
+        return None if fixed is None else fixed.astype(STRING)
+    n = len(arr)
+    out = np.empty(n, STRING)
+    rows = max(1, BLOCK_BYTES // width)
+    buffer = np.empty(min(n, rows) * width, np.uint8)
+    for first in range(0, n, rows):
+        last = min(n, first + rows)
+        block = buffer[: (last - first) * width]
+        if not _kernels.fixed_width(offsets[first : last + 1], data, block, width):
+            return None
+        out[first:last] = block.view(f"S{width}")
     return out
 
 
@@ -296,9 +346,8 @@ def string_array(column: pa.ChunkedArray | pa.Array, fill: str | None = None) ->
         if out is not None:
             return out
     elif arr.null_count == 0 or fill is not None:
-        fixed = _fixed_width(arr)
-        if fixed is not None:
-            out = fixed.astype(STRING)
+        out = _fixed_width_strings(arr)
+        if out is not None:
             if arr.null_count:
                 out[~valid_mask(arr)] = fill
             return out
