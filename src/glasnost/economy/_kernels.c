@@ -274,8 +274,8 @@ done:
  *     their role. The rows are split in blocks on OpenMP threads: a first pass checks each
  *     block and counts its rows of each role, which gives every block its place in each
  *     role's arrays. On one thread (threads 1) the rows are checked and appended in one pass;
- *     the reader asks for that while it reads the next row group beside, so that no idle
- *     OpenMP thread spins on a core that Arrow's decoding needs.
+ *     the reader asks for that, as it splits the rows beside its reading of other files, so
+ *     that no idle OpenMP thread spins on a core that Arrow's decoding needs.
  *
  * fixed_width(offsets, data, out, width) -> bool
  *

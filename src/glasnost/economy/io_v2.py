@@ -538,7 +538,7 @@ def _matrices(
 
 def _depreciation_buffers(table: pa.Table) -> tuple[np.ndarray, np.ndarray, int]:
     """(values, validity bitmap, its first bit) of the depreciation column for the compiled
-    scan; empty arrays where there is no column or no null."""
+    split; empty arrays where there is no column, no row or no null."""
     if "depreciation" not in table.column_names:
         return np.empty(0), np.empty(0, np.uint8), 0
     column = table.column("depreciation")
@@ -553,10 +553,9 @@ def _depreciation_buffers(table: pa.Table) -> tuple[np.ndarray, np.ndarray, int]
 
 
 SPLIT_THREADS = 1
-"""Threads of the compiled split of one row group: one, while the next group is read beside
-(two took 0.3-0.5 s more CPU at 10^6 products, OpenMP's idle thread spinning between groups
-on a core that Arrow's decoding needed)."""
-PREFETCH = os.environ.get("X_PREFETCH", "1") == "1"
+"""Threads of the compiled split of one row group: one, as the split runs beside the reading
+of the id tables (two took 0.3-0.5 s more CPU at 10^6 products: OpenMP's idle thread spun
+between row groups on a core that Arrow's decoding needed)."""
 STATE = np.array([0, 0, 0, -1, -1, -1, -1, -1, -1], np.int64)
 """The compiled split's state before the first row group: rows of each role, last process of
 each role, the last row's process, role and commodity (see :mod:`glasnost.economy._kernels`)."""
@@ -627,28 +626,13 @@ def _streamed_matrices(
     return _csr_by_role(out, state, shape)
 
 
-def _read_group(pf: pq.ParquetFile, group: int, names: list[str]) -> pa.Table | None:
-    try:
-        return pf.read_row_group(group, columns=names)
-    except (pa.ArrowInvalid, OSError):
-        return None
-
-
 def _row_groups(pf: pq.ParquetFile, names: list[str]) -> Iterator[pa.Table | None]:
-    """The file's row groups in order (None for one that cannot be read), each read on a
-    thread beside while the one before is split."""
-    groups = pf.metadata.num_row_groups
-    if not PREFETCH:
-        for g in range(groups):
-            yield _read_group(pf, g, names)
-        return
-    with ThreadPoolExecutor(1) as pool:
-        ahead = pool.submit(_read_group, pf, 0, names) if groups else None
-        for g in range(groups):
-            table = ahead.result()
-            if g + 1 < groups:
-                ahead = pool.submit(_read_group, pf, g + 1, names)
-            yield table
+    """The file's row groups in order; None for one that cannot be read."""
+    for group in range(pf.metadata.num_row_groups):
+        try:
+            yield pf.read_row_group(group, columns=names)
+        except (pa.ArrowInvalid, OSError):
+            yield None
 
 
 def coefficient_matrices(
