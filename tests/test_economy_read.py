@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 
 import glasnost.economy.files as files
 import glasnost.economy.io_v2 as io_v2
-from glasnost.economy import Economy, EconomyError, load, save
+from glasnost.economy import Economy, EconomyError, load, native, save
 from glasnost.economy.files import numbers, string_array
 from glasnost.economy.model import STRING
 
 compiled = pytest.mark.skipif(
-    io_v2._kernels is None, reason="glasnost.economy._kernels is not built (python setup.py build_ext --inplace)"
+    native.kernels is None, reason="glasnost.economy._kernels is not built (python setup.py build_ext --inplace)"
 )
 
 
@@ -231,11 +231,11 @@ def python_strings(values: list[str | None], fill: str) -> np.ndarray:
 def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The three ways to fixed-width strings: the kernel, numpy, and numpy where its cast of
     bytes would not keep UTF-8 (non-ASCII strings then go through Python)."""
-    if request.param == "compiled" and files._kernels is None:
+    if request.param == "compiled" and native.kernels is None:
         pytest.skip("glasnost.economy._kernels is not built")
     monkeypatch.setattr(files, "BLOCK_BYTES", 40)  # the kernel's layout in blocks of a few strings
     if request.param != "compiled":
-        monkeypatch.setattr(files, "_kernels", None)
+        monkeypatch.setattr(native, "kernels", None)
     if "ASCII" in request.param:
         monkeypatch.setattr(files, "_bytes_cast_keeps_utf8", lambda: False)
     return request.param
@@ -323,8 +323,7 @@ def economy_with_capital() -> Economy:
 def test_without_the_kernels_the_same_economy_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     directory = save(economy_with_capital(), tmp_path / "eco")
     fast = load(directory)
-    monkeypatch.setattr(io_v2, "_kernels", None)
-    monkeypatch.setattr(files, "_kernels", None)
+    monkeypatch.setattr(native, "kernels", None)
     slow = load(directory)
     for a, b in ((fast.commodities, slow.commodities), (fast.processes, slow.processes)):
         for field in dataclasses.fields(a):

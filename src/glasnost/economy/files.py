@@ -19,12 +19,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
+from glasnost.economy import native
 from glasnost.economy.errors import EconomyError
-
-try:
-    from glasnost.economy import _kernels
-except ImportError:  # built by setup.py where a C compiler is found; numpy's way otherwise
-    _kernels = None
 
 FORMAT = "glasnost-economy"
 
@@ -228,9 +224,9 @@ def _fixed_width(arr: pa.Array, layout: Layout | None = None) -> np.ndarray | No
     n = len(arr)
     if width == 0:
         return np.zeros(n, "S1")
-    if _kernels is not None:
+    if native.kernels is not None:
         out = np.empty(n, f"S{width}")
-        return out if _kernels.fixed_width(offsets, data, out.view(np.uint8), width) else None
+        return out if native.kernels.fixed_width(offsets, data, out.view(np.uint8), width) else None
     lengths = np.diff(offsets)
     if (data[offsets[1:][lengths > 0] - 1] == 0).any():  # a string ending in a zero byte
         return None
@@ -260,7 +256,7 @@ def _fixed_width_strings(arr: pa.Array) -> np.ndarray | None:
     if layout is None:
         return None
     offsets, data, width = layout
-    if _kernels is None or width == 0:
+    if native.kernels is None or width == 0:
         fixed = _fixed_width(arr, layout)
         return None if fixed is None else fixed.astype(STRING)
     n = len(arr)
@@ -270,7 +266,7 @@ def _fixed_width_strings(arr: pa.Array) -> np.ndarray | None:
     for first in range(0, n, rows):
         last = min(n, first + rows)
         block = buffer[: (last - first) * width]
-        if not _kernels.fixed_width(offsets[first : last + 1], data, block, width):
+        if not native.kernels.fixed_width(offsets[first : last + 1], data, block, width):
             return None
         out[first:last] = block.view(f"S{width}")
     return out

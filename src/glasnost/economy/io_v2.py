@@ -62,11 +62,6 @@ from glasnost.economy.files import (
 from glasnost.economy.model import Commodities, Councils, Economy, Kind, Processes
 from glasnost.economy.validate import check_unique
 
-try:
-    from glasnost.economy import _kernels
-except ImportError:  # built by setup.py where a C compiler is found; numpy's way otherwise
-    _kernels = None
-
 SCHEMA_VERSION = 2
 ROLES = ("output", "input", "capital")
 ROW_GROUP_ROWS = 1 << 18
@@ -577,7 +572,8 @@ def _split_group(table: pa.Table, shape: tuple[int, int], state: np.ndarray, out
     if any(table.column(c).null_count for c in ("process", "commodity", "role", "value")):
         return False
     columns = (numbers(table.column(name)) for name in ("process", "commodity", "role", "value"))
-    return _kernels.split_rows(*columns, *_depreciation_buffers(table), *shape, state, *out, SPLIT_THREADS)
+    threads = min(SPLIT_THREADS, native.kernel_threads())
+    return native.kernels.split_rows(*columns, *_depreciation_buffers(table), *shape, state, *out, threads)
 
 
 def _csr_by_role(out: list[np.ndarray], state: np.ndarray, shape: tuple[int, int]) -> dict[str, sp.csr_array | None]:
@@ -614,7 +610,7 @@ def _streamed_matrices(
     sorts the rows. Also None once ``stop`` is set (checked between row groups)."""
     pf = parquet_file(path)
     names = _streamable(pf)
-    if _kernels is None or names is None or shape[1] >= 2**31:
+    if native.kernels is None or names is None or shape[1] >= 2**31:
         return None
     total = pf.metadata.num_rows
     out = [np.empty(shape[0] + 1, np.int32) for _ in ROLES]
@@ -683,7 +679,7 @@ def _coefficients_ahead(root: Path, manifest: dict) -> Iterator[_Ahead | None]:
     order: the reader takes the result only where it came to read the file, and redoes it
     in its turn where the split found nothing usable. None where the kernel is not built or
     those tables cannot be opened."""
-    shape = _table_rows(root, manifest) if _kernels is not None else None
+    shape = _table_rows(root, manifest) if native.kernels is not None else None
     if shape is None:
         yield None
         return
