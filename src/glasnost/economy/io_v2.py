@@ -53,6 +53,7 @@ from glasnost.economy.files import (
     first_bad_row,
     number_problem,
     numbers,
+    one_array,
     parquet_file,
     read_manifest,
     read_parquet,
@@ -361,10 +362,11 @@ def _ids_table(
         _check_unique(t.column("id"), ids, what, path)
     if extra not in t.column_names or t.column(extra).null_count == t.num_rows:
         return ids, ids.view(), t  # shared, not copied (10^6 ids: 18 ms): both are frozen
-    col = t.column(extra).combine_chunks()
+    col = one_array(t.column(extra))
     values = string_array(col, fill="")
-    nulls = ~valid_mask(col)
-    values[nulls] = ids[nulls]
+    if col.null_count:
+        nulls = ~valid_mask(col)
+        values[nulls] = ids[nulls]
     return ids, values, t
 
 
@@ -536,8 +538,7 @@ def _depreciation_buffers(table: pa.Table) -> tuple[np.ndarray, np.ndarray, int]
     split; empty arrays where there is no column, no row or no null."""
     if "depreciation" not in table.column_names:
         return np.empty(0), np.empty(0, np.uint8), 0
-    column = table.column("depreciation")
-    arr = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    arr = one_array(table.column("depreciation"))
     if len(arr) == 0:
         return np.empty(0), np.empty(0, np.uint8), 0
     values = np.frombuffer(arr.buffers()[1], np.float64, count=len(arr), offset=8 * arr.offset)
