@@ -340,8 +340,9 @@ def _dictionary_strings(arr: pa.DictionaryArray, fill: str | None) -> np.ndarray
 def string_array(column: pa.ChunkedArray | pa.Array, fill: str | None = None) -> np.ndarray:
     """A string column (plain or dictionary-encoded) as a numpy StringDType array, nulls as
     ``fill`` (None: the column should have none). Through fixed-width bytes laid out from
-    Arrow's buffers where the strings allow (:func:`_fixed_width`): 10^6 ids through Python
-    objects took 0.1-0.2 s, and Arrow's conversion imports pandas (0.14 s) the first time."""
+    Arrow's buffers where the strings allow (:func:`_fixed_width_strings`, :func:`_layout`),
+    a few dictionary words spread (:func:`_spread`): 10^6 ids through Python objects took
+    0.1-0.2 s, and Arrow's conversion imports pandas (0.14 s) the first time."""
     from glasnost.economy.model import STRING
 
     arr = one_array(column)
