@@ -270,6 +270,18 @@ def test_which_strings_take_the_fixed_width_way(way: str, values: list[str], fas
     np.testing.assert_array_equal(string_array(arr), np.array(values, dtype=STRING))
 
 
+@settings(max_examples=80, deadline=None)
+@given(values=st.lists(st.text(max_size=12), max_size=40))
+def test_numpy_strings_become_arrows_strings(values: list[str]) -> None:
+    strings = np.array(values, dtype=STRING)
+    got = files.arrow_strings(strings)
+    assert got.type == pa.string() and got.equals(pa.array(values, pa.string()))
+    fast = files._ascii_buffers(strings) is not None if values else False
+    # the laid-out way takes ASCII strings with no zero character at their end, and no others
+    plain = all(v.isascii() and not v.endswith("\0") for v in values) and any(values)
+    assert fast == (plain and files._fits_fixed_width(len(values), max(map(len, values)), sum(map(len, values))))
+
+
 def test_strings_far_longer_than_most_go_through_python() -> None:
     values = ["a"] * 100_000 + ["b" * 2000]
     arr = pa.array(values)

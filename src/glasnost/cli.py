@@ -298,6 +298,20 @@ def generate(
 # ---- values ---------------------------------------------------------------------------------
 
 
+def _write_values(vals: Values, gross: GrossOutput, output: Path) -> None:
+    """The values file: one row per product, its id, labour value, gross output and embodied
+    primary inputs (no dictionary for the ids: each is unique)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from glasnost.economy.files import arrow_strings
+
+    cols = {"commodity": arrow_strings(vals.ids), "labour_value": vals.labour, "gross_output": gross.gross}
+    for k, pid in enumerate(vals.primary_ids):
+        cols[f"embodied:{pid}"] = vals.by_input[k]
+    pq.write_table(pa.table(cols), output, use_dictionary=False)
+
+
 def _values_in_one_process(
     directory: Path, method: str, mpi: bool, as_json: bool
 ) -> tuple[Values | None, GrossOutput | None, str]:
@@ -350,13 +364,7 @@ def values(
         if vals is None or gross is None:
             return
     if output is not None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        cols = {"commodity": pa.array(vals.ids), "labour_value": vals.labour, "gross_output": gross.gross}
-        for k, pid in enumerate(vals.primary_ids):
-            cols[f"embodied:{pid}"] = vals.by_input[k]
-        pq.write_table(pa.table(cols), output)
+        _write_values(vals, gross, output)
     if as_json:
         print(
             json.dumps(

@@ -365,6 +365,44 @@ def string_array(column: pa.ChunkedArray | pa.Array, fill: str | None = None) ->
     return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=STRING)
 
 
+def arrow_strings(values: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+    """A numpy string array as an Arrow string array, nulls where ``mask`` is true. StringDType
+    holding only ASCII goes through fixed-width bytes laid out into Arrow's buffers (10^6 ids:
+    0.06 s; Arrow's own conversion of StringDType takes 0.15 s), anything else through
+    Arrow's conversion (other dtypes as Python objects)."""
+    if values.dtype.kind == "T" and mask is None and values.ndim == 1:
+        laid_out = _ascii_buffers(values)
+        if laid_out is not None:
+            offsets, data = laid_out
+            return pa.StringArray.from_buffers(values.size, pa.py_buffer(offsets), pa.py_buffer(data))
+    if values.dtype.kind != "T":
+        values = values.astype(object)
+    arr = pa.array(values, type=pa.string(), mask=mask)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _ascii_buffers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(int32 offsets, bytes) of ASCII strings as Arrow lays them out; None where a string is
+    not ASCII (numpy refuses the cast), ends in a zero character (``S`` drops it: the lengths
+    differ) or the strings are of so different lengths that fixed width would take far more
+    memory than they do."""
+    chars = np.strings.str_len(values)
+    total = int(chars.sum(dtype=np.int64))
+    width = int(chars.max(initial=0))
+    if width == 0 or total >= 2**31 or not _fits_fixed_width(values.size, width, total):
+        return None
+    try:
+        fixed = values.astype(f"S{width}")
+    except (UnicodeEncodeError, ValueError, TypeError):
+        return None
+    if not np.array_equal(np.strings.str_len(fixed), chars):
+        return None
+    data = fixed.view(np.uint8).reshape(values.size, width)[np.arange(width) < chars[:, None]]
+    offsets = np.zeros(values.size + 1, np.int32)
+    np.cumsum(chars, out=offsets[1:])
+    return offsets, data
+
+
 def file_digest(path: Path) -> str:
     """SHA-256 of a file's bytes (the key of what the directory caches about its content)."""
     import hashlib

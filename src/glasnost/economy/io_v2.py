@@ -47,6 +47,7 @@ from glasnost.economy import native
 from glasnost.economy.errors import EconomyError, NotProductiveError
 from glasnost.economy.files import (
     FORMAT,
+    arrow_strings,
     atomic_directory,
     coo_matrix,
     file_digest,
@@ -109,21 +110,12 @@ def _write(table: pa.Table, path: Path, **options: object) -> None:
     pq.write_table(_required(table), path, **{"use_dictionary": False, "compression": COMPRESSION, **options})
 
 
-def _arrow_strings(values: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
-    """A string array to Arrow: numpy's StringDType as it is (10^6 Python strings through
-    ``object`` took 0.2-0.4 s), anything else through ``object``."""
-    if values.dtype.kind != "T":
-        values = values.astype(object)
-    arr = pa.array(values, type=pa.string(), mask=mask)
-    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-
-
 def _same_as(values: np.ndarray, ids: np.ndarray) -> pa.Array:
     """``values`` with nulls where they equal ``ids`` (the default, not stored twice)."""
     same = values == ids
     if same.all():
         return pa.nulls(values.size, pa.string())
-    return _arrow_strings(values, same)
+    return arrow_strings(values, same)
 
 
 def _sorted(matrix: sp.csr_array) -> sp.csr_array:
@@ -240,22 +232,21 @@ def save_v2(economy: Economy, directory: str | os.PathLike[str]) -> Path:
             pa.table({"kind": pa.array(c.kinds, pa.uint8()), "supply": c.supply, "target": c.targets}),
             tmp / FILES["commodities"],
         )
-        units = _arrow_strings(c.units).dictionary_encode()
+        units = arrow_strings(c.units).dictionary_encode()
         pq.write_table(
-            _required(pa.table({"id": pa.array(c.ids), "name": _same_as(c.names, c.ids), "unit": units})),
+            _required(pa.table({"id": arrow_strings(c.ids), "name": _same_as(c.names, c.ids), "unit": units})),
             tmp / FILES["commodity_ids"],
             use_dictionary=["unit"],
             compression=COMPRESSION,
         )
         _write(pa.table({"capacity": p.capacity}), tmp / FILES["processes"])
-        _write(
-            pa.table({"id": pa.array(p.ids), "workplace": _same_as(p.workplaces, p.ids)}), tmp / FILES["process_ids"]
-        )
+        process_ids = {"id": arrow_strings(p.ids), "workplace": _same_as(p.workplaces, p.ids)}
+        _write(pa.table(process_ids), tmp / FILES["process_ids"])
         files = ["commodities", "commodity_ids", "processes", "process_ids", "coefficients"]
         if economy.councils is not None:
             k = economy.councils
             pq.write_table(
-                pa.table({"id": pa.array(k.ids), "members": pa.array(k.members), "income": pa.array(k.income)}),
+                pa.table({"id": arrow_strings(k.ids), "members": pa.array(k.members), "income": pa.array(k.income)}),
                 tmp / FILES["councils"],
             )
             prefs = sp.coo_array(k.preferences)
