@@ -276,6 +276,9 @@ def test_numpy_strings_become_arrows_strings(values: list[str]) -> None:
     strings = np.array(values, dtype=STRING)
     got = files.arrow_strings(strings)
     assert got.type == pa.string() and got.equals(pa.array(values, pa.string()))
+    mask = np.arange(len(values)) % 3 == 1  # every third a null
+    with_nulls = [None if m else v for v, m in zip(values, mask, strict=True)]
+    assert files.arrow_strings(strings, mask).equals(pa.array(with_nulls, pa.string()))
     fast = files._ascii_buffers(strings) is not None if values else False
     # the laid-out way takes ASCII strings with no zero character at their end, and no others
     plain = all(v.isascii() and not v.endswith("\0") for v in values) and any(values)
@@ -359,3 +362,38 @@ def test_an_earlier_tables_error_comes_first(tmp_path: Path) -> None:
     pq.write_table(corrupt(commodities, "supply", 2, -3.0), directory / "commodities.parquet")
     with pytest.raises(EconomyError, match=r"commodities.parquet: row 2 \(.*\): negative supply -3.0"):
         load(directory)
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype", "arrow_type"),
+    [
+        ([0, 1, 2, 3], "int32", None),
+        ([0, 1, 2**31 - 1], "int64", pa.int32()),
+        ([0.5, -1.0, float("inf"), float("nan")], "float64", None),
+        ([1, 2, 255], "uint8", pa.uint8()),
+        ([0.0, 2.0, 4.0, 6.0], "float64 with a stride", pa.float64()),
+        ([True, False], "bool", None),
+    ],
+)
+def test_numbers_become_arrows_numbers(values: list, dtype: str, arrow_type: pa.DataType | None) -> None:
+    array = np.array(values, dtype=dtype.split()[0])
+    if "stride" in dtype:
+        array = np.repeat(array, 2)[::2]
+    got = files.arrow_numbers(array, arrow_type)
+    want = pa.array(array, arrow_type)
+    assert got.type == want.type and got.null_count == want.null_count == 0
+    np.testing.assert_array_equal(got.to_numpy(zero_copy_only=False), want.to_numpy(zero_copy_only=False))
+
+
+def test_writing_a_directory_and_values_imports_no_pandas(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from glasnost.cli import app\n"
+        f"sys.argv = ['glasnost', 'generate', '2000', '--out', {str(tmp_path / 'e')!r}]\n"
+        "try: app()\nexcept SystemExit: pass\n"
+        f"sys.argv = ['glasnost', 'values', {str(tmp_path / 'e')!r}, '--out', {str(tmp_path / 'v.parquet')!r}]\n"
+        "try: app()\nexcept SystemExit: pass\n"
+        "assert 'pandas' not in sys.modules, 'pandas was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    assert pq.read_table(tmp_path / "v.parquet").num_rows == 2000

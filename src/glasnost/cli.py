@@ -304,11 +304,15 @@ def _write_values(vals: Values, gross: GrossOutput, output: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from glasnost.economy.files import arrow_strings
+    from glasnost.economy.files import arrow_numbers, arrow_strings
 
-    cols = {"commodity": arrow_strings(vals.ids), "labour_value": vals.labour, "gross_output": gross.gross}
+    cols = {
+        "commodity": arrow_strings(vals.ids),
+        "labour_value": arrow_numbers(vals.labour),
+        "gross_output": arrow_numbers(gross.gross),
+    }
     for k, pid in enumerate(vals.primary_ids):
-        cols[f"embodied:{pid}"] = vals.by_input[k]
+        cols[f"embodied:{pid}"] = arrow_numbers(vals.by_input[k])
     pq.write_table(pa.table(cols), output, use_dictionary=False)
 
 

@@ -47,6 +47,7 @@ from glasnost.economy import native
 from glasnost.economy.errors import EconomyError, NotProductiveError
 from glasnost.economy.files import (
     FORMAT,
+    arrow_numbers,
     arrow_strings,
     atomic_directory,
     coo_matrix,
@@ -147,10 +148,10 @@ def coefficients_table(processes: Processes) -> pa.Table:
     else:
         process = _rows(indptr, roles, counts, commodity, role, value)
     columns = {
-        "process": pa.array(process, pa.int32()),
-        "commodity": pa.array(commodity, pa.int32()),
-        "role": pa.array(role, pa.int8()),
-        "value": pa.array(value, pa.float64()),
+        "process": arrow_numbers(process, pa.int32()),
+        "commodity": arrow_numbers(commodity, pa.int32()),
+        "role": arrow_numbers(role, pa.int8()),
+        "value": arrow_numbers(value, pa.float64()),
     }
     if processes.capital is not None and processes.depreciation is not None:
         capital = roles[2][1]
@@ -228,10 +229,9 @@ def save_v2(economy: Economy, directory: str | os.PathLike[str]) -> Path:
         # the coefficients, most of the bytes, are laid out and written beside the other
         # tables (Arrow encodes and writes without the GIL)
         coefficients = writer.submit(_write_coefficients, p, tmp / FILES["coefficients"])
-        _write(
-            pa.table({"kind": pa.array(c.kinds, pa.uint8()), "supply": c.supply, "target": c.targets}),
-            tmp / FILES["commodities"],
-        )
+        amounts = {"kind": arrow_numbers(c.kinds, pa.uint8())}
+        amounts.update(supply=arrow_numbers(c.supply), target=arrow_numbers(c.targets))
+        _write(pa.table(amounts), tmp / FILES["commodities"])
         units = arrow_strings(c.units).dictionary_encode()
         pq.write_table(
             _required(pa.table({"id": arrow_strings(c.ids), "name": _same_as(c.names, c.ids), "unit": units})),
@@ -239,23 +239,21 @@ def save_v2(economy: Economy, directory: str | os.PathLike[str]) -> Path:
             use_dictionary=["unit"],
             compression=COMPRESSION,
         )
-        _write(pa.table({"capacity": p.capacity}), tmp / FILES["processes"])
+        _write(pa.table({"capacity": arrow_numbers(p.capacity)}), tmp / FILES["processes"])
         process_ids = {"id": arrow_strings(p.ids), "workplace": _same_as(p.workplaces, p.ids)}
         _write(pa.table(process_ids), tmp / FILES["process_ids"])
         files = ["commodities", "commodity_ids", "processes", "process_ids", "coefficients"]
         if economy.councils is not None:
             k = economy.councils
-            pq.write_table(
-                pa.table({"id": arrow_strings(k.ids), "members": pa.array(k.members), "income": pa.array(k.income)}),
-                tmp / FILES["councils"],
-            )
+            members = {"id": arrow_strings(k.ids), "members": arrow_numbers(k.members)}
+            pq.write_table(pa.table({**members, "income": arrow_numbers(k.income)}), tmp / FILES["councils"])
             prefs = sp.coo_array(k.preferences)
             _write(
                 pa.table(
                     {
-                        "council": pa.array(prefs.row, pa.int32()),
-                        "commodity": pa.array(prefs.col, pa.int32()),
-                        "weight": pa.array(prefs.data, pa.float64()),
+                        "council": arrow_numbers(prefs.row, pa.int32()),
+                        "commodity": arrow_numbers(prefs.col, pa.int32()),
+                        "weight": arrow_numbers(prefs.data, pa.float64()),
                     }
                 ),
                 tmp / FILES["preferences"],
