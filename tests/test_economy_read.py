@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import glasnost.economy.arrow as arrow
 import glasnost.economy.files as files
 import glasnost.economy.io_v2 as io_v2
 from glasnost.economy import Economy, EconomyError, load, native, save
@@ -274,15 +275,15 @@ def test_which_strings_take_the_fixed_width_way(way: str, values: list[str], fas
 @given(values=st.lists(st.text(max_size=12), max_size=40))
 def test_numpy_strings_become_arrows_strings(values: list[str]) -> None:
     strings = np.array(values, dtype=STRING)
-    got = files.arrow_strings(strings)
+    got = arrow.arrow_strings(strings)
     assert got.type == pa.string() and got.equals(pa.array(values, pa.string()))
     mask = np.arange(len(values)) % 3 == 1  # every third a null
     with_nulls = [None if m else v for v, m in zip(values, mask, strict=True)]
-    assert files.arrow_strings(strings, mask).equals(pa.array(with_nulls, pa.string()))
-    fast = files._ascii_buffers(strings) is not None if values else False
+    assert arrow.arrow_strings(strings, mask).equals(pa.array(with_nulls, pa.string()))
+    fast = arrow._ascii_buffers(strings) is not None if values else False
     # the laid-out way takes ASCII strings with no zero character at their end, and no others
     plain = all(v.isascii() and not v.endswith("\0") for v in values) and any(values)
-    assert fast == (plain and files._fits_fixed_width(len(values), max(map(len, values)), sum(map(len, values))))
+    assert fast == (plain and arrow.fits_fixed_width(len(values), max(map(len, values)), sum(map(len, values))))
 
 
 def test_strings_far_longer_than_most_go_through_python() -> None:
@@ -379,7 +380,7 @@ def test_numbers_become_arrows_numbers(values: list, dtype: str, arrow_type: pa.
     array = np.array(values, dtype=dtype.split()[0])
     if "stride" in dtype:
         array = np.repeat(array, 2)[::2]
-    got = files.arrow_numbers(array, arrow_type)
+    got = arrow.arrow_numbers(array, arrow_type)
     want = pa.array(array, arrow_type)
     assert got.type == want.type and got.null_count == want.null_count == 0
     np.testing.assert_array_equal(got.to_numpy(zero_copy_only=False), want.to_numpy(zero_copy_only=False))

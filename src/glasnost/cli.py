@@ -304,7 +304,7 @@ def _write_values(vals: Values, gross: GrossOutput, output: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from glasnost.economy.files import arrow_numbers, arrow_strings
+    from glasnost.economy.arrow import arrow_numbers, arrow_strings
 
     cols = {
         "commodity": arrow_strings(vals.ids),

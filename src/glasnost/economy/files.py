@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from glasnost.economy import native
+from glasnost.economy.arrow import fits_fixed_width
 from glasnost.economy.errors import EconomyError
 
 FORMAT = "glasnost-economy"
@@ -192,11 +193,6 @@ def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     return offsets, (np.frombuffer(data, np.uint8) if data is not None else np.empty(0, np.uint8))
 
 
-MAX_WIDENING = 4
-"""Fixed-width strings take at most this many times the bytes of the strings themselves (or
-16 MiB): ids of very different lengths take the way through Python objects."""
-
-
 Layout = tuple[np.ndarray, np.ndarray, int]
 
 
@@ -214,7 +210,7 @@ def _layout(arr: pa.Array) -> Layout | None:
     n = len(arr)
     width = int(np.diff(offsets).max()) if n else 0
     used = data[int(offsets[0]) : int(offsets[-1])] if n else data[:0]
-    if width and not _fits_fixed_width(n, width, used.size):
+    if width and not fits_fixed_width(n, width, used.size):
         return None
     if not _bytes_cast_keeps_utf8() and used.size and used.max() >= 0x80:
         return None
@@ -280,11 +276,6 @@ def _fixed_width_strings(arr: pa.Array) -> np.ndarray | None:
     return out
 
 
-def _fits_fixed_width(size: int, width: int, string_bytes: int) -> bool:
-    """Whether ``size`` strings of fixed ``width`` take few enough bytes next to theirs."""
-    return size * width <= max(MAX_WIDENING * string_bytes, 1 << 24)
-
-
 FEW_WORDS = 16
 """A dictionary of at most this many strings is written word by word (:func:`_spread`)."""
 
@@ -332,7 +323,7 @@ def _dictionary_strings(arr: pa.DictionaryArray, fill: str | None) -> np.ndarray
         if fill.endswith("\0") or not (fill.isascii() or _bytes_cast_keeps_utf8()):
             return None
         dictionary = np.concatenate([dictionary, np.array([fill.encode()])])  # the wider width
-    if not _fits_fixed_width(len(arr), dictionary.itemsize, 8 * len(arr)):
+    if not fits_fixed_width(len(arr), dictionary.itemsize, 8 * len(arr)):
         return None
     return dictionary[codes].astype(STRING)
 
@@ -363,65 +354,6 @@ def string_array(column: pa.ChunkedArray | pa.Array, fill: str | None = None) ->
         dictionary = np.asarray(arr.dictionary.to_numpy(zero_copy_only=False), dtype=STRING)
         return dictionary[arr.indices.to_numpy(zero_copy_only=False)]
     return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=STRING)
-
-
-def arrow_numbers(values: np.ndarray, arrow_type: pa.DataType | None = None) -> pa.Array:
-    """A 1-d numpy array of numbers as an Arrow array of ``arrow_type`` (default: the array's
-    own), sharing its memory where the types agree: through the buffer, because pyarrow's
-    conversion of a numpy array imports pandas the first time (0.1 s of a command). Booleans
-    and other dtypes take pyarrow's conversion."""
-    values = np.asarray(values)
-    if values.dtype.kind not in "iuf" or values.ndim != 1:
-        return pa.array(values, arrow_type)
-    arrow_type = arrow_type or pa.from_numpy_dtype(values.dtype)
-    if not (pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)):
-        return pa.array(values, arrow_type)
-    values = np.ascontiguousarray(values, dtype=arrow_type.to_pandas_dtype())
-    return pa.Array.from_buffers(arrow_type, values.size, [None, pa.py_buffer(values)])
-
-
-def arrow_strings(values: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
-    """A numpy string array as an Arrow string array, nulls where ``mask`` is true. StringDType
-    holding only ASCII goes through fixed-width bytes laid out into Arrow's buffers (10^6 ids:
-    0.06 s; Arrow's own conversion takes 0.15 s and imports pandas the first time), anything
-    else through Arrow's conversion (other dtypes as Python objects)."""
-    if values.dtype.kind == "T" and values.ndim == 1:
-        laid_out = _ascii_buffers(values, mask)
-        if laid_out is not None:
-            offsets, data = laid_out
-            buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data)]
-            nulls = 0 if mask is None else int(np.count_nonzero(mask))
-            if nulls:
-                buffers[0] = pa.py_buffer(np.packbits(~mask, bitorder="little"))
-            return pa.StringArray.from_buffers(values.size, buffers[1], buffers[2], buffers[0], nulls)
-    if values.dtype.kind != "T":
-        values = values.astype(object)
-    arr = pa.array(values, type=pa.string(), mask=mask)
-    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-
-
-def _ascii_buffers(values: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-    """(int32 offsets, bytes) of ASCII strings as Arrow lays them out, empty where ``mask``
-    is true; None where a string is not ASCII (numpy refuses the cast), ends in a zero
-    character (``S`` drops it: the lengths differ) or the strings are of so different lengths
-    that fixed width would take far more memory than they do."""
-    chars = np.strings.str_len(values)
-    total = int(chars.sum(dtype=np.int64))
-    width = int(chars.max(initial=0))
-    if width == 0 or total >= 2**31 or not _fits_fixed_width(values.size, width, total):
-        return None
-    try:
-        fixed = values.astype(f"S{width}")
-    except (UnicodeEncodeError, ValueError, TypeError):
-        return None
-    if not np.array_equal(np.strings.str_len(fixed), chars):
-        return None
-    if mask is not None:
-        chars[mask] = 0
-    data = fixed.view(np.uint8).reshape(values.size, width)[np.arange(width) < chars[:, None]]
-    offsets = np.zeros(values.size + 1, np.int32)
-    np.cumsum(chars, out=offsets[1:])
-    return offsets, data
 
 
 def file_digest(path: Path) -> str:

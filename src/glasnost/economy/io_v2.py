@@ -44,11 +44,10 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from glasnost.economy import native
+from glasnost.economy.arrow import arrow_numbers, arrow_strings
 from glasnost.economy.errors import EconomyError, NotProductiveError
 from glasnost.economy.files import (
     FORMAT,
-    arrow_numbers,
-    arrow_strings,
     atomic_directory,
     coo_matrix,
     file_digest,

@@ -45,10 +45,11 @@ def check_unique(ids: np.ndarray, what: str, where: str | None = None) -> None:
 
 def _distinct(ids: np.ndarray) -> int:
     """How many different ids there are (hashing in Arrow, not sorting strings in numpy)."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    return int(pc.count_distinct(pa.array(ids)).as_py())
+    from glasnost.economy.arrow import arrow_strings
+
+    return int(pc.count_distinct(arrow_strings(ids)).as_py())
 
 
 def _check_not_empty(ids: np.ndarray, what: str, where: str | None) -> None:
