@@ -21,7 +21,6 @@ columns; without it, scipy's product runs over row blocks on a thread pool.
 from __future__ import annotations
 
 import copy
-import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -58,7 +57,7 @@ except ImportError:  # pragma: no cover - a future scipy without them
 
 
 from glasnost.compute import peel
-from glasnost.economy import NotProductiveError
+from glasnost.economy import NotProductiveError, native
 
 if TYPE_CHECKING:
     import scipy.sparse.linalg as spla
@@ -72,25 +71,6 @@ COMPILED_KERNELS = _kernels is not None
 """Whether the fused OpenMP kernel of ``glasnost.compute._kernels`` is in use."""
 
 
-def _usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask, e.g. under taskset or an MPI binding)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
-
-
-_kernel_threads_cap = _usable_cpus()
-
-
-def _one_kernel_thread_after_fork() -> None:
-    # GNU OpenMP cannot start threads in a child forked after the parent ran a parallel
-    # region (the child hangs); a one-thread region never starts any
-    global _kernel_threads_cap
-    _kernel_threads_cap = 1
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_one_kernel_thread_after_fork)
 
 
 @cache
@@ -125,7 +105,7 @@ def csr_product(M: sp.csr_array, x: np.ndarray) -> np.ndarray:
     if not usable:
         return M @ x
     out = np.empty(M.shape[0])
-    _kernels.product(M.indptr, M.indices, M.data, x, out, _kernel_threads_cap)
+    _kernels.product(M.indptr, M.indices, M.data, x, out, native.kernel_threads())
     return out
 
 
@@ -156,7 +136,7 @@ _Sum = float | np.ndarray  # one sum, or one per column of a block
 
 
 def _kernel_threads(op: _BlockOperator) -> int:
-    return min(op.threads, _kernel_threads_cap)
+    return min(op.threads, native.kernel_threads())
 
 
 class _BlockOperator:
@@ -375,7 +355,7 @@ class LeontiefSystem:
             raise ValueError("a Leontief system needs A or its transpose A_t (CSR, float64)")
         self._transpose_given = usable
         self.n = (self.A if A is not None else self._transpose).shape[0]
-        self.threads = threads or _usable_cpus()
+        self.threads = threads or native.usable_cpus()
         self.reorder = reorder and self.n > DIRECT_MAX
 
     @cached_property

@@ -31,6 +31,7 @@ import scipy.linalg
 from glasnost.compute import linear
 from glasnost.compute.linear import _kernels
 from glasnost.compute.lp import INF, LPSolution, PlanError
+from glasnost.economy import native
 
 SIFT_COLUMNS = 250_000
 """Reduced LPs with more columns than this are sifted. Below, HiGHS takes about a second and
@@ -312,7 +313,7 @@ def _direction(
 
 
 def _threads() -> int:
-    return linear._kernel_threads_cap
+    return native.kernel_threads()
 
 
 def sift(

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from glasnost.economy import Commodities, Councils, Economy, Kind, Processes, check_productive
+from glasnost.economy import Commodities, Councils, Economy, Kind, Processes, check_productive, native
 from glasnost.economy.model import STRING
 
 try:  # the optional compiled kernels (setup.py); numpy and scipy give the same economy without them
@@ -340,6 +340,4 @@ def _compiled(entries: int) -> bool:
 
 def _threads() -> int:
     """The compiled kernels' threads: every usable core (one in a forked child, as OpenMP needs)."""
-    from glasnost.compute import linear
-
-    return linear._kernel_threads_cap
+    return native.kernel_threads()
