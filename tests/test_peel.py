@@ -166,11 +166,10 @@ def test_the_technique_is_the_chosen_processes_inputs_divided_by_their_output(
 def test_the_split_from_the_transpose_solves_like_the_direct_solver() -> None:
     import scipy.sparse.linalg as spla
 
-    from glasnost.compute.linear import _Split
     from glasnost.data.synthetic import generate
 
     technique = generate(5_000, processes_per_product=2, seed=4).technique
-    split = _Split.of(technique.A_t)
+    split = peel.Split.of(technique.A_t)
     assert len(split.levels) > 1 and 0 < split.core.size < technique.size
     M = sp.csc_array(sp.eye_array(technique.size) - technique.A)
     d = np.random.default_rng(6).random(technique.size)
