@@ -509,10 +509,12 @@ def choose_technique(economy: Economy, chosen: np.ndarray | None = None) -> Tech
 
 
 def _sorted_rows(M: sp.csr_array) -> sp.csr_array:
-    M = sp.csr_array(M)
-    if not M.has_sorted_indices:
-        M = sp.csr_array(M, copy=True)
-        M.sort_indices()
+    """``M`` as CSR with sorted indices, itself where it is one (its cached flag read before any
+    wrapping: a new array would scan its 10^7 indices again to find out)."""
+    if isinstance(M, sp.csr_array) and M.has_sorted_indices:
+        return M
+    M = sp.csr_array(M, copy=True)
+    M.sort_indices()
     return M
 
 
