@@ -205,3 +205,25 @@ def test_select_is_a_view_for_a_run_and_indexing_otherwise() -> None:
         np.testing.assert_array_equal(got, values[np.array(index, dtype=np.int64)])
     assert np.shares_memory(select(values, np.arange(2, 6)), values)
     assert not np.shares_memory(select(values, np.array([2, 3, 5])), values)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("vectors", [False, True], ids=["vector", "block"])
+def test_in_place_products_by_scipys_public_product_are_its_compiled_loops(fmt: str, vectors: bool) -> None:
+    from glasnost.compute import sparse_add
+
+    M = (sp.random_array((300, 200), density=0.05, random_state=9)).asformat(fmt)
+    rng = np.random.default_rng(10)
+    k = 3 if vectors else 1
+    x = rng.random(200 * k)
+    name = f"{fmt}_matvec{'s' if vectors else ''}"
+    fallback = sparse_add.added_by_product(sp.csr_array if fmt == "csr" else sp.csc_array, vectors)
+    outs = []
+    for add in (getattr(sparse_add, name), fallback):
+        y = np.ones(300 * k)
+        args = (300, 200, *((k,) if vectors else ()), M.indptr, M.indices, M.data, x, y)
+        add(*args)
+        outs.append(y)
+    want = 1.0 + (M @ x.reshape(200, k)).ravel()
+    np.testing.assert_allclose(outs[0], want, rtol=1e-14)
+    np.testing.assert_allclose(outs[1], want, rtol=1e-14)

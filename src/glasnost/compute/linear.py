@@ -34,21 +34,9 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
-try:  # y += A x into a given vector (or block); scipy's public product always allocates the result
-    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
-    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
-except ImportError:  # pragma: no cover - a future scipy without them
-
-    def _csr_matvec(n_row: int, n_col: int, indptr, indices, data, x, y) -> None:  # type: ignore[no-untyped-def]
-        y += sp.csr_array((data, indices, indptr), shape=(n_row, n_col)) @ x
-
-    def _csr_matvecs(n_row: int, n_col: int, n_vecs: int, indptr, indices, data, x, y) -> None:  # type: ignore[no-untyped-def]
-        product = sp.csr_array((data, indices, indptr), shape=(n_row, n_col)) @ x.reshape(n_col, n_vecs)
-        y += product.ravel()
-
-
-
 from glasnost.compute import peel
+from glasnost.compute.sparse_add import csr_matvec as _csr_matvec
+from glasnost.compute.sparse_add import csr_matvecs as _csr_matvecs
 from glasnost.economy import NotProductiveError, native
 
 if TYPE_CHECKING:

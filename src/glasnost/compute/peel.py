@@ -15,19 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-try:  # y += A x into a given vector (or block); scipy's public product always allocates the result
-    from scipy.sparse._sparsetools import csc_matvec as _csc_matvec
-    from scipy.sparse._sparsetools import csc_matvecs as _csc_matvecs
-except ImportError:  # pragma: no cover - a future scipy without them
-
-    def _csc_matvec(n_row: int, n_col: int, indptr, indices, data, x, y) -> None:  # type: ignore[no-untyped-def]
-        y += sp.csc_array((data, indices, indptr), shape=(n_row, n_col)) @ x
-
-    def _csc_matvecs(n_row: int, n_col: int, n_vecs: int, indptr, indices, data, x, y) -> None:  # type: ignore[no-untyped-def]
-        product = sp.csc_array((data, indices, indptr), shape=(n_row, n_col)) @ x.reshape(n_col, n_vecs)
-        y += product.ravel()
-
-
+from glasnost.compute.sparse_add import csc_matvec as _csc_matvec
+from glasnost.compute.sparse_add import csc_matvecs as _csc_matvecs
 from glasnost.economy import native
 
 try:  # the optional compiled kernels (setup.py); numpy does the same work without them
