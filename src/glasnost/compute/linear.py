@@ -38,6 +38,7 @@ from glasnost.compute import peel
 from glasnost.compute.sparse_add import csr_matvec as _csr_matvec
 from glasnost.compute.sparse_add import csr_matvecs as _csr_matvecs
 from glasnost.economy import NotProductiveError, native
+from glasnost.economy.model import sorted_rows
 
 if TYPE_CHECKING:
     import scipy.sparse.linalg as spla
@@ -256,7 +257,7 @@ class LeontiefSystem:
             self.A = sp.csr_array(A, dtype=np.float64)
         usable = A_t is not None and A_t.dtype == np.float64 and (A is None or A_t.shape == self.A.shape[::-1])
         if usable:
-            self._transpose = _sorted(sp.csr_array(A_t))
+            self._transpose = sorted_rows(A_t)
         elif A is None:
             raise ValueError("a Leontief system needs A or its transpose A_t (CSR, float64)")
         self._transpose_given = usable
@@ -267,12 +268,12 @@ class LeontiefSystem:
     @cached_property
     def A(self) -> sp.csr_array:  # noqa: N802 - the matrix's name in the docs
         """The input matrix (made from its transpose where only that was given)."""
-        return _sorted(sp.csr_array(self._transpose.T.tocsr()))
+        return peel.transpose(self._transpose)
 
     @cached_property
     def _transpose(self) -> sp.csr_array:
         """A's transpose, CSR with sorted indices: the set-up reads only this."""
-        return _sorted(sp.csr_array(self.A.T.tocsr()))
+        return peel.transpose(self.A)
 
     @cached_property
     def _split(self) -> peel.Split:
@@ -512,13 +513,6 @@ class LeontiefSystem:
         if not _finite_and_non_negative(x, d):
             raise NotProductiveError([], float("nan"), where="technology")
         return x, SolveReport(method, iterations, residual, time.perf_counter() - start)
-
-
-def _sorted(M: sp.csr_array) -> sp.csr_array:
-    """``M`` with sorted indices (sorted in place where they were not)."""
-    if not M.has_sorted_indices:
-        M.sort_indices()
-    return M
 
 
 def _finite_and_non_negative(x: np.ndarray, d: np.ndarray) -> bool:

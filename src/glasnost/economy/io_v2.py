@@ -61,7 +61,7 @@ from glasnost.economy.files import (
     string_array,
     valid_mask,
 )
-from glasnost.economy.model import Commodities, Councils, Economy, Kind, Processes
+from glasnost.economy.model import Commodities, Councils, Economy, Kind, Processes, sorted_rows
 from glasnost.economy.validate import check_unique
 
 SCHEMA_VERSION = 2
@@ -118,21 +118,13 @@ def _same_as(values: np.ndarray, ids: np.ndarray) -> pa.Array:
     return arrow_strings(values, same)
 
 
-def _sorted(matrix: sp.csr_array) -> sp.csr_array:
-    if matrix.has_sorted_indices:
-        return matrix
-    m = sp.csr_array(matrix, copy=True)
-    m.sort_indices()
-    return m
-
-
 def coefficients_table(processes: Processes) -> pa.Table:
     """The coefficient rows of every role, sorted by process, role, commodity: each role's
     entries are sent straight to their place (its rows' starts plus the earlier roles' counts),
     so no sort of the 10^7 rows is needed."""
-    roles = [(0, _sorted(processes.outputs)), (1, _sorted(processes.inputs))]
+    roles = [(0, sorted_rows(processes.outputs)), (1, sorted_rows(processes.inputs))]
     if processes.capital is not None:
-        roles.append((2, _sorted(processes.capital)))
+        roles.append((2, sorted_rows(processes.capital)))
     m = processes.outputs.shape[0]
     counts = [np.diff(mat.indptr) for _, mat in roles]
     indptr = np.zeros(m + 1, np.int64)
@@ -157,7 +149,7 @@ def coefficients_table(processes: Processes) -> pa.Table:
         before = indptr[:-1] + counts[0] + counts[1]  # the capital rows follow outputs and inputs
         dest = np.arange(capital.nnz) + np.repeat(before - capital.indptr[:-1], counts[2])
         dep = np.full(total, np.nan)
-        dep[dest] = _sorted(processes.depreciation).data  # validation: capital's exact pattern
+        dep[dest] = sorted_rows(processes.depreciation).data  # validation: capital's exact pattern
         columns["depreciation"] = pa.array(dep, pa.float64(), mask=np.isnan(dep))
     return pa.table(columns)
 

@@ -500,7 +500,7 @@ def choose_technique(economy: Economy, chosen: np.ndarray | None = None) -> Tech
         )
     outputs = economy.processes.outputs
     out_coef = outputs.data[outputs.indptr[process]]
-    inputs = _sorted_rows(economy.processes.inputs)
+    inputs = sorted_rows(economy.processes.inputs)
     A_t, primary_t, sums = _chosen_rows(inputs, process, out_coef, produced, c.primary, n)
     primary = sp.csr_array(primary_t.T.tocsr())
     return Technique(
@@ -508,7 +508,7 @@ def choose_technique(economy: Economy, chosen: np.ndarray | None = None) -> Tech
     )
 
 
-def _sorted_rows(M: sp.csr_array) -> sp.csr_array:
+def sorted_rows(M: sp.csr_array) -> sp.csr_array:
     """``M`` as CSR with sorted indices, itself where it is one (its cached flag read before any
     wrapping: a new array would scan its 10^7 indices again to find out)."""
     if isinstance(M, sp.csr_array) and M.has_sorted_indices:
@@ -569,7 +569,7 @@ def _chosen_rows_numpy(
     """:func:`_chosen_rows` by numpy: a mask, a count and a gather per part."""
     k = process.size
     rows = inputs if k == inputs.shape[0] and np.array_equal(process, np.arange(k)) else inputs[process]
-    rows = _sorted_rows(rows)
+    rows = sorted_rows(rows)
     counts = np.diff(rows.indptr)
     scaled = rows.data / np.repeat(out_coef, counts)
 
